@@ -1,0 +1,55 @@
+// buildme.conf, shared by every program: the typed, validated view of it.
+// Unknown sections and keys and bad values are errors naming the file, the
+// section and the key, so a typo never silently falls back to a default.
+//
+//   [buildme]
+//   products = fremantle diablo
+//   incoming_dir = /srv/incoming/%(product)s
+//   result_dir = /srv/builder/%(product)s
+//   repo_queue = /srv/repo/incoming/extras-devel/%(product)s
+//   state_dir = /var/lib/buildme
+//   grace_period = 600
+//
+//   [product fremantle]      ; optional; may override the three per-product
+//   incoming_dir = ...       ; paths for one product
+#pragma once
+
+#include "config/ini.hpp"
+#include "util/result.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace buildme::config {
+
+inline constexpr const char* default_config_path = "/etc/buildme.conf";
+
+struct Product
+{
+  std::string name;
+  std::filesystem::path incoming_dir;
+  std::filesystem::path result_dir;
+  std::filesystem::path repo_queue;
+};
+
+struct Config
+{
+  std::string path;                         // the file it came from
+  std::vector<Product> products;            // in the order of `products`
+  std::filesystem::path state_dir;
+  std::chrono::seconds grace_period{600};
+  std::string log_file;                     // empty: stdout only
+
+  const Product* product(std::string_view name) const;
+};
+
+// Checks the structure: [buildme] required; products a non-empty list of
+// valid names (lower-case letters, digits, '-', '_', '.'); each path
+// absolute after interpolation; grace_period a whole number of seconds
+// (an "s", "m" or "h" suffix allowed); no unknown section or key.
+Result<Config> load_config(const std::string& path);
+Result<Config> parse_config(std::string_view text, const std::string& filename);
+
+} // namespace buildme::config

@@ -1,0 +1,61 @@
+// INI files read with inih, with the value interpolation of Python's
+// ConfigParser (BasicInterpolation) that the original buildme.conf relied
+// on: "%(name)s" is replaced by the key `name` of the same section, else of
+// [DEFAULT], else of the extra variables given at lookup (such as
+// `product`); "%%" is a literal '%'. References nest up to 10 deep.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace buildme::config {
+
+class IniFile
+{
+public:
+  struct Entry
+  {
+    std::string key;   // lower-cased, as ConfigParser does
+    std::string value; // raw, before interpolation; continuation lines joined by '\n'
+  };
+  struct Section
+  {
+    std::string name;  // as written, e.g. "builder b1"
+    std::vector<Entry> entries;
+  };
+
+  // Parses INI text; `filename` for messages. Errors (with file and line):
+  // a line that is not a section, key = value, comment or continuation;
+  // a section or key given twice.
+  static Result<IniFile> parse(std::string_view text, std::string filename);
+  static Result<IniFile> load(const std::string& path);
+
+  const std::string& filename() const { return m_filename; }
+  // Sections in file order, [DEFAULT] excluded.
+  const std::vector<Section>& sections() const { return m_sections; }
+  const Section* section(std::string_view name) const;
+  const Section& defaults() const { return m_defaults; }
+
+  // The raw value of `key` in `section` or [DEFAULT]; nullopt if neither.
+  std::optional<std::string> raw(std::string_view section, std::string_view key) const;
+
+  // The interpolated value, nullopt when the key is absent. `vars` are extra
+  // names that take precedence over the section and [DEFAULT], as
+  // ConfigParser's `vars` do. The Error names file, section and key:
+  // "buildme.conf: [buildme] incoming_dir: unknown reference %(prodcut)s".
+  using Vars = std::map<std::string, std::string, std::less<>>;
+  Result<std::optional<std::string>> get(std::string_view section, std::string_view key,
+                                         const Vars& vars = {}) const;
+
+private:
+  std::string m_filename;
+  std::vector<Section> m_sections;
+  Section m_defaults{"DEFAULT", {}};
+};
+
+} // namespace buildme::config

@@ -1,0 +1,67 @@
+// deb822 control files (Debian Policy 5.1): paragraphs of "Field: value"
+// lines, continuation lines that start with a space or tab, '#' comments
+// outside fields, CRLF line ends tolerated. OpenPGP clear-signed armor
+// (RFC 4880 section 7) is recognised and stripped; the signed text and the
+// signature block are kept so that a later stage can check the signature.
+// Every Error carries "FILE:LINE: what is wrong".
+#pragma once
+
+#include "util/result.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace buildme::debian {
+
+struct Field
+{
+  std::string name;  // as written
+  // The value: the text after the colon on the first line, trimmed; each
+  // continuation line follows after a '\n' with its leading whitespace and
+  // trailing whitespace removed. A multi-line field such as Files therefore
+  // starts with '\n' when its first line is empty.
+  std::string value;
+  int line = 0;      // 1-based line of the field name in the file
+};
+
+struct Paragraph
+{
+  std::vector<Field> fields; // in file order; names unique (case-insensitive)
+  int line = 0;              // first line of the paragraph
+
+  // Case-insensitive lookup; nullptr when absent.
+  const Field* find(std::string_view name) const;
+  // The value, or std::nullopt.
+  std::optional<std::string> get(std::string_view name) const;
+};
+
+struct ControlFile
+{
+  std::vector<Paragraph> paragraphs;
+  bool is_signed = false;
+  std::string signed_text; // the clear-signed text, dash-escaping undone
+  std::string signature;   // the whole "-----BEGIN PGP SIGNATURE-----" block
+};
+
+struct ParseLimits
+{
+  std::size_t max_bytes = 16 * 1024 * 1024;
+  std::size_t max_line = 64 * 1024;
+  std::size_t max_fields = 10000;
+};
+
+// Parses `text`; `filename` is used only in messages. Errors for: NUL
+// bytes; a line without ':' in a field; a continuation line before any
+// field; an empty field name or one with characters outside printable ASCII
+// without ':'; a field repeated in one paragraph; armor that is incomplete
+// (no signature, no END line, truncated); text after the armor; input over
+// the limits.
+Result<ControlFile> parse_control(std::string_view text, std::string_view filename,
+                                  const ParseLimits& limits = {});
+
+// Reads and parses a file.
+Result<ControlFile> read_control_file(const std::string& path, const ParseLimits& limits = {});
+
+} // namespace buildme::debian

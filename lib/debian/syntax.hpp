@@ -1,0 +1,28 @@
+// The syntax of names in the archive (Debian Policy 5.6.1, 5.6.7) and the rule
+// that keeps every file an upload names inside the upload's own folder.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <string_view>
+
+namespace buildme::debian {
+
+// Source and binary package names: [a-z0-9][a-z0-9+.-]+ (two or more).
+bool is_valid_package_name(std::string_view name);
+// Same, with an Error in words when it is not ("package name 'Foo' has an
+// upper-case letter; Debian names are lower case").
+Status check_package_name(std::string_view name);
+
+// A file name listed by a .dsc/.changes must be a plain name in the
+// upload's folder: not empty, at most 255 bytes, no '/', not "." or "..",
+// no leading '.', no control characters (bytes < 0x20 and 0x7f), no space
+// or backslash. The Error names the offending name (printable-escaped) and
+// says which rule it breaks.
+Status check_file_name(std::string_view name);
+
+// Architecture names in a .dsc/.changes Architecture field: "any", "all",
+// "source", or [a-z0-9][a-z0-9-]* wildcards like "linux-any", "any-arm".
+bool is_valid_architecture(std::string_view arch);
+
+} // namespace buildme::debian

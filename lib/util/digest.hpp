@@ -1,0 +1,59 @@
+// Checksums of files: every digest that a .dsc or .changes lists, computed in
+// one pass over the file (OpenSSL EVP), as apt's Hashes does.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace buildme::util {
+
+enum class DigestKind { md5, sha1, sha256, sha512 };
+
+// The deb822 field that lists this digest in a .dsc/.changes: "Files" for
+// md5, "Checksums-Sha1", "Checksums-Sha256", "Checksums-Sha512".
+std::string_view digest_field(DigestKind kind);
+// "MD5", "SHA1", "SHA256", "SHA512": for messages.
+std::string_view digest_name(DigestKind kind);
+// Length of the lower-case hex form: 32, 40, 64, 128.
+std::size_t digest_hex_length(DigestKind kind);
+
+inline constexpr DigestKind all_digest_kinds[] = {
+  DigestKind::md5, DigestKind::sha1, DigestKind::sha256, DigestKind::sha512};
+
+// Which digests to compute; lower-case hex results.
+struct Digests
+{
+  std::uint64_t size = 0;
+  std::optional<std::string> md5, sha1, sha256, sha512;
+
+  std::optional<std::string>& operator[](DigestKind kind);
+  const std::optional<std::string>& operator[](DigestKind kind) const;
+};
+
+struct DigestSet
+{
+  bool md5 = false, sha1 = false, sha256 = false, sha512 = false;
+  static DigestSet all() { return {true, true, true, true}; }
+  bool& operator[](DigestKind kind);
+  bool operator[](DigestKind kind) const;
+};
+
+// Reads the open descriptor from its current position to the end once,
+// feeding every wanted digest, and counts the bytes. Stops reading (and
+// returns what it has, with size > stop_after) once more than `stop_after`
+// bytes were read, so a huge file posing as a small one costs little.
+Result<Digests> digest_fd(int fd, DigestSet wanted,
+                          std::uint64_t stop_after = UINT64_MAX);
+
+// Digests of a file given by path (regular file, symlinks not followed).
+Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted);
+
+// Digests of a buffer.
+Digests digest_bytes(std::string_view data, DigestSet wanted);
+
+} // namespace buildme::util
