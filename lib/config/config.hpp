@@ -8,10 +8,16 @@
 //   result_dir = /srv/builder/%(product)s
 //   repo_queue = /srv/repo/incoming/extras-devel/%(product)s
 //   state_dir = /var/lib/buildme
-//   grace_period = 600
+//   grace_period = 600                  ; seconds, or 10m, 1h; default 600
+//   log_file = /var/log/buildme.log     ; optional; default stdout only
 //
 //   [product fremantle]      ; optional; may override the three per-product
-//   incoming_dir = ...       ; paths for one product
+//   incoming_dir = ...       ; paths for one product, and list its
+//   arches = armel i386      ; architectures (checked, not used yet)
+//
+// [DEFAULT] may hold any key, for %(name)s references only. The per-product
+// paths are interpolated with %(product)s; state_dir may not use it.
+// etc/buildme.conf in the sources is the annotated sample.
 #pragma once
 
 #include "config/ini.hpp"
@@ -40,6 +46,9 @@ struct Config
   std::vector<Product> products;            // in the order of `products`
   std::filesystem::path state_dir;
   std::chrono::seconds grace_period{600};
+  // A lone .dsc is taken once its newest file is this old (a .changes naming
+  // it may still be on its way); .changes uploads are taken at once.
+  std::chrono::seconds settle_time{30};
   std::string log_file;                     // empty: stdout only
 
   const Product* product(std::string_view name) const;

@@ -3,6 +3,12 @@
 // on: "%(name)s" is replaced by the key `name` of the same section, else of
 // [DEFAULT], else of the extra variables given at lookup (such as
 // `product`); "%%" is a literal '%'. References nest up to 10 deep.
+//
+// Syntax is inih's (as Debian builds it): ';' or '#' starts a comment line,
+// " ;" starts an inline comment, an indented line continues the value above
+// it. On top of inih: keys are lower-cased; a section or key given twice, a
+// key before any section, a NUL byte or a line over 4096 bytes is an error
+// with file and line, as is any line inih rejects.
 #pragma once
 
 #include "util/result.hpp"
@@ -38,6 +44,7 @@ public:
   const std::string& filename() const { return m_filename; }
   // Sections in file order, [DEFAULT] excluded.
   const std::vector<Section>& sections() const { return m_sections; }
+  // nullptr when absent; "DEFAULT" gives defaults().
   const Section* section(std::string_view name) const;
   const Section& defaults() const { return m_defaults; }
 
@@ -57,5 +64,9 @@ private:
   std::vector<Section> m_sections;
   Section m_defaults{"DEFAULT", {}};
 };
+
+// Text from a config file made safe to show in a message (util::printable),
+// cut after 80 bytes with "...".
+std::string printable(std::string_view text);
 
 } // namespace buildme::config

@@ -24,6 +24,10 @@ struct Field
   // starts with '\n' when its first line is empty.
   std::string value;
   int line = 0;      // 1-based line of the field name in the file
+  // The file line of each '\n'-separated line of `value` (value_lines[0] ==
+  // line), so that a listing such as Files can name the line of an entry
+  // even when comment lines sit between its continuation lines.
+  std::vector<int> value_lines;
 };
 
 struct Paragraph
@@ -41,8 +45,12 @@ struct ControlFile
 {
   std::vector<Paragraph> paragraphs;
   bool is_signed = false;
-  std::string signed_text; // the clear-signed text, dash-escaping undone
-  std::string signature;   // the whole "-----BEGIN PGP SIGNATURE-----" block
+  // The clear-signed text, dash-escaping undone, CRs dropped, every line
+  // ending in '\n'; empty when the file is not signed.
+  std::string signed_text;
+  // The whole block from "-----BEGIN PGP SIGNATURE-----" to
+  // "-----END PGP SIGNATURE-----", every line ending in '\n'.
+  std::string signature;
 };
 
 struct ParseLimits
@@ -54,14 +62,21 @@ struct ParseLimits
 
 // Parses `text`; `filename` is used only in messages. Errors for: NUL
 // bytes; a line without ':' in a field; a continuation line before any
-// field; an empty field name or one with characters outside printable ASCII
-// without ':'; a field repeated in one paragraph; armor that is incomplete
-// (no signature, no END line, truncated); text after the armor; input over
-// the limits.
+// field; an empty field name, one starting with '-' or one with characters
+// outside printable ASCII without ':'; a field repeated in one paragraph
+// (names compared case-insensitively); armor that is incomplete (no
+// signature, no END line, truncated), nested, unbalanced (a signature
+// without a signed message) or preceded by text; a line in the signed text
+// that starts with '-' without dash-escaping; text after the armor; input
+// over the limits. Blank lines (spaces and tabs only) separate paragraphs;
+// blank lines before the armor or the first paragraph are fine. An empty
+// file gives a ControlFile without paragraphs.
 Result<ControlFile> parse_control(std::string_view text, std::string_view filename,
                                   const ParseLimits& limits = {});
 
-// Reads and parses a file.
+// Reads and parses a file: a regular file only, never through a symlink
+// (O_NOFOLLOW), and never more than limits.max_bytes of it. Messages name
+// `path` as given.
 Result<ControlFile> read_control_file(const std::string& path, const ParseLimits& limits = {});
 
 } // namespace buildme::debian

@@ -1,0 +1,416 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <system_error>
+
+namespace buildme::config {
+
+namespace {
+
+// What each section may hold. A named kind is written "[kind NAME]". A new
+// section is a new row here, plus the code that reads its values.
+struct SectionKind
+{
+  std::string_view kind;
+  bool named;
+  std::vector<std::string_view> keys;
+};
+
+const std::vector<SectionKind>& section_kinds()
+{
+  static const std::vector<SectionKind> kinds = {
+    {"buildme",
+     false,
+     {"products", "incoming_dir", "result_dir", "repo_queue", "state_dir", "grace_period",
+      "settle_time", "log_file"}},
+    {"product", true, {"incoming_dir", "result_dir", "repo_queue", "arches"}},
+  };
+  return kinds;
+}
+
+constexpr std::string_view per_product_paths[] = {"incoming_dir", "result_dir", "repo_queue"};
+
+std::string header(const SectionKind& kind)
+{
+  return kind.named ? fmt::format("[{} NAME]", kind.kind) : fmt::format("[{}]", kind.kind);
+}
+
+const SectionKind* kind_of(std::string_view section)
+{
+  for (const auto& kind : section_kinds()) {
+    if (!kind.named ? section == kind.kind
+                    : section.size() > kind.kind.size() + 1 && section.starts_with(kind.kind)
+                        && section[kind.kind.size()] == ' ') {
+      return &kind;
+    }
+  }
+  return nullptr;
+}
+
+bool has_key(const IniFile::Section* section, std::string_view key)
+{
+  return section
+         && std::any_of(section->entries.begin(), section->entries.end(),
+                        [&](const auto& entry) { return entry.key == key; });
+}
+
+bool is_space(char c)
+{
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
+
+std::string_view trim(std::string_view text)
+{
+  while (!text.empty() && is_space(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_space(text.back())) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::vector<std::string_view> words(std::string_view text)
+{
+  std::vector<std::string_view> result;
+  while (true) {
+    text = trim(text);
+    if (text.empty()) {
+      return result;
+    }
+    auto end = std::find_if(text.begin(), text.end(), is_space);
+    result.push_back(text.substr(0, static_cast<std::size_t>(end - text.begin())));
+    text.remove_prefix(result.back().size());
+  }
+}
+
+bool is_product_name(std::string_view name)
+{
+  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !name.empty() && lower_or_digit(name.front())
+         && std::all_of(name.begin(), name.end(), [&](char c) {
+              return lower_or_digit(c) || c == '.' || c == '_' || c == '-';
+            });
+}
+
+// "600", "600s", "10m", "2h".
+std::optional<std::chrono::seconds> parse_seconds(std::string_view text)
+{
+  text = trim(text);
+  std::uint64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+    case 's': text.remove_suffix(1); break;
+    case 'm': unit = 60; text.remove_suffix(1); break;
+    case 'h': unit = 3600; text.remove_suffix(1); break;
+    default: break;
+    }
+  }
+  std::uint64_t count = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()
+      || count > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / unit) {
+    return std::nullopt;
+  }
+  return std::chrono::seconds(static_cast<std::int64_t>(count * unit));
+}
+
+// Reads the values of one parsed file; every message names the file, the
+// section and the key.
+class Reader
+{
+public:
+  explicit Reader(const IniFile& ini) : m_ini(ini) {}
+
+  Error error(std::string_view section, std::string_view key, const std::string& what) const
+  {
+    return fail("{}: [{}] {}: {}", m_ini.filename(), printable(section), key, what);
+  }
+
+  Status check_structure() const;
+  Result<Config> read() const;
+
+private:
+  Result<std::vector<std::string>> products() const;
+  Status check_product_sections(const std::vector<std::string>& products) const;
+  Result<std::filesystem::path> path(std::string_view section, std::string_view key,
+                                     const std::string& value, std::string_view context) const;
+  Result<Product> product(const std::string& name) const;
+
+  const IniFile& m_ini;
+};
+
+Status Reader::check_structure() const
+{
+  for (const auto& section : m_ini.sections()) {
+    const SectionKind* kind = kind_of(section.name);
+    if (!kind) {
+      std::string known;
+      for (const auto& k : section_kinds()) {
+        known += (known.empty() ? "" : ", ") + header(k);
+      }
+      return fail("{}: unknown section [{}]; known: {}", m_ini.filename(),
+                  printable(section.name), known);
+    }
+    for (const auto& entry : section.entries) {
+      if (std::find(kind->keys.begin(), kind->keys.end(), entry.key) == kind->keys.end()) {
+        std::string known;
+        for (auto key : kind->keys) {
+          known += fmt::format("{}{}", known.empty() ? "" : ", ", key);
+        }
+        return error(section.name, printable(entry.key),
+                     fmt::format("unknown key; {} knows: {}", header(*kind), known));
+      }
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> Reader::products() const
+{
+  auto value = m_ini.get("buildme", "products");
+  if (!value) {
+    return value.error();
+  }
+  if (!*value) {
+    return error("buildme", "products",
+                 "missing; list the products to build for, like 'products = fremantle'");
+  }
+  std::vector<std::string> result;
+  for (auto name : words(**value)) {
+    if (!is_product_name(name)) {
+      return error("buildme", "products",
+                   fmt::format("'{}' is not a product name (lower-case letters, digits, '.', "
+                               "'_' and '-', starting with a letter or digit)",
+                               printable(name)));
+    }
+    if (std::find(result.begin(), result.end(), name) != result.end()) {
+      return error("buildme", "products", fmt::format("'{}' is listed twice", name));
+    }
+    result.emplace_back(name);
+  }
+  if (result.empty()) {
+    return error("buildme", "products",
+                 "lists no product; name at least one, like 'products = fremantle'");
+  }
+  return result;
+}
+
+Status Reader::check_product_sections(const std::vector<std::string>& products) const
+{
+  for (const auto& section : m_ini.sections()) {
+    const SectionKind* kind = kind_of(section.name);
+    if (kind->kind != "product") {
+      continue;
+    }
+    std::string_view name = std::string_view(section.name).substr(kind->kind.size() + 1);
+    if (std::find(products.begin(), products.end(), name) == products.end()) {
+      return fail("{}: [{}]: '{}' is not in [buildme] products; add it there or remove this "
+                  "section",
+                  m_ini.filename(), printable(section.name), printable(name));
+    }
+  }
+  return {};
+}
+
+Result<std::filesystem::path> Reader::path(std::string_view section, std::string_view key,
+                                           const std::string& value,
+                                           std::string_view context) const
+{
+  if (value.find('\n') != std::string::npos) {
+    return error(section, key,
+                 fmt::format("'{}'{} spans several lines; a path is one line", printable(value),
+                             context));
+  }
+  if (!value.starts_with('/')) {
+    return error(section, key,
+                 fmt::format("'{}'{} is not an absolute path; write it from the root, like "
+                             "/srv/buildme/...",
+                             printable(value), context));
+  }
+  return std::filesystem::path(value);
+}
+
+Result<Product> Reader::product(const std::string& name) const
+{
+  const std::string own_section = "product " + name;
+  const IniFile::Section* own = m_ini.section(own_section);
+  const IniFile::Vars vars = {{"product", name}};
+  const std::string context = fmt::format(" (for product {})", name);
+
+  Product product{name, {}, {}, {}};
+  std::filesystem::path* targets[] = {&product.incoming_dir, &product.result_dir,
+                                      &product.repo_queue};
+  for (std::size_t i = 0; i < std::size(per_product_paths); ++i) {
+    std::string_view key = per_product_paths[i];
+    // [product NAME] overrides [buildme], which falls back to [DEFAULT].
+    std::string_view section = has_key(own, key) ? std::string_view(own_section) : "buildme";
+    auto value = m_ini.get(section, key, vars);
+    if (!value) {
+      return value.error();
+    }
+    if (!*value) {
+      return error("buildme", key,
+                   fmt::format("missing; product {} needs it (set it in [buildme], using "
+                               "%(product)s, or in [product {}])",
+                               name, name));
+    }
+    auto path_value = path(section, key, **value, context);
+    if (!path_value) {
+      return path_value.error();
+    }
+    *targets[i] = std::move(*path_value);
+  }
+
+  if (has_key(own, "arches")) {
+    auto arches = m_ini.get(own_section, "arches", vars);
+    if (!arches) {
+      return arches.error();
+    }
+    if (words(**arches).empty()) {
+      return error(own_section, "arches",
+                   "lists no architecture; name at least one, like 'arches = armel i386'");
+    }
+  }
+  return product;
+}
+
+Result<Config> Reader::read() const
+{
+  if (!m_ini.section("buildme")) {
+    return fail("{}: no [buildme] section; it names the products and their folders (see "
+                "etc/buildme.conf in buildme's sources)",
+                m_ini.filename());
+  }
+  Config config;
+  config.path = m_ini.filename();
+
+  auto names = products();
+  if (!names) {
+    return names.error();
+  }
+  if (auto status = check_product_sections(*names); !status) {
+    return status.error();
+  }
+
+  auto raw_state_dir = m_ini.raw("buildme", "state_dir");
+  if (raw_state_dir && raw_state_dir->find("%(product)s") != std::string::npos) {
+    return error("buildme", "state_dir",
+                 "cannot use %(product)s; the state folder is shared by all products");
+  }
+  auto state_dir = m_ini.get("buildme", "state_dir");
+  if (!state_dir) {
+    return state_dir.error();
+  }
+  if (!*state_dir) {
+    return error("buildme", "state_dir",
+                 "missing; buildme keeps its jobs and locks there, like "
+                 "'state_dir = /var/lib/buildme'");
+  }
+  auto state_path = path("buildme", "state_dir", **state_dir, "");
+  if (!state_path) {
+    return state_path.error();
+  }
+  config.state_dir = std::move(*state_path);
+
+  auto grace = m_ini.get("buildme", "grace_period");
+  if (!grace) {
+    return grace.error();
+  }
+  if (*grace) {
+    auto seconds = parse_seconds(**grace);
+    if (!seconds) {
+      return error("buildme", "grace_period",
+                   fmt::format("'{}' is not a number of seconds (like 600 or 10m)",
+                               printable(**grace)));
+    }
+    config.grace_period = *seconds;
+  }
+
+  auto settle = m_ini.get("buildme", "settle_time");
+  if (!settle) {
+    return settle.error();
+  }
+  if (*settle) {
+    auto seconds = parse_seconds(**settle);
+    if (!seconds) {
+      return error("buildme", "settle_time",
+                   fmt::format("'{}' is not a number of seconds (like 30 or 1m)",
+                               printable(**settle)));
+    }
+    config.settle_time = *seconds;
+  }
+
+  auto log_file = m_ini.get("buildme", "log_file");
+  if (!log_file) {
+    return log_file.error();
+  }
+  if (*log_file && !(*log_file)->empty()) {
+    auto log_path = path("buildme", "log_file", **log_file, "");
+    if (!log_path) {
+      return log_path.error();
+    }
+    config.log_file = **log_file;
+  }
+
+  for (const auto& name : *names) {
+    auto product = this->product(name);
+    if (!product) {
+      return product.error();
+    }
+    config.products.push_back(std::move(*product));
+  }
+  return config;
+}
+
+Result<Config> read_config(const IniFile& ini)
+{
+  Reader reader(ini);
+  if (auto status = reader.check_structure(); !status) {
+    return status.error();
+  }
+  return reader.read();
+}
+
+} // namespace
+
+const Product* Config::product(std::string_view name) const
+{
+  for (const auto& p : products) {
+    if (p.name == name) {
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& filename)
+{
+  auto ini = IniFile::parse(text, filename);
+  if (!ini) {
+    return ini.error();
+  }
+  return read_config(*ini);
+}
+
+Result<Config> load_config(const std::string& path)
+{
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored) && !ignored) {
+    return fail("cannot read {}: {} (use --config FILE, or copy etc/buildme.conf from "
+                "buildme's sources)",
+                path, std::strerror(ENOENT));
+  }
+  auto ini = IniFile::load(path);
+  if (!ini) {
+    return ini.error();
+  }
+  return read_config(*ini);
+}
+
+} // namespace buildme::config

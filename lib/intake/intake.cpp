@@ -1,0 +1,405 @@
+#include "intake/intake.hpp"
+
+#include "debian/syntax.hpp"
+#include "util/fs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace buildme::intake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view priority_file = "priority.txt";
+
+bool ends_with(std::string_view text, std::string_view suffix)
+{
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool is_control_name(std::string_view name)
+{
+  return !name.starts_with('.') && (ends_with(name, ".changes") || ends_with(name, ".dsc"));
+}
+
+// The names listed in priority.txt: one per line, '#' comments and blank
+// lines ignored. A priority.txt that is not a plain file is ignored.
+std::vector<std::string> read_priorities(const fs::path& dir, util::Log& log)
+{
+  std::vector<std::string> names;
+  auto info = util::stat_no_follow(dir / priority_file);
+  if (!info || !*info) {
+    return names;
+  }
+  if ((*info)->type != util::FileInfo::Type::regular) {
+    log.info(fmt::format("ignoring {}: not a regular file", (dir / priority_file).string()));
+    return names;
+  }
+  auto text = util::read_file(dir / priority_file, 1024 * 1024);
+  if (!text) {
+    log.info(fmt::format("ignoring {}", text.message()));
+    return names;
+  }
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    std::size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) {
+      line.remove_suffix(1);
+    }
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) {
+      line.remove_prefix(1);
+    }
+    if (line.empty() || line.starts_with('#')) {
+      continue;
+    }
+    if (debian::check_file_name(line)) {
+      names.emplace_back(line);
+    }
+  }
+  return names;
+}
+
+// Every file that the uploads in `dir` other than `upload` list (a .dsc of
+// `upload` itself is part of it, not another upload).
+std::set<std::string> files_listed_by_others(const Upload& upload,
+                                             const Verification& verified)
+{
+  std::set<std::string> names;
+  auto entries = util::list_dir(upload.dir);
+  if (!entries) {
+    return names;
+  }
+  for (const auto& name : *entries) {
+    if (name == upload.control || verified.files.count(name) || !is_control_name(name)) {
+      continue;
+    }
+    names.insert(name);
+    for (auto& listed : listed_files(Upload{upload.dir, name})) {
+      names.insert(std::move(listed));
+    }
+  }
+  return names;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator)
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : std::string(separator)) + item;
+  }
+  return out;
+}
+
+class Intake
+{
+public:
+  Intake(const config::Config& config, const IntakeOptions& options, const util::Clock& clock,
+         util::Log& log)
+    : m_config(config), m_options(options), m_clock(clock), m_log(log),
+      m_state(config.state_dir)
+  {
+  }
+
+  IntakeSummary run();
+
+private:
+  void take_product(const config::Product& product);
+  void take_upload(const config::Product& product, const Upload& upload, bool priority);
+  void accept(const config::Product& product, const Upload& upload, const Verification& result,
+              bool priority);
+  void reject(const config::Product& product, const Upload& upload, const Verification& result,
+              const std::string& reason);
+  void error(const std::string& message)
+  {
+    m_log.verdict("ERROR", util::Log::Tone::bad, message);
+    ++m_summary.errors;
+  }
+
+  const config::Config& m_config;
+  const IntakeOptions& m_options;
+  const util::Clock& m_clock;
+  util::Log& m_log;
+  StateDir m_state;
+  IntakeSummary m_summary;
+};
+
+IntakeSummary Intake::run()
+{
+  if (!m_options.dry_run) {
+    if (auto prepared = m_state.prepare(); !prepared) {
+      error(prepared.message());
+      return m_summary;
+    }
+    auto recovered = m_state.recover();
+    if (!recovered) {
+      // Taking new uploads now could repeat half of the interrupted move.
+      error(recovered.message());
+      return m_summary;
+    }
+    for (const auto& line : *recovered) {
+      m_log.info(line);
+    }
+  }
+  for (const auto& product : m_config.products) {
+    take_product(product);
+  }
+  return m_summary;
+}
+
+void Intake::take_product(const config::Product& product)
+{
+  auto info = util::stat_no_follow(product.incoming_dir);
+  if (!info || !*info || (*info)->type != util::FileInfo::Type::directory) {
+    error(fmt::format("incoming folder {} of product {} is missing or not a folder (create it, "
+                      "or fix incoming_dir in {})",
+                      product.incoming_dir.string(), product.name, m_config.path));
+    return;
+  }
+  auto rejected = util::stat_no_follow(product.incoming_dir / "rejected");
+  if (rejected && *rejected && (*rejected)->type != util::FileInfo::Type::directory) {
+    error(fmt::format("{} is not a folder (a symlink or file stands there); move it away so "
+                      "that buildme can keep rejected uploads in it",
+                      (product.incoming_dir / "rejected").string()));
+    return;
+  }
+  for (const auto& queued : find_uploads(product.incoming_dir, m_log)) {
+    take_upload(product, queued.upload, queued.priority);
+  }
+}
+
+void Intake::take_upload(const config::Product& product, const Upload& upload, bool priority)
+{
+  m_log.heading(upload.control_path().string());
+  Verification result =
+    verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
+
+  if (result.verdict == Verdict::accepted && !upload.is_changes()) {
+    auto newest = result.control_info->mtime;
+    for (const auto& [name, file] : result.files) {
+      newest = std::max(newest, file.mtime);
+    }
+    const auto quiet = std::chrono::duration_cast<std::chrono::seconds>(m_clock.now() - newest);
+    if (quiet < m_options.settle_time) {
+      result.verdict = Verdict::waiting;
+      result.reason = fmt::format(
+        "complete; a lone .dsc is taken once it has been still for {} s (now {} s), in case "
+        "a .changes naming it is still on its way",
+        m_options.settle_time.count(), std::max<long long>(quiet.count(), 0));
+    }
+  }
+  if (result.verdict == Verdict::accepted) {
+    if (auto job = m_state.accepted_job(product.name, result.source(), result.version())) {
+      result.verdict = Verdict::rejected;
+      result.reason = fmt::format("{} {} was already accepted for {} (job {}); upload a new "
+                                  "version instead",
+                                  result.source(), result.version(), product.name, *job);
+    }
+  }
+
+  switch (result.verdict) {
+  case Verdict::waiting:
+    m_log.verdict("WAITING", util::Log::Tone::pending, result.reason);
+    ++m_summary.waiting;
+    return;
+  case Verdict::rejected:
+    reject(product, upload, result, result.reason);
+    return;
+  case Verdict::accepted:
+    accept(product, upload, result, priority);
+    return;
+  }
+}
+
+void Intake::accept(const config::Product& product, const Upload& upload,
+                    const Verification& result, bool priority)
+{
+  if (m_options.dry_run) {
+    m_log.verdict("ACCEPTED", util::Log::Tone::good,
+                  fmt::format("{} (dry run: nothing moved)", result.reason));
+    ++m_summary.accepted;
+    return;
+  }
+  auto number = m_state.allocate_job_number();
+  if (!number) {
+    error(number.message());
+    return;
+  }
+  AcceptMove move;
+  move.from_dir = upload.dir;
+  JobInfo& job = move.job;
+  job.number = *number;
+  job.product = product.name;
+  job.source = result.source();
+  job.version = result.version();
+  job.upload = upload.control;
+  job.dsc = result.dsc_name;
+  job.uploader = result.uploader();
+  job.architectures = result.architectures();
+  job.priority = priority;
+  job.accepted_at = std::chrono::duration_cast<std::chrono::seconds>(
+                      m_clock.now().time_since_epoch())
+                      .count();
+  job.files.push_back(upload.control);
+  const auto needed = files_listed_by_others(upload, result);
+  move.move.push_back(upload.control);
+  for (const auto& [name, file] : result.files) {
+    job.files.push_back(name);
+    (needed.count(name) ? move.link : move.move).push_back(name);
+  }
+
+  auto job_dir = m_state.accept(move);
+  if (!job_dir) {
+    error(fmt::format("accepting {}: {}", upload.control, job_dir.message()));
+    return;
+  }
+
+  // A file rewritten between verification and the move (a second scp of the
+  // same name) is caught here: the job's copy is verified again.
+  bool changed = false;
+  for (const auto& name : move.move) {
+    auto now = util::stat_no_follow(*job_dir / "upload" / name);
+    const auto& before = name == upload.control ? *result.control_info : result.files.at(name);
+    if (!now || !*now || (*now)->inode != before.inode || (*now)->size != before.size ||
+        (*now)->mtime != before.mtime) {
+      changed = true;
+    }
+  }
+  if (changed) {
+    auto again = verify_upload(Upload{*job_dir / "upload", upload.control},
+                               VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
+    if (again.verdict != Verdict::accepted) {
+      error(fmt::format("job {}: a file changed while it was being accepted and no longer "
+                        "verifies ({}); the job is held: inspect {} and remove or retry it",
+                        job.number, again.reason, job_dir->string()));
+      return;
+    }
+  }
+  m_log.verdict("ACCEPTED", util::Log::Tone::good,
+                fmt::format("{} {} queued as job {}", job.source, job.version, job.number));
+  m_log.detail(fmt::format("job folder {}", job_dir->string()));
+  ++m_summary.accepted;
+}
+
+void Intake::reject(const config::Product& product, const Upload& upload,
+                    const Verification& result, const std::string& reason)
+{
+  ++m_summary.rejected;
+  if (m_options.dry_run) {
+    m_log.verdict("REJECTED", util::Log::Tone::bad,
+                  fmt::format("{} (dry run: nothing moved)", reason));
+    return;
+  }
+  RejectMove move;
+  move.from_dir = upload.dir;
+  move.rejected_dir = upload.dir / "rejected";
+  move.control = upload.control;
+  const auto needed = files_listed_by_others(upload, result);
+  // Every file the upload lists that is here, whether or not verification got
+  // as far as looking at it; names that fail the syntax check never parse,
+  // so they are never touched.
+  std::set<std::string> listed;
+  for (const auto& [name, file] : result.files) {
+    listed.insert(name);
+  }
+  for (auto& name : listed_files(upload)) {
+    listed.insert(std::move(name));
+  }
+  std::vector<std::string> kept;
+  for (const auto& name : listed) {
+    auto info = util::stat_no_follow(upload.dir / name);
+    if (name == upload.control || !info || !*info) {
+      continue;
+    }
+    (needed.count(name) ? kept : move.files).push_back(name);
+  }
+  move.reason = fmt::format("Upload: {}\nProduct: {}\nRejected: {}\n\n{}\n",
+                            util::printable(upload.control), product.name,
+                            util::format_local_time(m_clock.now()), util::printable(reason));
+  if (!kept.empty()) {
+    move.reason += fmt::format("\nLeft in the incoming folder because another upload there "
+                               "also lists them: {}\n",
+                               join(kept, ", "));
+  }
+  auto outcome = m_state.reject(std::move(move));
+  if (!outcome) {
+    error(fmt::format("rejecting {}: {}", util::printable(upload.control), outcome.message()));
+    return;
+  }
+  m_log.verdict("REJECTED", util::Log::Tone::bad, reason);
+  m_log.detail(fmt::format("reason written to {}", outcome->reason.string()));
+}
+
+} // namespace
+
+std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
+{
+  auto entries = util::list_dir(dir);
+  if (!entries) {
+    log.verdict("ERROR", util::Log::Tone::bad, entries.message());
+    return {};
+  }
+  // A .dsc that a .changes here lists belongs to that upload.
+  std::map<std::string, std::string> claimed; // .dsc -> .changes
+  for (const auto& name : *entries) {
+    if (is_control_name(name) && ends_with(name, ".changes")) {
+      for (auto& listed : listed_files(Upload{dir, name})) {
+        if (ends_with(listed, ".dsc")) {
+          claimed.emplace(std::move(listed), name);
+        }
+      }
+    }
+  }
+  const auto priorities = read_priorities(dir, log);
+  std::map<std::string, std::size_t> rank; // control name -> place in priority.txt
+  for (std::size_t i = 0; i < priorities.size(); ++i) {
+    auto owner = claimed.find(priorities[i]);
+    rank.emplace(owner == claimed.end() ? priorities[i] : owner->second, i);
+  }
+  struct Candidate
+  {
+    QueuedUpload queued;
+    std::size_t rank;
+    util::Clock::time_point mtime;
+  };
+  std::vector<Candidate> candidates;
+  for (const auto& name : *entries) {
+    if (!is_control_name(name) || claimed.count(name)) {
+      continue;
+    }
+    auto info = util::stat_no_follow(dir / name);
+    if (!info || !*info) {
+      continue;
+    }
+    auto place = rank.find(name);
+    const bool priority = place != rank.end();
+    candidates.push_back({QueuedUpload{Upload{dir, name}, priority},
+                          priority ? place->second : priorities.size(), (*info)->mtime});
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     if (a.rank != b.rank) {
+                       return a.rank < b.rank;
+                     }
+                     return a.mtime < b.mtime;
+                   });
+  std::vector<QueuedUpload> uploads;
+  for (auto& candidate : candidates) {
+    uploads.push_back(std::move(candidate.queued));
+  }
+  return uploads;
+}
+
+IntakeSummary run_intake(const config::Config& config, const IntakeOptions& options,
+                         const util::Clock& clock, util::Log& log)
+{
+  return Intake(config, options, clock, log).run();
+}
+
+} // namespace buildme::intake

@@ -1,0 +1,52 @@
+// buildme's intake: one pass over every product's incoming folder. Each
+// upload is verified where it lies and then, in one journalled step, either
+// moved whole into a new job (accepted), moved into incoming/rejected/ with
+// a .reason beside it (rejected), or left alone (waiting).
+//
+// Order within a folder: the names in its priority.txt first, in the order
+// given, then the oldest upload first.
+#pragma once
+
+#include "config/config.hpp"
+#include "intake/jobs.hpp"
+#include "intake/verify.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace buildme::intake {
+
+struct IntakeOptions
+{
+  bool dry_run = false;
+  // A lone .dsc (no .changes names it) is taken only once its newest file is
+  // this old, so that the .changes a dput upload sends last still finds its
+  // files in place.
+  std::chrono::seconds settle_time{30};
+};
+
+struct IntakeSummary
+{
+  int accepted = 0;
+  int rejected = 0;
+  int waiting = 0;
+  int errors = 0; // problems that need an operator (exit status 1)
+};
+
+struct QueuedUpload
+{
+  Upload upload;
+  bool priority = false; // named in priority.txt
+};
+
+// The uploads in `dir`, in the order they are to be taken. priority.txt may
+// name an upload by its .changes or by its .dsc.
+std::vector<QueuedUpload> find_uploads(const std::filesystem::path& dir, util::Log& log);
+
+IntakeSummary run_intake(const config::Config& config, const IntakeOptions& options,
+                         const util::Clock& clock, util::Log& log);
+
+} // namespace buildme::intake

@@ -1,0 +1,511 @@
+#include "intake/jobs.hpp"
+
+#include "debian/deb822.hpp"
+#include "util/digest.hpp"
+#include "util/fs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <unistd.h>
+
+namespace buildme::intake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string join_lines(const std::vector<std::string>& items)
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += '\n';
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> split_words(std::string_view text)
+{
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) {
+      ++start;
+    }
+    std::size_t end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) {
+      ++end;
+    }
+    if (end > start) {
+      words.emplace_back(text.substr(start, end - start));
+    }
+    start = end;
+  }
+  return words;
+}
+
+std::optional<long long> to_number(std::string_view text)
+{
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+Result<std::optional<util::FileInfo>> look(const fs::path& path)
+{
+  return util::stat_no_follow(path);
+}
+
+bool present(const fs::path& path)
+{
+  auto info = util::stat_no_follow(path);
+  return info && *info;
+}
+
+Status remove_file(const fs::path& path)
+{
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return fail("cannot remove {}: {}", path.string(), std::strerror(errno));
+  }
+  return {};
+}
+
+// The same bytes? Used only when recovering, to tell a finished copy from a
+// new file of the same name.
+bool same_content(const fs::path& a, const fs::path& b)
+{
+  auto da = util::digest_file(a, util::DigestSet{false, false, true, false});
+  auto db = util::digest_file(b, util::DigestSet{false, false, true, false});
+  return da && db && da->size == db->size && da->sha256 == db->sha256;
+}
+
+Result<debian::Paragraph> read_record(const fs::path& path)
+{
+  auto text = util::read_file(path, 16 * 1024 * 1024);
+  if (!text) {
+    return Error{text.error()};
+  }
+  auto control = debian::parse_control(*text, path.string());
+  if (!control) {
+    return Error{control.error()};
+  }
+  if (control->paragraphs.size() != 1) {
+    return fail("{}: expected one record, found {}", path.string(), control->paragraphs.size());
+  }
+  return control->paragraphs.front();
+}
+
+std::string journal_name(std::string_view action)
+{
+  static std::atomic<unsigned> counter{0};
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return fmt::format("{}-{}-{}-{}", action,
+                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(), ::getpid(),
+                     counter++);
+}
+
+} // namespace
+
+debian::FieldList JobInfo::fields() const
+{
+  std::string arches;
+  for (const auto& arch : architectures) {
+    arches += (arches.empty() ? "" : " ") + arch;
+  }
+  return {
+    {"Job", std::to_string(number)},
+    {"Product", product},
+    {"Source", source},
+    {"Version", version},
+    {"Upload", upload},
+    {"Dsc", dsc},
+    {"Uploader", uploader},
+    {"Architecture", arches},
+    {"Priority", priority ? "yes" : "no"},
+    {"Accepted-At", std::to_string(accepted_at)},
+    {"State", state},
+    {"Files", join_lines(files)},
+  };
+}
+
+Result<JobInfo> JobInfo::from_text(std::string_view text, std::string_view filename)
+{
+  auto control = debian::parse_control(text, filename);
+  if (!control) {
+    return Error{control.error()};
+  }
+  if (control->paragraphs.size() != 1) {
+    return fail("{}: expected one job record", filename);
+  }
+  const auto& record = control->paragraphs.front();
+  JobInfo job;
+  auto number = to_number(record.get("Job").value_or(""));
+  if (!number) {
+    return fail("{}: no valid Job number", filename);
+  }
+  job.number = static_cast<long>(*number);
+  job.product = record.get("Product").value_or("");
+  job.source = record.get("Source").value_or("");
+  job.version = record.get("Version").value_or("");
+  job.upload = record.get("Upload").value_or("");
+  job.dsc = record.get("Dsc").value_or("");
+  job.uploader = record.get("Uploader").value_or("");
+  job.architectures = split_words(record.get("Architecture").value_or(""));
+  job.files = split_words(record.get("Files").value_or(""));
+  job.priority = record.get("Priority").value_or("no") == "yes";
+  job.accepted_at = to_number(record.get("Accepted-At").value_or("0")).value_or(0);
+  job.state = record.get("State").value_or("queued");
+  if (job.product.empty() || job.source.empty() || job.version.empty() || job.upload.empty()) {
+    return fail("{}: job record lacks Product, Source, Version or Upload", filename);
+  }
+  return job;
+}
+
+fs::path StateDir::job_dir(long number) const
+{
+  return jobs_dir() / std::to_string(number);
+}
+
+fs::path StateDir::marker(std::string_view product, std::string_view source,
+                          std::string_view version) const
+{
+  return m_root / "accepted" / std::string(product) / fmt::format("{}_{}", source, version);
+}
+
+Status StateDir::prepare() const
+{
+  for (const auto& dir : {m_root, jobs_dir(), txn_dir(), m_root / "accepted"}) {
+    if (auto made = util::make_dirs(dir, 0755); !made) {
+      return made;
+    }
+  }
+  return {};
+}
+
+std::optional<long> StateDir::accepted_job(std::string_view product, std::string_view source,
+                                           std::string_view version) const
+{
+  auto text = util::read_file(marker(product, source, version), 4096);
+  if (!text) {
+    return std::nullopt;
+  }
+  std::string_view number = *text;
+  while (!number.empty() && std::isspace(static_cast<unsigned char>(number.back()))) {
+    number.remove_suffix(1);
+  }
+  return static_cast<long>(to_number(number).value_or(0));
+}
+
+Result<long> StateDir::allocate_job_number() const
+{
+  // The counter file, but never below a job that exists: a lost or stale
+  // counter must not hand out a number twice.
+  long next = 1;
+  if (auto text = util::read_file(m_root / "next-job", 64)) {
+    std::string_view value = *text;
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
+      value.remove_suffix(1);
+    }
+    next = static_cast<long>(to_number(value).value_or(1));
+  }
+  auto names = util::list_dir(jobs_dir());
+  if (!names) {
+    return Error{names.error()};
+  }
+  for (std::string_view name : *names) {
+    if (name.starts_with('.')) {
+      name.remove_prefix(1);
+      if (auto dot = name.find('.'); dot != std::string_view::npos) {
+        name = name.substr(0, dot);
+      }
+    }
+    if (auto number = to_number(name)) {
+      next = std::max(next, static_cast<long>(*number) + 1);
+    }
+  }
+  if (auto written = util::write_file_atomic(m_root / "next-job", fmt::format("{}\n", next + 1));
+      !written) {
+    return Error{written.error()};
+  }
+  return next;
+}
+
+Result<fs::path> StateDir::accept(const AcceptMove& move) const
+{
+  debian::FieldList fields = move.job.fields();
+  fields.insert(fields.begin(), {{"Action", "accept"}, {"From", move.from_dir.string()}});
+  fields.emplace_back("Move", join_lines(move.move));
+  fields.emplace_back("Link", join_lines(move.link));
+  const fs::path journal = txn_dir() / journal_name("accept");
+  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields), 0644);
+      !written) {
+    return Error{written.error()};
+  }
+  return run_accept(move, journal);
+}
+
+Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& journal) const
+{
+  const JobInfo& job = move.job;
+  const fs::path final_dir = job_dir(job.number);
+  const fs::path partial = jobs_dir() / fmt::format(".{}.partial", job.number);
+  const fs::path upload = partial / "upload";
+
+  if (!present(final_dir)) {
+    if (auto made = util::make_dirs(upload, 0755); !made) {
+      return Error{made.error()};
+    }
+    for (const auto& name : move.link) {
+      if (present(upload / name)) {
+        continue;
+      }
+      if (auto linked = util::link_or_copy_exclusive(move.from_dir / name, upload / name);
+          !linked) {
+        return Error{linked.error()};
+      }
+    }
+    for (const auto& name : move.move) {
+      const fs::path from = move.from_dir / name;
+      const fs::path to = upload / name;
+      auto there = look(to);
+      if (!there) {
+        return Error{there.error()};
+      }
+      if (*there) {
+        // Moved before a crash; a source still present is a finished copy
+        // (across filesystems) or a link whose unlink did not happen.
+        auto here = look(from);
+        if (here && *here &&
+            (((*here)->inode == (*there)->inode && (*here)->device == (*there)->device) ||
+             same_content(from, to))) {
+          if (auto removed = remove_file(from); !removed) {
+            return Error{removed.error()};
+          }
+        }
+        continue;
+      }
+      if (auto moved = util::move_exclusive(from, to); !moved) {
+        return Error{moved.error()};
+      }
+    }
+    if (auto written =
+          util::write_file_atomic(partial / "job.info", debian::write_paragraph(job.fields()));
+        !written) {
+      return Error{written.error()};
+    }
+    if (auto made = util::make_dirs(marker(job.product, "", "").parent_path(), 0755); !made) {
+      return Error{made.error()};
+    }
+    if (auto marked = util::write_file_atomic(marker(job.product, job.source, job.version),
+                                              fmt::format("{}\n", job.number));
+        !marked) {
+      return Error{marked.error()};
+    }
+    if (auto renamed = util::move_exclusive(partial, final_dir); !renamed) {
+      return Error{renamed.error()};
+    }
+    if (auto synced = util::sync_dir(jobs_dir()); !synced) {
+      return Error{synced.error()};
+    }
+  }
+  if (auto removed = remove_file(journal); !removed) {
+    return Error{removed.error()};
+  }
+  return final_dir;
+}
+
+Result<RejectOutcome> StateDir::reject(RejectMove move) const
+{
+  const fs::path journal = txn_dir() / journal_name("reject");
+  auto fields = [&move] {
+    return debian::FieldList{
+      {"Action", "reject"},
+      {"From", move.from_dir.string()},
+      {"Rejected-Dir", move.rejected_dir.string()},
+      {"Control", move.control},
+      {"Control-Target", move.control_target},
+      {"Files", join_lines(move.files)},
+      {"Reason", "\n" + move.reason},
+    };
+  };
+  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields()));
+      !written) {
+    return Error{written.error()};
+  }
+  return run_reject(std::move(move), journal);
+}
+
+Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& journal) const
+{
+  RejectOutcome outcome;
+  if (auto made = util::make_dirs(move.rejected_dir, 0755); !made) {
+    return Error{made.error()};
+  }
+  for (const auto& name : move.files) {
+    const fs::path from = move.from_dir / name;
+    if (!present(from)) {
+      continue; // moved before a crash
+    }
+    auto moved = util::move_no_clobber(from, move.rejected_dir / name);
+    if (!moved) {
+      return Error{moved.error()};
+    }
+    outcome.moved.emplace_back(name, moved->filename().string());
+  }
+
+  // The control file goes last, to a name chosen and journalled first, so a
+  // replay knows where to put the .reason even when the move already happened.
+  const fs::path control_from = move.from_dir / move.control;
+  while (present(control_from)) {
+    if (move.control_target.empty() || present(move.rejected_dir / move.control_target)) {
+      move.control_target = util::free_name(move.rejected_dir, move.control);
+      debian::FieldList fields{
+        {"Action", "reject"},
+        {"From", move.from_dir.string()},
+        {"Rejected-Dir", move.rejected_dir.string()},
+        {"Control", move.control},
+        {"Control-Target", move.control_target},
+        {"Files", join_lines(move.files)},
+        {"Reason", "\n" + move.reason},
+      };
+      if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields));
+          !written) {
+        return Error{written.error()};
+      }
+    }
+    auto moved = util::move_exclusive(control_from, move.rejected_dir / move.control_target);
+    if (moved) {
+      break;
+    }
+    if (!present(move.rejected_dir / move.control_target)) {
+      return Error{moved.error()};
+    }
+    // The name was taken between choosing and moving: choose again.
+  }
+  if (move.control_target.empty()) {
+    return fail("{}: {} vanished before it could be moved to {}", journal.string(), move.control,
+                move.rejected_dir.string());
+  }
+  outcome.control = move.rejected_dir / move.control_target;
+  outcome.moved.emplace_back(move.control, move.control_target);
+
+  std::string body = move.reason;
+  if (!body.empty() && body.back() != '\n') {
+    body += '\n';
+  }
+  body += "\nFiles moved to this folder:\n";
+  for (const auto& [from, to] : outcome.moved) {
+    body += from == to ? fmt::format("  {}\n", from) : fmt::format("  {} (as {})\n", from, to);
+  }
+  const std::string reason_name = move.control_target + ".reason";
+  if (!present(move.rejected_dir / reason_name)) {
+    if (auto written = util::write_file_exclusive(move.rejected_dir / reason_name, body);
+        !written) {
+      return Error{written.error()};
+    }
+  }
+  outcome.reason = move.rejected_dir / reason_name;
+  if (auto synced = util::sync_dir(move.rejected_dir); !synced) {
+    return Error{synced.error()};
+  }
+  if (auto removed = remove_file(journal); !removed) {
+    return Error{removed.error()};
+  }
+  return outcome;
+}
+
+Result<std::vector<std::string>> StateDir::recover() const
+{
+  std::vector<std::string> done;
+  auto names = util::list_dir(txn_dir());
+  if (!names) {
+    return Error{names.error()};
+  }
+  for (const auto& name : *names) {
+    if (name.starts_with('.')) {
+      // A journal being written when a run died: nothing moved for it yet.
+      if (auto removed = remove_file(txn_dir() / name); !removed) {
+        return Error{removed.error()};
+      }
+      continue;
+    }
+    const fs::path journal = txn_dir() / name;
+    auto record = read_record(journal);
+    if (!record) {
+      return fail("cannot replay {}: {} (inspect it, finish the move by hand, then delete it)",
+                  journal.string(), record.message());
+    }
+    const std::string action = record->get("Action").value_or("");
+    if (action == "accept") {
+      auto text = util::read_file(journal, 16 * 1024 * 1024);
+      auto job = JobInfo::from_text(*text, journal.string());
+      if (!job) {
+        return fail("cannot replay {}: {}", journal.string(), job.message());
+      }
+      AcceptMove move{record->get("From").value_or(""), std::move(*job),
+                      split_words(record->get("Move").value_or("")),
+                      split_words(record->get("Link").value_or(""))};
+      auto finished = run_accept(move, journal);
+      if (!finished) {
+        return Error{finished.error()};
+      }
+      done.push_back(fmt::format("finished accepting {} {} as job {} (interrupted run)",
+                                 move.job.source, move.job.version, move.job.number));
+    } else if (action == "reject") {
+      RejectMove move{record->get("From").value_or(""),
+                      record->get("Rejected-Dir").value_or(""),
+                      record->get("Control").value_or(""),
+                      split_words(record->get("Files").value_or("")),
+                      debian::unescape_value(record->get("Reason").value_or("")),
+                      record->get("Control-Target").value_or("")};
+      while (!move.reason.empty() && move.reason.front() == '\n') {
+        move.reason.erase(0, 1);
+      }
+      auto finished = run_reject(move, journal);
+      if (!finished) {
+        return Error{finished.error()};
+      }
+      done.push_back(fmt::format("finished rejecting {} (interrupted run)", move.control));
+    } else {
+      return fail("cannot replay {}: unknown Action '{}'", journal.string(), action);
+    }
+  }
+  return done;
+}
+
+Result<std::vector<JobInfo>> StateDir::list_jobs() const
+{
+  std::vector<JobInfo> jobs;
+  auto names = util::list_dir(jobs_dir());
+  if (!names) {
+    return Error{names.error()};
+  }
+  for (const auto& name : *names) {
+    if (!to_number(name)) {
+      continue;
+    }
+    const fs::path info = jobs_dir() / name / "job.info";
+    auto text = util::read_file(info, 16 * 1024 * 1024);
+    if (!text) {
+      return Error{text.error()};
+    }
+    auto job = JobInfo::from_text(*text, info.string());
+    if (!job) {
+      return Error{job.error()};
+    }
+    jobs.push_back(std::move(*job));
+  }
+  std::sort(jobs.begin(), jobs.end(),
+            [](const JobInfo& a, const JobInfo& b) { return a.number < b.number; });
+  return jobs;
+}
+
+} // namespace buildme::intake

@@ -1,0 +1,119 @@
+// buildme's own state folder: accepted uploads become jobs, and every move
+// out of an incoming folder is journalled first so that a run killed at any
+// point is finished by the next one.
+//
+//   state_dir/buildme.lock                 held for the life of one tick
+//   state_dir/next-job                     the next job number
+//   state_dir/jobs/<N>/job.info            the job (deb822), State: queued ...
+//   state_dir/jobs/<N>/upload/             the upload's files, as verified
+//   state_dir/jobs/.<N>.partial/           a job being assembled
+//   state_dir/accepted/<product>/<source>_<version>   "this version was taken"
+//   state_dir/txn/<name>                   journal of a move in progress
+//
+// A journal entry is written (atomically) before the first file moves and
+// removed after the last; executing one is idempotent, so replaying it after
+// a crash completes exactly the moves that were still to do.
+#pragma once
+
+#include "debian/control_writer.hpp"
+#include "util/clock.hpp"
+#include "util/result.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace buildme::intake {
+
+struct JobInfo
+{
+  long number = 0;
+  std::string product;
+  std::string source;
+  std::string version;
+  std::string upload;   // the control file's name (.changes or .dsc)
+  std::string dsc;      // the .dsc's name
+  std::string uploader;
+  std::vector<std::string> architectures;
+  std::vector<std::string> files; // every file in upload/, control included
+  bool priority = false;
+  long long accepted_at = 0;      // seconds since the epoch
+  std::string state = "queued";
+
+  debian::FieldList fields() const;
+  static Result<JobInfo> from_text(std::string_view text, std::string_view filename);
+};
+
+// Moving an accepted upload into a new job. `link` names are files another
+// pending upload also lists: they are linked (or copied), not moved.
+struct AcceptMove
+{
+  std::filesystem::path from_dir;
+  JobInfo job;
+  std::vector<std::string> move;
+  std::vector<std::string> link;
+};
+
+// Moving a rejected upload into `rejected_dir`, the control file last, then
+// writing CONTROL.reason beside it.
+struct RejectMove
+{
+  std::filesystem::path from_dir;
+  std::filesystem::path rejected_dir;
+  std::string control;
+  std::vector<std::string> files; // other files to move (not the control)
+  std::string reason;             // the body of the .reason file
+  std::string control_target;     // where the control went, once chosen
+};
+
+struct RejectOutcome
+{
+  std::filesystem::path control;  // final path of the control file
+  std::filesystem::path reason;   // final path of the .reason file
+  std::vector<std::pair<std::string, std::string>> moved; // name -> final name
+};
+
+class StateDir
+{
+public:
+  explicit StateDir(std::filesystem::path root) : m_root(std::move(root)) {}
+
+  const std::filesystem::path& root() const { return m_root; }
+  std::filesystem::path lock_path() const { return m_root / "buildme.lock"; }
+  std::filesystem::path jobs_dir() const { return m_root / "jobs"; }
+  std::filesystem::path job_dir(long number) const;
+
+  // Creates the folders; Error names the one that failed.
+  Status prepare() const;
+
+  // The job number that accepted this version for this product, if any.
+  std::optional<long> accepted_job(std::string_view product, std::string_view source,
+                                   std::string_view version) const;
+
+  Result<long> allocate_job_number() const;
+
+  // Journals and performs an accept: returns the job's folder.
+  Result<std::filesystem::path> accept(const AcceptMove& move) const;
+  // Journals and performs a reject.
+  Result<RejectOutcome> reject(RejectMove move) const;
+
+  // Finishes every journalled move a killed run left behind; returns one
+  // line per finished move for the log.
+  Result<std::vector<std::string>> recover() const;
+
+  // All jobs, in number order.
+  Result<std::vector<JobInfo>> list_jobs() const;
+
+private:
+  std::filesystem::path txn_dir() const { return m_root / "txn"; }
+  std::filesystem::path marker(std::string_view product, std::string_view source,
+                               std::string_view version) const;
+  Result<std::filesystem::path> run_accept(const AcceptMove& move,
+                                           const std::filesystem::path& journal) const;
+  Result<RejectOutcome> run_reject(RejectMove move, const std::filesystem::path& journal) const;
+
+  std::filesystem::path m_root;
+};
+
+} // namespace buildme::intake

@@ -1,0 +1,437 @@
+#include "intake/verify.hpp"
+
+#include "debian/syntax.hpp"
+#include "util/digest.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace buildme::intake {
+
+namespace {
+
+constexpr std::uint64_t max_control_size = 16 * 1024 * 1024;
+
+bool ends_with(std::string_view text, std::string_view suffix)
+{
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+bool is_binary_package(std::string_view name)
+{
+  return ends_with(name, ".deb") || ends_with(name, ".udeb") || ends_with(name, ".ddeb");
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator)
+{
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) {
+      out += separator;
+    }
+    out += item;
+  }
+  return out;
+}
+
+long long seconds_between(util::Clock::time_point from, util::Clock::time_point to)
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(to - from).count();
+}
+
+// One listing of a file: which control file lists it, and what it says.
+struct Expectation
+{
+  std::string listed_in;
+  const debian::ListedFile* entry;
+};
+
+// The verification in progress: every file the upload names, with what the
+// listings expect of it.
+class Verifier
+{
+public:
+  Verifier(const Upload& upload, const VerifyOptions& options, Verification& result)
+    : m_upload(upload), m_options(options), m_result(result)
+  {
+  }
+
+  Verification& run();
+
+private:
+  Verification& decide(Verdict verdict, std::string reason)
+  {
+    m_result.verdict = verdict;
+    m_result.reason = std::move(reason);
+    return m_result;
+  }
+  Verification& reject(std::string reason) { return decide(Verdict::rejected, std::move(reason)); }
+
+  bool young() const { return m_options.now - m_newest < m_options.grace_period; }
+
+  // Remembers what `listed_in` says of each of `files`.
+  void expect(const std::string& listed_in, const std::vector<debian::ListedFile>& files)
+  {
+    for (const auto& file : files) {
+      if (m_expected.find(file.name) == m_expected.end()) {
+        m_order.push_back(file.name);
+      }
+      m_expected[file.name].push_back({listed_in, &file});
+    }
+  }
+
+  // lstat of every expected file; records missing and short ones, returns a
+  // reason to reject at once (symlink, not a file, too big) or nothing.
+  std::optional<std::string> stat_files();
+  std::optional<std::string> check_digests();
+  Result<debian::Dsc> read_dsc(const std::string& name);
+
+  const Upload& m_upload;
+  const VerifyOptions& m_options;
+  Verification& m_result;
+  util::Clock::time_point m_newest;
+  std::map<std::string, std::vector<Expectation>> m_expected;
+  std::vector<std::string> m_order; // names in listing order
+  std::set<std::string> m_statted;
+  std::vector<std::string> m_missing;
+  std::vector<std::string> m_short;
+};
+
+std::optional<std::string> Verifier::stat_files()
+{
+  for (const auto& name : m_order) {
+    if (m_statted.count(name)) {
+      continue;
+    }
+    m_statted.insert(name);
+    if (name == m_upload.control) {
+      continue;
+    }
+    const auto& expectation = m_expected.at(name).front();
+    auto info = util::stat_no_follow(m_upload.dir / name);
+    if (!info) {
+      return info.message();
+    }
+    if (!*info) {
+      m_missing.push_back(name);
+      continue;
+    }
+    const util::FileInfo& file = **info;
+    if (file.type == util::FileInfo::Type::symlink) {
+      return fmt::format("{} is a symbolic link; upload the file itself", name);
+    }
+    if (file.type != util::FileInfo::Type::regular) {
+      return fmt::format("{} is not a regular file", name);
+    }
+    m_newest = std::max(m_newest, file.mtime);
+    m_result.files[name] = file;
+    for (const auto& [listed_in, entry] : m_expected.at(name)) {
+      if (file.size > entry->size) {
+        return fmt::format("{} is {} bytes but {} lists {} bytes", name, file.size,
+                           listed_in, entry->size);
+      }
+    }
+    if (file.size < expectation.entry->size) {
+      m_short.push_back(name);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Verifier::check_digests()
+{
+  for (const auto& name : m_order) {
+    if (name == m_upload.control) {
+      continue;
+    }
+    const auto& expectations = m_expected.at(name);
+    util::DigestSet wanted;
+    for (const auto& expectation : expectations) {
+      for (auto kind : util::all_digest_kinds) {
+        if (expectation.entry->digests[kind]) {
+          wanted[kind] = true;
+        }
+      }
+    }
+    auto handle = util::open_regular_file(m_upload.dir / name);
+    if (!handle) {
+      return handle.message();
+    }
+    const std::uint64_t size = expectations.front().entry->size;
+    auto digests = util::digest_fd(handle->fd(), wanted, size);
+    if (!digests) {
+      return fmt::format("{}: {}", name, digests.message());
+    }
+    if (digests->size != size) {
+      return fmt::format("{} changed size while it was read ({} bytes, {} lists {})", name,
+                         digests->size, expectations.front().listed_in, size);
+    }
+    for (const auto& [listed_in, entry] : expectations) {
+      if (entry->size != digests->size) {
+        return fmt::format("{} is {} bytes but {} lists {} bytes", name, digests->size, listed_in,
+                           entry->size);
+      }
+      for (auto kind : util::all_digest_kinds) {
+        const auto& listed = entry->digests[kind];
+        if (listed && *listed != *(*digests)[kind]) {
+          return fmt::format("{} checksum of {} is {} but {} lists {}", util::digest_name(kind),
+                             name, *(*digests)[kind], listed_in, *listed);
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+Result<debian::Dsc> Verifier::read_dsc(const std::string& name)
+{
+  auto text = util::read_file(m_upload.dir / name, max_control_size);
+  if (!text) {
+    return Error{text.error()};
+  }
+  return debian::Dsc::parse(*text, name);
+}
+
+Verification& Verifier::run()
+{
+  const std::string& control = m_upload.control;
+  if (auto valid = debian::check_file_name(control); !valid) {
+    return reject(valid.message());
+  }
+  auto info = util::stat_no_follow(m_upload.control_path());
+  if (!info) {
+    return reject(info.message());
+  }
+  if (!*info) {
+    return decide(Verdict::waiting, fmt::format("{} is gone", control));
+  }
+  m_result.control_info = **info;
+  if ((*info)->type == util::FileInfo::Type::symlink) {
+    return reject(fmt::format("{} is a symbolic link; upload the file itself", control));
+  }
+  if ((*info)->type != util::FileInfo::Type::regular) {
+    return reject(fmt::format("{} is not a regular file", control));
+  }
+  m_newest = (*info)->mtime;
+
+  auto text = util::read_file(m_upload.control_path(), max_control_size);
+  if (!text) {
+    return reject(text.message());
+  }
+
+  // The control file itself: a .changes names a .dsc; a lone .dsc is its own.
+  if (m_upload.is_changes()) {
+    auto changes = debian::Changes::parse(*text, control);
+    if (!changes) {
+      if (young()) {
+        return decide(Verdict::waiting,
+                      fmt::format("cannot read it yet (still arriving?): {}", changes.message()));
+      }
+      return reject(changes.message());
+    }
+    m_result.changes = std::move(*changes);
+    std::vector<std::string> dscs, binaries;
+    for (const auto& file : m_result.changes->files) {
+      if (ends_with(file.name, ".dsc")) {
+        dscs.push_back(file.name);
+      } else if (is_binary_package(file.name)) {
+        binaries.push_back(file.name);
+      }
+    }
+    if (!binaries.empty()) {
+      return reject(fmt::format(
+        "{} includes binary packages ({}); buildme builds from source: upload a source-only "
+        ".changes (dpkg-buildpackage -S)",
+        control, join(binaries, ", ")));
+    }
+    if (dscs.size() != 1) {
+      return reject(fmt::format("{} lists {} .dsc files; a source upload lists exactly one",
+                                control, dscs.size()));
+    }
+    m_result.dsc_name = dscs.front();
+    expect(control, m_result.changes->files);
+  } else {
+    auto dsc = debian::Dsc::parse(*text, control);
+    if (!dsc) {
+      if (young()) {
+        return decide(Verdict::waiting,
+                      fmt::format("cannot read it yet (still arriving?): {}", dsc.message()));
+      }
+      return reject(dsc.message());
+    }
+    m_result.dsc = std::move(*dsc);
+    m_result.dsc_name = control;
+    expect(control, m_result.dsc->files);
+  }
+
+  if (auto problem = stat_files()) {
+    return reject(*problem);
+  }
+
+  // A .changes upload: once its .dsc is whole, the .dsc's own files join.
+  if (m_upload.is_changes()) {
+    const bool dsc_whole = std::find(m_missing.begin(), m_missing.end(), m_result.dsc_name) ==
+                             m_missing.end() &&
+                           std::find(m_short.begin(), m_short.end(), m_result.dsc_name) ==
+                             m_short.end();
+    if (dsc_whole) {
+      auto dsc = read_dsc(m_result.dsc_name);
+      if (!dsc) {
+        // A digest mismatch explains a broken .dsc better than its syntax.
+        if (auto problem = check_digests()) {
+          return reject(*problem);
+        }
+        return reject(dsc.message());
+      }
+      m_result.dsc = std::move(*dsc);
+      expect(m_result.dsc_name, m_result.dsc->files);
+      if (auto problem = stat_files()) {
+        return reject(*problem);
+      }
+    }
+  }
+
+  if (!m_missing.empty() || !m_short.empty()) {
+    std::vector<std::string> incomplete = m_missing;
+    for (const auto& name : m_short) {
+      incomplete.push_back(name + " (incomplete)");
+    }
+    const long long age = seconds_between(m_newest, m_options.now);
+    if (young()) {
+      return decide(Verdict::waiting,
+                    fmt::format("waiting for {} (last file arrived {} s ago, grace period {} s)",
+                                join(incomplete, ", "), std::max(age, 0LL),
+                                m_options.grace_period.count()));
+    }
+    if (!m_missing.empty()) {
+      return reject(fmt::format("{} {} missing (listed in {}{})", join(m_missing, ", "),
+                                m_missing.size() == 1 ? "is" : "are",
+                                m_expected.at(m_missing.front()).front().listed_in,
+                                m_options.grace_period.count() > 0
+                                  ? fmt::format("; waited {} s, the grace period is {} s", age,
+                                                m_options.grace_period.count())
+                                  : ""));
+    }
+    const auto& name = m_short.front();
+    const auto& expectation = m_expected.at(name).front();
+    return reject(fmt::format("{} is {} bytes but {} lists {} bytes", name,
+                              m_result.files.at(name).size, expectation.listed_in,
+                              expectation.entry->size));
+  }
+
+  if (auto problem = check_digests()) {
+    return reject(*problem);
+  }
+
+  if (m_result.changes) {
+    const auto& changes = *m_result.changes;
+    const auto& dsc = *m_result.dsc;
+    if (changes.source != dsc.source) {
+      return reject(fmt::format("{} is for source {} but {} is for {}", control, changes.source,
+                                m_result.dsc_name, dsc.source));
+    }
+    if (debian::compare(changes.version, dsc.version) != 0) {
+      return reject(fmt::format("{} is for version {} but {} is version {}", control,
+                                changes.version.to_string(), m_result.dsc_name,
+                                dsc.version.to_string()));
+    }
+  }
+  return decide(Verdict::accepted, fmt::format("{} {}: {} files verified", m_result.source(),
+                                               m_result.version(), m_result.files.size() + 1));
+}
+
+} // namespace
+
+std::string_view verdict_label(Verdict verdict)
+{
+  switch (verdict) {
+  case Verdict::accepted:
+    return "ACCEPTED";
+  case Verdict::waiting:
+    return "WAITING";
+  case Verdict::rejected:
+    break;
+  }
+  return "REJECTED";
+}
+
+bool Upload::is_changes() const
+{
+  return ends_with(control, ".changes");
+}
+
+std::string Verification::source() const
+{
+  return dsc ? dsc->source : changes ? changes->source : std::string();
+}
+
+std::string Verification::version() const
+{
+  return dsc ? dsc->version.to_string() : changes ? changes->version.to_string() : std::string();
+}
+
+std::string Verification::uploader() const
+{
+  if (changes) {
+    return changes->changed_by.empty() ? changes->maintainer : changes->changed_by;
+  }
+  return dsc ? dsc->maintainer : std::string();
+}
+
+std::vector<std::string> Verification::architectures() const
+{
+  return dsc ? dsc->architectures : std::vector<std::string>();
+}
+
+std::vector<std::string> listed_files(const Upload& upload)
+{
+  std::vector<std::string> names;
+  auto text = util::read_file(upload.control_path(), max_control_size);
+  if (!text) {
+    return names;
+  }
+  std::string dsc_name;
+  if (upload.is_changes()) {
+    auto changes = debian::Changes::parse(*text, upload.control);
+    if (!changes) {
+      return names;
+    }
+    for (const auto& file : changes->files) {
+      names.push_back(file.name);
+      if (ends_with(file.name, ".dsc")) {
+        dsc_name = file.name;
+      }
+    }
+    if (dsc_name.empty()) {
+      return names;
+    }
+    text = util::read_file(upload.dir / dsc_name, max_control_size);
+    if (!text) {
+      return names;
+    }
+  } else {
+    dsc_name = upload.control;
+  }
+  auto dsc = debian::Dsc::parse(*text, dsc_name);
+  if (dsc) {
+    for (const auto& file : dsc->files) {
+      names.push_back(file.name);
+    }
+  }
+  return names;
+}
+
+} // namespace buildme::intake
+
+namespace buildme::intake {
+
+Verification verify_upload(const Upload& upload, const VerifyOptions& options)
+{
+  Verification result;
+  Verifier(upload, options, result).run();
+  return result;
+}
+
+} // namespace buildme::intake

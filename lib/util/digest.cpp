@@ -1,0 +1,247 @@
+#include "util/digest.hpp"
+
+#include "util/fs.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+namespace buildme::util {
+
+namespace {
+
+const EVP_MD* evp_md(DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return EVP_md5();
+  case DigestKind::sha1:
+    return EVP_sha1();
+  case DigestKind::sha256:
+    return EVP_sha256();
+  case DigestKind::sha512:
+    return EVP_sha512();
+  }
+  return nullptr;
+}
+
+struct ContextFree
+{
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+// One EVP context per wanted digest, all fed from the same bytes.
+class Hashers
+{
+public:
+  Status start(DigestSet wanted)
+  {
+    for (auto kind : all_digest_kinds) {
+      if (!wanted[kind]) {
+        continue;
+      }
+      auto& context = m_contexts[static_cast<std::size_t>(kind)];
+      context.reset(EVP_MD_CTX_new());
+      if (!context || EVP_DigestInit_ex(context.get(), evp_md(kind), nullptr) != 1) {
+        return fail("OpenSSL cannot compute {} digests here", digest_name(kind));
+      }
+    }
+    return {};
+  }
+
+  Status update(const void* data, std::size_t size)
+  {
+    m_size += size;
+    for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
+      if (m_contexts[i] && EVP_DigestUpdate(m_contexts[i].get(), data, size) != 1) {
+        return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
+      }
+    }
+    return {};
+  }
+
+  Result<Digests> finish()
+  {
+    Digests digests;
+    digests.size = m_size;
+    for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
+      if (!m_contexts[i]) {
+        continue;
+      }
+      unsigned char raw[EVP_MAX_MD_SIZE];
+      unsigned int length = 0;
+      if (EVP_DigestFinal_ex(m_contexts[i].get(), raw, &length) != 1) {
+        return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
+      }
+      static const char hex[] = "0123456789abcdef";
+      std::string text;
+      text.reserve(2 * length);
+      for (unsigned int j = 0; j < length; ++j) {
+        text += hex[raw[j] >> 4];
+        text += hex[raw[j] & 0x0f];
+      }
+      digests[all_digest_kinds[i]] = std::move(text);
+    }
+    return digests;
+  }
+
+private:
+  std::unique_ptr<EVP_MD_CTX, ContextFree> m_contexts[std::size(all_digest_kinds)];
+  std::uint64_t m_size = 0;
+};
+
+} // namespace
+
+std::string_view digest_field(DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return "Files";
+  case DigestKind::sha1:
+    return "Checksums-Sha1";
+  case DigestKind::sha256:
+    return "Checksums-Sha256";
+  case DigestKind::sha512:
+    return "Checksums-Sha512";
+  }
+  return "";
+}
+
+std::string_view digest_name(DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return "MD5";
+  case DigestKind::sha1:
+    return "SHA1";
+  case DigestKind::sha256:
+    return "SHA256";
+  case DigestKind::sha512:
+    return "SHA512";
+  }
+  return "";
+}
+
+std::size_t digest_hex_length(DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return 32;
+  case DigestKind::sha1:
+    return 40;
+  case DigestKind::sha256:
+    return 64;
+  case DigestKind::sha512:
+    return 128;
+  }
+  return 0;
+}
+
+std::optional<std::string>& Digests::operator[](DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return md5;
+  case DigestKind::sha1:
+    return sha1;
+  case DigestKind::sha256:
+    return sha256;
+  case DigestKind::sha512:
+    break;
+  }
+  return sha512;
+}
+
+const std::optional<std::string>& Digests::operator[](DigestKind kind) const
+{
+  return const_cast<Digests&>(*this)[kind];
+}
+
+bool& DigestSet::operator[](DigestKind kind)
+{
+  switch (kind) {
+  case DigestKind::md5:
+    return md5;
+  case DigestKind::sha1:
+    return sha1;
+  case DigestKind::sha256:
+    return sha256;
+  case DigestKind::sha512:
+    break;
+  }
+  return sha512;
+}
+
+bool DigestSet::operator[](DigestKind kind) const
+{
+  return const_cast<DigestSet&>(*this)[kind];
+}
+
+Result<Digests> digest_fd(int fd, DigestSet wanted, std::uint64_t stop_after)
+{
+  Hashers hashers;
+  auto started = hashers.start(wanted);
+  if (!started) {
+    return started.error();
+  }
+  std::vector<unsigned char> buffer(256 * 1024);
+  std::uint64_t size = 0;
+  while (size <= stop_after) {
+    ssize_t got = ::read(fd, buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail("read error: {}", std::strerror(errno));
+    }
+    if (got == 0) {
+      break;
+    }
+    size += static_cast<std::uint64_t>(got);
+    auto updated = hashers.update(buffer.data(), static_cast<std::size_t>(got));
+    if (!updated) {
+      return updated.error();
+    }
+  }
+  return hashers.finish();
+}
+
+Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted)
+{
+  auto file = open_regular_file(path);
+  if (!file) {
+    return file.error();
+  }
+  auto digests = digest_fd(file->fd(), wanted);
+  if (!digests) {
+    return fail("cannot compute checksums of {}: {}", printable(path.string()),
+                digests.message());
+  }
+  return digests;
+}
+
+Digests digest_bytes(std::string_view data, DigestSet wanted)
+{
+  // Nothing here depends on outside input; a failure means OpenSSL itself
+  // is broken, which no caller can handle.
+  Hashers hashers;
+  Status status = hashers.start(wanted);
+  if (status) {
+    status = hashers.update(data.data(), data.size());
+  }
+  if (!status) {
+    throw std::runtime_error(status.message());
+  }
+  auto digests = hashers.finish();
+  if (!digests) {
+    throw std::runtime_error(digests.message());
+  }
+  return std::move(*digests);
+}
+
+} // namespace buildme::util

@@ -1,0 +1,324 @@
+#include "config/config.hpp"
+
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+using buildme::config::Config;
+using buildme::config::load_config;
+using buildme::config::parse_config;
+
+namespace {
+
+const std::string minimal = "[buildme]\n"
+                            "products = fremantle diablo\n"
+                            "incoming_dir = /srv/incoming/%(product)s\n"
+                            "result_dir = /srv/builder/%(product)s\n"
+                            "repo_queue = /srv/repo/incoming/extras-devel/%(product)s\n"
+                            "state_dir = /var/lib/buildme\n";
+
+Config parse_ok(const std::string& text)
+{
+  auto config = parse_config(text, "test.conf");
+  INFO((config.ok() ? std::string() : config.message()));
+  REQUIRE(config.ok());
+  return std::move(*config);
+}
+
+std::string parse_error(const std::string& text)
+{
+  auto config = parse_config(text, "test.conf");
+  REQUIRE_FALSE(config.ok());
+  return config.message();
+}
+
+bool has(const std::string& text, std::string_view part)
+{
+  return text.find(part) != std::string::npos;
+}
+
+// `minimal` with the line starting with `key =` replaced by `line` (or
+// dropped when `line` is empty).
+std::string with_line(std::string_view key, std::string_view line)
+{
+  std::string text = minimal;
+  auto start = text.find(std::string(key) + " =");
+  REQUIRE(start != std::string::npos);
+  auto end = text.find('\n', start);
+  text.replace(start, end + 1 - start, line.empty() ? "" : std::string(line) + "\n");
+  return text;
+}
+
+} // namespace
+
+TEST_SUITE("config: reading buildme.conf")
+{
+  TEST_CASE("each product gets its folders with %(product)s filled in, in the order listed")
+  {
+    auto config = parse_ok(minimal);
+    CHECK(config.path == "test.conf");
+    REQUIRE(config.products.size() == 2);
+    CHECK(config.products[0].name == "fremantle");
+    CHECK(config.products[1].name == "diablo");
+    CHECK(config.products[0].incoming_dir == "/srv/incoming/fremantle");
+    CHECK(config.products[1].incoming_dir == "/srv/incoming/diablo");
+    CHECK(config.products[1].result_dir == "/srv/builder/diablo");
+    CHECK(config.products[0].repo_queue == "/srv/repo/incoming/extras-devel/fremantle");
+    CHECK(config.state_dir == "/var/lib/buildme");
+    CHECK(config.grace_period == std::chrono::seconds(600));
+    CHECK(config.log_file.empty());
+    REQUIRE(config.product("diablo") != nullptr);
+    CHECK(config.product("diablo")->result_dir == "/srv/builder/diablo");
+    CHECK(config.product("harmattan") == nullptr);
+  }
+
+  TEST_CASE("the sample etc/buildme.conf from the sources is a valid config")
+  {
+    auto sample = std::filesystem::path(__FILE__).parent_path() / "../../etc/buildme.conf";
+    auto config = load_config(sample.string());
+    INFO((config.ok() ? std::string() : config.message()));
+    REQUIRE(config.ok());
+    REQUIRE(config->products.size() == 1);
+    CHECK(config->products[0].name == "fremantle");
+    CHECK(config->products[0].incoming_dir == "/srv/incoming/fremantle");
+    CHECK(config->products[0].repo_queue == "/srv/repo/incoming/extras-devel/fremantle");
+    CHECK(config->state_dir == "/var/lib/buildme");
+    CHECK(config->grace_period == std::chrono::minutes(10));
+  }
+
+  TEST_CASE("[DEFAULT] may hold any key, used through references")
+  {
+    auto config = parse_ok("[DEFAULT]\nroot = /data\nanything_at_all = 1\n" + minimal
+                           + "log_file = %(root)s/buildme.log\n");
+    CHECK(config.log_file == "/data/buildme.log");
+  }
+
+  TEST_CASE("a [product NAME] section overrides the [buildme] folders of that product only")
+  {
+    auto config = parse_ok("[DEFAULT]\nsub = x\n" + minimal
+                           + "[product diablo]\n"
+                             "incoming_dir = /home/uploads/%(product)s/%(sub)s\n"
+                             "arches = armel i386\n");
+    CHECK(config.product("diablo")->incoming_dir == "/home/uploads/diablo/x");
+    CHECK(config.product("diablo")->result_dir == "/srv/builder/diablo");
+    CHECK(config.product("fremantle")->incoming_dir == "/srv/incoming/fremantle");
+  }
+
+  TEST_CASE("a [product NAME] section of a product not listed is an error")
+  {
+    auto message = parse_error(minimal + "[product harmattan]\nincoming_dir = /x\n");
+    CHECK(has(message, "test.conf: [product harmattan]: 'harmattan' is not in [buildme] products"));
+  }
+
+  TEST_CASE("an empty arches list is an error")
+  {
+    auto message = parse_error(minimal + "[product diablo]\narches =\n");
+    CHECK(has(message, "test.conf: [product diablo] arches: lists no architecture"));
+  }
+
+  TEST_CASE("grace_period takes seconds with an optional s, m or h")
+  {
+    CHECK(parse_ok(minimal + "grace_period = 45\n").grace_period == std::chrono::seconds(45));
+    CHECK(parse_ok(minimal + "grace_period = 0\n").grace_period == std::chrono::seconds(0));
+    CHECK(parse_ok(minimal + "grace_period = 90s\n").grace_period == std::chrono::seconds(90));
+    CHECK(parse_ok(minimal + "grace_period = 10m\n").grace_period == std::chrono::minutes(10));
+    CHECK(parse_ok(minimal + "grace_period = 2h\n").grace_period == std::chrono::hours(2));
+  }
+
+  TEST_CASE("grace_period that is not a whole number of seconds is an error")
+  {
+    CHECK(parse_error(minimal + "grace_period = ten\n")
+          == "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600 or "
+             "10m)");
+    for (auto bad : {"-5", "1.5h", "10 m", "10d", "m", "", "600ss", "0x10",
+                     "99999999999999999999", "9999999999999999h"}) {
+      CAPTURE(bad);
+      CHECK(has(parse_error(minimal + "grace_period = " + bad + "\n"),
+                "test.conf: [buildme] grace_period: "));
+    }
+  }
+
+  TEST_CASE("log_file is optional and must be absolute when given")
+  {
+    CHECK(parse_ok(minimal + "log_file =\n").log_file.empty());
+    CHECK(parse_ok(minimal + "log_file = /var/log/buildme.log\n").log_file
+          == "/var/log/buildme.log");
+    CHECK(has(parse_error(minimal + "log_file = buildme.log\n"),
+              "test.conf: [buildme] log_file: 'buildme.log' is not an absolute path"));
+  }
+}
+
+TEST_SUITE("config: mistakes an administrator makes")
+{
+  TEST_CASE("an unknown section is an error listing the known ones")
+  {
+    CHECK(parse_error(minimal + "[builder b1]\nhost = b1\n")
+          == "test.conf: unknown section [builder b1]; known: [buildme], [product NAME]");
+    CHECK(has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
+    CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
+  }
+
+  TEST_CASE("an unknown key is an error naming file, section and key")
+  {
+    auto message = parse_error(minimal + "grace_periode = 600\n");
+    CHECK(has(message, "test.conf: [buildme] grace_periode: unknown key"));
+    CHECK(has(message, "grace_period")); // lists the right spelling
+
+    auto in_product = parse_error(minimal + "[product fremantle]\nstate_dir = /x\n");
+    CHECK(has(in_product, "test.conf: [product fremantle] state_dir: unknown key"));
+  }
+
+  TEST_CASE("a config without [buildme] is an error")
+  {
+    CHECK(has(parse_error("[DEFAULT]\nroot = /srv\n"), "test.conf: no [buildme] section"));
+    CHECK(has(parse_error(""), "test.conf: no [buildme] section"));
+  }
+
+  TEST_CASE("products must be given, non-empty, valid and listed once")
+  {
+    CHECK(has(parse_error(with_line("products", "")), "test.conf: [buildme] products: missing"));
+    CHECK(has(parse_error(with_line("products", "products =")),
+              "test.conf: [buildme] products: lists no product"));
+    for (auto bad : {"Fremantle", "-x", "a/b", "../etc", "_x", "b\xc3\xa4r"}) {
+      CAPTURE(bad);
+      CHECK(has(parse_error(with_line("products", std::string("products = ok ") + bad)),
+                "test.conf: [buildme] products: '"));
+    }
+    CHECK(has(parse_error(with_line("products", "products = a b a")),
+              "test.conf: [buildme] products: 'a' is listed twice"));
+  }
+
+  TEST_CASE("products may continue on indented lines")
+  {
+    auto config = parse_ok(with_line("products", "products = fremantle\n  diablo.1 x_2-3"));
+    REQUIRE(config.products.size() == 3);
+    CHECK(config.products[2].name == "x_2-3");
+  }
+
+  TEST_CASE("a missing per-product folder is an error naming the product")
+  {
+    auto message = parse_error(with_line("result_dir", ""));
+    CHECK(has(message, "test.conf: [buildme] result_dir: missing"));
+    CHECK(has(message, "fremantle"));
+  }
+
+  TEST_CASE("a folder missing from [buildme] may come from every [product NAME]")
+  {
+    auto config = parse_ok(with_line("repo_queue", "") + "[product fremantle]\nrepo_queue = /q/f\n"
+                           + "[product diablo]\nrepo_queue = /q/%(product)s\n");
+    CHECK(config.product("diablo")->repo_queue == "/q/diablo");
+    CHECK(has(parse_error(with_line("repo_queue", "") + "[product fremantle]\nrepo_queue = /q\n"),
+              "diablo"));
+  }
+
+  TEST_CASE("a relative folder is an error, also when a reference makes it relative")
+  {
+    auto message = parse_error(with_line("incoming_dir", "incoming_dir = srv/%(product)s"));
+    CHECK(has(message, "test.conf: [buildme] incoming_dir: 'srv/fremantle' (for product "
+                       "fremantle) is not an absolute path"));
+    auto via_default = parse_error("[DEFAULT]\nroot = srv\n"
+                                   + with_line("result_dir", "result_dir = %(root)s/b"));
+    CHECK(has(via_default, "test.conf: [buildme] result_dir: 'srv/b'"));
+    auto in_product = parse_error(minimal + "[product diablo]\nresult_dir = ~/builds\n");
+    CHECK(has(in_product, "test.conf: [product diablo] result_dir: '~/builds'"));
+  }
+
+  TEST_CASE("a folder spread over several lines is an error")
+  {
+    auto message = parse_error(with_line("result_dir", "result_dir = /srv/a\n  /srv/b"));
+    CHECK(has(message, "test.conf: [buildme] result_dir: "));
+    CHECK(has(message, "several lines"));
+  }
+
+  TEST_CASE("state_dir is required, absolute and shared by all products")
+  {
+    CHECK(has(parse_error(with_line("state_dir", "")), "test.conf: [buildme] state_dir: missing"));
+    CHECK(has(parse_error(with_line("state_dir", "state_dir = var/lib/buildme")),
+              "test.conf: [buildme] state_dir: 'var/lib/buildme' is not an absolute path"));
+    CHECK(has(parse_error(with_line("state_dir", "state_dir = /var/lib/%(product)s")),
+              "test.conf: [buildme] state_dir: cannot use %(product)s"));
+  }
+
+  TEST_CASE("a bad reference in a value is an error naming file, section and key")
+  {
+    auto message = parse_error(with_line("incoming_dir", "incoming_dir = /srv/%(prodcut)s"));
+    CHECK(has(message, "test.conf: [buildme] incoming_dir: unknown reference %(prodcut)s"));
+    auto loop = parse_error("[DEFAULT]\na = %(b)s\nb = %(a)s\n"
+                            + with_line("state_dir", "state_dir = /%(a)s"));
+    CHECK(has(loop, "test.conf: [buildme] state_dir: "));
+    CHECK(has(loop, "loop"));
+    auto percent = parse_error(minimal + "[product diablo]\nincoming_dir = /srv/100%\n");
+    CHECK(has(percent, "test.conf: [product diablo] incoming_dir: '%' must be followed"));
+  }
+
+  TEST_CASE("syntax errors of the INI file come with file and line")
+  {
+    CHECK(has(parse_error(minimal + "state_dir = /again\n"),
+              "test.conf:7: key 'state_dir' given twice in [buildme]"));
+    CHECK(has(parse_error(minimal + "[product diablo\n"), "test.conf:7:"));
+  }
+}
+
+TEST_SUITE("config: hostile and truncated files")
+{
+  TEST_CASE("every truncation of a valid config is either valid or an error naming the file")
+  {
+    std::string full = minimal + "grace_period = 10m\n[product diablo]\narches = armel\n";
+    for (std::size_t length = 0; length <= full.size(); ++length) {
+      auto config = parse_config(std::string_view(full).substr(0, length), "test.conf");
+      CAPTURE(length);
+      if (!config.ok()) {
+        CHECK(config.message().starts_with("test.conf"));
+      }
+    }
+    CHECK(parse_config(full, "test.conf").ok());
+  }
+
+  TEST_CASE("binary junk and NUL bytes are errors, not a config")
+  {
+    std::string junk = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed\xbd";
+    CHECK(has(parse_error(junk), "test.conf:1:"));
+    std::string with_nul = minimal;
+    with_nul[with_nul.find("fremantle")] = '\0';
+    CHECK(has(parse_error(with_nul), "test.conf:2:"));
+  }
+
+  TEST_CASE("control characters in names are escaped in messages")
+  {
+    auto message = parse_error(minimal + "[evil\x1b[2J]\n");
+    CHECK(has(message, "\\x1b"));
+    CHECK_FALSE(has(message, "\x1b"));
+  }
+}
+
+TEST_SUITE("config: loading the file")
+{
+  TEST_CASE("a missing config file says how to get one")
+  {
+    buildme::test::ScratchDir dir;
+    auto missing = (dir / "buildme.conf").string();
+    auto config = load_config(missing);
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.message()
+          == "cannot read " + missing
+               + ": No such file or directory (use --config FILE, or copy etc/buildme.conf from "
+                 "buildme's sources)");
+  }
+
+  TEST_CASE("a loaded config names its file, in the result and in errors")
+  {
+    buildme::test::ScratchDir dir;
+    auto good = dir.write("good.conf", minimal);
+    auto config = load_config(good.string());
+    REQUIRE(config.ok());
+    CHECK(config->path == good.string());
+
+    auto bad = dir.write("bad.conf", minimal + "grace_period = ten\n");
+    auto error = load_config(bad.string());
+    REQUIRE_FALSE(error.ok());
+    CHECK(has(error.message(), bad.string() + ": [buildme] grace_period: 'ten'"));
+  }
+}
