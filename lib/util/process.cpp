@@ -173,6 +173,15 @@ int wait_for(pid_t pid)
   return status;
 }
 
+// The whole group, so that a build's own children go too; the child alone
+// should it have no group of its own (setpgid failed on both sides).
+void signal_group(pid_t pid, int signal)
+{
+  if (::kill(-pid, signal) != 0) {
+    ::kill(pid, signal);
+  }
+}
+
 // Reads what is there; closes `fd` at end of file or on error.
 void drain(Fd& fd, std::string& into)
 {
@@ -281,11 +290,11 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
       switch (stage) {
       case Stage::running:
         result.timed_out = true;
-        ::kill(-pid, SIGTERM);
+        signal_group(pid, SIGTERM);
         stage = Stage::terminated;
         break;
       case Stage::terminated:
-        ::kill(-pid, SIGKILL);
+        signal_group(pid, SIGKILL);
         stage = Stage::killed;
         break;
       case Stage::killed:
@@ -347,7 +356,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         continue;
       }
       int error = errno;
-      ::kill(-pid, SIGKILL);
+      signal_group(pid, SIGKILL);
       wait_for(pid);
       return fail("lost track of {}: poll failed: {}", program, errno_text(error));
     }

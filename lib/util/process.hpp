@@ -30,8 +30,15 @@ struct ProcessResult
 };
 
 // Runs argv[0] (looked up in PATH) with argv; waits for it. An Error only
-// when it could not be started (the message names the program); a program
-// that ran and failed is a ProcessResult with its exit code.
+// when it could not be started ("cannot run PROGRAM: No such file or
+// directory", or the cwd it cannot enter); a program that ran and failed is
+// a ProcessResult with its exit code.
+//
+// The child gets its own process group; on timeout the whole group gets
+// SIGTERM, then SIGKILL two seconds later, so a build's own children die with
+// it. Output is read as it comes, so neither stream can fill and block the
+// child. The child inherits none of our descriptors beyond 0, 1 and 2, and
+// starts with SIGPIPE at its default.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
 
