@@ -251,7 +251,7 @@ void Intake::accept(const config::Product& product, const Upload& upload,
   move.move.push_back(upload.control);
   for (const auto& [name, file] : result.files) {
     job.files.push_back(name);
-    (needed.count(name) ? move.link : move.move).push_back(name);
+    (needed.count(name) ? move.copy : move.move).push_back(name);
   }
 
   auto job_dir = m_state.accept(move);

@@ -243,7 +243,7 @@ Result<fs::path> StateDir::accept(const AcceptMove& move) const
   debian::FieldList fields = move.job.fields();
   fields.insert(fields.begin(), {{"Action", "accept"}, {"From", move.from_dir.string()}});
   fields.emplace_back("Move", join_lines(move.move));
-  fields.emplace_back("Link", join_lines(move.link));
+  fields.emplace_back("Copy", join_lines(move.copy));
   const fs::path journal = txn_dir() / journal_name("accept");
   if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields), 0644);
       !written) {
@@ -263,13 +263,12 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
     if (auto made = util::make_dirs(upload, 0755); !made) {
       return Error{made.error()};
     }
-    for (const auto& name : move.link) {
+    for (const auto& name : move.copy) {
       if (present(upload / name)) {
-        continue;
+        continue; // copied before a crash: a copy appears whole or not at all
       }
-      if (auto linked = util::link_or_copy_exclusive(move.from_dir / name, upload / name);
-          !linked) {
-        return Error{linked.error()};
+      if (auto copied = util::copy_exclusive(move.from_dir / name, upload / name); !copied) {
+        return Error{copied.error()};
       }
     }
     for (const auto& name : move.move) {
@@ -452,7 +451,7 @@ Result<std::vector<std::string>> StateDir::recover() const
       }
       AcceptMove move{record->get("From").value_or(""), std::move(*job),
                       split_words(record->get("Move").value_or("")),
-                      split_words(record->get("Link").value_or(""))};
+                      split_words(record->get("Copy").value_or(""))};
       auto finished = run_accept(move, journal);
       if (!finished) {
         return Error{finished.error()};

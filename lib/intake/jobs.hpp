@@ -45,14 +45,15 @@ struct JobInfo
   static Result<JobInfo> from_text(std::string_view text, std::string_view filename);
 };
 
-// Moving an accepted upload into a new job. `link` names are files another
-// pending upload also lists: they are linked (or copied), not moved.
+// Moving an accepted upload into a new job. `copy` names are files another
+// pending upload also lists: they are copied, not moved (a copy, not a hard
+// link, so that nothing done to the file left in incoming reaches the job).
 struct AcceptMove
 {
   std::filesystem::path from_dir;
   JobInfo job;
   std::vector<std::string> move;
-  std::vector<std::string> link;
+  std::vector<std::string> copy;
 };
 
 // Moving a rejected upload into `rejected_dir`, the control file last, then

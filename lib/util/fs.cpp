@@ -427,6 +427,11 @@ Status link_or_copy_exclusive(const fs::path& from, const fs::path& to)
     return fail("cannot link {} as {}: {}", show(from), show(to), errno_text(error));
   }
   // Different filesystems (or one that refuses hard links): copy instead.
+  return copy_exclusive(from, to);
+}
+
+Status copy_exclusive(const fs::path& from, const fs::path& to)
+{
   auto temp = copy_beside(from, to);
   if (!temp) {
     return temp.error();

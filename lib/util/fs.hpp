@@ -52,6 +52,10 @@ Status move_exclusive(const fs::path& from, const fs::path& to);
 // filesystems); fails when `to` exists.
 Status link_or_copy_exclusive(const fs::path& from, const fs::path& to);
 
+// Copies `from` to `to` (through a temporary name, fsync, then link into
+// place): the copy appears whole or not at all; fails when `to` exists.
+Status copy_exclusive(const fs::path& from, const fs::path& to);
+
 // mkdir -p with `mode` for the folders it creates; an Error names the folder.
 Status make_dirs(const fs::path& path, mode_t mode = 0755);
 
