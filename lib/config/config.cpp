@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -59,34 +60,11 @@ bool has_key(const IniFile::Section* section, std::string_view key)
                         [&](const auto& entry) { return entry.key == key; });
 }
 
-bool is_space(char c)
-{
-  return std::isspace(static_cast<unsigned char>(c)) != 0;
-}
-
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && is_space(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_space(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
+using util::trim;
 
 std::vector<std::string_view> words(std::string_view text)
 {
-  std::vector<std::string_view> result;
-  while (true) {
-    text = trim(text);
-    if (text.empty()) {
-      return result;
-    }
-    auto end = std::find_if(text.begin(), text.end(), is_space);
-    result.push_back(text.substr(0, static_cast<std::size_t>(end - text.begin())));
-    text.remove_prefix(result.back().size());
-  }
+  return util::split(text);
 }
 
 bool is_product_name(std::string_view name)

@@ -1,6 +1,7 @@
 #include "config/ini.hpp"
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <ini.h>
 
@@ -37,28 +38,11 @@ void pin_inih_options()
   ini_stop_on_first_error = true;
 }
 
+using util::trim;
+
 bool is_space(char c)
 {
   return std::isspace(static_cast<unsigned char>(c)) != 0;
-}
-
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && is_space(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_space(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-std::string lower(std::string_view text)
-{
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return result;
 }
 
 const IniFile::Entry* find_entry(const IniFile::Section& section, std::string_view key)
@@ -194,7 +178,7 @@ int on_value(void* user, const char* /*section*/, const char* name, const char* 
     state.section->entries.back().value += value;
     return 1;
   }
-  std::string key = lower(name);
+  std::string key = util::to_lower(name);
   if (key.empty()) {
     state.fail_at(fmt::format("no key name before '=' in '{}'", printable(trim(state.current))));
     return 0;
@@ -284,7 +268,7 @@ const IniFile::Section* IniFile::section(std::string_view name) const
 
 std::optional<std::string> IniFile::raw(std::string_view section_name, std::string_view key) const
 {
-  std::string lowered = lower(key);
+  std::string lowered = util::to_lower(key);
   if (const Section* s = section(section_name)) {
     if (const Entry* entry = find_entry(*s, lowered)) {
       return entry->value;
@@ -343,7 +327,7 @@ Status Interpolation::expand(std::string_view rest, int depth, std::string& out)
     if (close == std::string_view::npos || close == 2 || rest.substr(close, 2) != ")s") {
       return error(fmt::format("bad reference '{}'; write %(name)s", printable(rest)));
     }
-    std::string name = lower(rest.substr(2, close - 2));
+    std::string name = util::to_lower(rest.substr(2, close - 2));
     rest.remove_prefix(close + 2);
 
     std::optional<std::string> value;
@@ -378,7 +362,7 @@ Result<std::optional<std::string>> IniFile::get(std::string_view section_name,
   if (!raw_value) {
     return std::optional<std::string>();
   }
-  std::string lowered = lower(key);
+  std::string lowered = util::to_lower(key);
   Interpolation interpolation{*this, section_name, lowered, vars};
   std::string out;
   if (auto status = interpolation.expand(*raw_value, 1, out); !status) {

@@ -1,6 +1,7 @@
 #include "debian/deb822.hpp"
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -31,12 +32,7 @@ bool is_blank(std::string_view text)
 
 std::string_view trim(std::string_view text)
 {
-  auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
+  return util::trim(text, " \t");
 }
 
 char lower(char c)

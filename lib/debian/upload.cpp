@@ -2,6 +2,7 @@
 
 #include "debian/syntax.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <map>
@@ -11,30 +12,11 @@ namespace buildme::debian {
 namespace {
 
 using util::DigestKind;
+using util::split;
 
 std::string_view trim(std::string_view text)
 {
-  auto first = text.find_first_not_of(" \t\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  auto last = text.find_last_not_of(" \t\n");
-  return text.substr(first, last - first + 1);
-}
-
-std::vector<std::string_view> split(std::string_view text, std::string_view separators)
-{
-  std::vector<std::string_view> words;
-  std::size_t start = 0;
-  while ((start = text.find_first_not_of(separators, start)) != std::string_view::npos) {
-    auto end = text.find_first_of(separators, start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    words.push_back(text.substr(start, end - start));
-    start = end;
-  }
-  return words;
+  return util::trim(text, " \t\n");
 }
 
 bool is_control(char c)

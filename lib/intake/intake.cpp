@@ -2,6 +2,7 @@
 
 #include "debian/syntax.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -15,16 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view priority_file = "priority.txt";
+using util::join;
 
-bool ends_with(std::string_view text, std::string_view suffix)
-{
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
+constexpr std::string_view priority_file = "priority.txt";
 
 bool is_control_name(std::string_view name)
 {
-  return !name.starts_with('.') && (ends_with(name, ".changes") || ends_with(name, ".dsc"));
+  return !name.starts_with('.') && (name.ends_with(".changes") || name.ends_with(".dsc"));
 }
 
 // The names listed in priority.txt: one per line, '#' comments and blank
@@ -86,15 +84,6 @@ std::set<std::string> files_listed_by_others(const Upload& upload,
     }
   }
   return names;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : std::string(separator)) + item;
-  }
-  return out;
 }
 
 class Intake
@@ -348,9 +337,9 @@ std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
   // A .dsc that a .changes here lists belongs to that upload.
   std::map<std::string, std::string> claimed; // .dsc -> .changes
   for (const auto& name : *entries) {
-    if (is_control_name(name) && ends_with(name, ".changes")) {
+    if (is_control_name(name) && name.ends_with(".changes")) {
       for (auto& listed : listed_files(Upload{dir, name})) {
-        if (ends_with(listed, ".dsc")) {
+        if (listed.ends_with(".dsc")) {
           claimed.emplace(std::move(listed), name);
         }
       }

@@ -3,6 +3,7 @@
 #include "debian/deb822.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -19,6 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using util::split_words;
+
 std::string join_lines(const std::vector<std::string>& items)
 {
   std::string out;
@@ -27,26 +30,6 @@ std::string join_lines(const std::vector<std::string>& items)
     out += item;
   }
   return out;
-}
-
-std::vector<std::string> split_words(std::string_view text)
-{
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) {
-      ++start;
-    }
-    std::size_t end = start;
-    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end]))) {
-      ++end;
-    }
-    if (end > start) {
-      words.emplace_back(text.substr(start, end - start));
-    }
-    start = end;
-  }
-  return words;
 }
 
 std::optional<long long> to_number(std::string_view text)

@@ -2,6 +2,7 @@
 
 #include "debian/syntax.hpp"
 #include "util/digest.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -12,28 +13,13 @@ namespace buildme::intake {
 
 namespace {
 
-constexpr std::uint64_t max_control_size = 16 * 1024 * 1024;
+using util::join;
 
-bool ends_with(std::string_view text, std::string_view suffix)
-{
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
+constexpr std::uint64_t max_control_size = 16 * 1024 * 1024;
 
 bool is_binary_package(std::string_view name)
 {
-  return ends_with(name, ".deb") || ends_with(name, ".udeb") || ends_with(name, ".ddeb");
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator)
-{
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) {
-      out += separator;
-    }
-    out += item;
-  }
-  return out;
+  return name.ends_with(".deb") || name.ends_with(".udeb") || name.ends_with(".ddeb");
 }
 
 long long seconds_between(util::Clock::time_point from, util::Clock::time_point to)
@@ -234,7 +220,7 @@ Verification& Verifier::run()
     m_result.changes = std::move(*changes);
     std::vector<std::string> dscs, binaries;
     for (const auto& file : m_result.changes->files) {
-      if (ends_with(file.name, ".dsc")) {
+      if (file.name.ends_with(".dsc")) {
         dscs.push_back(file.name);
       } else if (is_binary_package(file.name)) {
         binaries.push_back(file.name);
@@ -359,7 +345,7 @@ std::string_view verdict_label(Verdict verdict)
 
 bool Upload::is_changes() const
 {
-  return ends_with(control, ".changes");
+  return control.ends_with(".changes");
 }
 
 std::string Verification::source() const
@@ -400,7 +386,7 @@ std::vector<std::string> listed_files(const Upload& upload)
     }
     for (const auto& file : changes->files) {
       names.push_back(file.name);
-      if (ends_with(file.name, ".dsc")) {
+      if (file.name.ends_with(".dsc")) {
         dsc_name = file.name;
       }
     }

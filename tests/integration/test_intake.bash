@@ -327,4 +327,22 @@ test_help_and_version()
   assert_output "unknown option --bogus"
 }
 
+test_under_cron_the_lines_are_plain_and_go_to_the_log_file()
+{
+  echo "log_file = $T/buildme.log" >>"$T/buildme.conf"
+  upload 1.0-1
+  buildme </dev/null
+  assert_status 0
+  grep -q $'\033' <<<"$OUT" && fail "colour codes without a terminal"
+  assert_contains "$T/buildme.log" ">>>> $INCOMING/$CHANGES"
+  assert_contains "$T/buildme.log" "ACCEPTED: hello-buildme 1.0-1 queued as job 1"
+  grep -q $'\033' "$T/buildme.log" && fail "colour codes in the log file"
+  # On a terminal the verdict is coloured (script(1) gives buildme a pty).
+  upload 1.0-3 --dsc-only
+  age_all
+  OUT=$(script -qec "$BUILDME --config $T/buildme.conf" /dev/null)
+  assert_output $'\033[1;32mACCEPTED'
+  assert_contains "$T/buildme.log" "ACCEPTED: hello-buildme 1.0-3 queued as job 2"
+}
+
 run_tests
