@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "debian/syntax.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -28,8 +29,12 @@ const std::vector<SectionKind>& section_kinds()
     {"buildme",
      false,
      {"products", "incoming_dir", "result_dir", "repo_queue", "state_dir", "grace_period",
-      "settle_time", "log_file"}},
+      "settle_time", "log_file", "build_timeout", "idle_timeout", "max_attempts"}},
     {"product", true, {"incoming_dir", "result_dir", "repo_queue", "arches"}},
+    {"builder",
+     true,
+     {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
+      "work_dir"}},
   };
   return kinds;
 }
@@ -119,6 +124,12 @@ private:
   Result<std::filesystem::path> path(std::string_view section, std::string_view key,
                                      const std::string& value, std::string_view context) const;
   Result<Product> product(const std::string& name) const;
+  Result<Builder> builder(const std::string& name) const;
+  Result<std::vector<std::string>> arch_list(const std::string& section,
+                                             std::string_view key) const;
+  Result<std::optional<long long>> integer(const std::string& section, std::string_view key,
+                                           long long min, long long max) const;
+  Status seconds(std::string_view key, std::chrono::seconds& target) const;
 
   const IniFile& m_ini;
 };
@@ -221,7 +232,7 @@ Result<Product> Reader::product(const std::string& name) const
   const IniFile::Vars vars = {{"product", name}};
   const std::string context = fmt::format(" (for product {})", name);
 
-  Product product{name, {}, {}, {}};
+  Product product{name, {}, {}, {}, {}};
   std::filesystem::path* targets[] = {&product.incoming_dir, &product.result_dir,
                                       &product.repo_queue};
   for (std::size_t i = 0; i < std::size(per_product_paths); ++i) {
@@ -246,16 +257,219 @@ Result<Product> Reader::product(const std::string& name) const
   }
 
   if (has_key(own, "arches")) {
-    auto arches = m_ini.get(own_section, "arches", vars);
+    auto arches = arch_list(own_section, "arches");
     if (!arches) {
       return arches.error();
     }
-    if (words(**arches).empty()) {
-      return error(own_section, "arches",
-                   "lists no architecture; name at least one, like 'arches = armel i386'");
-    }
+    product.arches = std::move(*arches);
   }
   return product;
+}
+
+Result<std::vector<std::string>> Reader::arch_list(const std::string& section,
+                                                   std::string_view key) const
+{
+  auto value = m_ini.get(section, key);
+  if (!value) {
+    return value.error();
+  }
+  std::vector<std::string> arches;
+  for (auto word : words(value->value_or(""))) {
+    if (!debian::is_valid_architecture(word) || word == "any" || word == "all" ||
+        word == "source") {
+      return error(section, key,
+                   fmt::format("'{}' is not an architecture name (like amd64, armel, i386)",
+                               printable(word)));
+    }
+    arches.emplace_back(word);
+  }
+  if (arches.empty()) {
+    return error(section, key,
+                 "lists no architecture; name at least one, like 'arches = armel i386'");
+  }
+  return arches;
+}
+
+Result<std::optional<long long>> Reader::integer(const std::string& section, std::string_view key,
+                                                 long long min, long long max) const
+{
+  auto value = m_ini.get(section, key);
+  if (!value) {
+    return value.error();
+  }
+  if (!*value) {
+    return std::optional<long long>();
+  }
+  const std::string_view text = trim(**value);
+  long long number = 0;
+  auto [end, failure] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (failure != std::errc() || end != text.data() + text.size() || number < min ||
+      number > max) {
+    return error(section, key,
+                 fmt::format("'{}' is not a whole number from {} to {}", printable(**value), min,
+                             max));
+  }
+  return std::optional<long long>(number);
+}
+
+Status Reader::seconds(std::string_view key, std::chrono::seconds& target) const
+{
+  auto value = m_ini.get("buildme", key);
+  if (!value) {
+    return value.error();
+  }
+  if (*value) {
+    auto parsed = parse_seconds(**value);
+    if (!parsed) {
+      return error("buildme", key,
+                   fmt::format("'{}' is not a number of seconds (like 600 or 10m)",
+                               printable(**value)));
+    }
+    target = *parsed;
+  }
+  return {};
+}
+
+bool is_user_name(std::string_view name)
+{
+  auto first = [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; };
+  auto rest = [&](char c) { return first(c) || (c >= '0' && c <= '9') || c == '-'; };
+  return !name.empty() && name.size() <= 32 && first(name.front()) &&
+         std::all_of(name.begin(), name.end(), rest);
+}
+
+bool is_host_name(std::string_view host)
+{
+  return !host.empty() && host.size() <= 253 && host.front() != '-' &&
+         std::all_of(host.begin(), host.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                  c == ':' || c == '_';
+         });
+}
+
+Result<Builder> Reader::builder(const std::string& name) const
+{
+  const std::string section = "builder " + name;
+  Builder builder;
+  builder.name = name;
+  if (!is_product_name(name)) {
+    return fail("{}: [{}]: '{}' is not a builder name (lower-case letters, digits, '.', '_', "
+                "'-')",
+                m_ini.filename(), printable(section), printable(name));
+  }
+  auto text = [&](std::string_view key) -> Result<std::string> {
+    auto value = m_ini.get(section, key);
+    if (!value) {
+      return value.error();
+    }
+    return std::string(trim(value->value_or("")));
+  };
+  auto host = text("host");
+  if (!host) {
+    return host.error();
+  }
+  if (host->empty()) {
+    return error(section, "host",
+                 "missing; the builder's host name, or 'local' to build on this machine");
+  }
+  if (!is_host_name(*host)) {
+    return error(section, "host", fmt::format("'{}' is not a host name", printable(*host)));
+  }
+  builder.host = *host;
+
+  if (has_key(m_ini.section(section), "arches")) {
+    auto arches = arch_list(section, "arches");
+    if (!arches) {
+      return arches.error();
+    }
+    builder.arches = std::move(*arches);
+  }
+  auto command = text("build_command");
+  if (!command) {
+    return command.error();
+  }
+  builder.build_command = util::split_words(*command);
+  auto work_dir = text("work_dir");
+  if (!work_dir) {
+    return work_dir.error();
+  }
+  if (!work_dir->empty()) {
+    if (work_dir->find("..") != std::string::npos || *work_dir == "/") {
+      return error(section, "work_dir",
+                   fmt::format("'{}' must not be / or contain '..'", printable(*work_dir)));
+    }
+    builder.work_dir = *work_dir;
+  }
+
+  const IniFile::Section* own = m_ini.section(section);
+  if (builder.is_local()) {
+    for (auto key : {"users", "port", "identity", "known_hosts"}) {
+      if (has_key(own, key)) {
+        return error(section, key,
+                     "only for SSH builders; a local builder builds as the user buildme runs "
+                     "as (use 'slots = N' for parallel builds)");
+      }
+    }
+    auto slots = integer(section, "slots", 1, 64);
+    if (!slots) {
+      return slots.error();
+    }
+    builder.slots = static_cast<int>(slots->value_or(1));
+    return builder;
+  }
+
+  if (has_key(own, "slots")) {
+    return error(section, "slots",
+                 "only for local builders; an SSH builder has one slot per user in 'users'");
+  }
+  if (builder.arches.empty()) {
+    return error(section, "arches",
+                 "missing; name the architectures this builder builds, like 'arches = armel'");
+  }
+  auto port = integer(section, "port", 1, 65535);
+  if (!port) {
+    return port.error();
+  }
+  builder.port = static_cast<int>(port->value_or(22));
+  auto users = text("users");
+  if (!users) {
+    return users.error();
+  }
+  for (auto& user : util::split_words(*users)) {
+    if (!is_user_name(user)) {
+      return error(section, "users", fmt::format("'{}' is not a user name", printable(user)));
+    }
+    if (std::find(builder.users.begin(), builder.users.end(), user) != builder.users.end()) {
+      return error(section, "users", fmt::format("'{}' is listed twice", user));
+    }
+    builder.users.push_back(std::move(user));
+  }
+  if (builder.users.empty()) {
+    return error(section, "users",
+                 "missing; list the accounts to build as, one build slot each, like "
+                 "'users = builder1 builder2'");
+  }
+  for (auto [key, target] : {std::pair{"identity", &builder.identity},
+                             std::pair{"known_hosts", &builder.known_hosts}}) {
+    auto value = text(key);
+    if (!value) {
+      return value.error();
+    }
+    if (value->empty()) {
+      return error(section, key,
+                   std::string_view(key) == "identity"
+                     ? "missing; the private key buildme logs in with, like "
+                       "'identity = /etc/buildme/id_ed25519'"
+                     : "missing; the known_hosts file that must hold this host's key, like "
+                       "'known_hosts = /etc/buildme/known_hosts' (never trusted on first use)");
+    }
+    auto absolute = path(section, key, *value, "");
+    if (!absolute) {
+      return absolute.error();
+    }
+    *target = *value;
+  }
+  return builder;
 }
 
 Result<Config> Reader::read() const
@@ -296,33 +510,19 @@ Result<Config> Reader::read() const
   }
   config.state_dir = std::move(*state_path);
 
-  auto grace = m_ini.get("buildme", "grace_period");
-  if (!grace) {
-    return grace.error();
-  }
-  if (*grace) {
-    auto seconds = parse_seconds(**grace);
-    if (!seconds) {
-      return error("buildme", "grace_period",
-                   fmt::format("'{}' is not a number of seconds (like 600 or 10m)",
-                               printable(**grace)));
+  for (auto [key, target] : {std::pair{"grace_period", &config.grace_period},
+                             std::pair{"settle_time", &config.settle_time},
+                             std::pair{"build_timeout", &config.build_timeout},
+                             std::pair{"idle_timeout", &config.idle_timeout}}) {
+    if (auto status = seconds(key, *target); !status) {
+      return status.error();
     }
-    config.grace_period = *seconds;
   }
-
-  auto settle = m_ini.get("buildme", "settle_time");
-  if (!settle) {
-    return settle.error();
+  auto attempts = integer("buildme", "max_attempts", 1, 100);
+  if (!attempts) {
+    return attempts.error();
   }
-  if (*settle) {
-    auto seconds = parse_seconds(**settle);
-    if (!seconds) {
-      return error("buildme", "settle_time",
-                   fmt::format("'{}' is not a number of seconds (like 30 or 1m)",
-                               printable(**settle)));
-    }
-    config.settle_time = *seconds;
-  }
+  config.max_attempts = static_cast<int>(attempts->value_or(3));
 
   auto log_file = m_ini.get("buildme", "log_file");
   if (!log_file) {
@@ -343,6 +543,24 @@ Result<Config> Reader::read() const
     }
     config.products.push_back(std::move(*product));
   }
+
+  for (const auto& section : m_ini.sections()) {
+    if (kind_of(section.name)->kind != "builder") {
+      continue;
+    }
+    auto builder = this->builder(section.name.substr(std::string_view("builder ").size()));
+    if (!builder) {
+      return builder.error();
+    }
+    config.builders.push_back(std::move(*builder));
+  }
+  if (config.builders.empty()) {
+    // The embedded default: build here, one at a time.
+    Builder local;
+    local.name = "local";
+    local.host = "local";
+    config.builders.push_back(std::move(local));
+  }
   return config;
 }
 
@@ -362,6 +580,16 @@ const Product* Config::product(std::string_view name) const
   for (const auto& p : products) {
     if (p.name == name) {
       return &p;
+    }
+  }
+  return nullptr;
+}
+
+const Builder* Config::builder(std::string_view name) const
+{
+  for (const auto& b : builders) {
+    if (b.name == name) {
+      return &b;
     }
   }
   return nullptr;

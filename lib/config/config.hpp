@@ -38,6 +38,33 @@ struct Product
   std::filesystem::path incoming_dir;
   std::filesystem::path result_dir;
   std::filesystem::path repo_queue;
+  // The architectures this product is built for; empty = this machine's
+  // (dpkg --print-architecture), resolved by the dispatcher.
+  std::vector<std::string> arches;
+};
+
+// A builder host: [builder NAME]. Each slot builds one thing at a time: over
+// SSH a slot is a user (as Maemo ran "multiple hosts/users"); a local
+// builder has `slots` numbered slots.
+struct Builder
+{
+  std::string name;
+  std::string host;        // "local": this machine, no SSH
+  int port = 22;
+  std::vector<std::string> users;  // SSH: one slot per user
+  int slots = 1;                   // local: how many builds at once
+  std::vector<std::string> arches; // empty = this machine's (local only)
+  std::string identity;            // SSH private key
+  std::string known_hosts;         // SSH: the only known_hosts consulted
+  // Words of the build command; {dsc}, {arch} and {jobs} are replaced in each
+  // word (no shell). Empty: buildme-build.
+  std::vector<std::string> build_command;
+  // Where builds happen on the builder; relative = below the user's home
+  // (SSH) or below state_dir (local). One subfolder per slot, cleaned before
+  // each build.
+  std::string work_dir = "buildme-work";
+
+  bool is_local() const { return host == "local"; }
 };
 
 struct Config
@@ -50,8 +77,13 @@ struct Config
   // it may still be on its way); .changes uploads are taken at once.
   std::chrono::seconds settle_time{30};
   std::string log_file;                     // empty: stdout only
+  std::vector<Builder> builders;            // never empty: default one local
+  std::chrono::seconds build_timeout{24 * 3600};
+  std::chrono::seconds idle_timeout{4 * 3600};
+  int max_attempts = 3;
 
   const Product* product(std::string_view name) const;
+  const Builder* builder(std::string_view name) const;
 };
 
 // Checks the structure: [buildme] required; products a non-empty list of

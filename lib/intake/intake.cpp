@@ -170,10 +170,7 @@ void Intake::take_upload(const config::Product& product, const Upload& upload, b
     verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
 
   if (result.verdict == Verdict::accepted && !upload.is_changes()) {
-    auto newest = result.control_info->mtime;
-    for (const auto& [name, file] : result.files) {
-      newest = std::max(newest, file.mtime);
-    }
+    const auto newest = result.last_change;
     const auto quiet = std::chrono::duration_cast<std::chrono::seconds>(m_clock.now() - newest);
     if (quiet < m_options.settle_time) {
       result.verdict = Verdict::waiting;
@@ -306,7 +303,15 @@ void Intake::reject(const config::Product& product, const Upload& upload,
     if (name == upload.control || !info || !*info) {
       continue;
     }
-    (needed.count(name) ? kept : move.files).push_back(name);
+    if (needed.count(name)) {
+      kept.push_back(name);
+    } else {
+      move.files.push_back(name);
+      move.inodes.push_back(static_cast<unsigned long>((*info)->inode));
+    }
+  }
+  if (result.control_info) {
+    move.control_inode = static_cast<unsigned long>(result.control_info->inode);
   }
   move.reason = fmt::format("Upload: {}\nProduct: {}\nRejected: {}\n\n{}\n",
                             util::printable(upload.control), product.name,

@@ -115,6 +115,7 @@ debian::FieldList JobInfo::fields() const
     {"Priority", priority ? "yes" : "no"},
     {"Accepted-At", std::to_string(accepted_at)},
     {"State", state},
+    {"Reason", reason},
     {"Files", join_lines(files)},
   };
 }
@@ -146,6 +147,7 @@ Result<JobInfo> JobInfo::from_text(std::string_view text, std::string_view filen
   job.priority = record.get("Priority").value_or("no") == "yes";
   job.accepted_at = to_number(record.get("Accepted-At").value_or("0")).value_or(0);
   job.state = record.get("State").value_or("queued");
+  job.reason = record.get("Reason").value_or("");
   if (job.product.empty() || job.source.empty() || job.version.empty() || job.upload.empty()) {
     return fail("{}: job record lacks Product, Source, Version or Upload", filename);
   }
@@ -197,7 +199,7 @@ Result<long> StateDir::allocate_job_number() const
     while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
       value.remove_suffix(1);
     }
-    next = static_cast<long>(to_number(value).value_or(1));
+    next = std::max(1L, static_cast<long>(to_number(value).value_or(1)));
   }
   auto names = util::list_dir(jobs_dir());
   if (!names) {
@@ -304,37 +306,60 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
   return final_dir;
 }
 
+namespace {
+
+debian::FieldList reject_fields(const RejectMove& move)
+{
+  std::vector<std::string> inodes;
+  for (auto inode : move.inodes) {
+    inodes.push_back(std::to_string(inode));
+  }
+  return {
+    {"Action", "reject"},
+    {"From", move.from_dir.string()},
+    {"Rejected-Dir", move.rejected_dir.string()},
+    {"Control", move.control},
+    {"Control-Inode", move.control_inode ? std::to_string(move.control_inode) : ""},
+    {"Control-Target", move.control_target},
+    {"Files", join_lines(move.files)},
+    {"Inodes", util::join(inodes, " ")},
+    {"Reason", "\n" + move.reason},
+  };
+}
+
+// Is `path` the file this move is about? Unknown inodes trust the name.
+bool same_file(const fs::path& path, unsigned long inode)
+{
+  auto info = util::stat_no_follow(path);
+  return info && *info && (inode == 0 || (*info)->inode == inode);
+}
+
+} // namespace
+
 Result<RejectOutcome> StateDir::reject(RejectMove move) const
 {
   const fs::path journal = txn_dir() / journal_name("reject");
-  auto fields = [&move] {
-    return debian::FieldList{
-      {"Action", "reject"},
-      {"From", move.from_dir.string()},
-      {"Rejected-Dir", move.rejected_dir.string()},
-      {"Control", move.control},
-      {"Control-Target", move.control_target},
-      {"Files", join_lines(move.files)},
-      {"Reason", "\n" + move.reason},
-    };
-  };
-  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields()));
+  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(reject_fields(move)));
       !written) {
     return Error{written.error()};
   }
-  return run_reject(std::move(move), journal);
+  return run_reject(std::move(move), journal, false);
 }
 
-Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& journal) const
+Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& journal,
+                                           bool replay) const
 {
   RejectOutcome outcome;
   if (auto made = util::make_dirs(move.rejected_dir, 0755); !made) {
     return Error{made.error()};
   }
-  for (const auto& name : move.files) {
+  std::vector<std::string> earlier; // moved by the run that was interrupted
+  for (std::size_t i = 0; i < move.files.size(); ++i) {
+    const std::string& name = move.files[i];
     const fs::path from = move.from_dir / name;
-    if (!present(from)) {
-      continue; // moved before a crash
+    if (!same_file(from, i < move.inodes.size() ? move.inodes[i] : 0)) {
+      earlier.push_back(name); // moved before a crash (a new file of that name stays)
+      continue;
     }
     auto moved = util::move_no_clobber(from, move.rejected_dir / name);
     if (!moved) {
@@ -346,19 +371,13 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
   // The control file goes last, to a name chosen and journalled first, so a
   // replay knows where to put the .reason even when the move already happened.
   const fs::path control_from = move.from_dir / move.control;
-  while (present(control_from)) {
+  const bool moved_before = replay && !move.control_target.empty() &&
+                            present(move.rejected_dir / move.control_target);
+  while (!moved_before && same_file(control_from, move.control_inode)) {
     if (move.control_target.empty() || present(move.rejected_dir / move.control_target)) {
       move.control_target = util::free_name(move.rejected_dir, move.control);
-      debian::FieldList fields{
-        {"Action", "reject"},
-        {"From", move.from_dir.string()},
-        {"Rejected-Dir", move.rejected_dir.string()},
-        {"Control", move.control},
-        {"Control-Target", move.control_target},
-        {"Files", join_lines(move.files)},
-        {"Reason", "\n" + move.reason},
-      };
-      if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields));
+      if (auto written =
+            util::write_file_atomic(journal, debian::write_paragraph(reject_fields(move)));
           !written) {
         return Error{written.error()};
       }
@@ -372,9 +391,10 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
     }
     // The name was taken between choosing and moving: choose again.
   }
-  if (move.control_target.empty()) {
-    return fail("{}: {} vanished before it could be moved to {}", journal.string(), move.control,
-                move.rejected_dir.string());
+  if (move.control_target.empty() || !present(move.rejected_dir / move.control_target)) {
+    return fail("{}: {} vanished before it could be moved to {} (delete this journal once you "
+                "have looked for it)",
+                journal.string(), move.control, move.rejected_dir.string());
   }
   outcome.control = move.rejected_dir / move.control_target;
   outcome.moved.emplace_back(move.control, move.control_target);
@@ -386,6 +406,11 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
   body += "\nFiles moved to this folder:\n";
   for (const auto& [from, to] : outcome.moved) {
     body += from == to ? fmt::format("  {}\n", from) : fmt::format("  {} (as {})\n", from, to);
+  }
+  for (const auto& name : earlier) {
+    body += fmt::format("  {} (moved before buildme was interrupted; it may carry a .N "
+                        "suffix)\n",
+                        name);
   }
   const std::string reason_name = move.control_target + ".reason";
   if (!present(move.rejected_dir / reason_name)) {
@@ -406,6 +431,10 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
 
 Result<std::vector<std::string>> StateDir::recover() const
 {
+  // Intake stops at a journal it cannot replay: taking new uploads could
+  // repeat half of that move. An operator has to look.
+  constexpr std::string_view advice =
+    "inspect it, finish the move by hand, then delete it; buildme takes no upload until then";
   std::vector<std::string> done;
   auto names = util::list_dir(txn_dir());
   if (!names) {
@@ -422,15 +451,17 @@ Result<std::vector<std::string>> StateDir::recover() const
     const fs::path journal = txn_dir() / name;
     auto record = read_record(journal);
     if (!record) {
-      return fail("cannot replay {}: {} (inspect it, finish the move by hand, then delete it)",
-                  journal.string(), record.message());
+      return fail("cannot replay {}: {} ({})", journal.string(), record.message(), advice);
     }
     const std::string action = record->get("Action").value_or("");
     if (action == "accept") {
       auto text = util::read_file(journal, 16 * 1024 * 1024);
       auto job = JobInfo::from_text(*text, journal.string());
       if (!job) {
-        return fail("cannot replay {}: {}", journal.string(), job.message());
+        return fail("cannot replay {} ({})", job.message(), advice);
+      }
+      if (record->get("From").value_or("").empty()) {
+        return fail("cannot replay {}: it lacks From ({})", journal.string(), advice);
       }
       AcceptMove move{record->get("From").value_or(""), std::move(*job),
                       split_words(record->get("Move").value_or("")),
@@ -447,17 +478,29 @@ Result<std::vector<std::string>> StateDir::recover() const
                       record->get("Control").value_or(""),
                       split_words(record->get("Files").value_or("")),
                       debian::unescape_value(record->get("Reason").value_or("")),
-                      record->get("Control-Target").value_or("")};
+                      record->get("Control-Target").value_or(""),
+                      {},
+                      0};
+      for (const auto& word : split_words(record->get("Inodes").value_or(""))) {
+        move.inodes.push_back(static_cast<unsigned long>(to_number(word).value_or(0)));
+      }
+      move.control_inode =
+        static_cast<unsigned long>(to_number(record->get("Control-Inode").value_or("0")).value_or(0));
+      if (move.from_dir.empty() || move.rejected_dir.empty() || move.control.empty()) {
+        return fail("cannot replay {}: it lacks From, Rejected-Dir or Control ({})",
+                    journal.string(), advice);
+      }
       while (!move.reason.empty() && move.reason.front() == '\n') {
         move.reason.erase(0, 1);
       }
-      auto finished = run_reject(move, journal);
+      auto finished = run_reject(move, journal, true);
       if (!finished) {
         return Error{finished.error()};
       }
       done.push_back(fmt::format("finished rejecting {} (interrupted run)", move.control));
     } else {
-      return fail("cannot replay {}: unknown Action '{}'", journal.string(), action);
+      return fail("cannot replay {}: unknown Action '{}' ({})", journal.string(),
+                  util::printable(action), advice);
     }
   }
   return done;

@@ -40,6 +40,7 @@ struct JobInfo
   bool priority = false;
   long long accepted_at = 0;      // seconds since the epoch
   std::string state = "queued";
+  std::string reason;             // why it failed or waits, when it says
 
   debian::FieldList fields() const;
   static Result<JobInfo> from_text(std::string_view text, std::string_view filename);
@@ -66,6 +67,11 @@ struct RejectMove
   std::vector<std::string> files; // other files to move (not the control)
   std::string reason;             // the body of the .reason file
   std::string control_target;     // where the control went, once chosen
+  // The inodes of `files` and of the control when the reject began (0 or
+  // missing: unknown), so that a replay never takes a new upload's file of
+  // the same name for one of these.
+  std::vector<unsigned long> inodes;
+  unsigned long control_inode = 0;
 };
 
 struct RejectOutcome
@@ -112,7 +118,8 @@ private:
                                std::string_view version) const;
   Result<std::filesystem::path> run_accept(const AcceptMove& move,
                                            const std::filesystem::path& journal) const;
-  Result<RejectOutcome> run_reject(RejectMove move, const std::filesystem::path& journal) const;
+  Result<RejectOutcome> run_reject(RejectMove move, const std::filesystem::path& journal,
+                                   bool replay) const;
 
   std::filesystem::path m_root;
 };

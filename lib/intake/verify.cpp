@@ -49,13 +49,26 @@ public:
 private:
   Verification& decide(Verdict verdict, std::string reason)
   {
+    m_result.last_change = m_newest;
     m_result.verdict = verdict;
     m_result.reason = std::move(reason);
     return m_result;
   }
   Verification& reject(std::string reason) { return decide(Verdict::rejected, std::move(reason)); }
 
-  bool young() const { return m_options.now - m_newest < m_options.grace_period; }
+  bool young() const
+  {
+    return m_options.grace_period.count() > 0 &&
+           m_options.now - m_newest < m_options.grace_period;
+  }
+
+  // When a file last changed. The mtime, which tests and `touch -d` set; but
+  // an mtime in the future (scp -p from a host whose clock runs ahead) would
+  // keep an incomplete upload waiting for ever, so then this machine's ctime.
+  util::Clock::time_point changed_at(const util::FileInfo& file) const
+  {
+    return file.mtime <= m_options.now ? file.mtime : file.ctime;
+  }
 
   // Remembers what `listed_in` says of each of `files`.
   void expect(const std::string& listed_in, const std::vector<debian::ListedFile>& files)
@@ -71,7 +84,8 @@ private:
   // lstat of every expected file; records missing and short ones, returns a
   // reason to reject at once (symlink, not a file, too big) or nothing.
   std::optional<std::string> stat_files();
-  std::optional<std::string> check_digests();
+  // Checks every expected file, or only `only` when given.
+  std::optional<std::string> check_digests(const std::string& only = {});
   Result<debian::Dsc> read_dsc(const std::string& name);
 
   const Upload& m_upload;
@@ -111,7 +125,7 @@ std::optional<std::string> Verifier::stat_files()
     if (file.type != util::FileInfo::Type::regular) {
       return fmt::format("{} is not a regular file", name);
     }
-    m_newest = std::max(m_newest, file.mtime);
+    m_newest = std::max(m_newest, changed_at(file));
     m_result.files[name] = file;
     for (const auto& [listed_in, entry] : m_expected.at(name)) {
       if (file.size > entry->size) {
@@ -126,10 +140,10 @@ std::optional<std::string> Verifier::stat_files()
   return std::nullopt;
 }
 
-std::optional<std::string> Verifier::check_digests()
+std::optional<std::string> Verifier::check_digests(const std::string& only)
 {
   for (const auto& name : m_order) {
-    if (name == m_upload.control) {
+    if (name == m_upload.control || (!only.empty() && name != only)) {
       continue;
     }
     const auto& expectations = m_expected.at(name);
@@ -200,7 +214,7 @@ Verification& Verifier::run()
   if ((*info)->type != util::FileInfo::Type::regular) {
     return reject(fmt::format("{} is not a regular file", control));
   }
-  m_newest = (*info)->mtime;
+  m_newest = changed_at(**info);
 
   auto text = util::read_file(m_upload.control_path(), max_control_size);
   if (!text) {
@@ -266,7 +280,7 @@ Verification& Verifier::run()
       auto dsc = read_dsc(m_result.dsc_name);
       if (!dsc) {
         // A digest mismatch explains a broken .dsc better than its syntax.
-        if (auto problem = check_digests()) {
+        if (auto problem = check_digests(m_result.dsc_name)) {
           return reject(*problem);
         }
         return reject(dsc.message());

@@ -60,6 +60,9 @@ struct Verification
   // a file rewritten between verification and the move).
   std::map<std::string, util::FileInfo> files;
   std::optional<util::FileInfo> control_info;
+  // When the newest file of the upload last changed (mtime, or this
+  // machine's ctime for an mtime in the future).
+  util::Clock::time_point last_change;
 
   std::string source() const;
   std::string version() const;       // as written, with any epoch

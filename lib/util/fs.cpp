@@ -512,6 +512,9 @@ Result<std::optional<FileInfo>> stat_no_follow(const fs::path& path)
     std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
   info.mtime = std::chrono::system_clock::time_point(
     std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch));
+  auto changed = std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec);
+  info.ctime = std::chrono::system_clock::time_point(
+    std::chrono::duration_cast<std::chrono::system_clock::duration>(changed));
   info.device = st.st_dev;
   info.inode = st.st_ino;
   return std::optional<FileInfo>(info);

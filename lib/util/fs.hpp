@@ -68,6 +68,9 @@ struct FileInfo
   enum class Type { regular, directory, symlink, other } type;
   std::uint64_t size = 0;
   std::chrono::system_clock::time_point mtime;
+  // Set by this machine's clock on every change; unlike mtime, no upload
+  // tool can set it.
+  std::chrono::system_clock::time_point ctime;
   dev_t device = 0;
   ino_t inode = 0;
 };

@@ -50,6 +50,14 @@ FileLock::~FileLock()
   release();
 }
 
+void FileLock::hand_over()
+{
+  if (m_fd >= 0) {
+    ::close(m_fd);
+    m_fd = -1;
+  }
+}
+
 void FileLock::release()
 {
   if (m_fd < 0) {

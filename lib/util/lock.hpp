@@ -30,6 +30,14 @@ public:
   bool locked() const { return m_fd >= 0; }
   void release();
 
+  // The locked descriptor, to hand to a child process (util::spawn) that
+  // holds the lock from then on.
+  int fd() const { return m_fd; }
+  // Closes this process's descriptor WITHOUT unlocking: after the lock was
+  // handed to a child, which now holds it alone (flock locks belong to the
+  // open file description, which the child shares).
+  void hand_over();
+
 private:
   explicit FileLock(int fd) : m_fd(fd) {}
   int m_fd = -1;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace buildme::util {
 
@@ -18,10 +19,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long a child may take to exit after SIGTERM before SIGKILL, and after
-// SIGKILL before we stop waiting for its pipes (something outside its
-// process group may still hold them).
+// run_process's pause between SIGTERM and SIGKILL, and after SIGKILL before
+// we stop waiting for the pipes (something outside the process group may
+// still hold them).
 constexpr std::chrono::seconds kill_grace{2};
+
+// How often run_streaming asks whether it is cancelled.
+constexpr std::chrono::milliseconds cancel_check_interval{100};
 
 std::string errno_text(int error)
 {
@@ -33,6 +37,14 @@ class Fd
 public:
   Fd() = default;
   explicit Fd(int fd) : m_fd(fd) {}
+  Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  Fd& operator=(Fd&& other) noexcept
+  {
+    if (this != &other) {
+      reset(std::exchange(other.m_fd, -1));
+    }
+    return *this;
+  }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() { reset(); }
@@ -51,23 +63,27 @@ private:
   int m_fd = -1;
 };
 
-// Both ends close-on-exec, and above stderr so that the child's dup2() onto
-// 0, 1 and 2 never overwrites a pipe end it has yet to move.
+// Every descriptor meant for the child is close-on-exec and above stderr, so
+// that the child's dup2() onto 0, 1 and 2 never overwrites one it has yet to
+// move. Takes ownership of `fd`; -1 on failure.
+int above_stderr(int fd)
+{
+  if (fd >= 0 && fd <= 2) {
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    ::close(fd);
+    fd = moved;
+  }
+  return fd;
+}
+
 bool make_pipe(Fd& read_end, Fd& write_end)
 {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return false;
   }
-  for (int& fd : fds) {
-    if (fd <= 2) {
-      int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      ::close(fd);
-      fd = moved;
-    }
-  }
-  read_end.reset(fds[0]);
-  write_end.reset(fds[1]);
+  read_end.reset(above_stderr(fds[0]));
+  write_end.reset(above_stderr(fds[1]));
   return read_end && write_end;
 }
 
@@ -126,6 +142,7 @@ struct ChildFailure
   ::setpgid(0, 0);
   ::signal(SIGPIPE, SIG_DFL);
   ::signal(SIGXFSZ, SIG_DFL);
+  ::signal(SIGINT, SIG_DFL);
   ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   // Descriptors others opened without O_CLOEXEC (a slot lock, say) must not
   // outlive us in a build that forks into the background.
@@ -182,16 +199,24 @@ void signal_group(pid_t pid, int signal)
   }
 }
 
-// Reads what is there; closes `fd` at end of file or on error.
-void drain(Fd& fd, std::string& into)
+using Sink = std::function<void(std::string_view)>;
+
+// Hands what is there to `sink`; closes `fd` at end of file or on error.
+// True when something was read.
+bool drain(Fd& fd, const Sink& sink)
 {
   char buffer[65536];
   ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
   if (n > 0) {
-    into.append(buffer, static_cast<size_t>(n));
-  } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+    if (sink) {
+      sink({buffer, static_cast<size_t>(n)});
+    }
+    return true;
+  }
+  if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
     fd.reset();
   }
+  return false;
 }
 
 // Writes what the pipe takes; closes `fd` when all is written or the child
@@ -210,10 +235,25 @@ void feed(Fd& fd, std::string_view data, size_t& written)
   }
 }
 
-} // namespace
+// A started child: its pid and our ends of its pipes. `in` is closed when
+// the child's stdin is /dev/null; `err` when stderr is merged into `out`.
+struct Child
+{
+  pid_t pid = -1;
+  Fd in;
+  Fd out;
+  Fd err;
+};
 
-Result<ProcessResult> run_process(const std::vector<std::string>& argv,
-                                  const ProcessOptions& options)
+enum class Input { pipe, null };
+
+// Forks and execs argv in its own process group. An Error (naming the
+// program, or the folder it cannot enter) when it could not be started.
+Result<Child> start_child(const std::vector<std::string>& argv,
+                          const std::optional<std::filesystem::path>& cwd,
+                          Input input,
+                          bool merge_stderr,
+                          const sigset_t& child_mask)
 {
   if (argv.empty() || argv[0].empty()) {
     return fail("cannot run a program: no program name given");
@@ -225,29 +265,36 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     args.push_back(const_cast<char*>(arg.c_str()));
   }
   args.push_back(nullptr);
-  const std::string cwd = options.cwd ? options.cwd->string() : std::string();
+  const std::string folder = cwd ? cwd->string() : std::string();
 
   Fd in_r, in_w, out_r, out_w, err_r, err_w, status_r, status_w;
-  if (!make_pipe(in_r, in_w) || !make_pipe(out_r, out_w) ||
-      (!options.merge_stderr && !make_pipe(err_r, err_w)) || !make_pipe(status_r, status_w)) {
+  if (input == Input::null) {
+    in_r.reset(above_stderr(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+    if (!in_r) {
+      return fail("cannot run {}: cannot open /dev/null: {}", program, errno_text(errno));
+    }
+  } else if (!make_pipe(in_r, in_w)) {
+    return fail("cannot run {}: cannot create a pipe: {}", program, errno_text(errno));
+  }
+  if (!make_pipe(out_r, out_w) || (!merge_stderr && !make_pipe(err_r, err_w)) ||
+      !make_pipe(status_r, status_w)) {
     return fail("cannot run {}: cannot create a pipe: {}", program, errno_text(errno));
   }
 
-  SigpipeBlock sigpipe_block;
   pid_t pid = ::fork();
   if (pid < 0) {
     return fail("cannot run {}: cannot fork: {}", program, errno_text(errno));
   }
   if (pid == 0) {
     run_child(args.data(),
-              options.cwd ? cwd.c_str() : nullptr,
-              sigpipe_block.old_mask(),
+              cwd ? folder.c_str() : nullptr,
+              child_mask,
               in_r.get(),
               out_w.get(),
-              options.merge_stderr ? out_w.get() : err_w.get(),
+              merge_stderr ? out_w.get() : err_w.get(),
               status_w.get());
   }
-  // Also here, so that a timeout that comes before the child has run still
+  // Also here, so that a stop that comes before the child has run still
   // reaches its whole group. EACCES after the child's exec is harmless.
   ::setpgid(pid, pid);
   in_r.reset();
@@ -260,93 +307,151 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
     wait_for(pid);
     if (failure.stage == ChildFailure::enter_folder) {
       return fail("cannot run {}: cannot enter folder {}: {}",
-                  program, printable(cwd), errno_text(failure.error));
+                  program, printable(folder), errno_text(failure.error));
     }
     return fail("cannot run {}: {}", program, errno_text(failure.error));
   }
-  status_r.reset();
+  Child child;
+  child.pid = pid;
+  child.in = std::move(in_w);
+  child.out = std::move(out_r);
+  child.err = std::move(err_r);
+  return child;
+}
 
-  ProcessResult result;
-  size_t written = 0;
-  if (options.stdin_data.empty()) {
-    in_w.reset();
-  } else {
-    ::fcntl(in_w.get(), F_SETFL, ::fcntl(in_w.get(), F_GETFL) | O_NONBLOCK);
-  }
+// Why a child was stopped.
+enum class Trigger { none, timeout, idle, cancel };
 
-  // Stages of a timeout: running until the deadline, then SIGTERM, then
-  // SIGKILL, then we give up on the pipes.
-  enum class Stage { running, terminated, killed, abandoned } stage = Stage::running;
+// What supervise() watches besides the child's own end, and how it stops it.
+struct Watch
+{
+  std::string_view input;                     // written to the child's stdin
+  Sink on_out;                                // each chunk of stdout
+  Sink on_err;                                // each chunk of stderr
   std::optional<Clock::time_point> deadline;
-  if (options.timeout) {
-    deadline = Clock::now() + *options.timeout;
+  Clock::duration idle{0};                    // 0: silence is fine
+  std::function<bool()> cancelled;
+  std::vector<int> stop_signals;              // sent in turn, `grace` apart
+  Clock::duration grace{0};
+};
+
+struct Ended
+{
+  int status = 0; // as waitpid reports it
+  Trigger trigger = Trigger::none;
+};
+
+// Feeds the child its input, hands on its output, and waits for it to end.
+// When a deadline, silence or cancelled() calls for it, walks its process
+// group down `stop_signals`; a grace after the last one, stops waiting for
+// pipes that something outside the group may still hold.
+Result<Ended> supervise(Child& child, const std::string& program, const Watch& watch)
+{
+  Ended ended;
+  size_t written = 0;
+  if (watch.input.empty()) {
+    child.in.reset();
+  } else {
+    ::fcntl(child.in.get(), F_SETFL, ::fcntl(child.in.get(), F_GETFL) | O_NONBLOCK);
   }
 
-  int status = 0;
-  bool reaped = false;
+  // While running: when output was last seen and cancelled() last asked.
+  // Once stopping: the next signal to send and when, until all are sent
+  // and the pipes given up.
+  auto last_output = Clock::now();
+  auto next_cancel_check = last_output;
+  size_t next_signal = 0;
+  Clock::time_point next_step;
+  bool given_up = false;
+
+  auto step = [&] {
+    if (next_signal < watch.stop_signals.size()) {
+      signal_group(child.pid, watch.stop_signals[next_signal++]);
+      next_step = Clock::now() + watch.grace;
+    } else {
+      child.in.reset();
+      child.out.reset();
+      child.err.reset();
+      given_up = true;
+    }
+  };
+
   int exit_check_ms = 1;
-  while (!reaped) {
-    if (deadline && Clock::now() >= *deadline) {
-      switch (stage) {
-      case Stage::running:
-        result.timed_out = true;
-        signal_group(pid, SIGTERM);
-        stage = Stage::terminated;
-        break;
-      case Stage::terminated:
-        signal_group(pid, SIGKILL);
-        stage = Stage::killed;
-        break;
-      case Stage::killed:
-      case Stage::abandoned:
-        in_w.reset();
-        out_r.reset();
-        err_r.reset();
-        stage = Stage::abandoned;
-        break;
+  while (true) {
+    auto now = Clock::now();
+    if (ended.trigger == Trigger::none) {
+      if (watch.deadline && now >= *watch.deadline) {
+        ended.trigger = Trigger::timeout;
+      } else if (watch.idle.count() > 0 && now >= last_output + watch.idle) {
+        ended.trigger = Trigger::idle;
+      } else if (watch.cancelled && now >= next_cancel_check) {
+        next_cancel_check = now + cancel_check_interval;
+        if (watch.cancelled()) {
+          ended.trigger = Trigger::cancel;
+        }
       }
-      deadline = stage == Stage::abandoned ? std::nullopt
-                                           : std::optional(Clock::now() + kill_grace);
+      if (ended.trigger != Trigger::none) {
+        step();
+      }
+    } else if (!given_up && now >= next_step) {
+      step();
     }
 
-    if (!in_w && !out_r && !err_r) {
-      // Output is complete; what is left is the child's exit.
-      if (!deadline) {
-        status = wait_for(pid);
-        reaped = true;
-        continue;
+    // When to look again if nothing happens before; none: only an event.
+    std::optional<Clock::time_point> wake;
+    auto wake_by = [&wake](Clock::time_point when) {
+      wake = wake ? std::min(*wake, when) : when;
+    };
+    if (ended.trigger == Trigger::none) {
+      if (watch.deadline) {
+        wake_by(*watch.deadline);
       }
-      pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid || (done < 0 && errno != EINTR)) {
-        reaped = true;
-        continue;
+      if (watch.idle.count() > 0) {
+        wake_by(last_output + watch.idle);
+      }
+      if (watch.cancelled) {
+        wake_by(next_cancel_check);
+      }
+    } else if (!given_up) {
+      wake_by(next_step);
+    }
+
+    if (!child.in && !child.out && !child.err) {
+      // Output is complete; what is left is the child's exit.
+      if (!wake) {
+        ended.status = wait_for(child.pid);
+        return ended;
+      }
+      pid_t done = ::waitpid(child.pid, &ended.status, WNOHANG);
+      if (done == child.pid || (done < 0 && errno != EINTR)) {
+        return ended;
       }
     }
 
     pollfd fds[3];
     nfds_t count = 0;
     int in_slot = -1, out_slot = -1, err_slot = -1;
-    if (in_w) {
+    if (child.in) {
       in_slot = static_cast<int>(count);
-      fds[count++] = {in_w.get(), POLLOUT, 0};
+      fds[count++] = {child.in.get(), POLLOUT, 0};
     }
-    if (out_r) {
+    if (child.out) {
       out_slot = static_cast<int>(count);
-      fds[count++] = {out_r.get(), POLLIN, 0};
+      fds[count++] = {child.out.get(), POLLIN, 0};
     }
-    if (err_r) {
+    if (child.err) {
       err_slot = static_cast<int>(count);
-      fds[count++] = {err_r.get(), POLLIN, 0};
+      fds[count++] = {child.err.get(), POLLIN, 0};
     }
 
     int wait_ms = -1;
-    if (deadline) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+    if (wake) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now());
       wait_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1000 * 1000));
     }
     if (count == 0) {
-      // Only the exit is awaited, and only with a deadline: check it soon,
-      // then less often.
+      // Only the exit is awaited, and something else is watched too: check
+      // the exit soon, then less often.
       wait_ms = std::min(wait_ms, exit_check_ms);
       exit_check_ms = std::min(exit_check_ms * 2, 50);
     }
@@ -356,25 +461,107 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
         continue;
       }
       int error = errno;
-      signal_group(pid, SIGKILL);
-      wait_for(pid);
+      signal_group(child.pid, SIGKILL);
+      wait_for(child.pid);
       return fail("lost track of {}: poll failed: {}", program, errno_text(error));
     }
+    bool heard = false;
     if (in_slot >= 0 && fds[in_slot].revents != 0) {
-      feed(in_w, options.stdin_data, written);
+      feed(child.in, watch.input, written);
     }
     if (out_slot >= 0 && fds[out_slot].revents != 0) {
-      drain(out_r, result.out);
+      heard = drain(child.out, watch.on_out) || heard;
     }
     if (err_slot >= 0 && fds[err_slot].revents != 0) {
-      drain(err_r, result.err);
+      heard = drain(child.err, watch.on_err) || heard;
+    }
+    if (heard) {
+      last_output = Clock::now();
     }
   }
+}
 
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
+} // namespace
+
+Result<ProcessResult> run_process(const std::vector<std::string>& argv,
+                                  const ProcessOptions& options)
+{
+  SigpipeBlock sigpipe_block;
+  auto child = start_child(argv, options.cwd, Input::pipe, options.merge_stderr,
+                           sigpipe_block.old_mask());
+  if (!child) {
+    return child.error();
+  }
+
+  ProcessResult result;
+  Watch watch;
+  watch.input = options.stdin_data;
+  watch.on_out = [&result](std::string_view data) { result.out.append(data); };
+  watch.on_err = [&result](std::string_view data) { result.err.append(data); };
+  if (options.timeout) {
+    watch.deadline = Clock::now() + *options.timeout;
+  }
+  watch.stop_signals = {SIGTERM, SIGKILL};
+  watch.grace = kill_grace;
+
+  auto ended = supervise(*child, printable(argv[0]), watch);
+  if (!ended) {
+    return ended.error();
+  }
+  result.timed_out = ended->trigger == Trigger::timeout;
+  if (WIFEXITED(ended->status)) {
+    result.exit_code = WEXITSTATUS(ended->status);
+  } else if (WIFSIGNALED(ended->status)) {
+    result.signal = WTERMSIG(ended->status);
+  }
+  return result;
+}
+
+Result<StreamResult> run_streaming(const std::vector<std::string>& argv,
+                                   const StreamOptions& options)
+{
+  // Nothing is written to the child, so SIGPIPE needs no blocking: the
+  // child simply starts with the mask we have.
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  auto child = start_child(argv, options.cwd, Input::null, true, mask);
+  if (!child) {
+    return child.error();
+  }
+
+  Watch watch;
+  watch.on_out = options.on_output;
+  if (options.timeout.count() > 0) {
+    watch.deadline = Clock::now() + options.timeout;
+  }
+  watch.idle = options.idle_timeout;
+  watch.cancelled = options.cancelled;
+  watch.stop_signals = {SIGINT, SIGTERM, SIGKILL};
+  watch.grace = options.stop_grace;
+
+  auto ended = supervise(*child, printable(argv[0]), watch);
+  if (!ended) {
+    return ended.error();
+  }
+  StreamResult result;
+  if (WIFEXITED(ended->status)) {
+    result.exit_code = WEXITSTATUS(ended->status);
+  } else if (WIFSIGNALED(ended->status)) {
+    result.signal = WTERMSIG(ended->status);
+  }
+  switch (ended->trigger) {
+  case Trigger::timeout:
+    result.end = StreamResult::End::timed_out;
+    break;
+  case Trigger::idle:
+    result.end = StreamResult::End::idle;
+    break;
+  case Trigger::cancel:
+    result.end = StreamResult::End::cancelled;
+    break;
+  case Trigger::none:
+    result.end = result.signal != 0 ? StreamResult::End::killed : StreamResult::End::exited;
+    break;
   }
   return result;
 }

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace buildme::util {
@@ -38,8 +40,47 @@ struct ProcessResult
 // SIGTERM, then SIGKILL two seconds later, so a build's own children die with
 // it. Output is read as it comes, so neither stream can fill and block the
 // child. The child inherits none of our descriptors beyond 0, 1 and 2, and
-// starts with SIGPIPE at its default.
+// starts with our signal mask, and SIGPIPE, SIGXFSZ and SIGINT at their
+// defaults (so that a stop by SIGINT works even when we ignore it).
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
+
+struct StreamOptions
+{
+  std::optional<std::filesystem::path> cwd;
+  std::chrono::milliseconds timeout{0};      // wall clock; 0 = none
+  std::chrono::milliseconds idle_timeout{0}; // without output; 0 = none
+  // Each chunk of output, stdout and stderr merged in the order written.
+  std::function<void(std::string_view)> on_output;
+  // Asked a few times a second; true stops the program.
+  std::function<bool()> cancelled;
+  // Between SIGINT and SIGTERM, and between SIGTERM and SIGKILL.
+  std::chrono::milliseconds stop_grace{3000};
+};
+
+struct StreamResult
+{
+  enum class End {
+    exited,    // ended by itself; exit_code is valid
+    timed_out, // stopped after StreamOptions::timeout
+    idle,      // stopped after StreamOptions::idle_timeout without output
+    cancelled, // stopped because cancelled() said so
+    killed,    // ended by a signal we did not send
+  };
+  End end = End::exited;
+  int exit_code = -1; // exit status, or -1 when ended by a signal
+  int signal = 0;     // the signal that ended it, 0 if none
+};
+
+// Runs argv like run_process, for a long job such as a build: output goes to
+// on_output as it arrives instead of being kept, stdin is /dev/null, and the
+// program can be stopped by a timeout, by silence or by cancelled(). To stop
+// it, its process group gets SIGINT (a build tool may clean up), then SIGTERM
+// after stop_grace, then SIGKILL after another stop_grace. Once stopping has
+// begun, `end` says why, however the program then ends: a program that
+// catches SIGINT and exits 0 is still `cancelled` (with exit_code 0).
+// The same Errors as run_process.
+Result<StreamResult> run_streaming(const std::vector<std::string>& argv,
+                                   const StreamOptions& options);
 
 } // namespace buildme::util

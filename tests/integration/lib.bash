@@ -134,6 +134,9 @@ run_tests()
     cd "$T" || exit 1
     "$name"
     cd / || exit 1
+    if declare -F teardown >/dev/null; then
+      teardown
+    fi
     if [ "$FAILURES" -eq "$before" ]; then
       passed=$((passed + 1))
       echo "ok   $name"

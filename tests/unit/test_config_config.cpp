@@ -155,8 +155,9 @@ TEST_SUITE("config: mistakes an administrator makes")
 {
   TEST_CASE("an unknown section is an error listing the known ones")
   {
-    CHECK(parse_error(minimal + "[builder b1]\nhost = b1\n")
-          == "test.conf: unknown section [builder b1]; known: [buildme], [product NAME]");
+    CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n")
+          == "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
+             "[builder NAME]");
     CHECK(has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
   }
@@ -320,5 +321,93 @@ TEST_SUITE("config: loading the file")
     auto error = load_config(bad.string());
     REQUIRE_FALSE(error.ok());
     CHECK(has(error.message(), bad.string() + ": [buildme] grace_period: 'ten'"));
+  }
+}
+
+TEST_SUITE("config: builders")
+{
+  TEST_CASE("without any [builder] section there is one local builder with one slot")
+  {
+    const Config config = parse_ok(minimal);
+    REQUIRE(config.builders.size() == 1);
+    CHECK(config.builders[0].name == "local");
+    CHECK(config.builders[0].is_local());
+    CHECK(config.builders[0].slots == 1);
+    CHECK(config.builders[0].arches.empty());
+    CHECK(config.max_attempts == 3);
+    CHECK(config.build_timeout == std::chrono::hours(24));
+  }
+
+  TEST_CASE("an SSH builder has a slot per user, its arches, key and known_hosts")
+  {
+    const Config config = parse_ok(minimal + "[builder b1]\nhost = b1.example.org\nport = 2222\n"
+                                             "users = builder1 builder2\narches = armel i386\n"
+                                             "identity = /etc/buildme/id\n"
+                                             "known_hosts = /etc/buildme/known_hosts\n"
+                                             "build_command = sbuild -A {dsc}\n");
+    REQUIRE(config.builders.size() == 1);
+    const buildme::config::Builder& b1 = config.builders[0];
+    CHECK(b1.name == "b1");
+    CHECK(b1.port == 2222);
+    CHECK(b1.users == std::vector<std::string>{"builder1", "builder2"});
+    CHECK(b1.arches == std::vector<std::string>{"armel", "i386"});
+    CHECK(b1.build_command == std::vector<std::string>{"sbuild", "-A", "{dsc}"});
+    CHECK(b1.work_dir == "buildme-work");
+  }
+
+  TEST_CASE("an SSH builder without users, arches, identity or known_hosts is an error")
+  {
+    const std::string base = minimal + "[builder b1]\nhost = b1\n";
+    CHECK(has(parse_error(base + "arches = i386\nidentity = /k\nknown_hosts = /h\n"),
+              "[builder b1] users: missing"));
+    CHECK(has(parse_error(base + "users = u\nidentity = /k\nknown_hosts = /h\n"),
+              "[builder b1] arches: missing"));
+    CHECK(has(parse_error(base + "users = u\narches = i386\nknown_hosts = /h\n"),
+              "[builder b1] identity: missing"));
+    CHECK(has(parse_error(base + "users = u\narches = i386\nidentity = /k\n"),
+              "[builder b1] known_hosts: missing; the known_hosts file"));
+    CHECK(has(parse_error(base + "users = u\narches = i386\nidentity = k\nknown_hosts = /h\n"),
+              "[builder b1] identity: 'k' is not an absolute path"));
+  }
+
+  TEST_CASE("bad builder values name the key")
+  {
+    const std::string ssh = minimal + "[builder b1]\nhost = b1\narches = i386\nidentity = /k\n"
+                                      "known_hosts = /h\n";
+    CHECK(has(parse_error(ssh + "users = root;rm\n"), "[builder b1] users: 'root;rm' is not a"));
+    CHECK(has(parse_error(ssh + "users = a a\n"), "[builder b1] users: 'a' is listed twice"));
+    CHECK(has(parse_error(ssh + "users = a\nport = 70000\n"),
+              "[builder b1] port: '70000' is not a whole number from 1 to 65535"));
+    CHECK(has(parse_error(ssh + "users = a\nslots = 2\n"), "[builder b1] slots: only for local"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nusers = a\n"),
+              "[builder x] users: only for SSH builders"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nslots = 0\n"),
+              "[builder x] slots: '0' is not a whole number from 1 to 64"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = $(reboot)\n"),
+              "[builder x] host: '$(reboot)' is not a host name"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\narches = any\n"),
+              "[builder x] arches: 'any' is not an architecture name"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nwork_dir = ../up\n"),
+              "[builder x] work_dir: '../up' must not be / or contain '..'"));
+    CHECK(has(parse_error(minimal + "[builder X]\nhost = local\n"), "is not a builder name"));
+  }
+
+  TEST_CASE("timeouts and attempts are read from [buildme]")
+  {
+    const Config config =
+      parse_ok(minimal + "build_timeout = 2h\nidle_timeout = 10m\nmax_attempts = 5\n");
+    CHECK(config.build_timeout == std::chrono::hours(2));
+    CHECK(config.idle_timeout == std::chrono::minutes(10));
+    CHECK(config.max_attempts == 5);
+    CHECK(has(parse_error(minimal + "max_attempts = 0\n"), "[buildme] max_attempts: '0'"));
+    CHECK(has(parse_error(minimal + "idle_timeout = soon\n"), "[buildme] idle_timeout: 'soon'"));
+  }
+
+  TEST_CASE("product arches are read and checked")
+  {
+    const Config config = parse_ok(minimal + "[product fremantle]\narches = armel i386\n");
+    CHECK(config.products[0].arches == std::vector<std::string>{"armel", "i386"});
+    CHECK(has(parse_error(minimal + "[product fremantle]\narches = ARM\n"),
+              "[product fremantle] arches: 'ARM' is not an architecture name"));
   }
 }

@@ -1,16 +1,28 @@
 #include "app.hpp"
 
+#include "build/dispatch.hpp"
+#include "build/records.hpp"
+#include "build/slots.hpp"
+#include "build/worker.hpp"
 #include "config/config.hpp"
+#include "state/history.hpp"
 #include "intake/intake.hpp"
 #include "intake/verify.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
 #include "util/log.hpp"
+#include "util/spawn.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <csignal>
 #include <cstdio>
+#include <map>
+#include <memory>
+#include <variant>
 #include <exception>
 #include <functional>
 #include <string>
@@ -26,16 +38,31 @@ constexpr int exit_ok = 0;
 constexpr int exit_attention = 1; // something needs an operator (or: bad upload, for check)
 constexpr int exit_usage = 2;
 
-constexpr std::string_view usage_text = R"(Usage: buildme [OPTIONS]              run one tick: take new uploads in
+constexpr std::string_view usage_text = R"(Usage: buildme [OPTIONS]              run one tick: take uploads in, start builds
        buildme check FILE.dsc|FILE.changes   verify one upload where it lies
+       buildme list                 jobs, newest last, with their builds
+       buildme show JOB             one job: files, builds, attempts, log
+       buildme hosts                builder slots and what each is building
+       buildme cancel JOB           stop a job's builds (queued or running)
+       buildme retry JOB            build a job's failed builds again
 
-A tick looks at the incoming folder of every product in the config. Each
-upload (a .changes with its files, or a lone .dsc with its files) is verified
-against its listings: every file present, a regular file, with the listed size
-and every listed checksum; names and versions valid; not a version already
-accepted. Then it is ACCEPTED (moved into a new job under state_dir), REJECTED
-(moved to INCOMING/rejected/ with NAME.reason beside it; nothing there is ever
-overwritten) or left WAITING (still arriving: younger than grace_period).
+A tick first takes new uploads from the incoming folder of every product in
+the config. Each upload (a .changes with its files, or a lone .dsc with its
+files) is verified against its listings: every file present, a regular file,
+with the listed size and every listed checksum; names and versions valid; not
+a version already accepted. It is ACCEPTED (moved into a new job under
+state_dir), REJECTED (moved to INCOMING/rejected/ with NAME.reason beside it;
+nothing there is ever overwritten) or left WAITING (still arriving: younger
+than grace_period).
+
+Then it dispatches: every free builder slot whose arches fit takes the oldest
+queued build (priority.txt uploads first). Each build runs in its own worker
+process that holds the slot until it ends: it sends the sources and
+buildme-build to the builder (SSH, or this machine for host = local), runs the
+build with build_timeout and idle_timeout, brings back the log and the .debs
+into result_dir/JOB/ARCH/, and puts the .debs and the sources into repo_queue.
+A builder that cannot be reached or is lost mid-build gives the build to
+another slot, up to max_attempts; a failed build is not retried.
 
 Options:
   --config FILE   configuration file (default /etc/buildme.conf)
@@ -43,6 +70,7 @@ Options:
   --verbose       say more about each step
   --wait          if another buildme is running, wait for it instead of
                   exiting at once (cron overlap exits 0 without --wait)
+  --foreground    wait for the builds this tick starts (by hand, the demo)
   --help          show this help
   --version       show the version
 
@@ -60,6 +88,7 @@ struct Options
   bool dry_run = false;
   bool verbose = false;
   bool wait = false;
+  bool foreground = false;
   std::vector<std::string> arguments; // the subcommand and its arguments
 };
 
@@ -86,6 +115,8 @@ Options parse_options(int argc, char** argv)
       options.verbose = true;
     } else if (arg == "--wait") {
       options.wait = true;
+    } else if (arg == "--foreground") {
+      options.foreground = true;
     } else if (arg == "--") {
       for (++i; i < argc; ++i) {
         options.arguments.emplace_back(argv[i]);
@@ -99,59 +130,381 @@ Options parse_options(int argc, char** argv)
   return options;
 }
 
-int run_tick(const Options& options)
+// What every command that reads the config needs.
+struct Context
 {
-  if (!options.arguments.empty()) {
-    throw UsageError{fmt::format("unknown command {}", util::printable(options.arguments[0]))};
-  }
+  config::Config config;
+  util::SystemClock clock;
+  std::unique_ptr<util::Log> log;
+};
+
+// Loads the config and opens the log; prints the error and returns the exit
+// status when it cannot.
+std::variant<std::unique_ptr<Context>, int> load_context(const Options& options)
+{
   auto config = config::load_config(options.config_path);
   if (!config) {
     fmt::print(stderr, "buildme: error: {}\n", config.message());
     return exit_usage;
   }
-  util::SystemClock clock;
-  util::Log log(stdout, clock);
-  log.set_verbose(options.verbose);
-  if (!config->log_file.empty()) {
-    if (auto opened = log.open_file(config->log_file); !opened) {
+  auto context = std::make_unique<Context>();
+  context->config = std::move(*config);
+  context->log = std::make_unique<util::Log>(stdout, context->clock);
+  context->log->set_verbose(options.verbose);
+  if (!context->config.log_file.empty()) {
+    if (auto opened = context->log->open_file(context->config.log_file); !opened) {
       fmt::print(stderr, "buildme: error: {}\n", opened.message());
       return exit_attention;
     }
   }
+  return context;
+}
+
+// buildme.lock: one tick at a time, and cancel/retry wait for it.
+std::variant<util::FileLock, int> take_tick_lock(const config::Config& config, bool wait,
+                                                 const Options& options, util::Log& log)
+{
+  intake::StateDir state(config.state_dir);
+  if (auto prepared = state.prepare(); !prepared) {
+    fmt::print(stderr, "buildme: error: {}\n", prepared.message());
+    return exit_attention;
+  }
+  auto locked = util::FileLock::acquire(
+    state.lock_path(), wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
+  if (!locked) {
+    fmt::print(stderr, "buildme: error: {}\n", locked.message());
+    return exit_attention;
+  }
+  if (!locked->locked()) {
+    if (options.verbose || isatty(STDOUT_FILENO)) {
+      log.info(fmt::format("another buildme is running (it holds {}); nothing to do (use "
+                           "--wait to wait for it)",
+                           state.lock_path().string()));
+    }
+    return exit_ok;
+  }
+  return std::move(*locked);
+}
+
+int run_tick(const Options& options)
+{
+  if (!options.arguments.empty()) {
+    throw UsageError{fmt::format("unknown command {}", util::printable(options.arguments[0]))};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  util::Log& log = *context.log;
 
   util::FileLock lock;
   if (!options.dry_run) {
-    intake::StateDir state(config->state_dir);
-    if (auto prepared = state.prepare(); !prepared) {
-      fmt::print(stderr, "buildme: error: {}\n", prepared.message());
-      return exit_attention;
+    auto taken = take_tick_lock(context.config, options.wait, options, log);
+    if (auto* status = std::get_if<int>(&taken)) {
+      return *status;
     }
-    auto locked = util::FileLock::acquire(
-      state.lock_path(), options.wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
-    if (!locked) {
-      fmt::print(stderr, "buildme: error: {}\n", locked.message());
-      return exit_attention;
-    }
-    if (!locked->locked()) {
-      if (options.verbose || isatty(STDOUT_FILENO)) {
-        log.info(fmt::format("another buildme is running (it holds {}); nothing to do (use "
-                             "--wait to wait for it)",
-                             state.lock_path().string()));
-      }
-      return exit_ok;
-    }
-    lock = std::move(*locked);
+    lock = std::move(std::get<0>(taken));
   }
 
   intake::IntakeOptions intake_options;
   intake_options.dry_run = options.dry_run;
-  intake_options.settle_time = config->settle_time;
-  const auto summary = intake::run_intake(*config, intake_options, clock, log);
-  if (options.verbose) {
-    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting, {} errors",
-                         summary.accepted, summary.rejected, summary.waiting, summary.errors));
+  intake_options.settle_time = context.config.settle_time;
+  const auto intake = intake::run_intake(context.config, intake_options, context.clock, log);
+
+  build::DispatchSummary dispatch;
+  if (!options.dry_run) {
+    auto program = util::self_executable();
+    if (!program) {
+      fmt::print(stderr, "buildme: error: {}\n", program.message());
+      return exit_attention;
+    }
+    build::DispatchOptions dispatch_options;
+    dispatch_options.foreground = options.foreground;
+    dispatch_options.program = *program;
+    dispatch_options.config_path = std::filesystem::absolute(options.config_path).string();
+    if (options.foreground) {
+      // Let the next tick (or a second buildme) run while these builds go on.
+      lock.release();
+    }
+    dispatch = build::run_dispatch(context.config, dispatch_options, context.clock, log);
   }
-  return summary.errors > 0 ? exit_attention : exit_ok;
+  if (options.verbose) {
+    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting; dispatch: {} started, "
+                         "{} waiting, {} requeued",
+                         intake.accepted, intake.rejected, intake.waiting, dispatch.started,
+                         dispatch.waiting, dispatch.requeued));
+  }
+  return intake.errors + dispatch.errors + dispatch.failed_workers > 0 ? exit_attention
+                                                                       : exit_ok;
+}
+
+long job_number(const Options& options, std::string_view command)
+{
+  if (options.arguments.size() != 2) {
+    throw UsageError{fmt::format("{} needs exactly one JOB number", command)};
+  }
+  const std::string& text = options.arguments[1];
+  long number = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || number <= 0) {
+    throw UsageError{fmt::format("'{}' is not a job number", util::printable(text))};
+  }
+  return number;
+}
+
+int run_worker_command(const Options& options)
+{
+  if (options.arguments.size() != 4) {
+    throw UsageError{"worker needs JOB ARCH SLOT (it is started by buildme itself)"};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  Options job_only = options;
+  job_only.arguments.resize(2);
+  return build::run_worker(context.config, job_number(job_only, "worker"),
+                           options.arguments[2], options.arguments[3], *context.log);
+}
+
+std::string builds_summary(const std::filesystem::path& job_dir)
+{
+  auto builds = build::load_builds(job_dir);
+  if (!builds) {
+    return "?";
+  }
+  std::vector<std::string> parts;
+  for (const auto& record : *builds) {
+    parts.push_back(record.arch + ":" + record.state);
+  }
+  return util::join(parts, " ");
+}
+
+int run_list(const Options& options)
+{
+  if (options.arguments.size() != 1) {
+    throw UsageError{"list takes no arguments"};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  intake::StateDir state(context.config.state_dir);
+  auto jobs = state.list_jobs();
+  if (!jobs) {
+    fmt::print(stderr, "buildme: error: {}\n", jobs.message());
+    return exit_attention;
+  }
+  fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", "JOB", "PRODUCT", "SOURCE VERSION", "STATE",
+             "BUILDS");
+  for (const auto& job : *jobs) {
+    fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", job.number, job.product,
+               job.source + " " + job.version, job.state,
+               builds_summary(state.job_dir(job.number)));
+  }
+  return exit_ok;
+}
+
+std::string format_time(std::int64_t seconds)
+{
+  if (seconds == 0) {
+    return "-";
+  }
+  return util::format_local_time(std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
+}
+
+int run_show(const Options& options)
+{
+  const long number = job_number(options, "show");
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  intake::StateDir state(context.config.state_dir);
+  const auto job_dir = state.job_dir(number);
+  auto job = build::load_job(job_dir);
+  if (!job) {
+    fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
+    return exit_attention;
+  }
+  fmt::print("Job {}: {} {} for {}\n", job->number, job->source, job->version, job->product);
+  fmt::print("State:    {}{}\n", job->state, job->reason.empty() ? "" : " (" + job->reason + ")");
+  fmt::print("Uploader: {}\n", util::printable(job->uploader));
+  fmt::print("Accepted: {}{}\n", format_time(job->accepted_at), job->priority ? " (priority)" : "");
+  fmt::print("Upload:   {}\n", (job_dir / "upload").string());
+  for (const auto& name : job->files) {
+    fmt::print("          {}\n", name);
+  }
+  const config::Product* product = context.config.product(job->product);
+  auto builds = build::load_builds(job_dir);
+  if (builds) {
+    for (const auto& record : *builds) {
+      fmt::print("Build [{}]: {}, attempt {}{}\n  {}\n", record.arch, record.state, record.attempts,
+                 record.slot.empty() ? "" : " on " + record.slot, record.reason);
+      if (product) {
+        const auto dir = product->result_dir / std::to_string(number) / record.arch;
+        fmt::print("  log: {}\n", (dir / "build.log").string());
+        if (auto summary = util::read_file(dir / "summary.log", 1024 * 1024)) {
+          fmt::print("  last lines of the log:\n{}", *summary);
+        }
+      }
+    }
+  }
+  auto history = state::History::open((context.config.state_dir / "history.sqlite").string());
+  if (history) {
+    auto attempts = history->attempts(number);
+    if (attempts && !attempts->empty()) {
+      fmt::print("Attempts:\n");
+      for (const auto& attempt : *attempts) {
+        fmt::print("  [{}] #{} on {}: {} .. {}: {} {}\n", attempt.arch, attempt.attempt,
+                   attempt.slot, format_time(attempt.started_at),
+                   format_time(attempt.finished_at),
+                   attempt.result.empty() ? "running" : attempt.result, attempt.reason);
+      }
+    }
+  }
+  return exit_ok;
+}
+
+int run_hosts(const Options& options)
+{
+  if (options.arguments.size() != 1) {
+    throw UsageError{"hosts takes no arguments"};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  intake::StateDir state(context.config.state_dir);
+  // What each slot runs, from the build records.
+  std::map<std::string, std::string> running;
+  if (auto jobs = state.list_jobs()) {
+    for (const auto& job : *jobs) {
+      if (job.state != "building") {
+        continue;
+      }
+      auto builds = build::load_builds(state.job_dir(job.number));
+      for (const auto& record : builds ? *builds : std::vector<build::BuildRecord>{}) {
+        if (record.state == "building") {
+          running[record.slot] = fmt::format("job {} {} {} [{}] since {}", job.number, job.source,
+                                             job.version, record.arch,
+                                             format_time(record.started_at));
+        }
+      }
+    }
+  }
+  for (const auto& slot : build::all_slots(context.config)) {
+    auto arches = build::builder_arches(*slot.builder);
+    auto lock = util::FileLock::acquire(slot.lock_path(context.config.state_dir),
+                                        util::FileLock::Mode::try_once);
+    const bool busy = lock && !lock->locked();
+    std::string what = busy ? (running.count(slot.id()) ? running[slot.id()] : "busy") : "free";
+    fmt::print("{:<32} {:<16} {}\n", slot.describe(),
+               arches ? util::join(*arches, " ") : "?", what);
+  }
+  return exit_ok;
+}
+
+int run_cancel_or_retry(const Options& options, bool cancel)
+{
+  const long number = job_number(options, cancel ? "cancel" : "retry");
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  util::Log& log = *context.log;
+  auto taken = take_tick_lock(context.config, true, options, log);
+  if (auto* status = std::get_if<int>(&taken)) {
+    return *status;
+  }
+  intake::StateDir state(context.config.state_dir);
+  const auto job_dir = state.job_dir(number);
+  auto job = build::load_job(job_dir);
+  if (!job) {
+    fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
+    return exit_attention;
+  }
+  auto builds = build::load_builds(job_dir);
+  if (!builds) {
+    fmt::print(stderr, "buildme: error: {}\n", builds.message());
+    return exit_attention;
+  }
+  const auto slots = build::all_slots(context.config);
+  int changed = 0;
+  for (auto& record : *builds) {
+    if (cancel) {
+      if (record.state == "queued") {
+        record.state = "cancelled";
+        record.reason = "cancelled by an operator before it started";
+      } else if (record.state == "building") {
+        const build::Slot* slot = build::find_slot(slots, record.slot);
+        auto lock = slot ? util::FileLock::acquire(slot->lock_path(context.config.state_dir),
+                                                   util::FileLock::Mode::try_once)
+                         : Result<util::FileLock>(util::FileLock());
+        if (lock && !lock->locked() && record.pid > 0) {
+          // The worker stops the build on the builder and records "cancelled".
+          ::kill(static_cast<pid_t>(record.pid), SIGTERM);
+          log.info(fmt::format("job {} [{}]: asked the worker (pid {}) to stop the build",
+                               number, record.arch, record.pid));
+          ++changed;
+          continue;
+        }
+        record.state = "cancelled";
+        record.reason = "cancelled by an operator (its worker was gone)";
+      } else {
+        continue;
+      }
+    } else {
+      if (record.state == "queued" || record.state == "building" || record.state == "success") {
+        continue;
+      }
+      record.state = "queued";
+      record.attempts = 0;
+      record.avoid.clear();
+      record.reason = "retried by an operator";
+    }
+    if (auto saved = build::save_build(job_dir, record); !saved) {
+      fmt::print(stderr, "buildme: error: {}\n", saved.message());
+      return exit_attention;
+    }
+    log.info(fmt::format("job {} [{}]: {}", number, record.arch, record.reason));
+    ++changed;
+  }
+  if (!cancel && builds->empty() && job->state == "failed") {
+    job->state = "queued"; // planned again by the next tick
+    job->reason.clear();
+    (void)build::save_job(job_dir, *job);
+    ++changed;
+  }
+  auto new_state = build::update_job_state(job_dir);
+  if (auto history = state::History::open((context.config.state_dir / "history.sqlite").string());
+      history && new_state) {
+    (void)history->set_job_state(number, *new_state, std::chrono::duration_cast<std::chrono::seconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count());
+  }
+  if (changed == 0) {
+    fmt::print(stderr, "buildme: job {} has nothing to {} (it is {})\n", number,
+               cancel ? "cancel" : "retry", job->state);
+    return exit_attention;
+  }
+  return exit_ok;
+}
+
+int run_cancel(const Options& options)
+{
+  return run_cancel_or_retry(options, true);
+}
+
+int run_retry(const Options& options)
+{
+  return run_cancel_or_retry(options, false);
 }
 
 int run_check(const Options& options)
@@ -186,7 +539,9 @@ using Command = std::function<int(const Options&)>;
 const std::vector<std::pair<std::string_view, Command>>& commands()
 {
   static const std::vector<std::pair<std::string_view, Command>> table = {
-    {"check", run_check},
+    {"check", run_check},   {"worker", run_worker_command}, {"list", run_list},
+    {"show", run_show},     {"hosts", run_hosts},           {"cancel", run_cancel},
+    {"retry", run_retry},
   };
   return table;
 }

@@ -1,0 +1,544 @@
+#include "build/worker.hpp"
+
+#include "build/build_status.hpp"
+#include "build/local_host.hpp"
+#include "build/records.hpp"
+#include "build/slots.hpp"
+#include "build/ssh_host.hpp"
+#include "debian/syntax.hpp"
+#include "intake/jobs.hpp"
+#include "state/history.hpp"
+#include "util/digest.hpp"
+#include "util/fs.hpp"
+#include "util/spawn.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <optional>
+#include <unistd.h>
+
+namespace buildme::build {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+volatile std::sig_atomic_t g_cancelled = 0;
+
+extern "C" void on_cancel_signal(int)
+{
+  g_cancelled = 1;
+}
+
+constexpr std::uint64_t max_result_size = 8ULL * 1024 * 1024 * 1024;
+constexpr std::size_t summary_lines = 50;
+
+std::int64_t now_seconds()
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+bool is_result_file(const std::string& name)
+{
+  return debian::check_file_name(name).ok() &&
+         (name.ends_with(".deb") || name.ends_with(".udeb") || name.ends_with(".ddeb") ||
+          name.ends_with(".changes") || name.ends_with(".buildinfo"));
+}
+
+bool is_package(const std::string& name)
+{
+  return name.ends_with(".deb") || name.ends_with(".udeb") || name.ends_with(".ddeb");
+}
+
+std::string format_duration(std::chrono::seconds duration)
+{
+  const auto s = duration.count();
+  if (s % 3600 == 0) {
+    return fmt::format("{} h", s / 3600);
+  }
+  if (s % 60 == 0) {
+    return fmt::format("{} min", s / 60);
+  }
+  return fmt::format("{} s", s);
+}
+
+// The build log as it arrives: written to the file at once, the last lines
+// kept for the failure summary and the status line.
+class BuildLog
+{
+public:
+  Status open(const fs::path& path)
+  {
+    m_file = std::fopen(path.c_str(), "we");
+    if (!m_file) {
+      return fail("cannot write {}: {}", path.string(), std::strerror(errno));
+    }
+    return {};
+  }
+  ~BuildLog()
+  {
+    if (m_file) {
+      std::fclose(m_file);
+    }
+  }
+  void write(std::string_view chunk)
+  {
+    if (m_file) {
+      std::fwrite(chunk.data(), 1, chunk.size(), m_file);
+      std::fflush(m_file);
+    }
+    m_tail.append(chunk);
+    // Keep a bounded tail: enough for 50 lines and the status line.
+    constexpr std::size_t keep = 256 * 1024;
+    if (m_tail.size() > 2 * keep) {
+      m_tail.erase(0, m_tail.size() - keep);
+    }
+  }
+  void note(std::string_view line) { write(fmt::format("buildme: {}\n", line)); }
+  const std::string& tail() const { return m_tail; }
+
+  std::string last_lines(std::size_t count) const
+  {
+    std::size_t end = m_tail.size();
+    if (end > 0 && m_tail[end - 1] == '\n') {
+      --end;
+    }
+    std::size_t start = end;
+    for (std::size_t lines = 0; start > 0; --start) {
+      if (m_tail[start - 1] == '\n' && ++lines == count) {
+        break;
+      }
+    }
+    return m_tail.substr(start, end - start) + "\n";
+  }
+
+private:
+  std::FILE* m_file = nullptr;
+  std::string m_tail;
+};
+
+struct Outcome
+{
+  enum class Kind { result, fault, cancelled } kind = Kind::fault;
+  BuildResult result = BuildResult::builder_error;
+  std::string reason;
+};
+
+class Worker
+{
+public:
+  Worker(const config::Config& config, long job, std::string arch, std::string slot_id,
+         util::Log& log)
+    : m_config(config), m_job_number(job), m_arch(std::move(arch)),
+      m_slot_id(std::move(slot_id)), m_log(log), m_state(config.state_dir),
+      m_slots(all_slots(config))
+  {
+  }
+
+  int run();
+
+private:
+  Outcome build();
+  Result<std::unique_ptr<Host>> connect();
+  std::vector<std::string> command() const;
+  Outcome fetch_results(Host& host, const std::string& work);
+  Status place_in_queue();
+  void finish(const Outcome& outcome);
+
+  const config::Config& m_config;
+  long m_job_number;
+  std::string m_arch;
+  std::string m_slot_id;
+  util::Log& m_log;
+  intake::StateDir m_state;
+  std::vector<Slot> m_slots;
+  const Slot* m_slot = nullptr;
+  const config::Product* m_product = nullptr;
+  fs::path m_job_dir;
+  fs::path m_result_dir;
+  intake::JobInfo m_job;
+  BuildRecord m_record;
+  BuildLog m_build_log;
+  std::vector<std::string> m_results; // fetched file names
+};
+
+Result<std::unique_ptr<Host>> Worker::connect()
+{
+  const config::Builder& builder = *m_slot->builder;
+  if (builder.is_local()) {
+    return make_local_host();
+  }
+  SshTarget target;
+  target.host = builder.host;
+  target.port = builder.port;
+  target.user = m_slot->label;
+  target.identity = builder.identity;
+  target.known_hosts = builder.known_hosts;
+  return connect_ssh(target);
+}
+
+std::vector<std::string> Worker::command() const
+{
+  std::vector<std::string> words = m_slot->builder->build_command;
+  if (words.empty()) {
+    words = {"bash", "buildme-build", "--dsc", "{dsc}", "--arch", "{arch}"};
+    if (!m_record.with_indep) {
+      words.emplace_back("--arch-only");
+    }
+  }
+  for (auto& word : words) {
+    for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"{dsc}", m_job.dsc},
+                              {"{arch}", m_arch},
+                              {"{source}", m_job.source},
+                              {"{version}", m_job.version}}) {
+      for (std::size_t at = word.find(key); at != std::string::npos;
+           at = word.find(key, at + value.size())) {
+        word.replace(at, key.size(), value);
+      }
+    }
+  }
+  return words;
+}
+
+Outcome Worker::fetch_results(Host& host, const std::string& work)
+{
+  auto listing = host.list_dir(work + "/out");
+  if (!listing) {
+    return {Outcome::Kind::fault, BuildResult::builder_error,
+            fmt::format("the build succeeded but its results cannot be listed: {}",
+                        listing.message())};
+  }
+  for (const auto& file : *listing) {
+    if (!file.regular || !is_result_file(file.name)) {
+      continue;
+    }
+    const fs::path local = m_result_dir / file.name;
+    if (auto present = util::stat_no_follow(local); present && *present) {
+      if (auto moved = util::move_no_clobber(local, local); !moved) {
+        return {Outcome::Kind::fault, BuildResult::builder_error, moved.message()};
+      }
+    }
+    if (auto fetched = host.download(work + "/out/" + file.name, local, max_result_size);
+        !fetched) {
+      return {Outcome::Kind::fault, BuildResult::builder_error,
+              fmt::format("cannot fetch {}: {}", file.name, fetched.message())};
+    }
+    m_results.push_back(file.name);
+  }
+  if (std::none_of(m_results.begin(), m_results.end(), is_package)) {
+    return {Outcome::Kind::result, BuildResult::build_failed,
+            "the build reported success but produced no .deb"};
+  }
+  return {Outcome::Kind::result, BuildResult::success,
+          fmt::format("built {}", util::join(m_results, ", "))};
+}
+
+// Copies `from` into `dir` unless a file of that name is there already with
+// the same content; a different file of that name is an error (never
+// overwritten).
+Status place(const fs::path& from, const fs::path& dir)
+{
+  const fs::path to = dir / from.filename();
+  auto present = util::stat_no_follow(to);
+  if (!present) {
+    return Error{present.error()};
+  }
+  if (*present) {
+    auto a = util::digest_file(from, util::DigestSet{false, false, true, false});
+    auto b = util::digest_file(to, util::DigestSet{false, false, true, false});
+    if (a && b && a->sha256 == b->sha256) {
+      return {};
+    }
+    return fail("{} already holds a different {}; not overwritten", dir.string(),
+                from.filename().string());
+  }
+  return util::copy_exclusive(from, to);
+}
+
+Status Worker::place_in_queue()
+{
+  const fs::path queue = m_product->repo_queue;
+  if (auto made = util::make_dirs(queue); !made) {
+    return made;
+  }
+  for (const auto& name : m_results) {
+    if (is_package(name)) {
+      if (auto placed = place(m_result_dir / name, queue); !placed) {
+        return placed;
+      }
+    }
+  }
+  // The source, once per job (another arch's build may have placed it), the
+  // .dsc last so that a reader of the queue never sees it before its files.
+  const fs::path upload = m_job_dir / "upload";
+  std::vector<std::string> sources;
+  for (const auto& name : m_job.files) {
+    if (name != m_job.dsc && !name.ends_with(".changes") && !name.ends_with(".buildinfo")) {
+      sources.push_back(name);
+    }
+  }
+  sources.push_back(m_job.dsc);
+  for (const auto& name : sources) {
+    if (auto placed = place(upload / name, queue); !placed) {
+      return placed;
+    }
+  }
+  return util::sync_dir(queue);
+}
+
+Outcome Worker::build()
+{
+  auto host = connect();
+  if (!host) {
+    return {Outcome::Kind::fault, BuildResult::builder_error,
+            fmt::format("cannot reach {}: {}", m_slot->describe(), host.message())};
+  }
+  const config::Builder& builder = *m_slot->builder;
+  std::string work = fmt::format("{}/{}", builder.work_dir, m_slot->id());
+  if (builder.is_local() && !builder.work_dir.starts_with('/')) {
+    work = (m_config.state_dir / builder.work_dir / m_slot->id()).string();
+  }
+  m_build_log.note(fmt::format("job {} {} {} [{}] on {}, attempt {}", m_job.number, m_job.source,
+                               m_job.version, m_arch, m_slot->describe(), m_record.attempts));
+  auto fault = [&](std::string why) {
+    m_build_log.note(why);
+    return Outcome{Outcome::Kind::fault, BuildResult::builder_error, std::move(why)};
+  };
+  if (auto removed = (*host)->remove_tree(work); !removed) {
+    return fault(fmt::format("cannot clean {}: {}", work, removed.message()));
+  }
+  if (auto made = (*host)->make_dir(work); !made) {
+    return fault(fmt::format("cannot create {}: {}", work, made.message()));
+  }
+  auto script = find_build_script();
+  if (!script) {
+    return fault(script.message());
+  }
+  for (const auto& name : m_job.files) {
+    if (auto sent = (*host)->upload(m_job_dir / "upload" / name, work + "/" + name); !sent) {
+      return fault(fmt::format("cannot send {}: {}", name, sent.message()));
+    }
+  }
+  if (auto sent = (*host)->upload(*script, work + "/buildme-build", 0755); !sent) {
+    return fault(fmt::format("cannot send buildme-build: {}", sent.message()));
+  }
+
+  const auto argv = command();
+  m_build_log.note(fmt::format("running {}", shell_command(argv)));
+  ExecOptions options;
+  options.timeout = m_config.build_timeout;
+  options.idle_timeout = m_config.idle_timeout;
+  options.on_output = [this](std::string_view chunk) { m_build_log.write(chunk); };
+  options.cancelled = [] { return g_cancelled != 0; };
+  auto ran = (*host)->run(argv, work, options);
+  if (!ran) {
+    return fault(fmt::format("lost the builder: {}", ran.message()));
+  }
+  switch (ran->end) {
+  case ExecResult::End::timed_out: {
+    const std::string why =
+      fmt::format("stopped: still running after {} (build_timeout)",
+                  format_duration(m_config.build_timeout));
+    m_build_log.note(why);
+    return {Outcome::Kind::result, BuildResult::build_failed, why};
+  }
+  case ExecResult::End::idle: {
+    const std::string why = fmt::format("stopped: no output for {} (idle_timeout)",
+                                        format_duration(m_config.idle_timeout));
+    m_build_log.note(why);
+    return {Outcome::Kind::result, BuildResult::build_failed, why};
+  }
+  case ExecResult::End::cancelled:
+    m_build_log.note("cancelled");
+    return {Outcome::Kind::cancelled, BuildResult::builder_error, "cancelled"};
+  case ExecResult::End::killed:
+    return fault("the build command was killed by a signal on the builder");
+  case ExecResult::End::exited:
+    break;
+  }
+
+  const BuildStatus status = classify_build(m_build_log.tail(), ran->exit_code);
+  std::string why = status.detail.empty()
+                      ? std::string(result_word(status.result))
+                      : fmt::format("{}: {}", result_word(status.result), status.detail);
+  if (status.result == BuildResult::builder_error) {
+    return fault(why);
+  }
+  if (status.result != BuildResult::success) {
+    return {Outcome::Kind::result, status.result, why};
+  }
+  return fetch_results(**host, work);
+}
+
+void Worker::finish(const Outcome& outcome)
+{
+  const std::int64_t now = now_seconds();
+  state::History* history = nullptr;
+  auto opened = state::History::open((m_config.state_dir / "history.sqlite").string());
+  if (opened) {
+    history = &*opened;
+  } else {
+    m_log.verdict("ERROR", util::Log::Tone::bad, opened.message());
+  }
+
+  std::string word;
+  m_record.pid = 0;
+  switch (outcome.kind) {
+  case Outcome::Kind::cancelled:
+    m_record.state = "cancelled";
+    m_record.reason = "cancelled by an operator";
+    m_record.finished_at = now;
+    word = "cancelled";
+    break;
+  case Outcome::Kind::fault:
+    word = "builder-error";
+    if (std::find(m_record.avoid.begin(), m_record.avoid.end(), m_slot_id) ==
+        m_record.avoid.end()) {
+      m_record.avoid.push_back(m_slot_id);
+    }
+    if (m_record.attempts >= m_config.max_attempts) {
+      m_record.state = "builder-error";
+      m_record.finished_at = now;
+      m_record.reason =
+        fmt::format("gave up after {} attempts; last: {}", m_record.attempts, outcome.reason);
+    } else {
+      m_record.state = "queued";
+      m_record.reason =
+        fmt::format("requeued after attempt {}: {}", m_record.attempts, outcome.reason);
+    }
+    break;
+  case Outcome::Kind::result:
+    word = std::string(result_word(outcome.result));
+    m_record.state = word;
+    m_record.reason = outcome.reason;
+    m_record.finished_at = now;
+    if (outcome.result == BuildResult::success) {
+      if (auto placed = place_in_queue(); !placed) {
+        m_record.state = "builder-error";
+        m_record.reason = fmt::format("built, but not queued for the repository: {}",
+                                      placed.message());
+      }
+    }
+    break;
+  }
+  if (outcome.kind != Outcome::Kind::cancelled && m_record.state != "success" &&
+      m_record.state != "queued") {
+    // The failure summary: the last lines of the log, for the mail and the
+    // status page.
+    (void)util::write_file_atomic(m_result_dir / "summary.log",
+                                  m_build_log.last_lines(summary_lines));
+  }
+  m_build_log.note(fmt::format("result: {} ({})", m_record.state, m_record.reason));
+  if (auto saved = save_build(m_job_dir, m_record); !saved) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, saved.message());
+  }
+  auto job_state = update_job_state(m_job_dir);
+  if (history) {
+    if (m_record.history_id) {
+      (void)history->finish_attempt(m_record.history_id, now, word, m_record.reason);
+    }
+    if (job_state) {
+      (void)history->set_job_state(m_job_number, *job_state, now);
+    }
+  }
+  m_log.heading(fmt::format("job {}: {} {} [{}] on {}", m_job.number, m_job.source,
+                            m_job.version, m_arch, m_slot->describe()));
+  const bool good = m_record.state == "success";
+  m_log.verdict(good                         ? "BUILT"
+                : m_record.state == "queued" ? "REQUEUED"
+                                             : "FAILED",
+                good ? util::Log::Tone::good : util::Log::Tone::bad, m_record.reason);
+}
+
+int Worker::run()
+{
+  m_slot = find_slot(m_slots, m_slot_id);
+  m_job_dir = m_state.job_dir(m_job_number);
+  auto job = load_job(m_job_dir);
+  if (!m_slot || !job) {
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  !m_slot ? fmt::format("no slot {} in {}", m_slot_id, m_config.path)
+                          : job.message());
+    return 1;
+  }
+  m_job = std::move(*job);
+  m_product = m_config.product(m_job.product);
+  auto record = load_build(m_job_dir, m_arch);
+  if (!m_product || !record) {
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  !m_product ? fmt::format("no product {} in {}", m_job.product, m_config.path)
+                             : record.message());
+    return 1;
+  }
+  m_record = std::move(*record);
+  if (m_record.state != "building" || m_record.slot != m_slot_id) {
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  fmt::format("job {} [{}] is {} on {}, not building on {}; nothing to do",
+                              m_job_number, m_arch, m_record.state, m_record.slot, m_slot_id));
+    return 1;
+  }
+  m_record.pid = static_cast<long>(::getpid());
+  if (auto saved = save_build(m_job_dir, m_record); !saved) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, saved.message());
+    return 1;
+  }
+
+  m_result_dir = m_product->result_dir / std::to_string(m_job_number) / m_arch;
+  if (auto made = util::make_dirs(m_result_dir); !made) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+    return 1;
+  }
+  // An earlier attempt's log is kept as build.log.1, .2, ...
+  const fs::path log_path = m_result_dir / "build.log";
+  if (auto present = util::stat_no_follow(log_path); present && *present) {
+    (void)util::move_no_clobber(log_path, log_path);
+  }
+  if (auto opened = m_build_log.open(log_path); !opened) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, opened.message());
+    return 1;
+  }
+
+  struct sigaction action = {};
+  action.sa_handler = on_cancel_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
+    sigaction(signal, &action, nullptr);
+  }
+  finish(build());
+  return 0;
+}
+
+} // namespace
+
+Result<std::string> find_build_script()
+{
+  auto self = util::self_executable();
+  if (!self) {
+    return Error{self.error()};
+  }
+  const fs::path dir = fs::path(*self).parent_path();
+  for (const fs::path& candidate :
+       {dir / "buildme-build", dir / ".." / "buildme-build" / "buildme-build",
+        dir / ".." / "share" / "buildme" / "buildme-build"}) {
+    auto info = util::stat_no_follow(candidate);
+    if (info && *info) {
+      return candidate.lexically_normal().string();
+    }
+  }
+  return fail("cannot find buildme-build beside {} (install it in the same folder)", *self);
+}
+
+int run_worker(const config::Config& config, long job, const std::string& arch,
+               const std::string& slot_id, util::Log& log)
+{
+  return Worker(config, job, arch, slot_id, log).run();
+}
+
+} // namespace buildme::build

@@ -1,0 +1,284 @@
+#!/bin/bash
+# buildme-build, the builder-side script, run as buildme runs it: in a work
+# folder holding a job's source files, with real dpkg-source and
+# dpkg-buildpackage builds of the example package.
+source "$(dirname "$0")/lib.bash"
+
+BUILD_SCRIPT=$BUILDME_BIN/buildme-build/buildme-build
+if [ ! -f "$BUILD_SCRIPT" ]; then
+  echo "FAIL: $BUILD_SCRIPT is missing (configure with cmake: it is copied there)" >&2
+  exit 1
+fi
+require_tools dpkg dpkg-checkbuilddeps dpkg-deb make cc dh ps
+NATIVE=$(dpkg --print-architecture)
+DSC=hello-buildme_1.0-1.dsc
+DEB=hello-buildme_1.0-1_${NATIVE}.deb
+
+# variant_source NAME EDIT: like source_upload 1.0-1 --dsc-only, from a copy
+# of example/ whose hello-buildme folder the function EDIT has changed first.
+variant_source()
+{
+  local name=$1 edit=$2 dir="$SOURCE_CACHE/variant-$name" copy
+  if [ ! -d "$dir" ]; then
+    copy=$(mktemp -d "$SOURCE_CACHE/example-XXXXXX")
+    cp -a "$BUILDME_SOURCE/example/." "$copy/"
+    (cd "$copy/hello-buildme" && "$edit") || {
+      echo "FAIL: could not make the $name variant" >&2
+      return 1
+    }
+    "$copy/make-source" --dsc-only 1.0-1 "$dir" >&2 || {
+      echo "FAIL: make-source of the $name variant failed" >&2
+      return 1
+    }
+  fi
+  echo "$dir"
+}
+
+does_not_compile() { printf 'this is not C;\n' >>hello.c; }
+needs_a_missing_package()
+{
+  sed -i 's/^Build-Depends: .*/&, buildme-no-such-package/' debian/control
+}
+# The build sleeps in make, long enough to be stopped, with a mark to find it.
+builds_slowly() { sed -i 's/^\t\$(CC)/\tsleep 3471\n&/' Makefile; }
+# The build leaves a process behind that holds its output open.
+leaves_a_process() { sed -i 's/^\t\$(CC)/\tsleep 3472 \&\n&/' Makefile; }
+
+# still_running PATTERN: whether a process runs with exactly these arguments.
+still_running() { ps -eo args= | grep -qx -- "$1"; }
+
+# work_with DIR: a fresh work folder $W holding the files of DIR, as buildme
+# sends them.
+work_with()
+{
+  W=$T/work
+  mkdir -p "$W"
+  [ -n "$1" ] && cp -p "$1"/* "$W/"
+}
+
+# build ARGS...: runs buildme-build in $W as buildme does; output in $OUT,
+# exit code in $STATUS.
+build()
+{
+  OUT=$(cd "$W" && bash "$BUILD_SCRIPT" "$@" 2>&1)
+  STATUS=$?
+  printf '%s\n' "$OUT" | tail -n 25 | sed 's/^/    | /' >&2
+}
+
+# assert_result CODE WORD [DETAIL]: the exit code, and the status line is the
+# last line of both the output and build.log, and the only one in the log.
+assert_result()
+{
+  local code=$1 word=$2 detail=${3:-} last count
+  assert_status "$code"
+  last=$(tail -n 1 <<<"$OUT")
+  [[ $last == "BUILDME-STATUS: $code $word"* ]] || fail "last output line: $last"
+  [[ $last == *"$detail"* ]] || fail "status line lacks '$detail': $last"
+  last=$(tail -n 1 "$W/build.log" 2>/dev/null)
+  [[ $last == "BUILDME-STATUS: $code $word"* ]] || fail "last line of build.log: $last"
+  count=$(grep -c '^BUILDME-STATUS:' "$W/build.log" 2>/dev/null)
+  [ "$count" = 1 ] || fail "$count status lines in build.log"
+}
+
+other_arch()
+{
+  if [ "$NATIVE" = armel ]; then echo i386; else echo armel; fi
+}
+
+test_a_good_source_builds_into_out()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  build --dsc "$DSC" --arch "$NATIVE" --jobs 2
+  assert_result 0 success "hello-buildme_1.0-1 built for $NATIVE"
+  assert_file "$W/out/$DEB"
+  assert_file "$W/out/hello-buildme_1.0-1_${NATIVE}.changes"
+  assert_file "$W/out/hello-buildme_1.0-1_${NATIVE}.buildinfo"
+  [ "$(dpkg-deb -f "$W/out/$DEB" Package 2>/dev/null)" = hello-buildme ] ||
+    fail "$DEB is not the hello-buildme package"
+  assert_contains "$W/build.log" "dsc: $DSC"
+  assert_contains "$W/build.log" "arch: $NATIVE"
+  assert_contains "$W/build.log" "package management program version"
+  assert_contains "$W/build.log" "+ dpkg-buildpackage -us -uc -b --jobs-try=2"
+  cmp -s <(printf '%s\n' "$OUT") "$W/build.log" || fail "output and build.log differ"
+}
+
+test_a_source_that_does_not_compile_fails_with_10()
+{
+  work_with "$(variant_source broken does_not_compile)"
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 10 build-failed "dpkg-buildpackage failed"
+  assert_contains "$W/build.log" "hello.c"
+  assert_count 0 "$W/out" '*.deb'
+}
+
+test_a_missing_build_dependency_is_depwait_30_with_its_name()
+{
+  work_with "$(variant_source depwait needs_a_missing_package)"
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 30 depwait "unmet build dependencies: buildme-no-such-package"
+  grep -q '^+ dpkg-buildpackage' "$W/build.log" && fail "dpkg-buildpackage ran anyway"
+  assert_count 0 "$W/out" '*.deb'
+}
+
+test_a_corrupt_tarball_is_a_bad_package_40()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  printf 'X' | dd of="$W/hello-buildme_1.0-1.debian.tar.xz" bs=1 seek=100 conv=notrunc status=none
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 40 bad-package "dpkg-source -x $DSC failed"
+  assert_contains "$W/build.log" "checksum"
+}
+
+test_a_missing_tarball_is_a_bad_package_40()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  rm "$W/hello-buildme_1.0.orig.tar.gz"
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 40 bad-package "dpkg-source -x $DSC failed"
+}
+
+test_a_missing_dsc_is_a_bad_package_40()
+{
+  work_with ""
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 40 bad-package "$DSC is not in the work folder"
+}
+
+test_an_arch_this_host_cannot_build_is_a_builder_error_50()
+{
+  local arch
+  arch=$(other_arch)
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  build --dsc "$DSC" --arch "$arch"
+  assert_result 50 builder-error "builder cannot build $arch"
+  assert_absent "$W/build"
+}
+
+test_bad_usage_is_a_builder_error_50()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  local -a args
+  local usage
+  for usage in "" "--dsc $DSC" "--arch $NATIVE" "--dsc $DSC --arch $NATIVE --bogus" \
+    "--dsc $DSC --arch $NATIVE --jobs 0" "--dsc $DSC --arch $NATIVE --jobs two" \
+    "--dsc $DSC --arch ../x" "--dsc $DSC --arch AMD64" "--dsc $DSC --arch"; do
+    echo "    buildme-build $usage" >&2
+    read -ra args <<<"$usage"
+    build "${args[@]}"
+    assert_result 50 builder-error "usage"
+    assert_absent "$W/build"
+  done
+}
+
+test_hostile_dsc_names_run_nothing()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  cp "$W/$DSC" "$T/x.dsc"
+  local name
+  local -a names=('../x.dsc' 'a;b.dsc' '$(id).dsc' '$(touch pwned).dsc' '`touch pwned`.dsc'
+    "$DSC;touch pwned" "$DSC && touch pwned" '-x.dsc' '/etc/passwd' 'Hello_1.0.dsc'
+    $'a\nBUILDME-STATUS: 0 success.dsc' $'\e]0;owned\a_1.dsc')
+  for name in "${names[@]}"; do
+    echo "    --dsc $(printf '%q' "$name")" >&2
+    # The file exists where it can, so only the name itself is refused.
+    if [[ $name != */* ]]; then
+      : >"$W/$name"
+    fi
+    build --dsc "$name" --arch "$NATIVE"
+    case $STATUS in
+      40) assert_result 40 bad-package ;;
+      50) assert_result 50 builder-error ;;
+      *) fail "--dsc $(printf '%q' "$name"): exit $STATUS, expected 40 or 50" ;;
+    esac
+    assert_absent "$W/build"
+    assert_absent "$W/pwned"
+    assert_absent "$T/pwned"
+    grep -q $'\e' "$W/build.log" && fail "an escape sequence reached build.log"
+  done
+}
+
+test_sigterm_stops_the_build_with_status_50()
+{
+  work_with "$(variant_source slow builds_slowly)"
+  (cd "$W" && exec bash "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE") >"$T/stdout" 2>&1 &
+  local pid=$! waited=0
+  until grep -q 'sleep 3471' "$W/build.log" 2>/dev/null; do
+    if [ "$waited" -ge 1200 ]; then
+      fail "the build never reached its sleep"
+      kill -TERM "$pid"
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  sleep 0.5
+  kill -TERM "$pid"
+  wait "$pid"
+  STATUS=$?
+  OUT=$(cat "$T/stdout")
+  printf '%s\n' "$OUT" | tail -n 5 | sed 's/^/    | /' >&2
+  assert_result 50 builder-error "stopped by signal"
+  # The whole build stopped, not just the script.
+  waited=0
+  while still_running 'sleep 3471'; do
+    if [ "$waited" -ge 50 ]; then
+      fail "the build's 'sleep 3471' still runs"
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+test_a_process_the_build_left_behind_is_stopped_with_it()
+{
+  work_with "$(variant_source stray leaves_a_process)"
+  (cd "$W" && exec bash "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE") >"$T/stdout" 2>&1 &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$waited" -ge 1200 ]; then
+      fail "buildme-build did not end while the build's process ran"
+      kill -TERM "$pid"
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  wait "$pid"
+  STATUS=$?
+  OUT=$(cat "$T/stdout")
+  assert_result 0 success
+  still_running 'sleep 3472' && fail "the build's 'sleep 3472' still runs"
+}
+
+test_a_rerun_removes_the_old_build_out_and_log()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  mkdir -p "$W/build/src" "$W/out"
+  touch "$W/build/src/stale" "$W/out/old_0.9_${NATIVE}.deb"
+  echo "BUILDME-STATUS: 10 build-failed last time" >"$W/build.log"
+  build --dsc "$DSC" --arch "$NATIVE"
+  assert_result 0 success
+  assert_output "removing build and out from an earlier run"
+  assert_absent "$W/build/src/stale"
+  assert_absent "$W/out/old_0.9_${NATIVE}.deb"
+  assert_file "$W/out/$DEB"
+}
+
+test_a_builder_without_dpkg_dev_says_so_with_50()
+{
+  # A PATH with what the script itself needs, but no dpkg-dev.
+  local bin=$T/bin tool
+  mkdir "$bin"
+  for tool in bash tee date hostname id rm mkdir sed cat head sleep dpkg; do
+    ln -s "$(command -v "$tool")" "$bin/$tool"
+  done
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  OUT=$(cd "$W" && PATH=$bin "$bin/bash" "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE" 2>&1)
+  STATUS=$?
+  printf '%s\n' "$OUT" | tail -n 3 | sed 's/^/    | /' >&2
+  assert_result 50 builder-error "install dpkg-dev"
+  assert_absent "$W/build"
+}
+
+run_tests
