@@ -6,7 +6,7 @@
 #include "state/history.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
-#include "util/spawn.hpp"
+#include "util/process.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>

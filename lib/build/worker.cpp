@@ -10,7 +10,7 @@
 #include "state/history.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
-#include "util/spawn.hpp"
+#include "util/process.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>

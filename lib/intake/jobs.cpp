@@ -334,6 +334,26 @@ bool same_file(const fs::path& path, unsigned long inode)
   return info && *info && (inode == 0 || (*info)->inode == inode);
 }
 
+// Where a file that the interrupted run had already moved ended up: the
+// numbered name in rejected/ with its inode, when the journal knows it.
+std::string describe_earlier_move(const RejectMove& move, const std::string& name)
+{
+  const auto at = std::find(move.files.begin(), move.files.end(), name);
+  const std::size_t index = static_cast<std::size_t>(at - move.files.begin());
+  const unsigned long inode = index < move.inodes.size() ? move.inodes[index] : 0;
+  for (unsigned n = 0; n < 100000; ++n) {
+    const std::string candidate = n == 0 ? name : fmt::format("{}.{}", name, n);
+    auto info = util::stat_no_follow(move.rejected_dir / candidate);
+    if (!info || !*info) {
+      break;
+    }
+    if (inode == 0 || (*info)->inode == inode) {
+      return candidate == name ? name : fmt::format("{} (as {})", name, candidate);
+    }
+  }
+  return fmt::format("{} (moved before buildme was interrupted)", name);
+}
+
 } // namespace
 
 Result<RejectOutcome> StateDir::reject(RejectMove move) const
@@ -407,10 +427,8 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
   for (const auto& [from, to] : outcome.moved) {
     body += from == to ? fmt::format("  {}\n", from) : fmt::format("  {} (as {})\n", from, to);
   }
-  for (const auto& name : earlier) {
-    body += fmt::format("  {} (moved before buildme was interrupted; it may carry a .N "
-                        "suffix)\n",
-                        name);
+  for (std::size_t i = 0; i < earlier.size(); ++i) {
+    body += fmt::format("  {}\n", describe_earlier_move(move, earlier[i]));
   }
   const std::string reason_name = move.control_target + ".reason";
   if (!present(move.rejected_dir / reason_name)) {

@@ -83,11 +83,12 @@ grace_period = ${GRACE:-600}
 CONF
 }
 
-# buildme ARGS...: runs the real program against this test's config;
-# output in $OUT, exit status in $STATUS.
+# buildme ARGS...: runs the real program against this test's config (with
+# $BUILDME_EXTRA, which the intake suites set to --intake-only); output in
+# $OUT, exit status in $STATUS.
 buildme()
 {
-  OUT=$("$BUILDME" --config "$T/buildme.conf" "$@" 2>&1)
+  OUT=$("$BUILDME" --config "$T/buildme.conf" ${BUILDME_EXTRA:-} "$@" 2>&1)
   STATUS=$?
   printf '%s\n' "$OUT" | sed 's/^/    | /' >&2
 }

@@ -70,13 +70,25 @@ CONF
   return 1
 }
 
+# descendants PID: every process below PID.
+descendants()
+{
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
 stop_sshd()
 {
-  local name=$1
+  local name=$1 pid
   [ -n "${SSHD_SID[$name]:-}" ] || return 0
-  # The server and its connections share its session: kill them all, as a
-  # builder that goes down would.
-  pkill -KILL -s "${SSHD_SID[$name]}" 2>/dev/null
+  pid=${SSHD_SID[$name]}
+  # The server, its connections and everything they run, as when a builder
+  # host goes down (each connection is its own session, so kill the tree).
+  kill -STOP "$pid" 2>/dev/null
+  kill -KILL $(descendants "$pid") "$pid" 2>/dev/null
   unset "SSHD_SID[$name]"
 }
 

@@ -1,6 +1,8 @@
 #!/bin/bash
 # buildme intake over real folders with real source packages.
 source "$(dirname "$0")/lib.bash"
+# Intake alone: these suites start no builds.
+BUILDME_EXTRA=--intake-only
 
 DSC=hello-buildme_1.0-1.dsc
 ORIG=hello-buildme_1.0.orig.tar.gz
@@ -340,7 +342,7 @@ test_under_cron_the_lines_are_plain_and_go_to_the_log_file()
   # On a terminal the verdict is coloured (script(1) gives buildme a pty).
   upload 1.0-3 --dsc-only
   age_all
-  OUT=$(script -qec "$BUILDME --config $T/buildme.conf" /dev/null)
+  OUT=$(script -qec "$BUILDME --config $T/buildme.conf --intake-only" /dev/null)
   assert_output $'\033[1;32mACCEPTED'
   assert_contains "$T/buildme.log" "ACCEPTED: hello-buildme 1.0-3 queued as job 2"
 }

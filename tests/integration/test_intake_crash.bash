@@ -2,6 +2,8 @@
 # Two runs at once, and runs killed at any point: nothing lost, nothing
 # processed twice, nothing half-moved once a run completes.
 source "$(dirname "$0")/lib.bash"
+# Intake alone: these suites start no builds.
+BUILDME_EXTRA=--intake-only
 
 # make_many N: N distinct uploads (versions 1.0-1 .. 1.0-N) sharing one
 # orig, plus N/3 that will be rejected (their debian tarball is missing).
@@ -74,9 +76,9 @@ test_a_second_run_exits_at_once_while_one_runs()
 test_two_runs_at_once_take_each_upload_once()
 {
   make_many 12
-  "$BUILDME" --config "$T/buildme.conf" --wait >"$T/a.out" 2>&1 &
+  "$BUILDME" --config "$T/buildme.conf" --intake-only --wait >"$T/a.out" 2>&1 &
   local a=$!
-  "$BUILDME" --config "$T/buildme.conf" --wait >"$T/b.out" 2>&1 &
+  "$BUILDME" --config "$T/buildme.conf" --intake-only --wait >"$T/b.out" 2>&1 &
   local b=$!
   wait $a || fail "first run failed: $(cat "$T/a.out")"
   wait $b || fail "second run failed: $(cat "$T/b.out")"
@@ -94,7 +96,7 @@ test_a_run_killed_at_any_point_is_finished_by_the_next()
   # inside a move leave a journal, which the next run must finish.
   local delay=0.005 kills=0 inside=0 round
   while [ -n "$(find "$INCOMING" -maxdepth 1 -name '*.dsc')" ] && [ $kills -lt 60 ]; do
-    "$BUILDME" --config "$T/buildme.conf" >>"$T/killed.out" 2>&1 &
+    "$BUILDME" --config "$T/buildme.conf" --intake-only >>"$T/killed.out" 2>&1 &
     local pid=$!
     sleep $delay
     kill -9 $pid 2>/dev/null

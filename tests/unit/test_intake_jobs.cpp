@@ -484,17 +484,7 @@ TEST_CASE("recovery of a reject whose control file already moved only writes its
   CHECK(names_in(setup.txn).empty());
 }
 
-// BUG: StateDir::run_reject (lib/intake/jobs.cpp lines 366-368) decides
-// whether the control file still has to move by looking for its name in the
-// incoming folder. When a replayed journal's Control-Target already exists
-// in rejected/ (the move was done), a new upload of the same name that
-// arrived since the crash is taken for the interrupted one: it is moved to
-// rejected/CONTROL.2 with the old upload's reason, and CONTROL.1 (the file
-// really rejected) never gets its .reason. A Control-Target that exists on
-// replay should count as moved. (The other files have the same weakness at
-// line 353; the accept replay guards its moves with same_content.)
-TEST_CASE("recovery of a reject leaves alone a new upload of the same name" *
-          doctest::may_fail())
+TEST_CASE("recovery of a reject leaves alone a new upload of the same name")
 {
   Setup setup;
   setup.scratch.write("incoming/rejected/" + changes_name, "older upload\n");
@@ -535,12 +525,7 @@ TEST_CASE("recovery of a reject moves what is left, the control file last")
   CHECK(names_in(setup.txn).empty());
 }
 
-// BUG (minor): StateDir::run_reject (lib/intake/jobs.cpp lines 351-361)
-// lists in the .reason only the files it moved itself, so after a replay
-// the "Files moved to this folder" list leaves out every file the killed run
-// had already moved (and under which .N name), although they are there.
-TEST_CASE("the .reason written by recovery lists the files moved before the crash" *
-          doctest::may_fail())
+TEST_CASE("the .reason written by recovery lists the files moved before the crash")
 {
   Setup setup;
   setup.put_hello();
@@ -598,13 +583,7 @@ TEST_CASE("recovery refuses a garbled journal, naming it and saying what to do")
   }
 }
 
-// BUG (minor): a journal that parses but cannot be replayed (an unknown
-// Action, an accept without a valid Job number or Product) is refused by
-// StateDir::recover (lib/intake/jobs.cpp lines 450 and 477) with a message
-// that names it but, unlike the unreadable journal at line 442, does not
-// say what to do; since every later run stops at it, the administrator
-// needs that advice most here.
-TEST_CASE("recovery refuses a journal it cannot replay, saying what to do" * doctest::may_fail())
+TEST_CASE("recovery refuses a journal it cannot replay, saying what to do")
 {
   const std::string texts[] = {
     "Action: rename\nFrom: /tmp\n",

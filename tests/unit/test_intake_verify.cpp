@@ -664,15 +664,7 @@ TEST_CASE("with a grace period of zero nothing waits")
   }
 }
 
-// BUG: young() in lib/intake/verify.cpp (line 72) is `now - newest <
-// grace_period`; for a file dated in the future (scp -p from a host whose
-// clock runs ahead, touch -d) `now - newest` is negative, so with grace 0
-// (`buildme check`) the upload waits, and with grace 600 s an incomplete
-// upload dated a year ahead waits a year instead of being rejected. A
-// grace period of zero should never wait; a future date should count as
-// "just arrived", not as "arrives later".
-TEST_CASE("with a grace period of zero an upload dated in the future does not wait" *
-          doctest::may_fail())
+TEST_CASE("with a grace period of zero an upload dated in the future does not wait")
 {
   Incoming incoming;
   incoming.put(debian_tar.name, debian_tar.content, -3600s);
@@ -904,16 +896,8 @@ TEST_CASE("a control file of binary junk is rejected once old")
   CHECK(incoming.verify(changes_name).verdict == Verdict::rejected);
 }
 
-// BUG: when the .dsc of a .changes is whole but does not parse,
-// lib/intake/verify.cpp (lines 282-285) runs check_digests() over every
-// listed file before reporting the .dsc's syntax; check_digests() also trips
-// over files that are merely missing ("cannot open ...") or short ("changed
-// size while it was read"), so the reason names a file that is still
-// arriving instead of the broken .dsc. The verdict is right (the .dsc will
-// never parse), the reason misleads the uploader.
 TEST_CASE("a .changes whose whole .dsc does not parse is rejected for the .dsc, even while other "
-          "files are still arriving" *
-          doctest::may_fail())
+          "files are still arriving")
 {
   Incoming incoming;
   const std::string broken = replaced(hello_dsc(), "Source: hello", "Source: Hello");

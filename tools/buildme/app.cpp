@@ -12,7 +12,7 @@
 #include "util/fs.hpp"
 #include "util/lock.hpp"
 #include "util/log.hpp"
-#include "util/spawn.hpp"
+#include "util/process.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
@@ -71,6 +71,8 @@ Options:
   --wait          if another buildme is running, wait for it instead of
                   exiting at once (cron overlap exits 0 without --wait)
   --foreground    wait for the builds this tick starts (by hand, the demo)
+  --intake-only   take uploads in, start no builds (builders down for
+                  maintenance)
   --help          show this help
   --version       show the version
 
@@ -89,6 +91,7 @@ struct Options
   bool verbose = false;
   bool wait = false;
   bool foreground = false;
+  bool intake_only = false;
   std::vector<std::string> arguments; // the subcommand and its arguments
 };
 
@@ -117,6 +120,8 @@ Options parse_options(int argc, char** argv)
       options.wait = true;
     } else if (arg == "--foreground") {
       options.foreground = true;
+    } else if (arg == "--intake-only") {
+      options.intake_only = true;
     } else if (arg == "--") {
       for (++i; i < argc; ++i) {
         options.arguments.emplace_back(argv[i]);
@@ -213,7 +218,7 @@ int run_tick(const Options& options)
   const auto intake = intake::run_intake(context.config, intake_options, context.clock, log);
 
   build::DispatchSummary dispatch;
-  if (!options.dry_run) {
+  if (!options.dry_run && !options.intake_only) {
     auto program = util::self_executable();
     if (!program) {
       fmt::print(stderr, "buildme: error: {}\n", program.message());
