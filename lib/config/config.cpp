@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <system_error>
 
 namespace buildme::config {
@@ -35,6 +36,11 @@ const std::vector<SectionKind>& section_kinds()
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
       "work_dir"}},
+    {"repository",
+     true,
+     {"staging_dir", "products", "components", "origin", "label", "description",
+      "keep_versions", "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash",
+      "compress", "promote_to", "delete_after"}},
   };
   return kinds;
 }
@@ -81,7 +87,7 @@ bool is_product_name(std::string_view name)
             });
 }
 
-// "600", "600s", "10m", "2h".
+// "600", "600s", "10m", "2h", "7d".
 std::optional<std::chrono::seconds> parse_seconds(std::string_view text)
 {
   text = trim(text);
@@ -91,6 +97,7 @@ std::optional<std::chrono::seconds> parse_seconds(std::string_view text)
     case 's': text.remove_suffix(1); break;
     case 'm': unit = 60; text.remove_suffix(1); break;
     case 'h': unit = 3600; text.remove_suffix(1); break;
+    case 'd': unit = 86400; text.remove_suffix(1); break;
     default: break;
     }
   }
@@ -123,7 +130,11 @@ private:
   Status check_product_sections(const std::vector<std::string>& products) const;
   Result<std::filesystem::path> path(std::string_view section, std::string_view key,
                                      const std::string& value, std::string_view context) const;
-  Result<Product> product(const std::string& name) const;
+  Result<Product> product(const std::string& name, const std::string& repository) const;
+  Result<Repository> repository(const std::string& name,
+                                const std::vector<std::string>& products) const;
+  Status seconds_in(const std::string& section, std::string_view key,
+                    std::chrono::seconds& target) const;
   Result<Builder> builder(const std::string& name) const;
   Result<std::vector<std::string>> arch_list(const std::string& section,
                                              std::string_view key) const;
@@ -225,14 +236,14 @@ Result<std::filesystem::path> Reader::path(std::string_view section, std::string
   return std::filesystem::path(value);
 }
 
-Result<Product> Reader::product(const std::string& name) const
+Result<Product> Reader::product(const std::string& name, const std::string& repository) const
 {
   const std::string own_section = "product " + name;
   const IniFile::Section* own = m_ini.section(own_section);
-  const IniFile::Vars vars = {{"product", name}};
+  const IniFile::Vars vars = {{"product", name}, {"repository", repository}};
   const std::string context = fmt::format(" (for product {})", name);
 
-  Product product{name, {}, {}, {}, {}};
+  Product product{name, {}, {}, {}, {}, repository};
   std::filesystem::path* targets[] = {&product.incoming_dir, &product.result_dir,
                                       &product.repo_queue};
   for (std::size_t i = 0; i < std::size(per_product_paths); ++i) {
@@ -314,15 +325,21 @@ Result<std::optional<long long>> Reader::integer(const std::string& section, std
 
 Status Reader::seconds(std::string_view key, std::chrono::seconds& target) const
 {
-  auto value = m_ini.get("buildme", key);
+  return seconds_in("buildme", key, target);
+}
+
+Status Reader::seconds_in(const std::string& section, std::string_view key,
+                          std::chrono::seconds& target) const
+{
+  auto value = m_ini.get(section, key);
   if (!value) {
     return value.error();
   }
   if (*value) {
     auto parsed = parse_seconds(**value);
     if (!parsed) {
-      return error("buildme", key,
-                   fmt::format("'{}' is not a number of seconds (like 600 or 10m)",
+      return error(section, key,
+                   fmt::format("'{}' is not a number of seconds (like 600, 10m or 7d)",
                                printable(**value)));
     }
     target = *parsed;
@@ -472,6 +489,167 @@ Result<Builder> Reader::builder(const std::string& name) const
   return builder;
 }
 
+Result<Repository> Reader::repository(const std::string& name,
+                                      const std::vector<std::string>& products) const
+{
+  const std::string section = "repository " + name;
+  Repository repository;
+  repository.name = name;
+  if (!is_product_name(name)) {
+    return fail("{}: [{}]: '{}' is not a repository name (lower-case letters, digits, '.', "
+                "'_', '-')",
+                m_ini.filename(), printable(section), printable(name));
+  }
+  const IniFile::Vars vars = {{"repository", name}};
+  auto text = [&](std::string_view key) -> Result<std::string> {
+    auto value = m_ini.get(section, key, vars);
+    if (!value) {
+      return value.error();
+    }
+    return std::string(trim(value->value_or("")));
+  };
+
+  auto staging = text("staging_dir");
+  if (!staging) {
+    return staging.error();
+  }
+  if (staging->empty()) {
+    return error(section, "staging_dir",
+                 "missing; the folder queue-manage builds this repository in, like "
+                 "'staging_dir = /srv/repo/staging/" + name + "'");
+  }
+  auto staging_path = path(section, "staging_dir", *staging, "");
+  if (!staging_path) {
+    return staging_path.error();
+  }
+  repository.staging_dir = std::move(*staging_path);
+
+  auto listed = text("products");
+  if (!listed) {
+    return listed.error();
+  }
+  for (auto& product : util::split_words(*listed)) {
+    if (std::find(products.begin(), products.end(), product) == products.end()) {
+      return error(section, "products",
+                   fmt::format("'{}' is not in [buildme] products", printable(product)));
+    }
+    repository.products.push_back(std::move(product));
+  }
+  if (repository.products.empty()) {
+    return error(section, "products",
+                 "missing; list the products (one distribution each) this repository holds");
+  }
+
+  auto components = text("components");
+  if (!components) {
+    return components.error();
+  }
+  if (!components->empty()) {
+    repository.components.clear();
+    for (auto& component : util::split_words(*components)) {
+      if (!is_product_name(component)) {
+        return error(section, "components",
+                     fmt::format("'{}' is not a component name (like main, free, non-free)",
+                                 printable(component)));
+      }
+      repository.components.push_back(std::move(component));
+    }
+  }
+  for (auto [key, target] : {std::pair{"origin", &repository.origin},
+                             std::pair{"label", &repository.label},
+                             std::pair{"description", &repository.description},
+                             std::pair{"gnupg_home", &repository.gnupg_home},
+                             std::pair{"passphrase_file", &repository.passphrase_file},
+                             std::pair{"promote_to", &repository.promote_to}}) {
+    auto value = text(key);
+    if (!value) {
+      return value.error();
+    }
+    if (value->find('\n') != std::string::npos) {
+      return error(section, key, "must be one line");
+    }
+    *target = std::move(*value);
+  }
+  if (repository.origin.empty()) {
+    repository.origin = name;
+  }
+  if (repository.label.empty()) {
+    repository.label = name;
+  }
+  for (auto key : {"gnupg_home", "passphrase_file"}) {
+    const std::string& value = std::string_view(key) == "gnupg_home" ? repository.gnupg_home
+                                                                     : repository.passphrase_file;
+    if (!value.empty()) {
+      if (auto absolute = path(section, key, value, ""); !absolute) {
+        return absolute.error();
+      }
+    }
+  }
+  auto key = text("sign_with");
+  if (!key) {
+    return key.error();
+  }
+  std::string fingerprint;
+  for (char c : *key) {
+    if (c != ' ') {
+      fingerprint += c;
+    }
+  }
+  if (!fingerprint.empty() &&
+      (fingerprint.size() != 40 || !std::all_of(fingerprint.begin(), fingerprint.end(), [](char c) {
+         return std::isxdigit(static_cast<unsigned char>(c));
+       }))) {
+    return error(section, "sign_with",
+                 fmt::format("'{}' is not a full key fingerprint (40 hex digits; see gpg "
+                             "--list-secret-keys --with-colons)",
+                             printable(*key)));
+  }
+  repository.sign_with = fingerprint;
+
+  auto keep = integer(section, "keep_versions", 1, 1000);
+  if (!keep) {
+    return keep.error();
+  }
+  repository.keep_versions = static_cast<int>(keep->value_or(3));
+  for (auto [name_of_key, target] : {std::pair{"valid_for", &repository.valid_for},
+                                     std::pair{"delete_after", &repository.delete_after}}) {
+    if (auto status = seconds_in(section, name_of_key, *target); !status) {
+      return status.error();
+    }
+  }
+  auto by_hash = text("by_hash");
+  if (!by_hash) {
+    return by_hash.error();
+  }
+  if (!by_hash->empty()) {
+    if (*by_hash == "yes" || *by_hash == "true" || *by_hash == "1") {
+      repository.by_hash = true;
+    } else if (*by_hash == "no" || *by_hash == "false" || *by_hash == "0") {
+      repository.by_hash = false;
+    } else {
+      return error(section, "by_hash", fmt::format("'{}' is not yes or no", printable(*by_hash)));
+    }
+  }
+  auto compress = text("compress");
+  if (!compress) {
+    return compress.error();
+  }
+  if (!compress->empty()) {
+    repository.gzip = repository.xz = false;
+    for (const auto& word : util::split_words(*compress)) {
+      if (word == "gz") {
+        repository.gzip = true;
+      } else if (word == "xz") {
+        repository.xz = true;
+      } else if (word != "none") {
+        return error(section, "compress",
+                     fmt::format("'{}' is not gz, xz or none", printable(word)));
+      }
+    }
+  }
+  return repository;
+}
+
 Result<Config> Reader::read() const
 {
   if (!m_ini.section("buildme")) {
@@ -536,8 +714,22 @@ Result<Config> Reader::read() const
     config.log_file = **log_file;
   }
 
+  // The repository each product's builds enter: the first that lists it.
+  std::map<std::string, std::string> entry;
+  for (const auto& section : m_ini.sections()) {
+    if (kind_of(section.name)->kind != "repository") {
+      continue;
+    }
+    const std::string repository = section.name.substr(std::string_view("repository ").size());
+    auto listed = m_ini.get(section.name, "products");
+    if (listed && *listed) {
+      for (auto word : words(**listed)) {
+        entry.emplace(std::string(word), repository);
+      }
+    }
+  }
   for (const auto& name : *names) {
-    auto product = this->product(name);
+    auto product = this->product(name, entry.count(name) ? entry[name] : std::string());
     if (!product) {
       return product.error();
     }
@@ -553,6 +745,24 @@ Result<Config> Reader::read() const
       return builder.error();
     }
     config.builders.push_back(std::move(*builder));
+  }
+  for (const auto& section : m_ini.sections()) {
+    if (kind_of(section.name)->kind != "repository") {
+      continue;
+    }
+    auto repository =
+      this->repository(section.name.substr(std::string_view("repository ").size()), *names);
+    if (!repository) {
+      return repository.error();
+    }
+    config.repositories.push_back(std::move(*repository));
+  }
+  for (const auto& repository : config.repositories) {
+    if (!repository.promote_to.empty() && !config.repository(repository.promote_to)) {
+      return error("repository " + repository.name, "promote_to",
+                   fmt::format("'{}' is not a [repository] in this file",
+                               printable(repository.promote_to)));
+    }
   }
   if (config.builders.empty()) {
     // The embedded default: build here, one at a time.
@@ -580,6 +790,16 @@ const Product* Config::product(std::string_view name) const
   for (const auto& p : products) {
     if (p.name == name) {
       return &p;
+    }
+  }
+  return nullptr;
+}
+
+const Repository* Config::repository(std::string_view name) const
+{
+  for (const auto& r : repositories) {
+    if (r.name == name) {
+      return &r;
     }
   }
   return nullptr;

@@ -41,6 +41,34 @@ struct Product
   // The architectures this product is built for; empty = this machine's
   // (dpkg --print-architecture), resolved by the dispatcher.
   std::vector<std::string> arches;
+  // The repository new builds enter: the first [repository] that lists the
+  // product (empty when none does). repo_queue may use %(repository)s.
+  std::string repository;
+};
+
+// An APT repository that queue-manage builds: [repository NAME]. It holds one
+// distribution per product (dists/<product>), as repository.maemo.org did.
+struct Repository
+{
+  std::string name;
+  std::filesystem::path staging_dir;
+  std::vector<std::string> products;
+  std::vector<std::string> components{"main"};
+  std::string origin;
+  std::string label;
+  std::string description;
+  int keep_versions = 3;            // per package, arch and distribution
+  std::string sign_with;            // key fingerprint; empty = unsigned
+  std::string gnupg_home;
+  std::string passphrase_file;
+  std::chrono::seconds valid_for{7 * 24 * 3600}; // 0: no Valid-Until
+  bool by_hash = true;
+  bool gzip = true;
+  bool xz = true;
+  std::string promote_to;           // the next repository, or empty
+  // Pool files of versions that left the indices are deleted after this
+  // long, so clients holding older indices still find them.
+  std::chrono::seconds delete_after{24 * 3600};
 };
 
 // A builder host: [builder NAME]. Each slot builds one thing at a time: over
@@ -81,9 +109,11 @@ struct Config
   std::chrono::seconds build_timeout{24 * 3600};
   std::chrono::seconds idle_timeout{4 * 3600};
   int max_attempts = 3;
+  std::vector<Repository> repositories;
 
   const Product* product(std::string_view name) const;
   const Builder* builder(std::string_view name) const;
+  const Repository* repository(std::string_view name) const;
 };
 
 // Checks the structure: [buildme] required; products a non-empty list of

@@ -131,9 +131,9 @@ TEST_SUITE("config: reading buildme.conf")
   TEST_CASE("grace_period that is not a whole number of seconds is an error")
   {
     CHECK(parse_error(minimal + "grace_period = ten\n")
-          == "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600 or "
-             "10m)");
-    for (auto bad : {"-5", "1.5h", "10 m", "10d", "m", "", "600ss", "0x10",
+          == "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600, "
+             "10m or 7d)");
+    for (auto bad : {"-5", "1.5h", "10 m", "10w", "m", "", "600ss", "0x10",
                      "99999999999999999999", "9999999999999999h"}) {
       CAPTURE(bad);
       CHECK(has(parse_error(minimal + "grace_period = " + bad + "\n"),
@@ -157,7 +157,7 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n")
           == "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
-             "[builder NAME]");
+             "[builder NAME], [repository NAME]");
     CHECK(has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
   }
@@ -409,5 +409,69 @@ TEST_SUITE("config: builders")
     CHECK(config.products[0].arches == std::vector<std::string>{"armel", "i386"});
     CHECK(has(parse_error(minimal + "[product fremantle]\narches = ARM\n"),
               "[product fremantle] arches: 'ARM' is not an architecture name"));
+  }
+}
+
+TEST_SUITE("config: repositories")
+{
+  const std::string two = minimal + "[repository extras-devel]\n"
+                                    "staging_dir = /srv/repo/staging/%(repository)s\n"
+                                    "products = fremantle diablo\n"
+                                    "components = free non-free\n"
+                                    "sign_with = 0123 4567 89AB CDEF 0123 4567 89ab cdef 0123 4567\n"
+                                    "valid_for = 7d\nby_hash = no\ncompress = xz\n"
+                                    "promote_to = extras-testing\n"
+                                    "[repository extras-testing]\n"
+                                    "staging_dir = /srv/repo/staging/extras-testing\n"
+                                    "products = fremantle\n";
+
+  TEST_CASE("a repository is read with its distributions, components and signing key")
+  {
+    const Config config = parse_ok(two);
+    REQUIRE(config.repositories.size() == 2);
+    const auto& devel = config.repositories[0];
+    CHECK(devel.staging_dir == "/srv/repo/staging/extras-devel");
+    CHECK(devel.products == std::vector<std::string>{"fremantle", "diablo"});
+    CHECK(devel.components == std::vector<std::string>{"free", "non-free"});
+    CHECK(devel.sign_with == "0123456789ABCDEF0123456789abcdef01234567");
+    CHECK(devel.valid_for == std::chrono::hours(7 * 24));
+    CHECK_FALSE(devel.by_hash);
+    CHECK_FALSE(devel.gzip);
+    CHECK(devel.xz);
+    CHECK(devel.keep_versions == 3);
+    CHECK(devel.origin == "extras-devel");
+    CHECK(config.repositories[1].components == std::vector<std::string>{"main"});
+    CHECK(config.repositories[1].by_hash);
+    CHECK(config.repositories[1].valid_for == std::chrono::hours(7 * 24));
+  }
+
+  TEST_CASE("new builds of a product enter the first repository that lists it")
+  {
+    const Config config = parse_ok(two);
+    CHECK(config.products[0].repository == "extras-devel");
+    CHECK(config.products[1].repository == "extras-devel");
+    const Config queues = parse_ok(
+      "[buildme]\nproducts = fremantle\nincoming_dir = /i/%(product)s\nresult_dir = /r\n"
+      "repo_queue = /q/%(repository)s/%(product)s\nstate_dir = /s\n"
+      "[repository extras-devel]\nstaging_dir = /st\nproducts = fremantle\n");
+    CHECK(queues.products[0].repo_queue == "/q/extras-devel/fremantle");
+  }
+
+  TEST_CASE("repository mistakes name the key")
+  {
+    const std::string base = minimal + "[repository r]\nstaging_dir = /s\nproducts = fremantle\n";
+    CHECK(has(parse_error(minimal + "[repository r]\nproducts = fremantle\n"),
+              "[repository r] staging_dir: missing"));
+    CHECK(has(parse_error(minimal + "[repository r]\nstaging_dir = /s\nproducts = maemo\n"),
+              "[repository r] products: 'maemo' is not in [buildme] products"));
+    CHECK(has(parse_error(base + "sign_with = ABCD1234\n"),
+              "[repository r] sign_with: 'ABCD1234' is not a full key fingerprint"));
+    CHECK(has(parse_error(base + "promote_to = nowhere\n"),
+              "[repository r] promote_to: 'nowhere' is not a [repository]"));
+    CHECK(has(parse_error(base + "compress = bz2\n"), "[repository r] compress: 'bz2' is not"));
+    CHECK(has(parse_error(base + "by_hash = maybe\n"), "[repository r] by_hash: 'maybe'"));
+    CHECK(has(parse_error(base + "keep_versions = 0\n"), "[repository r] keep_versions: '0'"));
+    CHECK(has(parse_error(base + "valid_for = soon\n"), "[repository r] valid_for: 'soon'"));
+    CHECK(has(parse_error(base + "gnupg_home = keys\n"), "[repository r] gnupg_home: 'keys' is not an absolute path"));
   }
 }

@@ -1,0 +1,99 @@
+// The repository's index files, written as apt-ftparchive writes them for
+// the same input, so that any APT client reads them:
+//
+//  - a Packages stanza per .deb: its control fields with Filename, Size,
+//    MD5sum, SHA1, SHA256 and SHA512 added, in apt's canonical order
+//    (apt-pkg/tagfile-order.c, as apt 2.6 has it);
+//  - a Sources stanza per .dsc: "Package" for Source, the .dsc's fields in
+//    apt's canonical source order, Directory, Files and Checksums-* listing
+//    the .dsc itself and its files;
+//  - Release: Origin, Label, Suite, Codename, Date, Valid-Until,
+//    Architectures, Components, Description, Acquire-By-Hash, and
+//    MD5Sum/SHA1/SHA256/SHA512 lists of every index file;
+//  - gzip and xz compression of an index.
+#pragma once
+
+#include "debian/deb822.hpp"
+#include "util/digest.hpp"
+#include "util/result.hpp"
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace buildme::repo {
+
+// Field values are copied as apt-ftparchive copies them: each line as the
+// package wrote it. A parsed Paragraph cannot give that (parse_control trims
+// every continuation line), and the difference matters: a Description line
+// indented by two spaces is shown verbatim by APT front ends (Policy
+// 5.6.13). So each writer takes the text that was parsed along with its
+// paragraph, and takes each field's lines from the text by the line numbers
+// the paragraph records. A field whose lines do not match the text (the
+// paragraph came from other text) is written from its parsed value instead.
+//
+// Known fields are written in apt's order and spelling ("pre-depends"
+// becomes "Pre-Depends"); unknown fields follow in their own order and
+// spelling. A field with an empty value is written as "Name:". The writers
+// write what they are given: checking that Package, Version and so on are
+// present and valid is the caller's business.
+
+// One Packages stanza (ending in "\n", no blank line). `control_text` is the
+// control file as read_deb_control returned it, `control` its (first)
+// paragraph; `filename` the .deb's pool path relative to the repository root
+// ("pool/main/h/hello/hello_1.0-1_amd64.deb"); `digests` the .deb's size and
+// all four digests. As apt-ftparchive without an override file: Filename,
+// Size, MD5sum, SHA1, SHA256 and SHA512 replace any such fields of the
+// control file; Priority and Section are trimmed and left out when empty;
+// Status is left out.
+std::string packages_stanza(std::string_view control_text, const debian::Paragraph& control,
+                            std::string_view filename, const util::Digests& digests);
+
+struct SourceFile
+{
+  std::string name;
+  util::Digests digests; // size and all four digests
+};
+
+// One Sources stanza. `dsc_text` is the .dsc as read (clear-signed or not),
+// `dsc` its paragraph; `directory` the pool folder ("pool/main/h/hello");
+// `files` the .dsc itself first, then the files it lists. As apt-ftparchive
+// without override files: "Package" replaces "Source"; Files and
+// Checksums-Sha1/-Sha256/-Sha512 list `files` in that order (replacing the
+// .dsc's own lists, which for any .dsc that dpkg-source writes hold the same
+// lines); Directory is added; Priority and Status are left out.
+std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& dsc,
+                           std::string_view directory, const std::vector<SourceFile>& files);
+
+struct ReleaseFile
+{
+  std::string path;      // relative to dists/<dist>/, e.g. "main/binary-amd64/Packages.xz"
+  util::Digests digests; // size and all four digests
+};
+
+struct ReleaseInfo
+{
+  std::string origin, label, suite, codename, description;
+  std::chrono::system_clock::time_point date;
+  std::chrono::seconds valid_for{0}; // 0: no Valid-Until
+  std::vector<std::string> architectures;
+  std::vector<std::string> components;
+  bool by_hash = false;
+};
+
+// The Release file: the fields above that are not empty (a line break in a
+// value becomes a space), then each digest list as apt-ftparchive writes it,
+// " HASH SIZE PATH" with the size right-aligned in 16 columns, sorted by
+// path. A file without a digest is left out of that digest's list.
+std::string release_text(const ReleaseInfo& info, const std::vector<ReleaseFile>& files);
+
+// RFC 2822 date in UTC as Release files carry it: "Sat, 21 Nov 2026 18:22:39 UTC".
+std::string release_date(std::chrono::system_clock::time_point when);
+
+// gzip (zlib, level 9, no file name or time in the header, so equal input
+// gives equal output) and xz (liblzma, preset 6, CRC64).
+Result<std::string> gzip_compress(std::string_view data);
+Result<std::string> xz_compress(std::string_view data);
+
+} // namespace buildme::repo
