@@ -40,11 +40,12 @@ constexpr int poll_ms = 100;
 // takes messages of up to 256 KiB and announces (limits@openssh.com) 261120
 // bytes of data per write; this stays within that.
 constexpr std::size_t write_chunk = 255 * 1024;
-// Downloads keep several read requests in flight so that the link never
-// waits for a round trip. A server that answers with less than asked (older
-// OpenSSH caps reads at 64 KiB) makes the request size shrink to its own.
-constexpr std::uint32_t read_chunk = 255 * 1024;
-constexpr std::size_t reads_in_flight = 16;
+// Downloads keep reads in flight so that the link never waits for a round
+// trip: 2 MiB, as OpenSSH's own sftp client does, in 64 KiB requests, which
+// every OpenSSH sftp-server answers whole. A server that answers with less
+// makes the request size shrink to its own.
+constexpr std::uint32_t read_chunk = 64 * 1024;
+constexpr std::size_t reads_in_flight = 32;
 
 // The first line the remote shell writes (to stderr) names its process
 // group, which run() needs to stop the command with all its children.
@@ -321,6 +322,10 @@ Status SshHost::connect()
   unsigned int port = static_cast<unsigned int>(t.port);
   long timeout = static_cast<long>(t.connect_timeout.count());
   bool process_config = false;
+  // SFTP requests are small packets sent while earlier ones are unanswered:
+  // with Nagle's algorithm each would wait for a delayed ACK (a 200 MB
+  // upload in 64 KiB writes took 90 s instead of 1).
+  int no_delay = 1;
   // Both known_hosts options: libssh also reads the global file
   // (/etc/ssh/ssh_known_hosts) unless told otherwise, and the contract is
   // that the configured file alone decides.
@@ -330,7 +335,8 @@ Status SshHost::connect()
       || ssh_options_set(m_session, SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK
       || ssh_options_set(m_session, SSH_OPTIONS_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK
       || ssh_options_set(m_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK) {
+      || ssh_options_set(m_session, SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK
+      || ssh_options_set(m_session, SSH_OPTIONS_NODELAY, &no_delay) != SSH_OK) {
     return fail("cannot set up the SSH session for {}: {}", name(), why());
   }
   if (t.user.empty()) {

@@ -1,0 +1,103 @@
+// What a repository holds, and the sums cache, in SQLite
+// (state_dir/repo/<repository>.sqlite):
+//
+//  files    one row per pool file that has an index stanza (.deb, .dsc):
+//           what stat said when it was read (size, mtime, ctime, inode) and
+//           the stanza written for it. A file whose stat changed is read
+//           again: a .deb rewritten in place is noticed.
+//  members  which pool file is in which distribution (binary or source),
+//           with name, version, arch and component; removed_at > 0 once a
+//           newer version pushed it out (the pool file stays until
+//           delete_after has passed).
+//  sources  the pool files a .dsc lists, so they are deleted with it.
+//
+// Adding one .deb to a large repository reads that .deb only; the indices
+// are written from the cached stanzas.
+#pragma once
+
+#include "util/result.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace buildme::repo {
+
+struct FileStamp
+{
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint64_t inode = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+struct CachedFile
+{
+  std::string path; // relative to the staging folder
+  FileStamp stamp;
+  std::string stanza;
+  std::string sha256;
+};
+
+struct Member
+{
+  std::string dist;
+  std::string kind; // "binary" or "source"
+  std::string component;
+  std::string arch; // binary: its Architecture; source: "source"
+  std::string name;
+  std::string version;
+  std::string source;         // the source package a binary comes from
+  std::string source_version;
+  std::string path;           // the .deb or .dsc, relative to the staging folder
+  std::int64_t added_at = 0;
+  std::int64_t removed_at = 0;
+};
+
+class Catalog
+{
+public:
+  static Result<Catalog> open(const std::string& path);
+  Catalog(Catalog&&) noexcept;
+  Catalog& operator=(Catalog&&) noexcept;
+  ~Catalog();
+
+  Status begin();
+  Status commit();
+  void rollback();
+
+  Result<std::optional<CachedFile>> file(const std::string& path);
+  Status put_file(const CachedFile& file);
+  Status forget_file(const std::string& path);
+
+  // Current members (removed_at == 0) of a distribution; all dists when
+  // `dist` is empty.
+  Result<std::vector<Member>> members(const std::string& dist, const std::string& kind = {});
+  // Members removed before `before` (seconds since the epoch).
+  Result<std::vector<Member>> removed_before(std::int64_t before);
+  // Adds a member, or makes a removed one current again. A current member
+  // of the same dist, kind, name, arch and version but another path is
+  // replaced (removed_at set).
+  Status add_member(const Member& member);
+  Status remove_member(const Member& member, std::int64_t when);
+  Status delete_member(const Member& member);
+  // Is this pool path still used by a current member, directly or as a
+  // file of a current source?
+  Result<bool> referenced(const std::string& path);
+
+  Status set_source_files(const std::string& dsc_path, const std::vector<std::string>& files);
+  Result<std::vector<std::string>> source_files(const std::string& dsc_path);
+
+private:
+  explicit Catalog(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
+  Error error(std::string_view what) const;
+
+  sqlite3* m_db = nullptr;
+  std::string m_path;
+};
+
+} // namespace buildme::repo

@@ -1,0 +1,1011 @@
+#include "repo/staging.hpp"
+
+#include "build/slots.hpp"
+#include "debian/deb822.hpp"
+#include "debian/syntax.hpp"
+#include "debian/upload.hpp"
+#include "debian/version.hpp"
+#include "intake/verify.hpp"
+#include "repo/deb.hpp"
+#include "repo/index.hpp"
+#include "util/digest.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+namespace buildme::repo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t nanoseconds(std::chrono::system_clock::time_point when)
+{
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+}
+
+Result<FileStamp> stamp_of(const fs::path& path)
+{
+  auto info = util::stat_no_follow(path);
+  if (!info) {
+    return Error{info.error()};
+  }
+  if (!*info || (*info)->type != util::FileInfo::Type::regular) {
+    return fail("{} is missing or not a regular file", path.string());
+  }
+  return FileStamp{(*info)->size, nanoseconds((*info)->mtime), nanoseconds((*info)->ctime),
+                   static_cast<std::uint64_t>((*info)->inode)};
+}
+
+bool is_binary_name(std::string_view name)
+{
+  return name.ends_with(".deb") || name.ends_with(".udeb");
+}
+
+// "foo (1.2-3)" -> {"foo", "1.2-3"}; "foo" -> {"foo", ""}.
+std::pair<std::string, std::string> split_source_field(std::string_view field)
+{
+  field = util::trim(field);
+  const auto open = field.find('(');
+  if (open == std::string_view::npos) {
+    return {std::string(field), ""};
+  }
+  const auto close = field.find(')', open);
+  return {std::string(util::trim(field.substr(0, open))),
+          std::string(util::trim(field.substr(open + 1, close == std::string_view::npos
+                                                           ? std::string_view::npos
+                                                           : close - open - 1)))};
+}
+
+bool same_content(const fs::path& a, const fs::path& b)
+{
+  util::DigestSet sha256{false, false, true, false};
+  auto da = util::digest_file(a, sha256);
+  auto db = util::digest_file(b, sha256);
+  return da && db && da->size == db->size && da->sha256 == db->sha256;
+}
+
+// A binary's control data, checked: what the index needs of it.
+struct BinaryInfo
+{
+  std::string control_text;
+  debian::Paragraph control;
+  std::string package, version, arch, source, source_version, section;
+};
+
+Result<BinaryInfo> read_binary(const fs::path& path)
+{
+  auto text = read_deb_control(path);
+  if (!text) {
+    return Error{text.error()};
+  }
+  auto parsed = debian::parse_control(*text, path.filename().string() + " (control)");
+  if (!parsed) {
+    return Error{parsed.error()};
+  }
+  if (parsed->paragraphs.size() != 1) {
+    return fail("{}: the control file has {} paragraphs, not one", path.filename().string(),
+                parsed->paragraphs.size());
+  }
+  BinaryInfo info;
+  info.control_text = std::move(*text);
+  info.control = parsed->paragraphs.front();
+  for (auto [field, target] : {std::pair{"Package", &info.package},
+                               std::pair{"Version", &info.version},
+                               std::pair{"Architecture", &info.arch}}) {
+    auto value = info.control.get(field);
+    if (!value || value->empty()) {
+      return fail("{}: the control file has no {} field", path.filename().string(), field);
+    }
+    *target = *value;
+  }
+  if (auto valid = debian::check_package_name(info.package); !valid) {
+    return fail("{}: {}", path.filename().string(), valid.message());
+  }
+  if (auto version = debian::Version::parse(info.version); !version) {
+    return fail("{}: {}", path.filename().string(), version.message());
+  }
+  if (!debian::is_valid_architecture(info.arch) || info.arch == "any" ||
+      info.arch == "source") {
+    return fail("{}: '{}' is not a binary package's architecture", path.filename().string(),
+                util::printable(info.arch));
+  }
+  auto [source, source_version] = split_source_field(info.control.get("Source").value_or(""));
+  info.source = source.empty() ? info.package : source;
+  info.source_version = source_version.empty() ? info.version : source_version;
+  if (auto valid = debian::check_package_name(info.source); !valid) {
+    return fail("{}: Source: {}", path.filename().string(), valid.message());
+  }
+  info.section = info.control.get("Section").value_or("");
+  return info;
+}
+
+int compare_versions(const std::string& a, const std::string& b)
+{
+  auto va = debian::Version::parse(a);
+  auto vb = debian::Version::parse(b);
+  if (!va || !vb) {
+    return a.compare(b);
+  }
+  return debian::compare(*va, *vb);
+}
+
+// Index files written under temporary names, renamed into place together.
+class StagedFiles
+{
+public:
+  Status write(const fs::path& path, std::string_view content)
+  {
+    if (auto made = util::make_dirs(path.parent_path()); !made) {
+      return made;
+    }
+    const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
+    // A leftover from a run that died is ours to replace.
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    if (auto written = util::write_file_exclusive(temp, content); !written) {
+      return written;
+    }
+    m_pending.emplace_back(temp, path);
+    return {};
+  }
+  // Renames in the order written.
+  Status commit()
+  {
+    for (const auto& [temp, path] : m_pending) {
+      std::error_code error;
+      fs::rename(temp, path, error);
+      if (error) {
+        return fail("cannot put {} in place: {}", path.string(), error.message());
+      }
+    }
+    m_pending.clear();
+    return {};
+  }
+  ~StagedFiles()
+  {
+    for (const auto& [temp, path] : m_pending) {
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+    }
+  }
+
+private:
+  std::vector<std::pair<fs::path, fs::path>> m_pending;
+};
+
+} // namespace
+
+std::string pool_dir(const std::string& component, const std::string& source)
+{
+  const std::string prefix =
+    source.starts_with("lib") && source.size() > 3 ? source.substr(0, 4) : source.substr(0, 1);
+  return fmt::format("pool/{}/{}/{}", component, prefix, source);
+}
+
+Staging::Staging(const config::Config& config, const config::Repository& repository,
+                 std::unique_ptr<sign::Signer> signer, Catalog catalog,
+                 const util::Clock& clock, util::Log& log)
+  : m_config(config), m_repository(repository), m_signer(std::move(signer)),
+    m_catalog(std::move(catalog)), m_clock(clock), m_log(log), m_root(repository.staging_dir)
+{
+}
+
+Result<std::unique_ptr<Staging>> Staging::open(const config::Config& config,
+                                               const config::Repository& repository,
+                                               std::unique_ptr<sign::Signer> signer,
+                                               const util::Clock& clock, util::Log& log)
+{
+  for (const auto& dir : {repository.staging_dir, config.state_dir / "repo"}) {
+    if (auto made = util::make_dirs(dir); !made) {
+      return Error{made.error()};
+    }
+  }
+  auto catalog =
+    Catalog::open((config.state_dir / "repo" / (repository.name + ".sqlite")).string());
+  if (!catalog) {
+    return Error{catalog.error()};
+  }
+  return std::unique_ptr<Staging>(
+    new Staging(config, repository, std::move(signer), std::move(*catalog), clock, log));
+}
+
+std::int64_t Staging::now() const
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(m_clock.now().time_since_epoch())
+    .count();
+}
+
+std::string Staging::component_for(const std::string& section) const
+{
+  const auto slash = section.find('/');
+  if (slash != std::string::npos) {
+    const std::string component = section.substr(0, slash);
+    if (std::find(m_repository.components.begin(), m_repository.components.end(), component) !=
+        m_repository.components.end()) {
+      return component;
+    }
+  }
+  return m_repository.components.front();
+}
+
+void Staging::set_aside(const fs::path& queue, const std::vector<std::string>& names,
+                        const std::string& reason, RunSummary& summary)
+{
+  ++summary.refused;
+  const fs::path rejected = queue / "rejected";
+  m_log.heading((queue / names.front()).string());
+  m_log.verdict("REFUSED", util::Log::Tone::bad, reason);
+  if (auto made = util::make_dirs(rejected); !made) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+    ++summary.errors;
+    return;
+  }
+  std::string first;
+  std::string moved;
+  for (const auto& name : names) {
+    auto to = util::move_no_clobber(queue / name, rejected / name);
+    if (!to) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, to.message());
+      ++summary.errors;
+      continue;
+    }
+    if (first.empty()) {
+      first = to->filename().string();
+    }
+    moved += fmt::format("  {}\n", to->filename().string());
+  }
+  if (first.empty()) {
+    return;
+  }
+  const std::string body =
+    fmt::format("Repository: {}\nRefused: {}\n\n{}\n\nFiles moved to this folder:\n{}",
+                m_repository.name, util::format_local_time(m_clock.now()), reason, moved);
+  const std::string reason_name = util::free_name(rejected, first + ".reason");
+  if (auto written = util::write_file_exclusive(rejected / reason_name, body); !written) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, written.message());
+    ++summary.errors;
+  }
+}
+
+bool Staging::take_deb(const fs::path& queue, const std::string& name, const std::string& dist,
+                       RunSummary& summary)
+{
+  const fs::path from = queue / name;
+  auto binary = read_binary(from);
+  if (!binary) {
+    set_aside(queue, {name}, fmt::format("cannot read {}: {}", name, binary.message()), summary);
+    return false;
+  }
+  const std::string component = component_for(binary->section);
+  const std::string rel = pool_dir(component, binary->source) + "/" + name;
+  const fs::path to = m_root / rel;
+  auto digests = util::digest_file(from, util::DigestSet::all());
+  if (!digests) {
+    set_aside(queue, {name}, digests.message(), summary);
+    return false;
+  }
+  auto present = util::stat_no_follow(to);
+  if (present && *present) {
+    if (!same_content(from, to)) {
+      set_aside(queue, {name},
+                fmt::format("{} is already in the pool with different content; it is never "
+                            "overwritten (upload a new version)",
+                            rel),
+                summary);
+      return false;
+    }
+  }
+
+  // The catalog first: if this run dies before the move, the next one finds
+  // the file still in the queue and moves it; after the move, the stamp is
+  // updated (or a refresh reads the file once more).
+  CachedFile file{rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests), *digests->sha256};
+  Member member{dist,
+                "binary",
+                component,
+                binary->arch,
+                binary->package,
+                binary->version,
+                binary->source,
+                binary->source_version,
+                rel,
+                now(),
+                0};
+  if (auto put = m_catalog.put_file(file); !put) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, put.message());
+    ++summary.errors;
+    return false;
+  }
+  if (auto added = m_catalog.add_member(member); !added) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, added.message());
+    ++summary.errors;
+    return false;
+  }
+  if (present && *present) {
+    (void)util::stat_no_follow(from); // same content: the queue copy goes
+    std::error_code ignored;
+    fs::remove(from, ignored);
+  } else {
+    if (auto made = util::make_dirs(to.parent_path()); !made) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+      ++summary.errors;
+      return false;
+    }
+    if (auto moved = util::move_exclusive(from, to); !moved) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, moved.message());
+      ++summary.errors;
+      return false;
+    }
+  }
+  if (auto stamp = stamp_of(to)) {
+    file.stamp = *stamp;
+    (void)m_catalog.put_file(file);
+  }
+  m_log.detail(fmt::format("{} {} {} -> {}", binary->package, binary->version, binary->arch, rel));
+  ++summary.added;
+  summary.changed.insert(dist);
+  return true;
+}
+
+bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
+                       RunSummary& summary)
+{
+  const auto verified = intake::verify_upload(intake::Upload{queue, name},
+                                              {m_clock.now(), m_config.grace_period});
+  if (verified.verdict == intake::Verdict::waiting) {
+    ++summary.waiting;
+    return false;
+  }
+  // The files other sources in the queue still list stay for them.
+  std::set<std::string> needed;
+  auto entries = util::list_dir(queue);
+  for (const auto& other : entries ? *entries : std::vector<std::string>{}) {
+    if (other != name && other.ends_with(".dsc") && !other.starts_with('.')) {
+      for (auto& listed : intake::listed_files(intake::Upload{queue, other})) {
+        needed.insert(std::move(listed));
+      }
+    }
+  }
+  std::vector<std::string> own;
+  for (const auto& [file, info] : verified.files) {
+    if (!needed.count(file)) {
+      own.push_back(file);
+    }
+  }
+  if (verified.verdict == intake::Verdict::rejected) {
+    std::vector<std::string> names{name};
+    names.insert(names.end(), own.begin(), own.end());
+    set_aside(queue, names, verified.reason, summary);
+    return false;
+  }
+
+  const debian::Dsc& dsc = *verified.dsc;
+  const debian::Paragraph& paragraph = dsc.control.paragraphs.front();
+  const std::string component = component_for(paragraph.get("Section").value_or(""));
+  const std::string dir = pool_dir(component, dsc.source);
+  std::vector<std::string> listed;
+  for (const auto& file : dsc.files) {
+    listed.push_back(file.name);
+  }
+  // Refuse before linking anything: no pool file is ever replaced.
+  for (const auto& file : listed) {
+    const fs::path to = m_root / dir / file;
+    auto present = util::stat_no_follow(to);
+    if (present && *present && !same_content(queue / file, to)) {
+      std::vector<std::string> names{name};
+      names.insert(names.end(), own.begin(), own.end());
+      set_aside(queue, names,
+                fmt::format("{}/{} is already in the pool with different content; it is never "
+                            "overwritten",
+                            dir, file),
+                summary);
+      return false;
+    }
+  }
+  std::vector<SourceFile> files;
+  for (const auto& file : std::vector<std::string>{name}) {
+    auto digests = util::digest_file(queue / file, util::DigestSet::all());
+    if (!digests) {
+      set_aside(queue, {name}, digests.message(), summary);
+      return false;
+    }
+    files.push_back({file, *digests});
+  }
+  for (const auto& file : listed) {
+    auto digests = util::digest_file(queue / file, util::DigestSet::all());
+    if (!digests) {
+      set_aside(queue, {name}, digests.message(), summary);
+      return false;
+    }
+    files.push_back({file, *digests});
+  }
+  const std::string rel = dir + "/" + name;
+  std::vector<std::string> listed_rel;
+  for (const auto& file : listed) {
+    listed_rel.push_back(dir + "/" + file);
+  }
+  auto dsc_text = util::read_file(queue / name, 16 * 1024 * 1024);
+  if (!dsc_text) {
+    set_aside(queue, {name}, dsc_text.message(), summary);
+    return false;
+  }
+  CachedFile cached{rel, {}, sources_stanza(*dsc_text, paragraph, dir, files),
+                    *files.front().digests.sha256};
+  Member member{dist,      "source",  component,   "source", dsc.source,
+                dsc.version.to_string(), dsc.source, dsc.version.to_string(), rel, now(), 0};
+  if (auto made = util::make_dirs(m_root / dir); !made) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+    ++summary.errors;
+    return false;
+  }
+  // The listed files first, the .dsc last.
+  std::vector<std::string> order = listed;
+  order.push_back(name);
+  for (const auto& file : order) {
+    const fs::path to = m_root / dir / file;
+    auto present = util::stat_no_follow(to);
+    if (present && *present) {
+      continue;
+    }
+    if (auto linked = util::link_or_copy_exclusive(queue / file, to); !linked) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, linked.message());
+      ++summary.errors;
+      return false;
+    }
+  }
+  if (auto stamp = stamp_of(m_root / rel)) {
+    cached.stamp = *stamp;
+  }
+  if (auto put = m_catalog.put_file(cached); !put) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, put.message());
+    ++summary.errors;
+    return false;
+  }
+  if (auto set = m_catalog.set_source_files(rel, listed_rel); !set) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, set.message());
+    ++summary.errors;
+    return false;
+  }
+  if (auto added = m_catalog.add_member(member); !added) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, added.message());
+    ++summary.errors;
+    return false;
+  }
+  // Now the queue copies go, except those another source there still needs;
+  // then the stamp (an unlink changes the linked inode's ctime).
+  std::error_code ignored;
+  fs::remove(queue / name, ignored);
+  for (const auto& file : own) {
+    fs::remove(queue / file, ignored);
+  }
+  if (auto stamp = stamp_of(m_root / rel)) {
+    cached.stamp = *stamp;
+    (void)m_catalog.put_file(cached);
+  }
+  m_log.detail(fmt::format("{} {} (source) -> {}", dsc.source, dsc.version.to_string(), rel));
+  ++summary.added;
+  summary.changed.insert(dist);
+  return true;
+}
+
+void Staging::take_queue(const config::Product& product, RunSummary& summary)
+{
+  const fs::path& queue = product.repo_queue;
+  auto info = util::stat_no_follow(queue);
+  if (!info || !*info) {
+    return; // nothing built yet
+  }
+  auto names = util::list_dir(queue);
+  if (!names) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, names.message());
+    ++summary.errors;
+    return;
+  }
+  // Binaries first, then sources: a source's shared files stay until the
+  // last source in the queue that lists them is taken.
+  for (const auto& name : *names) {
+    if (name.starts_with('.') || !is_binary_name(name) || !debian::check_file_name(name)) {
+      continue;
+    }
+    auto entry = util::stat_no_follow(queue / name);
+    if (!entry || !*entry || (*entry)->type != util::FileInfo::Type::regular) {
+      if (entry && *entry) {
+        set_aside(queue, {name}, fmt::format("{} is not a regular file", name), summary);
+      }
+      continue;
+    }
+    if (auto begun = m_catalog.begin(); !begun) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, begun.message());
+      ++summary.errors;
+      return;
+    }
+    take_deb(queue, name, product.name, summary);
+    if (auto committed = m_catalog.commit(); !committed) {
+      m_catalog.rollback();
+      m_log.verdict("ERROR", util::Log::Tone::bad, committed.message());
+      ++summary.errors;
+      return;
+    }
+  }
+  for (const auto& name : *names) {
+    if (name.starts_with('.') || !name.ends_with(".dsc")) {
+      continue;
+    }
+    take_dsc(queue, name, product.name, summary);
+  }
+}
+
+void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
+{
+  auto members = m_catalog.members(dist);
+  if (!members) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
+    ++summary.errors;
+    return;
+  }
+  for (const auto& member : *members) {
+    const fs::path path = m_root / member.path;
+    auto stamp = stamp_of(path);
+    if (!stamp) {
+      // Gone from the pool (deleted by hand): out of the index too.
+      m_log.verdict("REMOVED", util::Log::Tone::bad,
+                    fmt::format("{} is no longer in the pool; dropped from {}", member.path, dist));
+      (void)m_catalog.delete_member(member);
+      summary.changed.insert(dist);
+      continue;
+    }
+    auto cached = m_catalog.file(member.path);
+    if (cached && *cached && (*cached)->stamp == *stamp) {
+      continue;
+    }
+    // Rewritten in place (or never stamped): read it again.
+    if (member.kind == "binary") {
+      auto binary = read_binary(path);
+      auto digests = util::digest_file(path, util::DigestSet::all());
+      if (!binary || !digests) {
+        m_log.verdict("REMOVED", util::Log::Tone::bad,
+                      fmt::format("{} changed in the pool and cannot be read ({}); dropped "
+                                  "from {}",
+                                  member.path, !binary ? binary.message() : digests.message(),
+                                  dist));
+        (void)m_catalog.remove_member(member, now());
+        summary.changed.insert(dist);
+        continue;
+      }
+      (void)m_catalog.put_file(
+        {member.path, *stamp, packages_stanza(binary->control_text, binary->control, member.path, *digests),
+         *digests->sha256});
+    } else {
+      auto text = util::read_file(path, 16 * 1024 * 1024);
+      auto dsc = text ? debian::Dsc::parse(*text, member.path) : Result<debian::Dsc>(text.error());
+      if (!dsc) {
+        (void)m_catalog.remove_member(member, now());
+        summary.changed.insert(dist);
+        continue;
+      }
+      const std::string dir = fs::path(member.path).parent_path().string();
+      std::vector<SourceFile> files;
+      for (const auto& file : std::vector<std::string>{path.filename().string()}) {
+        files.push_back({file, *util::digest_file(path, util::DigestSet::all())});
+      }
+      bool whole = true;
+      for (const auto& file : dsc->files) {
+        auto digests = util::digest_file(m_root / dir / file.name, util::DigestSet::all());
+        if (!digests) {
+          whole = false;
+          break;
+        }
+        files.push_back({file.name, *digests});
+      }
+      if (!whole) {
+        (void)m_catalog.remove_member(member, now());
+        summary.changed.insert(dist);
+        continue;
+      }
+      (void)m_catalog.put_file({member.path, *stamp,
+                                sources_stanza(*text, dsc->control.paragraphs.front(), dir, files),
+                                *files.front().digests.sha256});
+    }
+    m_log.info(fmt::format("{} changed in the pool: its index entry was read again",
+                           member.path));
+    summary.changed.insert(dist);
+  }
+}
+
+void Staging::prune(const std::string& dist, RunSummary& summary)
+{
+  auto members = m_catalog.members(dist);
+  if (!members) {
+    ++summary.errors;
+    return;
+  }
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Member*>> groups;
+  for (const auto& member : *members) {
+    groups[{member.kind, member.name, member.arch}].push_back(&member);
+  }
+  for (auto& [key, versions] : groups) {
+    if (versions.size() <= static_cast<std::size_t>(m_repository.keep_versions)) {
+      continue;
+    }
+    std::sort(versions.begin(), versions.end(), [](const Member* a, const Member* b) {
+      return compare_versions(a->version, b->version) > 0;
+    });
+    for (std::size_t i = static_cast<std::size_t>(m_repository.keep_versions);
+         i < versions.size(); ++i) {
+      if (m_catalog.remove_member(*versions[i], now())) {
+        m_log.detail(fmt::format("{} {} ({}) leaves {}: keep_versions = {}", versions[i]->name,
+                                 versions[i]->version, versions[i]->arch, dist,
+                                 m_repository.keep_versions));
+        ++summary.pruned;
+        summary.changed.insert(dist);
+      }
+    }
+  }
+}
+
+void Staging::delete_expired(RunSummary& summary)
+{
+  auto expired = m_catalog.removed_before(now() - m_repository.delete_after.count());
+  if (!expired) {
+    ++summary.errors;
+    return;
+  }
+  for (const auto& member : *expired) {
+    (void)m_catalog.delete_member(member);
+    std::vector<std::string> paths{member.path};
+    if (member.kind == "source") {
+      if (auto files = m_catalog.source_files(member.path)) {
+        paths.insert(paths.end(), files->begin(), files->end());
+      }
+    }
+    for (const auto& path : paths) {
+      auto used = m_catalog.referenced(path);
+      if (!used || *used) {
+        continue;
+      }
+      std::error_code error;
+      if (fs::remove(m_root / path, error)) {
+        ++summary.deleted;
+        m_log.detail(fmt::format("deleted {} (out of the indices for {})", path,
+                                 m_repository.delete_after.count()));
+      }
+      (void)m_catalog.forget_file(path);
+    }
+    if (member.kind == "source") {
+      (void)m_catalog.set_source_files(member.path, {});
+    }
+  }
+}
+
+bool Staging::needs_refresh(const std::string& dist) const
+{
+  auto info = util::stat_no_follow(m_root / "dists" / dist / "Release");
+  if (!info || !*info) {
+    return true;
+  }
+  if (m_repository.valid_for.count() == 0) {
+    return false;
+  }
+  return m_clock.now() - (*info)->mtime > m_repository.valid_for / 2;
+}
+
+Status Staging::regenerate(const std::string& dist)
+{
+  const config::Product* product = m_config.product(dist);
+  std::vector<std::string> arches;
+  if (product) {
+    auto resolved = build::product_arches(*product);
+    if (!resolved) {
+      return Error{resolved.error()};
+    }
+    arches = *resolved;
+  }
+  auto members = m_catalog.members(dist);
+  if (!members) {
+    return Error{members.error()};
+  }
+  // Stanzas come from the cache, keyed by path; one query per member would
+  // cost more than reading them as needed here.
+  std::map<std::string, std::string> stanzas;
+  for (const auto& member : *members) {
+    auto cached = m_catalog.file(member.path);
+    if (!cached || !*cached) {
+      return fail("{}: no cached index entry for {}", m_repository.name, member.path);
+    }
+    stanzas[member.path] = std::move((*cached)->stanza);
+  }
+
+  const fs::path dists = m_root / "dists" / dist;
+  StagedFiles staged;
+  std::vector<ReleaseFile> release_files;
+  std::vector<std::string> by_hash_dirs;
+  auto add_index = [&](const std::string& rel_dir, const std::string& name,
+                       const std::string& text) -> Status {
+    std::vector<std::pair<std::string, std::string>> variants{{name, text}};
+    if (m_repository.gzip) {
+      auto gz = gzip_compress(text);
+      if (!gz) {
+        return Error{gz.error()};
+      }
+      variants.emplace_back(name + ".gz", std::move(*gz));
+    }
+    if (m_repository.xz) {
+      auto xz = xz_compress(text);
+      if (!xz) {
+        return Error{xz.error()};
+      }
+      variants.emplace_back(name + ".xz", std::move(*xz));
+    }
+    for (auto& [file, content] : variants) {
+      const util::Digests digests = util::digest_bytes(content, util::DigestSet::all());
+      if (m_repository.by_hash) {
+        // By-hash copies go in first, under their final names: nothing
+        // names them until the new Release does.
+        for (auto [kind, hex] : {std::pair{"MD5Sum", *digests.md5},
+                                 std::pair{"SHA256", *digests.sha256},
+                                 std::pair{"SHA512", *digests.sha512}}) {
+          const fs::path copy = dists / rel_dir / "by-hash" / kind / hex;
+          auto present = util::stat_no_follow(copy);
+          if (present && *present) {
+            continue;
+          }
+          if (auto made = util::make_dirs(copy.parent_path()); !made) {
+            return made;
+          }
+          if (auto written = util::write_file_atomic(copy, content); !written) {
+            return written;
+          }
+        }
+        by_hash_dirs.push_back(rel_dir);
+      }
+      if (auto written = staged.write(dists / rel_dir / file, content); !written) {
+        return written;
+      }
+      release_files.push_back({rel_dir + "/" + file, digests});
+    }
+    return {};
+  };
+
+  for (const auto& component : m_repository.components) {
+    for (const auto& arch : arches) {
+      std::string text;
+      for (const auto& member : *members) {
+        if (member.kind == "binary" && member.component == component &&
+            (member.arch == arch || member.arch == "all")) {
+          text += stanzas[member.path];
+          text += '\n';
+        }
+      }
+      if (auto added = add_index(component + "/binary-" + arch, "Packages", text); !added) {
+        return added;
+      }
+    }
+    std::string sources;
+    for (const auto& member : *members) {
+      if (member.kind == "source" && member.component == component) {
+        sources += stanzas[member.path];
+        sources += '\n';
+      }
+    }
+    if (auto added = add_index(component + "/source", "Sources", sources); !added) {
+      return added;
+    }
+  }
+
+  ReleaseInfo info;
+  info.origin = m_repository.origin;
+  info.label = m_repository.label;
+  info.suite = dist;
+  info.codename = dist;
+  info.description = m_repository.description;
+  info.date = m_clock.now();
+  info.valid_for = m_repository.valid_for;
+  info.architectures = arches;
+  info.components = m_repository.components;
+  info.by_hash = m_repository.by_hash;
+  const std::string release = release_text(info, release_files);
+  std::string inrelease, detached;
+  if (m_signer) {
+    auto clear = m_signer->clearsign(release);
+    if (!clear) {
+      return fail("signing {}/dists/{}/InRelease: {}", m_repository.name, dist, clear.message());
+    }
+    auto detach = m_signer->detach_sign(release);
+    if (!detach) {
+      return fail("signing {}/dists/{}/Release.gpg: {}", m_repository.name, dist,
+                  detach.message());
+    }
+    inrelease = std::move(*clear);
+    detached = std::move(*detach);
+    if (auto written = staged.write(dists / "Release.gpg", detached); !written) {
+      return written;
+    }
+  }
+  if (auto written = staged.write(dists / "Release", release); !written) {
+    return written;
+  }
+  if (m_signer) {
+    if (auto written = staged.write(dists / "InRelease", inrelease); !written) {
+      return written;
+    }
+  }
+  if (auto committed = staged.commit(); !committed) {
+    return committed;
+  }
+  if (auto synced = util::sync_dir(dists); !synced) {
+    return synced;
+  }
+
+  // Old by-hash copies go once no client can still hold a Release naming
+  // them (after delete_after); the current ones stay.
+  std::set<std::string> current;
+  for (const auto& file : release_files) {
+    current.insert(*file.digests.md5);
+    current.insert(*file.digests.sha256);
+    current.insert(*file.digests.sha512);
+  }
+  for (const auto& rel_dir : by_hash_dirs) {
+    for (auto kind : {"MD5Sum", "SHA256", "SHA512"}) {
+      const fs::path dir = dists / rel_dir / "by-hash" / kind;
+      auto names = util::list_dir(dir);
+      for (const auto& name : names ? *names : std::vector<std::string>{}) {
+        auto info_of = util::stat_no_follow(dir / name);
+        if (!current.count(name) && info_of && *info_of &&
+            m_clock.now() - (*info_of)->mtime > m_repository.delete_after) {
+          std::error_code ignored;
+          fs::remove(dir / name, ignored);
+        }
+      }
+    }
+  }
+
+  const fs::path flag = m_root / ("." + dist + ".changed");
+  return util::write_file_atomic(flag, util::format_local_time(m_clock.now()) + "\n");
+}
+
+RunSummary Staging::process_queue()
+{
+  RunSummary summary;
+  for (const auto& product : m_config.products) {
+    if (product.repository == m_repository.name) {
+      take_queue(product, summary);
+    }
+  }
+  for (const auto& dist : m_repository.products) {
+    refresh_cache(dist, summary);
+    prune(dist, summary);
+  }
+  delete_expired(summary);
+  for (const auto& dist : m_repository.products) {
+    if (!summary.changed.count(dist) && !needs_refresh(dist)) {
+      continue;
+    }
+    if (auto done = regenerate(dist); !done) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
+      ++summary.errors;
+      summary.changed.erase(dist);
+      continue;
+    }
+    summary.changed.insert(dist);
+    m_log.verdict("PUBLISHED", util::Log::Tone::good,
+                  fmt::format("{}/dists/{} regenerated{}", m_repository.name, dist,
+                              m_signer ? " and signed" : " (unsigned)"));
+  }
+  return summary;
+}
+
+RunSummary Staging::regenerate_all()
+{
+  RunSummary summary;
+  for (const auto& dist : m_repository.products) {
+    refresh_cache(dist, summary);
+    if (auto done = regenerate(dist); !done) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
+      ++summary.errors;
+      continue;
+    }
+    summary.changed.insert(dist);
+  }
+  return summary;
+}
+
+Result<RunSummary> Staging::promote(const std::string& source, const std::string& version,
+                                    Staging& to, const std::string& dist)
+{
+  RunSummary summary;
+  std::vector<std::string> dists;
+  for (const auto& candidate : m_repository.products) {
+    if ((dist.empty() || candidate == dist) &&
+        std::find(to.m_repository.products.begin(), to.m_repository.products.end(),
+                  candidate) != to.m_repository.products.end()) {
+      dists.push_back(candidate);
+    }
+  }
+  if (dists.empty()) {
+    return fail("{} and {} share no distribution{}", m_repository.name, to.m_repository.name,
+                dist.empty() ? "" : " " + dist);
+  }
+  int copied = 0;
+  for (const auto& name : dists) {
+    auto members = m_catalog.members(name);
+    if (!members) {
+      return Error{members.error()};
+    }
+    for (const auto& member : *members) {
+      if (member.source != source || compare_versions(member.source_version, version) != 0) {
+        continue;
+      }
+      std::vector<std::string> paths{member.path};
+      if (member.kind == "source") {
+        auto files = m_catalog.source_files(member.path);
+        if (files) {
+          paths.insert(paths.end(), files->begin(), files->end());
+        }
+      }
+      for (const auto& path : paths) {
+        const fs::path target = to.m_root / path;
+        auto present = util::stat_no_follow(target);
+        if (present && *present) {
+          if (!same_content(m_root / path, target)) {
+            return fail("{} has a different {} already; it is never overwritten",
+                        to.m_repository.name, path);
+          }
+          continue;
+        }
+        if (auto made = util::make_dirs(target.parent_path()); !made) {
+          return Error{made.error()};
+        }
+        if (auto linked = util::link_or_copy_exclusive(m_root / path, target); !linked) {
+          return Error{linked.error()};
+        }
+      }
+      auto cached = m_catalog.file(member.path);
+      if (!cached || !*cached) {
+        return fail("{}: no cached index entry for {}", m_repository.name, member.path);
+      }
+      CachedFile copy = **cached;
+      if (auto stamp = stamp_of(to.m_root / member.path)) {
+        copy.stamp = *stamp;
+      }
+      if (auto put = to.m_catalog.put_file(copy); !put) {
+        return Error{put.error()};
+      }
+      if (member.kind == "source") {
+        auto files = m_catalog.source_files(member.path);
+        if (files) {
+          (void)to.m_catalog.set_source_files(member.path, *files);
+        }
+      }
+      Member promoted = member;
+      promoted.added_at = now();
+      promoted.removed_at = 0;
+      if (auto added = to.m_catalog.add_member(promoted); !added) {
+        return Error{added.error()};
+      }
+      ++copied;
+      m_log.detail(fmt::format("{} -> {} ({})", member.path, to.m_repository.name, name));
+    }
+  }
+  if (copied == 0) {
+    return fail("{} has no {} {} in {}", m_repository.name, source, version,
+                util::join(dists, ", "));
+  }
+  summary.added = copied;
+  for (const auto& name : dists) {
+    to.prune(name, summary);
+    for (Staging* side : {&to, this}) {
+      if (auto done = side->regenerate(name); !done) {
+        return Error{done.error()};
+      }
+    }
+    summary.changed.insert(name);
+  }
+  return summary;
+}
+
+} // namespace buildme::repo

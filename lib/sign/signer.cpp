@@ -1,0 +1,376 @@
+#include "sign/signer.hpp"
+
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <gpgme.h>
+
+#include <string.h> // explicit_bzero
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <mutex>
+#include <system_error>
+
+namespace buildme::sign {
+
+namespace {
+
+using util::printable;
+
+std::string gpgme_text(gpgme_error_t error)
+{
+  return gpgme_strerror(error);
+}
+
+// GPGME must be told its version is checked before its first context, once
+// per process.
+Status init_gpgme()
+{
+  static std::once_flag once;
+  static Status status;
+  std::call_once(once, [] {
+    if (!gpgme_check_version(nullptr)) {
+      status = fail("GPGME cannot start (gpgme_check_version failed)");
+      return;
+    }
+    if (auto error = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)) {
+      status = fail("GPGME finds no usable gpg ({}); install gnupg", gpgme_text(error));
+    }
+  });
+  return status;
+}
+
+// The fingerprint upper-cased without spaces, or an Error when it is not a
+// full one.
+Result<std::string> normalise_fingerprint(std::string_view key)
+{
+  std::string hex;
+  for (char c : key) {
+    if (c != ' ') {
+      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  bool all_hex = std::all_of(hex.begin(), hex.end(),
+                             [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (hex.size() != 40 || !all_hex) {
+    return fail("signing key '{}' is not a full fingerprint: give its 40 hex digits, as "
+                "gpg --list-secret-keys --with-colons shows them (a short key id can be "
+                "forged to match another key)",
+                printable(key));
+  }
+  return hex;
+}
+
+// What the passphrase callback knows and what it saw. The passphrase is
+// wiped when the signer goes.
+struct Passphrase
+{
+  bool configured = false;
+  std::string text;
+  bool asked = false;
+  bool rejected = false; // gpg asked again: the one we gave was wrong
+
+  ~Passphrase() { explicit_bzero(text.data(), text.size()); }
+};
+
+// Called by GPGME (loopback pinentry) when gpg needs the passphrase. Never
+// prompts: without a configured passphrase, or when gpg asks a second time,
+// it fails at once.
+gpgme_error_t give_passphrase(void* hook, const char*, const char*, int prev_was_bad, int fd)
+{
+  auto& passphrase = *static_cast<Passphrase*>(hook);
+  passphrase.asked = true;
+  if (!passphrase.configured) {
+    return gpg_error(GPG_ERR_NO_PASSPHRASE);
+  }
+  if (prev_was_bad) {
+    passphrase.rejected = true;
+    return gpg_error(GPG_ERR_BAD_PASSPHRASE);
+  }
+  std::string line = passphrase.text + "\n";
+  int written = gpgme_io_writen(fd, line.data(), line.size());
+  explicit_bzero(line.data(), line.size());
+  return written == 0 ? 0 : gpgme_error_from_syserror();
+}
+
+Result<std::string> read_passphrase(const std::string& path)
+{
+  auto content = util::read_file(path, 64 * 1024);
+  if (!content) {
+    return fail("cannot read passphrase_file: {}", content.message());
+  }
+  std::string first_line = content->substr(0, content->find('\n'));
+  if (first_line.ends_with('\r')) {
+    first_line.pop_back();
+  }
+  explicit_bzero(content->data(), content->size());
+  return first_line;
+}
+
+bool strong_digest(gpgme_hash_algo_t algo)
+{
+  return algo == GPGME_MD_SHA256 || algo == GPGME_MD_SHA384 || algo == GPGME_MD_SHA512;
+}
+
+struct ContextDeleter
+{
+  void operator()(gpgme_ctx_t ctx) const { gpgme_release(ctx); }
+};
+struct KeyDeleter
+{
+  void operator()(gpgme_key_t key) const { gpgme_key_unref(key); }
+};
+struct DataDeleter
+{
+  void operator()(gpgme_data_t data) const { gpgme_data_release(data); }
+};
+using Context = std::unique_ptr<gpgme_context, ContextDeleter>;
+using Key = std::unique_ptr<_gpgme_key, KeyDeleter>;
+using Data = std::unique_ptr<gpgme_data, DataDeleter>;
+
+class GpgmeSigner final : public Signer
+{
+public:
+  GpgmeSigner(std::string fingerprint, std::string home)
+    : m_fingerprint(std::move(fingerprint)), m_home(std::move(home))
+  {
+  }
+
+  Status open(const SignerConfig& config);
+
+  Result<std::string> clearsign(std::string_view text) override
+  {
+    return sign(text, GPGME_SIG_MODE_CLEAR);
+  }
+  Result<std::string> detach_sign(std::string_view text) override
+  {
+    return sign(text, GPGME_SIG_MODE_DETACH);
+  }
+
+private:
+  Status setup_context(const SignerConfig& config);
+  Status find_key();
+  Result<std::string> sign(std::string_view text, gpgme_sig_mode_t mode);
+  Error sign_failure(gpgme_error_t error) const;
+
+  std::string m_fingerprint;
+  std::string m_home; // for messages: the configured home or gpg's default
+  Passphrase m_passphrase;
+  Context m_ctx;
+  Key m_key;
+};
+
+Status GpgmeSigner::setup_context(const SignerConfig& config)
+{
+  gpgme_ctx_t raw = nullptr;
+  if (auto error = gpgme_new(&raw)) {
+    return fail("cannot start GPGME: {}", gpgme_text(error));
+  }
+  m_ctx.reset(raw);
+  if (auto error = gpgme_set_protocol(m_ctx.get(), GPGME_PROTOCOL_OpenPGP)) {
+    return fail("GPGME refuses OpenPGP: {}", gpgme_text(error));
+  }
+  if (!config.gnupg_home.empty()) {
+    auto error = gpgme_ctx_set_engine_info(m_ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr,
+                                           config.gnupg_home.c_str());
+    if (error) {
+      return fail("cannot use GNUPGHOME {}: {}", printable(m_home), gpgme_text(error));
+    }
+  }
+  gpgme_set_armor(m_ctx.get(), 1);
+  // Binary mode for detached signatures: Release.gpg signs Release's exact
+  // bytes, as apt-ftparchive's and reprepro's gpg calls do.
+  gpgme_set_textmode(m_ctx.get(), 0);
+  // Loopback: gpg-agent asks us, never a pinentry on some terminal or
+  // display, so a cron run cannot hang on a prompt.
+  if (auto error = gpgme_set_pinentry_mode(m_ctx.get(), GPGME_PINENTRY_MODE_LOOPBACK)) {
+    return fail("GPGME cannot set loopback pinentry: {}", gpgme_text(error));
+  }
+  gpgme_set_passphrase_cb(m_ctx.get(), give_passphrase, &m_passphrase);
+  return {};
+}
+
+Status GpgmeSigner::find_key()
+{
+  gpgme_key_t raw = nullptr;
+  auto error = gpgme_get_key(m_ctx.get(), m_fingerprint.c_str(), &raw, 1);
+  if (gpg_err_code(error) == GPG_ERR_EOF) {
+    return fail("no secret key {} in {}; import it with gpg --homedir {} --import KEYFILE",
+                m_fingerprint, printable(m_home), printable(m_home));
+  }
+  if (error) {
+    return fail("cannot look up secret key {} in {}: {}", m_fingerprint, printable(m_home),
+                gpgme_text(error));
+  }
+  m_key.reset(raw);
+  const gpgme_key_t key = m_key.get();
+  auto where = [&] { return fmt::format("key {} in {}", m_fingerprint, printable(m_home)); };
+
+  // gpg matches a subkey's fingerprint too; the key asked for is the
+  // primary one, and gpg picks its signing subkey.
+  if (!key->fpr || util::to_lower(key->fpr) != util::to_lower(m_fingerprint)) {
+    return fail("{} is a subkey of {}; give the primary key's fingerprint", where(),
+                key->fpr ? printable(key->fpr) : "another key");
+  }
+  if (key->revoked) {
+    return fail("{} is revoked; sign with another key", where());
+  }
+  if (key->expired) {
+    return fail("{} has expired; extend it (gpg --homedir {} --quick-set-expire {} 2y) or "
+                "sign with another key",
+                where(), printable(m_home), m_fingerprint);
+  }
+  if (key->disabled) {
+    return fail("{} is disabled; enable it with gpg --edit-key {} enable", where(),
+                m_fingerprint);
+  }
+  if (key->invalid || !key->can_sign) {
+    return fail("{} cannot sign: it has no valid signing key (subkeys expired, revoked, or "
+                "made for certifying or encryption only)",
+                where());
+  }
+  bool has_secret = false;
+  for (auto sub = key->subkeys; sub; sub = sub->next) {
+    if (sub->can_sign && sub->secret && !sub->revoked && !sub->expired && !sub->disabled &&
+        !sub->invalid) {
+      has_secret = true;
+    }
+  }
+  if (!has_secret) {
+    return fail("{} has no secret signing key there, only a stub (the secret part is on "
+                "a smartcard or was not exported); import the secret key",
+                where());
+  }
+  return {};
+}
+
+Status GpgmeSigner::open(const SignerConfig& config)
+{
+  if (!config.passphrase_file.empty()) {
+    auto text = read_passphrase(config.passphrase_file);
+    if (!text) {
+      return text.error();
+    }
+    m_passphrase.configured = true;
+    m_passphrase.text = std::move(*text);
+  }
+  if (auto ok = setup_context(config); !ok) {
+    return ok;
+  }
+  if (auto ok = find_key(); !ok) {
+    return ok;
+  }
+  if (auto error = gpgme_signers_add(m_ctx.get(), m_key.get())) {
+    return fail("cannot sign with key {} in {}: {}", m_fingerprint, printable(m_home),
+                gpgme_text(error));
+  }
+  auto probe = detach_sign("buildme: signing check\n");
+  if (!probe) {
+    return probe.error();
+  }
+  return {};
+}
+
+Error GpgmeSigner::sign_failure(gpgme_error_t error) const
+{
+  auto where = fmt::format("key {} in {}", m_fingerprint, printable(m_home));
+  if (m_passphrase.asked && !m_passphrase.configured) {
+    return fail("{} has a passphrase and no passphrase_file is set: put the passphrase in "
+                "a file only the repository's user can read and name it as passphrase_file "
+                "({})",
+                where, gpgme_text(error));
+  }
+  if (m_passphrase.rejected) {
+    return fail("{}: the passphrase in passphrase_file is wrong ({})", where,
+                gpgme_text(error));
+  }
+  return fail("cannot sign with {}: {}", where, gpgme_text(error));
+}
+
+Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mode)
+{
+  m_passphrase.asked = false;
+  m_passphrase.rejected = false;
+
+  gpgme_data_t raw_in = nullptr;
+  if (auto error = gpgme_data_new_from_mem(&raw_in, text.data(), text.size(), 0)) {
+    return fail("GPGME cannot take the text to sign: {}", gpgme_text(error));
+  }
+  Data in(raw_in);
+  gpgme_data_t raw_out = nullptr;
+  if (auto error = gpgme_data_new(&raw_out)) {
+    return fail("GPGME cannot make room for a signature: {}", gpgme_text(error));
+  }
+  Data out(raw_out);
+
+  if (auto error = gpgme_op_sign(m_ctx.get(), in.get(), out.get(), mode)) {
+    return sign_failure(error);
+  }
+  gpgme_sign_result_t result = gpgme_op_sign_result(m_ctx.get());
+  if (!result || result->invalid_signers || !result->signatures ||
+      result->signatures->next) {
+    auto reason = result && result->invalid_signers
+                    ? gpgme_text(result->invalid_signers->reason)
+                    : std::string("not exactly one signature made");
+    return fail("cannot sign with key {} in {}: {}", m_fingerprint, printable(m_home), reason);
+  }
+  // apt warns about SHA1 signatures and will refuse them.
+  if (auto algo = result->signatures->hash_algo; !strong_digest(algo)) {
+    const char* name = gpgme_hash_algo_name(algo);
+    return fail("key {} in {} signs with digest {}, which apt rejects as weak; set "
+                "personal-digest-preferences SHA512 (and no digest-algo) in {}/gpg.conf",
+                m_fingerprint, printable(m_home), name ? name : "unknown", printable(m_home));
+  }
+
+  size_t size = 0;
+  char* bytes = gpgme_data_release_and_get_mem(out.release(), &size);
+  if (!bytes) {
+    return fail("GPGME lost the signature made with key {}", m_fingerprint);
+  }
+  std::string signed_text(bytes, size);
+  gpgme_free(bytes);
+  return signed_text;
+}
+
+// Where gpg keeps its keys, for messages: the configured home or gpg's own
+// default.
+std::string home_for_messages(const SignerConfig& config)
+{
+  if (!config.gnupg_home.empty()) {
+    return config.gnupg_home;
+  }
+  const char* home = gpgme_get_dirinfo("homedir");
+  return home ? fmt::format("gpg's default home {}", home) : "gpg's default home";
+}
+
+} // namespace
+
+Result<std::unique_ptr<Signer>> make_gpgme_signer(const SignerConfig& config)
+{
+  auto fingerprint = normalise_fingerprint(config.key);
+  if (!fingerprint) {
+    return fingerprint.error();
+  }
+  if (auto ok = init_gpgme(); !ok) {
+    return ok.error();
+  }
+  if (!config.gnupg_home.empty()) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(config.gnupg_home, error)) {
+      return fail("GNUPGHOME {} is not a folder{}; set gnupg_home to the folder holding "
+                  "the signing key",
+                  printable(config.gnupg_home),
+                  error ? ": " + error.message() : std::string());
+    }
+  }
+  auto signer = std::make_unique<GpgmeSigner>(std::move(*fingerprint),
+                                              home_for_messages(config));
+  if (auto ok = signer->open(config); !ok) {
+    return ok.error();
+  }
+  return std::unique_ptr<Signer>(std::move(signer));
+}
+
+} // namespace buildme::sign

@@ -1,0 +1,330 @@
+#include "app.hpp"
+
+#include "config/config.hpp"
+#include "repo/staging.hpp"
+#include "sign/signer.hpp"
+#include "util/clock.hpp"
+#include "util/fs.hpp"
+#include "util/lock.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <vector>
+
+namespace buildme::queue_manage {
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_attention = 1;
+constexpr int exit_usage = 2;
+
+constexpr std::string_view usage_text = R"(Usage: queue-manage --repository NAME [OPTIONS]
+       queue-manage regenerate --repository NAME
+       queue-manage promote SOURCE VERSION --from NAME --to NAME [--dist DIST]
+       queue-manage list --repository NAME [--dist DIST]
+
+queue-manage builds the APT repository [repository NAME] of the config in its
+staging_dir. Run by cron for each repository (every 2 or 5 minutes), it takes
+the .debs and sources that buildme put in the repo_queue of every product
+entering this repository, moves them into pool/, drops versions beyond
+keep_versions from the indices (their files are deleted after delete_after),
+and for each distribution (one per product) that changed writes Packages,
+Sources and Release from cached sums, signs them (InRelease, Release.gpg)
+and touches staging_dir/.DIST.changed for repo-publish. Nothing in the pool is
+ever overwritten: a queue file whose pool name holds different content is
+set aside in the queue's rejected/ folder with a .reason.
+
+  regenerate   write, sign and flag every distribution now
+  promote      copy SOURCE VERSION and the binaries built from it (hard links)
+               from one repository to another, and regenerate both
+  list         what each distribution holds
+
+Options:
+  --config FILE      configuration file (default /etc/buildme.conf)
+  --repository NAME  the [repository NAME] to work on
+  --from, --to NAME  repositories, for promote
+  --dist DIST        only this distribution
+  --wait             wait for another queue-manage of this repository instead
+                     of exiting at once
+  --verbose          say more
+  --help, --version
+
+Exit status: 0 done (or another run holds the lock), 1 something needs an
+operator, 2 usage or config error.
+)";
+
+struct Options
+{
+  std::string config_path = config::default_config_path;
+  std::string repository, from, to, dist;
+  bool wait = false;
+  bool verbose = false;
+  std::vector<std::string> arguments;
+};
+
+struct UsageError
+{
+  std::string message;
+};
+
+Options parse_options(int argc, char** argv)
+{
+  Options options;
+  auto value = [&](int& i, std::string_view name) {
+    if (i + 1 >= argc) {
+      throw UsageError{fmt::format("{} needs a value", name)};
+    }
+    return std::string(argv[++i]);
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" || arg == "-c") {
+      options.config_path = value(i, arg);
+    } else if (arg == "--repository" || arg == "-r") {
+      options.repository = value(i, arg);
+    } else if (arg == "--from") {
+      options.from = value(i, arg);
+    } else if (arg == "--to") {
+      options.to = value(i, arg);
+    } else if (arg == "--dist") {
+      options.dist = value(i, arg);
+    } else if (arg == "--wait") {
+      options.wait = true;
+    } else if (arg == "--verbose" || arg == "-v") {
+      options.verbose = true;
+    } else if (arg.starts_with("-")) {
+      throw UsageError{fmt::format("unknown option {}", util::printable(arg))};
+    } else {
+      options.arguments.emplace_back(arg);
+    }
+  }
+  return options;
+}
+
+struct Session
+{
+  config::Config config;
+  util::SystemClock clock;
+  std::unique_ptr<util::Log> log;
+  std::vector<util::FileLock> locks;
+};
+
+const config::Repository& find_repository(const config::Config& config, const std::string& name,
+                                          std::string_view option)
+{
+  if (name.empty()) {
+    throw UsageError{fmt::format("{} NAME is required", option)};
+  }
+  const config::Repository* repository = config.repository(name);
+  if (!repository) {
+    std::vector<std::string> known;
+    for (const auto& r : config.repositories) {
+      known.push_back(r.name);
+    }
+    throw UsageError{fmt::format("no [repository {}] in {} (known: {})", util::printable(name),
+                                 config.path, known.empty() ? "none" : util::join(known, ", "))};
+  }
+  return *repository;
+}
+
+// Takes the repository's lock; false when another run holds it (and we do
+// not wait).
+Result<bool> lock_repository(Session& session, const config::Repository& repository, bool wait)
+{
+  const auto dir = session.config.state_dir / "repo";
+  if (auto made = util::make_dirs(dir); !made) {
+    return Error{made.error()};
+  }
+  auto lock = util::FileLock::acquire(dir / (repository.name + ".lock"),
+                                      wait ? util::FileLock::Mode::wait
+                                           : util::FileLock::Mode::try_once);
+  if (!lock) {
+    return Error{lock.error()};
+  }
+  if (!lock->locked()) {
+    return false;
+  }
+  session.locks.push_back(std::move(*lock));
+  return true;
+}
+
+Result<std::unique_ptr<repo::Staging>> open_staging(Session& session,
+                                                    const config::Repository& repository)
+{
+  std::unique_ptr<sign::Signer> signer;
+  if (!repository.sign_with.empty()) {
+    auto made = sign::make_gpgme_signer(
+      {repository.gnupg_home, repository.sign_with, repository.passphrase_file});
+    if (!made) {
+      return fail("[repository {}] sign_with: {}", repository.name, made.message());
+    }
+    signer = std::move(*made);
+  } else {
+    session.log->detail(fmt::format("[repository {}] has no sign_with: the repository is "
+                                    "unsigned (apt needs [trusted=yes] for it)",
+                                    repository.name));
+  }
+  return repo::Staging::open(session.config, repository, std::move(signer), session.clock,
+                             *session.log);
+}
+
+int report(const repo::RunSummary& summary, Session& session, const Options& options)
+{
+  if (options.verbose) {
+    session.log->info(fmt::format("{} added, {} refused, {} waiting, {} pruned, {} deleted, {} "
+                                  "distributions published",
+                                  summary.added, summary.refused, summary.waiting, summary.pruned,
+                                  summary.deleted, summary.changed.size()));
+  }
+  return summary.errors > 0 ? exit_attention : exit_ok;
+}
+
+int run_queue(Session& session, const Options& options, bool regenerate)
+{
+  const auto& repository = find_repository(session.config, options.repository, "--repository");
+  auto locked = lock_repository(session, repository, options.wait);
+  if (!locked) {
+    fmt::print(stderr, "queue-manage: error: {}\n", locked.message());
+    return exit_attention;
+  }
+  if (!*locked) {
+    if (options.verbose || isatty(STDOUT_FILENO)) {
+      session.log->info(fmt::format("another queue-manage is working on {}; nothing to do",
+                                    repository.name));
+    }
+    return exit_ok;
+  }
+  auto staging = open_staging(session, repository);
+  if (!staging) {
+    fmt::print(stderr, "queue-manage: error: {}\n", staging.message());
+    return exit_attention;
+  }
+  return report(regenerate ? (*staging)->regenerate_all() : (*staging)->process_queue(), session,
+                options);
+}
+
+int run_promote(Session& session, const Options& options)
+{
+  if (options.arguments.size() != 3) {
+    throw UsageError{"promote needs SOURCE VERSION --from NAME --to NAME"};
+  }
+  const auto& from = find_repository(session.config, options.from, "--from");
+  const auto& to = find_repository(session.config, options.to, "--to");
+  if (from.name == to.name) {
+    throw UsageError{"--from and --to name the same repository"};
+  }
+  // Both locks, in name order, so two promotes never wait on each other.
+  for (const auto* repository : from.name < to.name ? std::vector{&from, &to}
+                                                     : std::vector{&to, &from}) {
+    auto locked = lock_repository(session, *repository, true);
+    if (!locked) {
+      fmt::print(stderr, "queue-manage: error: {}\n", locked.message());
+      return exit_attention;
+    }
+  }
+  auto source = open_staging(session, from);
+  auto target = open_staging(session, to);
+  if (!source || !target) {
+    fmt::print(stderr, "queue-manage: error: {}\n",
+               !source ? source.message() : target.message());
+    return exit_attention;
+  }
+  auto promoted = (*source)->promote(options.arguments[1], options.arguments[2], **target,
+                                     options.dist);
+  if (!promoted) {
+    fmt::print(stderr, "queue-manage: error: {}\n", promoted.message());
+    return exit_attention;
+  }
+  session.log->verdict("PROMOTED", util::Log::Tone::good,
+                       fmt::format("{} {}: {} files from {} to {} ({})", options.arguments[1],
+                                   options.arguments[2], promoted->added, from.name, to.name,
+                                   util::join(std::vector<std::string>(promoted->changed.begin(),
+                                                                       promoted->changed.end()),
+                                              ", ")));
+  return exit_ok;
+}
+
+int run_list(Session& session, const Options& options)
+{
+  const auto& repository = find_repository(session.config, options.repository, "--repository");
+  auto catalog = repo::Catalog::open(
+    (session.config.state_dir / "repo" / (repository.name + ".sqlite")).string());
+  if (!catalog) {
+    fmt::print(stderr, "queue-manage: error: {}\n", catalog.message());
+    return exit_attention;
+  }
+  auto members = catalog->members(options.dist);
+  if (!members) {
+    fmt::print(stderr, "queue-manage: error: {}\n", members.message());
+    return exit_attention;
+  }
+  for (const auto& member : *members) {
+    fmt::print("{:<12} {:<10} {:<32} {:<24} {:<8} {}\n", member.dist, member.component,
+               member.name, member.version, member.arch, member.path);
+  }
+  return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        fmt::print("{}", usage_text);
+        return exit_ok;
+      }
+      if (arg == "--version") {
+        fmt::print("queue-manage (buildme) {}\n", BUILDME_VERSION);
+        return exit_ok;
+      }
+    }
+    const Options options = parse_options(argc, argv);
+    auto config = config::load_config(options.config_path);
+    if (!config) {
+      fmt::print(stderr, "queue-manage: error: {}\n", config.message());
+      return exit_usage;
+    }
+    Session session;
+    session.config = std::move(*config);
+    session.log = std::make_unique<util::Log>(stdout, session.clock);
+    session.log->set_verbose(options.verbose);
+    if (!session.config.log_file.empty()) {
+      (void)session.log->open_file(session.config.log_file);
+    }
+    const std::string command = options.arguments.empty() ? "" : options.arguments.front();
+    if (command.empty()) {
+      return run_queue(session, options, false);
+    }
+    if (command == "regenerate" && options.arguments.size() == 1) {
+      return run_queue(session, options, true);
+    }
+    if (command == "promote") {
+      return run_promote(session, options);
+    }
+    if (command == "list" && options.arguments.size() == 1) {
+      return run_list(session, options);
+    }
+    throw UsageError{fmt::format("unknown command {}", util::printable(command))};
+  } catch (const UsageError& usage) {
+    fmt::print(stderr, "queue-manage: {}\nTry 'queue-manage --help'.\n", usage.message);
+    return exit_usage;
+  } catch (const std::exception& unexpected) {
+    fmt::print(stderr, "queue-manage: error: {}\n", unexpected.what());
+    return exit_attention;
+  }
+}
+
+} // namespace buildme::queue_manage
