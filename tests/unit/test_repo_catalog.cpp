@@ -1,0 +1,125 @@
+#include "repo/catalog.hpp"
+#include "repo/staging.hpp"
+
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+using buildme::repo::CachedFile;
+using buildme::repo::Catalog;
+using buildme::repo::Member;
+using buildme::test::ScratchDir;
+
+namespace {
+
+Member binary(std::string dist, std::string name, std::string version, std::string path)
+{
+  return {std::move(dist), "binary", "main", "amd64", name, std::move(version), name, "1",
+          std::move(path), 100, 0};
+}
+
+Catalog open_in(const ScratchDir& scratch)
+{
+  auto catalog = Catalog::open((scratch / "repo.sqlite").string());
+  REQUIRE_MESSAGE(catalog, catalog.message());
+  return std::move(*catalog);
+}
+
+} // namespace
+
+TEST_SUITE("repo: catalog")
+{
+  TEST_CASE("a cached stanza comes back with its stamp, byte for byte")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    const std::string stanza = "Package: a\nDescription: x\n y 'quoted' \"and\" ;DROP TABLE\n";
+    REQUIRE(catalog.put_file({"pool/main/a/a/a_1_amd64.deb", {10, 20, 30, 40}, stanza, "ff"}));
+    auto file = catalog.file("pool/main/a/a/a_1_amd64.deb");
+    REQUIRE(file);
+    REQUIRE(*file);
+    CHECK((*file)->stanza == stanza);
+    CHECK((*file)->stamp == buildme::repo::FileStamp{10, 20, 30, 40});
+    auto none = catalog.file("pool/main/b/b/b.deb");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+  }
+
+  TEST_CASE("the same version at another path replaces the current member")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/x/a_1.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/y/a_1.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "2.0", "pool/y/a_2.0.deb")));
+    REQUIRE(catalog.add_member(binary("diablo", "a", "1.0", "pool/x/a_1.0.deb")));
+    auto current = catalog.members("fremantle");
+    REQUIRE(current);
+    REQUIRE(current->size() == 2);
+    CHECK((*current)[0].path == "pool/y/a_1.0.deb");
+    CHECK((*current)[1].path == "pool/y/a_2.0.deb");
+    auto all = catalog.members("");
+    REQUIRE(all);
+    CHECK(all->size() == 3);
+  }
+
+  TEST_CASE("a removed member stays referenced nowhere until made current again")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    const Member a = binary("fremantle", "a", "1.0", "pool/a.deb");
+    REQUIRE(catalog.add_member(a));
+    CHECK(*catalog.referenced("pool/a.deb"));
+    REQUIRE(catalog.remove_member(a, 500));
+    CHECK_FALSE(*catalog.referenced("pool/a.deb"));
+    auto removed = catalog.removed_before(600);
+    REQUIRE(removed);
+    REQUIRE(removed->size() == 1);
+    CHECK(removed->front().removed_at == 500);
+    CHECK(catalog.removed_before(400)->empty());
+    REQUIRE(catalog.add_member(a));
+    CHECK(*catalog.referenced("pool/a.deb"));
+  }
+
+  TEST_CASE("the files a current source lists are referenced through it")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    Member source{"fremantle", "source", "main", "source", "hello", "1.0-1", "hello", "1.0-1",
+                  "pool/h/hello_1.0-1.dsc", 1, 0};
+    REQUIRE(catalog.add_member(source));
+    REQUIRE(catalog.set_source_files(source.path, {"pool/h/hello_1.0.orig.tar.gz"}));
+    CHECK(*catalog.referenced("pool/h/hello_1.0.orig.tar.gz"));
+    REQUIRE(catalog.remove_member(source, 5));
+    CHECK_FALSE(*catalog.referenced("pool/h/hello_1.0.orig.tar.gz"));
+    CHECK(catalog.source_files(source.path)->size() == 1);
+  }
+
+  TEST_CASE("data survives reopening the database")
+  {
+    ScratchDir scratch;
+    {
+      Catalog catalog = open_in(scratch);
+      REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a.deb")));
+    }
+    Catalog again = open_in(scratch);
+    CHECK(again.members("fremantle")->size() == 1);
+  }
+
+  TEST_CASE("a damaged database is an error that names it and says what to do")
+  {
+    ScratchDir scratch;
+    scratch.write("repo.sqlite", std::string(4096, 'x') + "this is not SQLite");
+    auto catalog = Catalog::open((scratch / "repo.sqlite").string());
+    REQUIRE_FALSE(catalog);
+    CHECK(catalog.message().find((scratch / "repo.sqlite").string()) != std::string::npos);
+    CHECK(catalog.message().find("move it aside") != std::string::npos);
+  }
+
+  TEST_CASE("pool folders use the lib prefix rule")
+  {
+    CHECK(buildme::repo::pool_dir("main", "hello") == "pool/main/h/hello");
+    CHECK(buildme::repo::pool_dir("non-free", "libfoo") == "pool/non-free/libf/libfoo");
+    CHECK(buildme::repo::pool_dir("main", "lib") == "pool/main/l/lib");
+  }
+}
