@@ -724,33 +724,52 @@ Result<std::vector<RemoteFile>> SshHost::list_dir(const std::string& dir)
 SshHost::Pumped SshHost::pump(ssh_channel channel, OutputFilter& output, int wait_ms,
                               bool& got_output)
 {
-  if (ssh_channel_poll_timeout(channel, wait_ms, 0) == SSH_ERROR) {
-    return Pumped::lost;
-  }
-  char buffer[32 * 1024];
-  for (int is_stderr : {0, 1}) {
-    while (true) {
-      int got = ssh_channel_read_nonblocking(channel, buffer, sizeof buffer, is_stderr);
-      if (got == SSH_ERROR) {
-        return Pumped::lost;
-      }
-      if (got <= 0) {
-        break;
-      }
-      got_output = true;
-      std::string_view data(buffer, static_cast<std::size_t>(got));
-      if (is_stderr) {
-        output.stderr_data(data);
-      } else {
-        output.stdout_data(data);
+  if (ssh_channel_is_eof(channel)) {
+    // The output has ended but the channel is open: the command (or what
+    // it left behind) still runs. libssh's channel calls all return at once
+    // at end of output, so wait on the session itself for the exit status
+    // and the close that follow.
+    ssh_event event = ssh_event_new();
+    if (!event || ssh_event_add_session(event, m_session) != SSH_OK) {
+      ssh_event_free(event);
+      return Pumped::lost;
+    }
+    int polled = ssh_event_dopoll(event, wait_ms);
+    ssh_event_remove_session(event, m_session);
+    ssh_event_free(event);
+    if (polled == SSH_ERROR) {
+      return Pumped::lost;
+    }
+  } else {
+    if (ssh_channel_poll_timeout(channel, wait_ms, 0) == SSH_ERROR) {
+      return Pumped::lost;
+    }
+    char buffer[32 * 1024];
+    for (int is_stderr : {0, 1}) {
+      while (true) {
+        int got = ssh_channel_read_nonblocking(channel, buffer, sizeof buffer, is_stderr);
+        if (got == SSH_ERROR) {
+          return Pumped::lost;
+        }
+        if (got <= 0) {
+          break;
+        }
+        got_output = true;
+        std::string_view data(buffer, static_cast<std::size_t>(got));
+        if (is_stderr) {
+          output.stderr_data(data);
+        } else {
+          output.stdout_data(data);
+        }
       }
     }
   }
   if (!ssh_is_connected(m_session)) {
     return Pumped::lost;
   }
-  bool ended = ssh_channel_is_eof(channel) || ssh_channel_is_closed(channel);
-  return ended ? Pumped::ended : Pumped::running;
+  // sshd closes the channel once the command has exited and its output has
+  // ended; the exit status comes before the close.
+  return ssh_channel_is_closed(channel) ? Pumped::ended : Pumped::running;
 }
 
 Status SshHost::signal_group(ssh_channel command, std::optional<long> pgid, const char* signal)
@@ -813,6 +832,9 @@ Result<ExecResult> SshHost::run(const std::vector<std::string>& argv, const std:
                 why());
   }
   if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) {
+    if (!ssh_is_connected(m_session)) {
+      return lost_connection(argv);
+    }
     return fail("cannot run {} on {}: {}", printable(argv[0]), name(), why());
   }
   // Nothing is sent to the command: a program that reads stdin sees its end

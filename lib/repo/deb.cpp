@@ -5,7 +5,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
@@ -16,6 +18,7 @@ namespace {
 
 using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
 
+constexpr std::int64_t ar_magic_size = 8; // "!<arch>\n"
 constexpr std::int64_t ar_header_size = 60;
 
 // The compressions dpkg knows for the control.tar and data.tar members.
@@ -83,11 +86,15 @@ public:
     archive_entry* entry = nullptr;
     int status = archive_read_next_header(ar.get(), &entry);
     if (status == ARCHIVE_EOF) {
+      if (auto whole = check_no_partial_header(); !whole) {
+        return whole.error();
+      }
       return error("not a Debian package: no debian-binary member (the ar archive is empty)");
     }
     if (status != ARCHIVE_OK) {
       return error("not a Debian package: not an ar archive ({})", archive_message(ar.get()));
     }
+    note_member(ar.get(), entry);
     if (auto checked = check_debian_binary(ar.get(), entry); !checked) {
       return checked.error();
     }
@@ -97,6 +104,9 @@ public:
     while (true) {
       status = archive_read_next_header(ar.get(), &entry);
       if (status == ARCHIVE_EOF) {
+        if (auto whole = check_no_partial_header(); !whole) {
+          return whole.error();
+        }
         if (have_control) {
           return error("no data.tar member after {} (the file is truncated?)", m_control_member);
         }
@@ -107,6 +117,7 @@ public:
                      have_control ? m_control_member : "debian-binary",
                      archive_message(ar.get()));
       }
+      note_member(ar.get(), entry);
       std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
       if (name.starts_with('_')) {
         continue; // dpkg's own extension members; dpkg skips them too
@@ -144,6 +155,33 @@ private:
   Error error(fmt::format_string<Args...> format, Args&&... args) const
   {
     return fail("{}: {}", m_deb, fmt::format(format, std::forward<Args>(args)...));
+  }
+
+  // Where the current member's header starts. libarchive counts the first
+  // header from the start of the file, before the ar magic.
+  static std::int64_t member_start(archive* ar)
+  {
+    return std::max(archive_read_header_position(ar), ar_magic_size);
+  }
+
+  void note_member(archive* ar, archive_entry* entry)
+  {
+    std::int64_t size = archive_entry_size(entry);
+    m_members_end = member_start(ar) + ar_header_size + size + (size & 1);
+    m_last_member = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+  }
+
+  // libarchive reports a member header cut short by the end of the file as
+  // the end of the archive; bytes left after the last whole member mean
+  // exactly that.
+  Status check_no_partial_header() const
+  {
+    if (m_file_size > m_members_end) {
+      return error("the file is truncated: it ends {} bytes into the ar header after {}",
+                   m_file_size - m_members_end,
+                   m_last_member.empty() ? "the ar magic" : quote(m_last_member));
+    }
+    return {};
   }
 
   // dpkg reads debian-binary's first line as the format version and accepts
@@ -209,7 +247,7 @@ private:
   Status check_complete(archive* ar, archive_entry* entry, std::string_view name) const
   {
     std::int64_t size = archive_entry_size(entry);
-    std::int64_t end = archive_read_header_position(ar) + ar_header_size + size + (size & 1);
+    std::int64_t end = member_start(ar) + ar_header_size + size + (size & 1);
     if (size < 0 || end > m_file_size) {
       return error("{} is truncated: the member needs {} bytes up to offset {}, the file has {}",
                    quote(name), size, end, m_file_size);
@@ -226,17 +264,17 @@ private:
     if (!compressed) {
       return compressed.error();
     }
+    auto tar_data = decompress(*compressed, name);
+    if (!tar_data) {
+      return tar_data.error();
+    }
 
     ArchivePtr tar(archive_read_new(), archive_read_free);
     if (!tar || archive_read_support_format_tar(tar.get()) != ARCHIVE_OK
-        || archive_read_support_filter_all(tar.get()) != ARCHIVE_OK) {
-      return error("cannot read {}: {}", name, archive_message(tar.get()));
+        || archive_read_open_memory(tar.get(), tar_data->data(), tar_data->size())
+             != ARCHIVE_OK) {
+      return error("{} does not hold a tar archive ({})", name, archive_message(tar.get()));
     }
-    if (archive_read_open_memory(tar.get(), compressed->data(), compressed->size())
-        != ARCHIVE_OK) {
-      return error("{} is not a tar archive ({})", name, archive_message(tar.get()));
-    }
-
     std::optional<std::string> control;
     archive_entry* item = nullptr;
     while (true) {
@@ -247,27 +285,23 @@ private:
       if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
         return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
       }
-      // Reading on decompresses the entry; the uncompressed total is bounded
-      // so that a small member cannot unpack to gigabytes.
-      auto unpacked = archive_filter_bytes(tar.get(), 0);
-      if (unpacked + archive_entry_size(item)
-          > static_cast<std::int64_t>(m_limits.max_control_tar)) {
-        return error("{} unpacks to more than the {} bytes allowed", name,
-                     m_limits.max_control_tar);
+      std::string_view path = archive_entry_pathname(item) ? archive_entry_pathname(item) : "";
+      if (path.ends_with('/')) {
+        path.remove_suffix(1);
       }
-      std::string path = archive_entry_pathname(item) ? archive_entry_pathname(item) : "";
       if (path != "./control" && path != "control") {
         continue;
       }
       if (control) {
         return error("{} holds two control files", name);
       }
-      if (archive_entry_hardlink(item) || archive_entry_filetype(item) != AE_IFREG) {
+      auto type = archive_entry_filetype(item);
+      if (archive_entry_hardlink(item) || type != AE_IFREG) {
         return error("{} in {} is {}, not a file", quote(path), name,
-                     archive_entry_filetype(item) == AE_IFDIR   ? "a directory"
-                     : archive_entry_filetype(item) == AE_IFLNK ? "a symbolic link"
-                     : archive_entry_hardlink(item)             ? "a hard link"
-                                                                : "a special file");
+                     archive_entry_hardlink(item) ? "a hard link"
+                     : type == AE_IFDIR           ? "a directory"
+                     : type == AE_IFLNK           ? "a symbolic link"
+                                                  : "a special file");
       }
       auto text = read_member(tar.get(), item, fmt::format("the control file in {}", name),
                               static_cast<std::int64_t>(m_limits.max_control_file));
@@ -282,11 +316,76 @@ private:
     return std::move(*control);
   }
 
+  // The whole uncompressed control.tar, at most max_control_tar bytes, so
+  // that a small member cannot unpack to gigabytes. libarchive does not
+  // check gzip's CRC (xz and zstd check their own), so that is done here:
+  // a damaged control.tar.gz must not pass for a different control file.
+  Result<std::string> decompress(const std::string& compressed, const std::string& name) const
+  {
+    ArchivePtr raw(archive_read_new(), archive_read_free);
+    archive_entry* entry = nullptr;
+    if (!raw || archive_read_support_format_raw(raw.get()) != ARCHIVE_OK
+        || archive_read_support_filter_all(raw.get()) != ARCHIVE_OK
+        || archive_read_open_memory(raw.get(), compressed.data(), compressed.size())
+             != ARCHIVE_OK
+        || archive_read_next_header(raw.get(), &entry) != ARCHIVE_OK) {
+      return error("{} is corrupt or truncated ({})", name, archive_message(raw.get()));
+    }
+    std::string data;
+    std::array<char, 64 * 1024> buffer;
+    while (true) {
+      auto got = archive_read_data(raw.get(), buffer.data(), buffer.size());
+      if (got < 0) {
+        return error("{} is corrupt or truncated ({})", name, archive_message(raw.get()));
+      }
+      if (got == 0) {
+        break;
+      }
+      if (data.size() + static_cast<std::size_t>(got) > m_limits.max_control_tar) {
+        return error("{} unpacks to more than the {} bytes allowed", name,
+                     m_limits.max_control_tar);
+      }
+      data.append(buffer.data(), static_cast<std::size_t>(got));
+    }
+    if (name.ends_with(".gz") && !gzip_trailer_matches(compressed, data)) {
+      return error("{} is corrupt: its gzip checksum does not match its content", name);
+    }
+    return data;
+  }
+
+  // The gzip trailer (RFC 1952): CRC-32 and length of the uncompressed data,
+  // little-endian, in the last 8 bytes.
+  static bool gzip_trailer_matches(std::string_view compressed, std::string_view data)
+  {
+    if (compressed.size() < 18) {
+      return false;
+    }
+    auto le32 = [&](std::size_t at) {
+      std::uint32_t value = 0;
+      for (std::size_t i = 0; i < 4; ++i) {
+        value |= static_cast<std::uint32_t>(static_cast<unsigned char>(compressed[at + i]))
+                 << (8 * i);
+      }
+      return value;
+    };
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (std::size_t done = 0; done < data.size();) {
+      auto piece = static_cast<uInt>(std::min<std::size_t>(data.size() - done, 1u << 30));
+      crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data() + done), piece);
+      done += piece;
+    }
+    auto end = compressed.size();
+    return le32(end - 8) == static_cast<std::uint32_t>(crc)
+           && le32(end - 4) == static_cast<std::uint32_t>(data.size());
+  }
+
   std::string m_deb;
   std::filesystem::path m_path;
   DebLimits m_limits;
   std::int64_t m_file_size = 0;
   std::string m_control_member;
+  std::int64_t m_members_end = ar_magic_size;
+  std::string m_last_member;
 };
 
 } // namespace

@@ -70,14 +70,13 @@ struct Passphrase
   bool configured = false;
   std::string text;
   bool asked = false;
-  bool rejected = false; // gpg asked again: the one we gave was wrong
 
   ~Passphrase() { explicit_bzero(text.data(), text.size()); }
 };
 
 // Called by GPGME (loopback pinentry) when gpg needs the passphrase. Never
-// prompts: without a configured passphrase, or when gpg asks a second time,
-// it fails at once.
+// prompts: without a configured passphrase, or when gpg asks again after a
+// wrong one, it fails at once.
 gpgme_error_t give_passphrase(void* hook, const char*, const char*, int prev_was_bad, int fd)
 {
   auto& passphrase = *static_cast<Passphrase*>(hook);
@@ -86,7 +85,6 @@ gpgme_error_t give_passphrase(void* hook, const char*, const char*, int prev_was
     return gpg_error(GPG_ERR_NO_PASSPHRASE);
   }
   if (prev_was_bad) {
-    passphrase.rejected = true;
     return gpg_error(GPG_ERR_BAD_PASSPHRASE);
   }
   std::string line = passphrase.text + "\n";
@@ -282,7 +280,7 @@ Error GpgmeSigner::sign_failure(gpgme_error_t error) const
                 "({})",
                 where, gpgme_text(error));
   }
-  if (m_passphrase.rejected) {
+  if (m_passphrase.configured && gpg_err_code(error) == GPG_ERR_BAD_PASSPHRASE) {
     return fail("{}: the passphrase in passphrase_file is wrong ({})", where,
                 gpgme_text(error));
   }
@@ -292,7 +290,6 @@ Error GpgmeSigner::sign_failure(gpgme_error_t error) const
 Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mode)
 {
   m_passphrase.asked = false;
-  m_passphrase.rejected = false;
 
   gpgme_data_t raw_in = nullptr;
   if (auto error = gpgme_data_new_from_mem(&raw_in, text.data(), text.size(), 0)) {

@@ -9,7 +9,7 @@ if [ ! -f "$BUILD_SCRIPT" ]; then
   echo "FAIL: $BUILD_SCRIPT is missing (configure with cmake: it is copied there)" >&2
   exit 1
 fi
-require_tools dpkg dpkg-checkbuilddeps dpkg-deb make cc dh ps
+require_tools dpkg dpkg-checkbuilddeps dpkg-deb make cc dh ps setsid timeout
 NATIVE=$(dpkg --print-architecture)
 DSC=hello-buildme_1.0-1.dsc
 DEB=hello-buildme_1.0-1_${NATIVE}.deb
@@ -18,7 +18,8 @@ DEB=hello-buildme_1.0-1_${NATIVE}.deb
 # of example/ whose hello-buildme folder the function EDIT has changed first.
 variant_source()
 {
-  local name=$1 edit=$2 dir="$SOURCE_CACHE/variant-$name" copy
+  local name=$1 edit=$2 copy dir
+  dir=$SOURCE_CACHE/variant-$name
   if [ ! -d "$dir" ]; then
     copy=$(mktemp -d "$SOURCE_CACHE/example-XXXXXX")
     cp -a "$BUILDME_SOURCE/example/." "$copy/"
@@ -78,6 +79,27 @@ assert_result()
   [[ $last == "BUILDME-STATUS: $code $word"* ]] || fail "last line of build.log: $last"
   count=$(grep -c '^BUILDME-STATUS:' "$W/build.log" 2>/dev/null)
   [ "$count" = 1 ] || fail "$count status lines in build.log"
+}
+
+# finish_within SECONDS PID: waits for buildme-build started in the
+# background; its exit code in $STATUS and its output (from $T/stdout) in
+# $OUT. A script that does not end in time fails the test and is killed.
+finish_within()
+{
+  local seconds=$1 pid=$2 waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$waited" -ge $((seconds * 10)) ]; then
+      fail "buildme-build did not end within $seconds seconds"
+      kill -KILL "$pid"
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  wait "$pid"
+  STATUS=$?
+  OUT=$(cat "$T/stdout")
+  printf '%s\n' "$OUT" | tail -n 5 | sed 's/^/    | /' >&2
 }
 
 other_arch()
@@ -213,10 +235,7 @@ test_sigterm_stops_the_build_with_status_50()
   done
   sleep 0.5
   kill -TERM "$pid"
-  wait "$pid"
-  STATUS=$?
-  OUT=$(cat "$T/stdout")
-  printf '%s\n' "$OUT" | tail -n 5 | sed 's/^/    | /' >&2
+  finish_within 30 "$pid"
   assert_result 50 builder-error "stopped by signal"
   # The whole build stopped, not just the script.
   waited=0
@@ -230,23 +249,38 @@ test_sigterm_stops_the_build_with_status_50()
   done
 }
 
+test_sigint_to_the_process_group_as_buildme_sends_it_stops_the_build()
+{
+  work_with "$(variant_source slow builds_slowly)"
+  # buildme runs the script as the leader of a process group of its own
+  # (sshd's session, or LocalHost's) and signals that whole group.
+  (
+    local waited=0 pid
+    until grep -q 'sleep 3471' "$W/build.log" 2>/dev/null || [ "$waited" -ge 1200 ]; do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    pid=$(sed -n '1s/.*, pid \([0-9]*\)$/\1/p' "$W/build.log")
+    [ -n "$pid" ] && kill -INT -- "-$pid"
+  ) &
+  local watcher=$!
+  # Output to a file: a stray process of a broken build must not hold the
+  # test up.
+  (cd "$W" && exec timeout 180 setsid bash "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE") \
+    >"$T/stdout" 2>&1
+  STATUS=$?
+  OUT=$(cat "$T/stdout")
+  wait "$watcher"
+  printf '%s\n' "$OUT" | tail -n 5 | sed 's/^/    | /' >&2
+  assert_result 50 builder-error "stopped by signal (SIGINT)"
+  still_running 'sleep 3471' && fail "the build's 'sleep 3471' still runs"
+}
+
 test_a_process_the_build_left_behind_is_stopped_with_it()
 {
   work_with "$(variant_source stray leaves_a_process)"
   (cd "$W" && exec bash "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE") >"$T/stdout" 2>&1 &
-  local pid=$! waited=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$waited" -ge 1200 ]; then
-      fail "buildme-build did not end while the build's process ran"
-      kill -TERM "$pid"
-      break
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  wait "$pid"
-  STATUS=$?
-  OUT=$(cat "$T/stdout")
+  finish_within 120 $!
   assert_result 0 success
   still_running 'sleep 3472' && fail "the build's 'sleep 3472' still runs"
 }
