@@ -30,17 +30,22 @@ const std::vector<SectionKind>& section_kinds()
     {"buildme",
      false,
      {"products", "incoming_dir", "result_dir", "repo_queue", "state_dir", "grace_period",
-      "settle_time", "log_file", "build_timeout", "idle_timeout", "max_attempts"}},
+      "settle_time", "log_file", "build_timeout", "idle_timeout", "max_attempts",
+      "upload_owner", "upload_group", "upload_mode"}},
     {"product", true, {"incoming_dir", "result_dir", "repo_queue", "arches"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
       "work_dir"}},
+    {"mail",
+     false,
+     {"smtp_url", "starttls", "username", "password", "password_file", "from", "list",
+      "log_url", "ca_file", "timeout", "list_throttle"}},
     {"repository",
      true,
      {"staging_dir", "products", "components", "origin", "label", "description",
       "keep_versions", "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash",
-      "compress", "promote_to", "delete_after"}},
+      "compress", "promote_to", "delete_after", "live", "live_identity", "live_known_hosts", "live_port"}},
   };
   return kinds;
 }
@@ -135,6 +140,7 @@ private:
                                 const std::vector<std::string>& products) const;
   Status seconds_in(const std::string& section, std::string_view key,
                     std::chrono::seconds& target) const;
+  Result<Mail> mail() const;
   Result<Builder> builder(const std::string& name) const;
   Result<std::vector<std::string>> arch_list(const std::string& section,
                                              std::string_view key) const;
@@ -647,7 +653,104 @@ Result<Repository> Reader::repository(const std::string& name,
       }
     }
   }
+  auto live = text("live");
+  if (!live) {
+    return live.error();
+  }
+  for (auto& target : util::split_words(*live)) {
+    // A local absolute path, or user@host:path for rsync over SSH; never an
+    // rsync option or a remote shell command.
+    const auto colon = target.find(':');
+    const bool remote = colon != std::string::npos && target.find('@') < colon;
+    if (target.starts_with('-') || (!remote && !target.starts_with('/')) ||
+        (remote && (colon + 1 >= target.size() || target.find("::") != std::string::npos)) ||
+        target.find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
+      return error(section, "live",
+                   fmt::format("'{}' is neither an absolute path nor user@host:path",
+                               printable(target)));
+    }
+    repository.live.push_back(std::move(target));
+  }
+  for (auto [name_of_key, target] : {std::pair{"live_identity", &repository.live_identity},
+                                     std::pair{"live_known_hosts", &repository.live_known_hosts}}) {
+    auto value = text(name_of_key);
+    if (!value) {
+      return value.error();
+    }
+    if (!value->empty()) {
+      if (auto absolute = path(section, name_of_key, *value, ""); !absolute) {
+        return absolute.error();
+      }
+      *target = *value;
+    }
+  }
+  auto live_port = integer(section, "live_port", 1, 65535);
+  if (!live_port) {
+    return live_port.error();
+  }
+  repository.live_port = static_cast<int>(live_port->value_or(22));
   return repository;
+}
+
+Result<Mail> Reader::mail() const
+{
+  Mail mail;
+  // log_url keeps its %(product)s, %(job)s, %(arch)s for the mail to fill.
+  auto raw_log_url = m_ini.raw("mail", "log_url");
+  mail.log_url = std::string(trim(raw_log_url.value_or("")));
+  for (auto [key, target] : {std::pair{"smtp_url", &mail.smtp_url},
+                             std::pair{"starttls", &mail.starttls},
+                             std::pair{"username", &mail.username},
+                             std::pair{"password", &mail.password},
+                             std::pair{"password_file", &mail.password_file},
+                             std::pair{"from", &mail.from},
+                             std::pair{"list", &mail.list},
+                             std::pair{"ca_file", &mail.ca_file}}) {
+    auto value = m_ini.get("mail", key);
+    if (!value) {
+      return value.error();
+    }
+    if (*value) {
+      if ((*value)->find_first_of("\r\n") != std::string::npos) {
+        return error("mail", key, "must be one line");
+      }
+      *target = std::string(trim(**value));
+    }
+  }
+  if (!mail.smtp_url.starts_with("smtp://") && !mail.smtp_url.starts_with("smtps://")) {
+    return error("mail", "smtp_url",
+                 fmt::format("'{}' is not an smtp:// or smtps:// URL (like "
+                             "smtp://mail.example.org:587)",
+                             printable(mail.smtp_url)));
+  }
+  if (mail.starttls != "required" && mail.starttls != "optional" && mail.starttls != "no") {
+    return error("mail", "starttls",
+                 fmt::format("'{}' is not required, optional or no", printable(mail.starttls)));
+  }
+  if (mail.from.find('@') == std::string::npos) {
+    return error("mail", "from",
+                 "missing or not an address; buildme's sender, like "
+                 "'from = buildme <buildme@example.org>'");
+  }
+  if (!mail.password.empty() && !mail.password_file.empty()) {
+    return error("mail", "password", "give password or password_file, not both");
+  }
+  for (auto key : {"password_file", "ca_file"}) {
+    const std::string& value = std::string_view(key) == "ca_file" ? mail.ca_file
+                                                                  : mail.password_file;
+    if (!value.empty()) {
+      if (auto absolute = path("mail", key, value, ""); !absolute) {
+        return absolute.error();
+      }
+    }
+  }
+  for (auto [key, target] : {std::pair{"timeout", &mail.timeout},
+                             std::pair{"list_throttle", &mail.list_throttle}}) {
+    if (auto status = seconds_in("mail", key, *target); !status) {
+      return status.error();
+    }
+  }
+  return mail;
 }
 
 Result<Config> Reader::read() const
@@ -695,6 +798,31 @@ Result<Config> Reader::read() const
     if (auto status = seconds(key, *target); !status) {
       return status.error();
     }
+  }
+  for (auto [key, target] : {std::pair{"upload_owner", &config.upload_owner},
+                             std::pair{"upload_group", &config.upload_group}}) {
+    auto value = m_ini.get("buildme", key);
+    if (!value) {
+      return value.error();
+    }
+    *target = std::string(trim(value->value_or("")));
+    if (!target->empty() && !is_user_name(*target)) {
+      return error("buildme", key, fmt::format("'{}' is not a user or group name",
+                                               printable(*target)));
+    }
+  }
+  if (auto mode = m_ini.get("buildme", "upload_mode"); !mode) {
+    return mode.error();
+  } else if (*mode) {
+    const std::string_view text = trim(**mode);
+    unsigned value = 0;
+    auto [end, failure] = std::from_chars(text.data(), text.data() + text.size(), value, 8);
+    if (text.empty() || failure != std::errc() || end != text.data() + text.size() ||
+        value > 0777) {
+      return error("buildme", "upload_mode",
+                   fmt::format("'{}' is not an octal file mode like 0644", printable(**mode)));
+    }
+    config.upload_mode = value;
   }
   auto attempts = integer("buildme", "max_attempts", 1, 100);
   if (!attempts) {
@@ -763,6 +891,13 @@ Result<Config> Reader::read() const
                    fmt::format("'{}' is not a [repository] in this file",
                                printable(repository.promote_to)));
     }
+  }
+  if (m_ini.section("mail")) {
+    auto mail = this->mail();
+    if (!mail) {
+      return mail.error();
+    }
+    config.mail = std::move(*mail);
   }
   if (config.builders.empty()) {
     // The embedded default: build here, one at a time.

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ struct Repository
   // Pool files of versions that left the indices are deleted after this
   // long, so clients holding older indices still find them.
   std::chrono::seconds delete_after{24 * 3600};
+  // Where repo-publish pushes the repository: local paths or user@host:path
+  // (rsync over SSH, with live_identity and live_known_hosts).
+  std::vector<std::string> live;
+  std::string live_identity;
+  std::string live_known_hosts;
+  int live_port = 22;
 };
 
 // A builder host: [builder NAME]. Each slot builds one thing at a time: over
@@ -95,6 +102,25 @@ struct Builder
   bool is_local() const { return host == "local"; }
 };
 
+// [mail]: who hears about uploads and builds. Without the section buildme
+// sends no mail.
+struct Mail
+{
+  std::string smtp_url;        // smtp://host:587 or smtps://host:465
+  std::string starttls = "required"; // required | optional | no (smtp:// only)
+  std::string username;
+  std::string password;        // or password_file; never logged
+  std::string password_file;
+  std::string from;            // "buildme <buildme@example.org>"
+  std::string list;            // the list that hears about everything
+  std::string log_url;         // "https://builder.example.org/logs/%(product)s/%(job)s/%(arch)s/build.log"
+  std::string ca_file;         // extra CA for the server's certificate (tests)
+  std::chrono::seconds timeout{60};
+  // The list hears of repeated identical failures of one source at most once
+  // per this long; the uploader always hears. 0: no throttle.
+  std::chrono::seconds list_throttle{6 * 3600};
+};
+
 struct Config
 {
   std::string path;                         // the file it came from
@@ -105,11 +131,17 @@ struct Config
   // it may still be on its way); .changes uploads are taken at once.
   std::chrono::seconds settle_time{30};
   std::string log_file;                     // empty: stdout only
+  // What upload-drop gives the files it puts in incoming: owner and group
+  // (names; empty = unchanged) and mode.
+  std::string upload_owner;
+  std::string upload_group;
+  unsigned upload_mode = 0644;
   std::vector<Builder> builders;            // never empty: default one local
   std::chrono::seconds build_timeout{24 * 3600};
   std::chrono::seconds idle_timeout{4 * 3600};
   int max_attempts = 3;
   std::vector<Repository> repositories;
+  std::optional<Mail> mail;
 
   const Product* product(std::string_view name) const;
   const Builder* builder(std::string_view name) const;

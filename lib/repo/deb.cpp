@@ -89,7 +89,7 @@ public:
       if (auto whole = check_no_partial_header(); !whole) {
         return whole.error();
       }
-      return error("not a Debian package: no debian-binary member (the ar archive is empty)");
+      return error("not a Debian package: the ar archive is empty, with no debian-binary member");
     }
     if (status != ARCHIVE_OK) {
       return error("not a Debian package: not an ar archive ({})", archive_message(ar.get()));
@@ -108,9 +108,11 @@ public:
           return whole.error();
         }
         if (have_control) {
-          return error("no data.tar member after {} (the file is truncated?)", m_control_member);
+          return error("the file ends after {}, with no data.tar member (truncated?)",
+                       m_control_member);
         }
-        return error("not a Debian package: no control.tar member");
+        return error("not a Debian package: the file ends after debian-binary, with no "
+                     "control.tar member");
       }
       if (status != ARCHIVE_OK) {
         return error("the ar archive is corrupt or truncated after {} ({})",
@@ -133,8 +135,7 @@ public:
       }
       if (is_member(name, "data.tar")) {
         if (!have_control) {
-          return error("{} comes before control.tar; dpkg requires control.tar first",
-                       quote(name));
+          return error("{} comes before control.tar; dpkg requires control.tar first", name);
         }
         if (auto whole = check_complete(ar.get(), entry, name); !whole) {
           return whole.error();
@@ -249,8 +250,8 @@ private:
     std::int64_t size = archive_entry_size(entry);
     std::int64_t end = member_start(ar) + ar_header_size + size + (size & 1);
     if (size < 0 || end > m_file_size) {
-      return error("{} is truncated: the member needs {} bytes up to offset {}, the file has {}",
-                   quote(name), size, end, m_file_size);
+      return error("{} is truncated: the file ends at byte {}, the member at byte {}", name,
+                   m_file_size, end);
     }
     return {};
   }

@@ -157,7 +157,7 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n")
           == "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
-             "[builder NAME], [repository NAME]");
+             "[builder NAME], [mail], [repository NAME]");
     CHECK(has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
   }
@@ -473,5 +473,38 @@ TEST_SUITE("config: repositories")
     CHECK(has(parse_error(base + "keep_versions = 0\n"), "[repository r] keep_versions: '0'"));
     CHECK(has(parse_error(base + "valid_for = soon\n"), "[repository r] valid_for: 'soon'"));
     CHECK(has(parse_error(base + "gnupg_home = keys\n"), "[repository r] gnupg_home: 'keys' is not an absolute path"));
+  }
+}
+
+TEST_SUITE("config: mail")
+{
+  TEST_CASE("a [mail] section is read; without it no mail is sent")
+  {
+    CHECK_FALSE(parse_ok(minimal).mail);
+    const Config config = parse_ok(minimal + "[mail]\nsmtp_url = smtp://mail.example.org:587\n"
+                                             "from = buildme <buildme@example.org>\n"
+                                             "list = maemo-builds@example.org\n"
+                                             "username = bot\npassword_file = /etc/buildme/smtp\n"
+                                             "log_url = https://b.example.org/%(product)s/%(job)s\n"
+                                             "list_throttle = 1h\n");
+    REQUIRE(config.mail);
+    CHECK(config.mail->smtp_url == "smtp://mail.example.org:587");
+    CHECK(config.mail->starttls == "required");
+    CHECK(config.mail->password_file == "/etc/buildme/smtp");
+    CHECK(config.mail->log_url == "https://b.example.org/%(product)s/%(job)s");
+    CHECK(config.mail->list_throttle == std::chrono::hours(1));
+  }
+
+  TEST_CASE("mail mistakes name the key")
+  {
+    const std::string ok = "from = b <b@example.org>\n";
+    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = http://x\n" + ok),
+              "[mail] smtp_url: 'http://x' is not an smtp:// or smtps:// URL"));
+    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\nstarttls = maybe\n" + ok),
+              "[mail] starttls: 'maybe' is not required, optional or no"));
+    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\n"), "[mail] from: missing"));
+    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\npassword = a\n"
+                                    "password_file = /p\n" + ok),
+              "[mail] password: give password or password_file, not both"));
   }
 }

@@ -1,0 +1,156 @@
+#include "intake/drop.hpp"
+
+#include "debian/syntax.hpp"
+#include "util/fs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace buildme::intake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Control files last, the .changes after the .dsc: buildme takes an upload
+// by its control file, so that one appears only when all else is in place.
+int rank(const std::string& name)
+{
+  return name.ends_with(".changes") ? 2 : name.ends_with(".dsc") ? 1 : 0;
+}
+
+Result<uid_t> user_id(const std::string& name)
+{
+  if (name.empty()) {
+    return static_cast<uid_t>(-1);
+  }
+  const passwd* entry = ::getpwnam(name.c_str());
+  if (!entry) {
+    return fail("no user {} on this system (upload_owner)", name);
+  }
+  return entry->pw_uid;
+}
+
+Result<gid_t> group_id(const std::string& name)
+{
+  if (name.empty()) {
+    return static_cast<gid_t>(-1);
+  }
+  const group* entry = ::getgrnam(name.c_str());
+  if (!entry) {
+    return fail("no group {} on this system (upload_group)", name);
+  }
+  return entry->gr_gid;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> drop_upload(const config::Config& config,
+                                             const config::Product& product,
+                                             const std::vector<fs::path>& files)
+{
+  std::vector<std::pair<fs::path, std::string>> uploads; // source, name
+  for (const auto& file : files) {
+    const std::string name = file.filename().string();
+    if (auto valid = debian::check_file_name(name); !valid) {
+      return Error{valid.error()};
+    }
+    auto info = util::stat_no_follow(file);
+    if (!info) {
+      return Error{info.error()};
+    }
+    if (!*info || (*info)->type != util::FileInfo::Type::regular) {
+      return fail("{} is not a regular file", util::printable(file.string()));
+    }
+    if (std::any_of(uploads.begin(), uploads.end(),
+                    [&](const auto& upload) { return upload.second == name; })) {
+      return fail("{} is given twice", name);
+    }
+    uploads.emplace_back(file, name);
+  }
+  if (std::none_of(uploads.begin(), uploads.end(),
+                   [](const auto& upload) { return rank(upload.second) > 0; })) {
+    return fail("an upload needs its .dsc or .changes; none among the files given");
+  }
+  std::stable_sort(uploads.begin(), uploads.end(), [](const auto& a, const auto& b) {
+    return rank(a.second) < rank(b.second);
+  });
+
+  const fs::path& incoming = product.incoming_dir;
+  auto folder = util::stat_no_follow(incoming);
+  if (!folder || !*folder || (*folder)->type != util::FileInfo::Type::directory) {
+    return fail("incoming folder {} of product {} is missing (create it, or fix incoming_dir "
+                "in {})",
+                incoming.string(), product.name, config.path);
+  }
+  for (const auto& [file, name] : uploads) {
+    auto taken = util::stat_no_follow(incoming / name);
+    if (taken && *taken) {
+      return fail("{} already holds {} (an earlier upload of it is still waiting); nothing "
+                  "was dropped",
+                  incoming.string(), name);
+    }
+  }
+  auto uid = user_id(config.upload_owner);
+  auto gid = group_id(config.upload_group);
+  if (!uid || !gid) {
+    return Error{!uid ? uid.error() : gid.error()};
+  }
+
+  // Copy everything under hidden names first; remove them all on failure.
+  std::vector<std::pair<fs::path, fs::path>> staged; // hidden, final
+  auto discard = [&] {
+    for (const auto& [hidden, final_path] : staged) {
+      std::error_code ignored;
+      fs::remove(hidden, ignored);
+    }
+  };
+  for (const auto& [file, name] : uploads) {
+    const fs::path hidden =
+      incoming / fmt::format(".upload-drop.{}.{}", ::getpid(), name);
+    if (auto copied = util::copy_exclusive(file, hidden); !copied) {
+      discard();
+      return Error{copied.error()};
+    }
+    staged.emplace_back(hidden, incoming / name);
+    if ((config.upload_owner.size() || config.upload_group.size()) &&
+        ::lchown(hidden.c_str(), *uid, *gid) != 0) {
+      const int error = errno;
+      discard();
+      return fail("cannot give {} to {}:{}: {}", hidden.string(), config.upload_owner,
+                  config.upload_group, std::strerror(error));
+    }
+    if (::chmod(hidden.c_str(), static_cast<mode_t>(config.upload_mode)) != 0) {
+      const int error = errno;
+      discard();
+      return fail("cannot set the mode of {}: {}", hidden.string(), std::strerror(error));
+    }
+  }
+  std::vector<std::string> dropped;
+  for (std::size_t i = 0; i < staged.size(); ++i) {
+    const auto& [hidden, final_path] = staged[i];
+    if (auto moved = util::move_exclusive(hidden, final_path); !moved) {
+      // What is already in place stays (buildme waits for the rest, then
+      // rejects it); the rest is removed.
+      for (std::size_t j = i; j < staged.size(); ++j) {
+        std::error_code ignored;
+        fs::remove(staged[j].first, ignored);
+      }
+      return Error{moved.error()};
+    }
+    dropped.push_back(final_path.filename().string());
+  }
+  if (auto synced = util::sync_dir(incoming); !synced) {
+    return Error{synced.error()};
+  }
+  return dropped;
+}
+
+} // namespace buildme::intake

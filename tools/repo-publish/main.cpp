@@ -1,0 +1,161 @@
+// repo-publish: push changed repositories live, once (cron) or in a loop.
+#include "config/config.hpp"
+#include "publish/publish.hpp"
+#include "util/clock.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unistd.h>
+
+namespace {
+
+constexpr std::string_view usage_text = R"(Usage: repo-publish [--config FILE] [--repository NAME] [--loop [--interval SECONDS]]
+
+For each repository with `live` targets in the config (or only NAME), and for
+each distribution that queue-manage flagged as changed (staging_dir/.DIST.changed),
+repo-publish rsyncs the repository to every target: local paths, or
+user@host:path over SSH with live_identity and live_known_hosts. First the pool
+and by-hash copies, nothing deleted; then the indices with --delay-updates and
+deletions last, so a client never sees an index naming a missing file. The flag
+is cleared only after every target succeeded; one touched again meanwhile
+means another sync.
+
+  --loop            keep going: check the flags every --interval seconds
+                    (default 10), retrying a failed repository with back-off
+                    (30 s doubling up to 10 min); stop with SIGTERM or SIGINT
+  --repository NAME only this repository
+  --verbose         show the rsync commands
+  --help, --version
+
+Exit status (without --loop): 0 all published (or nothing to do), 1 a sync
+failed (the flag stays for the next run), 2 usage or config error.
+)";
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop(int)
+{
+  g_stop = 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  using namespace buildme;
+  std::string config_path = config::default_config_path;
+  std::string only;
+  bool loop = false;
+  bool verbose = false;
+  long interval = 10;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "repo-publish: {} needs a value\n", arg);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      fmt::print("{}", usage_text);
+      return 0;
+    } else if (arg == "--version") {
+      fmt::print("repo-publish (buildme) {}\n", BUILDME_VERSION);
+      return 0;
+    } else if (arg == "--config" || arg == "-c") {
+      config_path = value();
+    } else if (arg == "--repository" || arg == "-r") {
+      only = value();
+    } else if (arg == "--loop") {
+      loop = true;
+    } else if (arg == "--verbose" || arg == "-v") {
+      verbose = true;
+    } else if (arg == "--interval") {
+      const std::string text = value();
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), interval);
+      if (error != std::errc() || end != text.data() + text.size() || interval < 1) {
+        fmt::print(stderr, "repo-publish: --interval needs a whole number of seconds\n");
+        return 2;
+      }
+    } else {
+      fmt::print(stderr, "repo-publish: unknown argument {}\nTry 'repo-publish --help'.\n",
+                 util::printable(arg));
+      return 2;
+    }
+  }
+  auto config = config::load_config(config_path);
+  if (!config) {
+    fmt::print(stderr, "repo-publish: error: {}\n", config.message());
+    return 2;
+  }
+  std::vector<const config::Repository*> repositories;
+  for (const auto& repository : config->repositories) {
+    if ((only.empty() || repository.name == only) && !repository.live.empty()) {
+      repositories.push_back(&repository);
+    }
+  }
+  if (!only.empty() && repositories.empty()) {
+    fmt::print(stderr, "repo-publish: error: no [repository {}] with live targets in {}\n",
+               util::printable(only), config->path);
+    return 2;
+  }
+
+  util::SystemClock clock;
+  util::Log log(stdout, clock);
+  log.set_verbose(verbose);
+  if (!config->log_file.empty()) {
+    (void)log.open_file(config->log_file);
+  }
+
+  struct Backoff
+  {
+    std::chrono::seconds delay{0};
+    util::Clock::time_point next;
+  };
+  std::map<std::string, Backoff> backoff;
+  if (loop) {
+    struct sigaction action = {};
+    action.sa_handler = on_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+  }
+  int failures = 0;
+  do {
+    failures = 0;
+    for (const auto* repository : repositories) {
+      Backoff& wait = backoff[repository->name];
+      if (clock.now() < wait.next) {
+        continue;
+      }
+      auto result = publish::publish_repository(*config, *repository, log);
+      if (result) {
+        wait = {};
+        continue;
+      }
+      ++failures;
+      wait.delay = std::min<std::chrono::seconds>(
+        wait.delay.count() == 0 ? std::chrono::seconds(30) : wait.delay * 2,
+        std::chrono::minutes(10));
+      wait.next = clock.now() + wait.delay;
+      log.verdict("FAILED", util::Log::Tone::bad,
+                  loop ? fmt::format("{} (retrying in {} s)", result.message(), wait.delay.count())
+                       : result.message());
+    }
+    for (long slept = 0; loop && !g_stop && slept < interval * 10; ++slept) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  } while (loop && !g_stop);
+  return failures > 0 ? 1 : 0;
+}

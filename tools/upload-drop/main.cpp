@@ -1,0 +1,84 @@
+// upload-drop: put an upload into a product's incoming folder atomically.
+#include "config/config.hpp"
+#include "intake/drop.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::string_view usage_text = R"(Usage: upload-drop [--config FILE] --product PRODUCT FILE...
+
+Copies an upload (its .changes or .dsc and the files it lists) into the
+incoming folder of PRODUCT, as a web uploader hands uploads to buildme: every
+file under a hidden temporary name first, with upload_owner, upload_group and
+upload_mode from [buildme], then renamed in, the .dsc and .changes last. A
+name already in the incoming folder is refused and nothing is dropped; names
+must follow Debian's rules (no '/', no leading '.', no control characters).
+
+Exit status: 0 dropped, 1 refused (the reason is printed), 2 usage or config
+error.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  using namespace buildme;
+  std::string config_path = config::default_config_path;
+  std::string product_name;
+  std::vector<std::filesystem::path> files;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      fmt::print("{}", usage_text);
+      return 0;
+    }
+    if (arg == "--version") {
+      fmt::print("upload-drop (buildme) {}\n", BUILDME_VERSION);
+      return 0;
+    }
+    if ((arg == "--config" || arg == "--product") && i + 1 < argc) {
+      (arg == "--config" ? config_path : product_name) = argv[++i];
+    } else if (arg == "--") {
+      for (++i; i < argc; ++i) {
+        files.emplace_back(argv[i]);
+      }
+    } else if (arg.starts_with("-")) {
+      fmt::print(stderr, "upload-drop: unknown or incomplete option {}\nTry 'upload-drop --help'.\n",
+                 util::printable(arg));
+      return 2;
+    } else {
+      files.emplace_back(arg);
+    }
+  }
+  if (product_name.empty() || files.empty()) {
+    fmt::print(stderr, "upload-drop: needs --product PRODUCT and the upload's files\n"
+                       "Try 'upload-drop --help'.\n");
+    return 2;
+  }
+  auto config = config::load_config(config_path);
+  if (!config) {
+    fmt::print(stderr, "upload-drop: error: {}\n", config.message());
+    return 2;
+  }
+  const config::Product* product = config->product(product_name);
+  if (!product) {
+    fmt::print(stderr, "upload-drop: error: no product {} in {}\n", util::printable(product_name),
+               config->path);
+    return 2;
+  }
+  auto dropped = intake::drop_upload(*config, *product, files);
+  if (!dropped) {
+    fmt::print(stderr, "upload-drop: {}\n", dropped.message());
+    return 1;
+  }
+  fmt::print("dropped into {}: {}\n", product->incoming_dir.string(), util::join(*dropped, " "));
+  return 0;
+}
