@@ -108,7 +108,7 @@ apt_root()
   mkdir -p "$APT_ROOT"/etc/apt/apt.conf.d "$APT_ROOT"/etc/apt/preferences.d \
     "$APT_ROOT"/var/lib/apt/lists/partial "$APT_ROOT"/var/cache/apt/archives/partial \
     "$APT_ROOT"/var/lib/dpkg/info "$APT_ROOT"/var/lib/dpkg/updates \
-    "$APT_ROOT"/var/lib/dpkg/triggers "$APT_ROOT"/var/log
+    "$APT_ROOT"/var/lib/dpkg/triggers "$APT_ROOT"/var/log "$APT_ROOT"/etc/apt/sources.list.d
   : >"$APT_ROOT/var/lib/dpkg/status"
   for package in $(dependency_closure "$@"); do
     dpkg-query -s "$package" >>"$APT_ROOT/var/lib/dpkg/status"
@@ -121,7 +121,8 @@ apt_root()
 apt_get()
 {
   OUT=$(apt-get -o Dir="$APT_ROOT" -o Dir::State::status="$APT_ROOT/var/lib/dpkg/status" \
-    -o Dir::Etc::Parts="$APT_ROOT/etc/apt/apt.conf.d" -o Debug::NoLocking=1 \
+    -o Dir::Etc::Parts="$APT_ROOT/etc/apt/apt.conf.d" -o Dir::Etc::SourceParts="$APT_ROOT/etc/apt/sources.list.d" \
+    -o Debug::NoLocking=1 \
     -o Dpkg::Options::=--root="$APT_ROOT" -o Dpkg::Options::=--log="$APT_ROOT/var/log/dpkg.log" \
     -o APT::Sandbox::User=root "$@" 2>&1)
   STATUS=$?
