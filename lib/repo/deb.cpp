@@ -8,6 +8,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <array>
 #include <memory>
 #include <optional>
@@ -70,7 +72,7 @@ public:
     }
     struct stat st;
     if (::fstat(file->fd(), &st) != 0) {
-      return fail("{}: cannot stat it", m_deb);
+      return error("cannot stat it: {}", std::strerror(errno));
     }
     if (st.st_size == 0) {
       return error("not a Debian package: the file is empty");
@@ -137,7 +139,7 @@ public:
         if (!have_control) {
           return error("{} comes before control.tar; dpkg requires control.tar first", name);
         }
-        if (auto whole = check_complete(ar.get(), entry, name); !whole) {
+        if (auto whole = check_complete(name); !whole) {
           return whole.error();
         }
         return control;
@@ -220,6 +222,9 @@ private:
                                   std::int64_t max_size) const
   {
     std::int64_t size = archive_entry_size(entry);
+    if (size < 0) {
+      return error("{} has no valid size in its header", name);
+    }
     if (size > max_size) {
       return error("{} is {} bytes, more than the {} allowed", name, size, max_size);
     }
@@ -245,13 +250,11 @@ private:
   // The member's data (and the padding byte an odd-sized ar member has)
   // must lie inside the file: a .deb cut short in data.tar is corrupt even
   // though its control data reads fine.
-  Status check_complete(archive* ar, archive_entry* entry, std::string_view name) const
+  Status check_complete(std::string_view name) const
   {
-    std::int64_t size = archive_entry_size(entry);
-    std::int64_t end = member_start(ar) + ar_header_size + size + (size & 1);
-    if (size < 0 || end > m_file_size) {
+    if (m_members_end > m_file_size) {
       return error("{} is truncated: the file ends at byte {}, the member at byte {}", name,
-                   m_file_size, end);
+                   m_file_size, m_members_end);
     }
     return {};
   }

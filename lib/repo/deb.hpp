@@ -15,13 +15,20 @@ namespace buildme::repo {
 
 struct DebLimits
 {
-  std::uint64_t max_control_tar = 64 * 1024 * 1024; // uncompressed control.tar
+  std::uint64_t max_control_tar = 64 * 1024 * 1024; // control.tar, compressed or not
   std::uint64_t max_control_file = 4 * 1024 * 1024;  // ./control inside it
 };
 
-// The text of the package's control file (DEBIAN/control), as dpkg-deb
-// --field prints it. Checks that the archive starts with debian-binary "2.x"
-// and that control.tar comes before data.tar, as dpkg requires.
-Result<std::string> read_deb_control(const std::filesystem::path& deb, const DebLimits& limits = {});
+// The text of the package's control file (DEBIAN/control), byte for byte as
+// dpkg-deb --field prints it. Checks the layout dpkg requires: debian-binary
+// "2.x" first, then control.tar.*, then data.tar.* (members whose names start
+// with '_' may sit between, and are skipped as dpkg skips them), and that the
+// file holds all of data.tar, so a .deb cut short anywhere is an Error. The
+// control.tar is unpacked whole and its checksum checked (gzip's here, xz's
+// and zstd's, when the stream has one, by libarchive), so damage there is
+// an Error too; data.tar is not read, so damage inside it goes unnoticed,
+// as with apt-ftparchive.
+Result<std::string> read_deb_control(const std::filesystem::path& deb,
+                                     const DebLimits& limits = {});
 
 } // namespace buildme::repo

@@ -37,9 +37,15 @@ constexpr std::string_view source_order[] = {
   "Package-List", "Files", "Checksums-Md5", "Checksums-Sha1", "Checksums-Sha256",
   "Checksums-Sha512"};
 
+// Field names are ASCII; compared without allocating, as this runs for
+// every field of every package.
 bool iequals(std::string_view a, std::string_view b)
 {
-  return a.size() == b.size() && util::to_lower(a) == util::to_lower(b);
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size()
+         && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
+              return lower(x) == lower(y);
+            });
 }
 
 template<std::size_t N>
@@ -131,13 +137,14 @@ struct Rewrite
   std::string value;
 };
 
-// pkgTagSection::Write: the known fields in `order`, then the others in the
-// paragraph's order, each replaced by its Rewrite when there is one.
+// pkgTagSection::Write: the known fields in `order`, each replaced by its
+// Rewrite when there is one, then the others as they are, in the
+// paragraph's order (every field apt-ftparchive sets is a known one).
 template<std::size_t N>
-std::string write_stanza(std::string_view text, const debian::Paragraph& paragraph,
-                         const std::string_view (&order)[N], const std::vector<Rewrite>& rewrites)
+std::string write_stanza(const std::vector<std::string_view>& lines,
+                         const debian::Paragraph& paragraph, const std::string_view (&order)[N],
+                         const std::vector<Rewrite>& rewrites)
 {
-  auto lines = split_lines(text);
   auto rewrite_of = [&](std::string_view name) -> const Rewrite* {
     for (const auto& rewrite : rewrites) {
       if (iequals(rewrite.name, name)) {
@@ -158,14 +165,7 @@ std::string write_stanza(std::string_view text, const debian::Paragraph& paragra
     }
   }
   for (const auto& field : paragraph.fields) {
-    if (is_ordered(order, field.name)) {
-      continue;
-    }
-    if (const auto* rewrite = rewrite_of(field.name)) {
-      if (!rewrite->value.empty()) {
-        write_field(out, field.name, rewrite->value);
-      }
-    } else {
+    if (!is_ordered(order, field.name)) {
       write_field(out, field.name, raw_value(field, lines));
     }
   }
@@ -173,14 +173,14 @@ std::string write_stanza(std::string_view text, const debian::Paragraph& paragra
 }
 
 // apt's FindS: the value as written, trimmed at both ends.
-std::string trimmed_value(std::string_view text, const debian::Paragraph& paragraph,
-                          std::string_view name)
+std::string trimmed_value(const std::vector<std::string_view>& lines,
+                          const debian::Paragraph& paragraph, std::string_view name)
 {
   const auto* field = paragraph.find(name);
   if (!field) {
     return {};
   }
-  return std::string(util::trim(raw_value(*field, split_lines(text))));
+  return std::string(util::trim(raw_value(*field, lines)));
 }
 
 // One line of a value that apt reads as a single line.
@@ -197,6 +197,7 @@ std::string one_line(std::string_view value)
 std::string packages_stanza(std::string_view control_text, const debian::Paragraph& control,
                             std::string_view filename, const util::Digests& digests)
 {
+  auto lines = split_lines(control_text);
   std::vector<Rewrite> rewrites = {
     {"Filename", std::string(filename)},
     {"Size", std::to_string(digests.size)},
@@ -204,18 +205,19 @@ std::string packages_stanza(std::string_view control_text, const debian::Paragra
     {"SHA1", digests.sha1.value_or("")},
     {"SHA256", digests.sha256.value_or("")},
     {"SHA512", digests.sha512.value_or("")},
-    {"Priority", trimmed_value(control_text, control, "Priority")},
-    {"Section", trimmed_value(control_text, control, "Section")},
+    {"Priority", trimmed_value(lines, control, "Priority")},
+    {"Section", trimmed_value(lines, control, "Section")},
     {"Status", ""},
   };
-  return write_stanza(control_text, control, package_order, rewrites);
+  return write_stanza(lines, control, package_order, rewrites);
 }
 
 std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& dsc,
                            std::string_view directory, const std::vector<SourceFile>& files)
 {
+  auto lines = split_lines(dsc_text);
   std::vector<Rewrite> rewrites = {
-    {"Package", trimmed_value(dsc_text, dsc, "Source")},
+    {"Package", trimmed_value(lines, dsc, "Source")},
     {"Source", ""},
     {"Directory", std::string(directory)},
     {"Priority", ""},
@@ -230,7 +232,7 @@ std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& d
     }
     rewrites.push_back({util::digest_field(kind), std::move(list)});
   }
-  return write_stanza(dsc_text, dsc, source_order, rewrites);
+  return write_stanza(lines, dsc, source_order, rewrites);
 }
 
 std::string release_date(std::chrono::system_clock::time_point when)
@@ -244,9 +246,10 @@ std::string release_date(std::chrono::system_clock::time_point when)
     std::chrono::floor<std::chrono::seconds>(when));
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} UTC", days[static_cast<std::size_t>(utc.tm_wday)],
-                     utc.tm_mday, months[static_cast<std::size_t>(utc.tm_mon)], utc.tm_year + 1900,
-                     utc.tm_hour, utc.tm_min, utc.tm_sec);
+  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} UTC",
+                     days[static_cast<std::size_t>(utc.tm_wday)], utc.tm_mday,
+                     months[static_cast<std::size_t>(utc.tm_mon)], utc.tm_year + 1900, utc.tm_hour,
+                     utc.tm_min, utc.tm_sec);
 }
 
 std::string release_text(const ReleaseInfo& info, const std::vector<ReleaseFile>& files)

@@ -1,0 +1,343 @@
+#include "repo/deb.hpp"
+
+#include "deb_fixture.hpp"
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+using buildme::repo::DebLimits;
+using buildme::repo::read_deb_control;
+using namespace buildme::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string hello_control = "Package: hello\n"
+                                  "Version: 1.0-1\n"
+                                  "Architecture: amd64\n"
+                                  "Maintainer: Jane Doe <jane@example.org>\n"
+                                  "Installed-Size: 12\n"
+                                  "Depends: libc6 (>= 2.36)\n"
+                                  "Description: greets the world  \n"
+                                  " Prints a greeting.\n"
+                                  " .\n"
+                                  "   a verbatim line\n";
+
+const char* const compressions[] = {"gzip", "xz", "zstd", "none"};
+
+// Removes before writing: ext4 flushes a file rewritten by truncation on
+// close, which would make the byte-by-byte cases take minutes.
+void write_bytes(const fs::path& path, const std::string& bytes)
+{
+  fs::remove(path);
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// The members of a good .deb, unpacked with ar into `dir`:
+// debian-binary, control.tar.xz, data.tar.xz.
+void unpack_members(const ScratchDir& scratch, const fs::path& dir)
+{
+  fs::create_directories(dir);
+  auto deb = build_deb(scratch.path(), "members", hello_control, "xz");
+  run_tool(ar_tool, {"x", deb.string()}, dir);
+}
+
+// The message of a read that must fail; it names the file.
+std::string failure(const fs::path& deb, const DebLimits& limits = {})
+{
+  auto control = read_deb_control(deb, limits);
+  REQUIRE_FALSE(control.ok());
+  CHECK(control.message().find(deb.filename().string()) != std::string::npos);
+  return control.message();
+}
+
+} // namespace
+
+TEST_CASE("the control file of a .deb reads back exactly as dpkg-deb --field prints it")
+{
+  ScratchDir scratch;
+  for (std::string compression : compressions) {
+    CAPTURE(compression);
+    auto deb = build_deb(scratch.path(), std::string("hello-") + compression, hello_control,
+                         compression);
+    auto control = read_deb_control(deb);
+    REQUIRE_MESSAGE(control.ok(), control.message());
+    CHECK(*control == dpkg_deb_field(deb));
+    CHECK(*control == hello_control);
+  }
+}
+
+TEST_CASE("a .deb cut short anywhere is refused, naming the file")
+{
+  ScratchDir scratch;
+  for (std::string compression : compressions) {
+    CAPTURE(compression);
+    auto deb = build_deb(scratch.path(), std::string("whole-") + compression, hello_control,
+                         compression);
+    auto bytes = ScratchDir::read(deb);
+    auto cut = scratch / "cut.deb";
+    for (std::size_t size = 0; size < bytes.size(); ++size) {
+      CAPTURE(size);
+      write_bytes(cut, bytes.substr(0, size));
+      auto control = read_deb_control(cut);
+      REQUIRE_FALSE(control.ok());
+      const auto& message = control.message();
+      CAPTURE(message);
+      CHECK(message.find("cut.deb") != std::string::npos);
+      if (size == 0) {
+        CHECK(message.find("the file is empty") != std::string::npos);
+      } else if (size < 8) { // shorter than the ar magic
+        CHECK(message.find("not an ar archive") != std::string::npos);
+      } else if (size == 72 + 30) { // debian-binary ends at 72
+        CHECK(message.find("the file is truncated: it ends 30 bytes into the ar header after "
+                           "'debian-binary'")
+              != std::string::npos);
+      } else {
+        // Cut inside a member, or between two: either way the message says so.
+        CHECK((message.find("truncated") != std::string::npos
+               || message.find("the file ends after") != std::string::npos
+               || message.find("the ar archive is empty") != std::string::npos));
+      }
+    }
+  }
+}
+
+TEST_CASE("a .deb with a damaged byte is refused or still gives its own control file")
+{
+  // Compressed control members carry a checksum, so damage there is always
+  // noticed; damage in data.tar (which is not read) leaves the control file
+  // as it was. Never a crash, never a changed control file.
+  ScratchDir scratch;
+  for (std::string compression : {"gzip", "xz", "zstd"}) {
+    CAPTURE(compression);
+    auto deb = build_deb(scratch.path(), std::string("whole-") + compression, hello_control,
+                         compression);
+    auto bytes = ScratchDir::read(deb);
+    auto damaged = scratch / "damaged.deb";
+    int refused = 0;
+    for (std::size_t at = 0; at < bytes.size(); ++at) {
+      CAPTURE(at);
+      auto copy = bytes;
+      copy[at] = static_cast<char>(copy[at] ^ 0x5a);
+      write_bytes(damaged, copy);
+      auto control = read_deb_control(damaged);
+      if (control.ok()) {
+        CHECK(*control == hello_control);
+      } else {
+        ++refused;
+        CHECK(control.message().find("damaged.deb") != std::string::npos);
+      }
+    }
+    CHECK(refused > 100);
+  }
+}
+
+TEST_CASE("an uncompressed .deb with a damaged byte never crashes the reader")
+{
+  ScratchDir scratch;
+  auto deb = build_deb(scratch.path(), "plain", hello_control, "none");
+  auto bytes = ScratchDir::read(deb);
+  auto damaged = scratch / "damaged.deb";
+  for (std::size_t at = 0; at < bytes.size(); ++at) {
+    CAPTURE(at);
+    auto copy = bytes;
+    copy[at] = static_cast<char>(copy[at] ^ 0x5a);
+    write_bytes(damaged, copy);
+    auto control = read_deb_control(damaged);
+    if (!control.ok()) {
+      CHECK(control.message().find("damaged.deb") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("an empty file or a text file named .deb is not a Debian package")
+{
+  ScratchDir scratch;
+  auto empty = scratch.write("empty.deb", "");
+  CHECK(failure(empty).find("not a Debian package: the file is empty") != std::string::npos);
+
+  auto text = scratch.write("notes.deb", "Package: hello\nVersion: 1.0\n");
+  CHECK(failure(text).find("not a Debian package: not an ar archive") != std::string::npos);
+
+  auto missing = failure(scratch / "missing.deb");
+  CHECK(missing.find("missing.deb") != std::string::npos);
+}
+
+TEST_CASE("a symlink or a folder named .deb is refused")
+{
+  ScratchDir scratch;
+  auto deb = build_deb(scratch.path(), "hello", hello_control);
+  fs::create_symlink(deb, scratch / "link.deb");
+  failure(scratch / "link.deb");
+  fs::create_directories(scratch / "folder.deb");
+  failure(scratch / "folder.deb");
+}
+
+TEST_CASE("members out of dpkg's order are refused")
+{
+  ScratchDir scratch;
+  auto dir = scratch / "members";
+  unpack_members(scratch, dir);
+
+  auto data_first = ar_archive(dir, "data-first.deb",
+                               {"debian-binary", "data.tar.xz", "control.tar.xz"});
+  CHECK(failure(data_first).find("data.tar.xz comes before control.tar") != std::string::npos);
+
+  auto no_version = ar_archive(dir, "no-version.deb", {"control.tar.xz", "data.tar.xz"});
+  CHECK(failure(no_version).find("no debian-binary member (the first member is "
+                                 "'control.tar.xz')")
+        != std::string::npos);
+
+  auto version_last = ar_archive(dir, "version-last.deb",
+                                 {"control.tar.xz", "data.tar.xz", "debian-binary"});
+  CHECK(failure(version_last).find("no debian-binary member") != std::string::npos);
+
+  auto no_data = ar_archive(dir, "no-data.deb", {"debian-binary", "control.tar.xz"});
+  CHECK(failure(no_data).find("the file ends after control.tar.xz, with no data.tar member")
+        != std::string::npos);
+
+  auto no_control = ar_archive(dir, "no-control.deb", {"debian-binary", "data.tar.xz"});
+  CHECK(failure(no_control).find("comes before control.tar") != std::string::npos);
+
+  auto only_version = ar_archive(dir, "only-version.deb", {"debian-binary"});
+  CHECK(failure(only_version).find("the file ends after debian-binary, with no control.tar member")
+        != std::string::npos);
+
+  auto twice = ar_archive(dir, "twice.deb",
+                          {"debian-binary", "control.tar.xz", "control.tar.xz", "data.tar.xz"});
+  CHECK(failure(twice).find("a second control member") != std::string::npos);
+
+  write_bytes(dir / "README", "stray\n");
+  auto stray = ar_archive(dir, "stray.deb",
+                          {"debian-binary", "README", "control.tar.xz", "data.tar.xz"});
+  CHECK(failure(stray).find("unexpected member 'README'") != std::string::npos);
+}
+
+TEST_CASE("dpkg's own underscore members are skipped like dpkg skips them")
+{
+  ScratchDir scratch;
+  auto dir = scratch / "members";
+  unpack_members(scratch, dir);
+  write_bytes(dir / "_gpgorigin", "signature\n");
+  auto deb = ar_archive(dir, "signed.deb",
+                        {"debian-binary", "_gpgorigin", "control.tar.xz", "data.tar.xz"});
+  auto control = read_deb_control(deb);
+  REQUIRE_MESSAGE(control.ok(), control.message());
+  CHECK(*control == hello_control);
+}
+
+TEST_CASE("a debian-binary other than 2.x is refused")
+{
+  ScratchDir scratch;
+  auto dir = scratch / "members";
+  unpack_members(scratch, dir);
+  for (const char* version : {"3.0\n", "2.0", "2.x\n", "\n", "", "1.0\n2.0\n"}) {
+    CAPTURE(version);
+    write_bytes(dir / "debian-binary", version);
+    fs::remove(dir / "odd.deb");
+    auto deb = ar_archive(dir, "odd.deb", {"debian-binary", "control.tar.xz", "data.tar.xz"});
+    CHECK(failure(deb).find("dpkg reads only format 2.x") != std::string::npos);
+  }
+  write_bytes(dir / "debian-binary", "2.1\n");
+  fs::remove(dir / "odd.deb");
+  auto minor = ar_archive(dir, "odd.deb", {"debian-binary", "control.tar.xz", "data.tar.xz"});
+  CHECK(read_deb_control(minor).ok());
+
+  write_bytes(dir / "debian-binary", std::string(1000, '2'));
+  fs::remove(dir / "odd.deb");
+  auto huge = ar_archive(dir, "odd.deb", {"debian-binary", "control.tar.xz", "data.tar.xz"});
+  CHECK(failure(huge).find("debian-binary is 1000 bytes") != std::string::npos);
+}
+
+TEST_CASE("a control file over the size limit is refused")
+{
+  ScratchDir scratch;
+  std::string padded = hello_control + " " + std::string(5000, 'x') + "\n";
+  auto deb = hand_made_deb(scratch.path(), "big", padded);
+  DebLimits small;
+  small.max_control_file = 1000;
+  CHECK(failure(deb, small).find("more than the 1000 allowed") != std::string::npos);
+
+  auto fine = read_deb_control(deb);
+  REQUIRE_MESSAGE(fine.ok(), fine.message());
+  CHECK(*fine == padded);
+
+  // The default limit, 4 MiB.
+  std::string huge = hello_control;
+  while (huge.size() < 5 * 1024 * 1024) {
+    huge += " " + std::string(1000, 'y') + "\n";
+  }
+  auto huge_deb = hand_made_deb(scratch.path(), "huge", huge);
+  CHECK(failure(huge_deb).find("more than the 4194304 allowed") != std::string::npos);
+}
+
+TEST_CASE("a control.tar that unpacks beyond its limit is refused before it is unpacked")
+{
+  ScratchDir scratch;
+  auto deb = hand_made_deb(scratch.path(), "bomb", [](const fs::path& folder) {
+    std::ofstream(folder / "control") << hello_control;
+    std::ofstream(folder / "postinst") << std::string(1024 * 1024, '\0');
+  });
+  DebLimits limits;
+  limits.max_control_tar = 64 * 1024;
+  CHECK(failure(deb, limits).find("control.tar.gz unpacks to more than the 65536 bytes allowed")
+        != std::string::npos);
+  CHECK(read_deb_control(deb).ok());
+}
+
+TEST_CASE("a control that is a symlink, a folder or missing is refused")
+{
+  ScratchDir scratch;
+  auto link = hand_made_deb(scratch.path(), "link", [](const fs::path& folder) {
+    std::ofstream(folder / "real") << hello_control;
+    fs::create_symlink("real", folder / "control");
+  });
+  CHECK(failure(link).find("'./control' in control.tar.gz is a symbolic link, not a file")
+        != std::string::npos);
+
+  auto folder = hand_made_deb(scratch.path(), "folder", [](const fs::path& dir) {
+    fs::create_directories(dir / "control");
+    std::ofstream(dir / "control/inside") << hello_control;
+  });
+  CHECK(failure(folder).find("is a directory, not a file") != std::string::npos);
+
+  auto none = hand_made_deb(scratch.path(), "none", [](const fs::path& dir) {
+    std::ofstream(dir / "postinst") << "#!/bin/sh\n";
+  });
+  CHECK(failure(none).find("control.tar.gz has no control file") != std::string::npos);
+}
+
+TEST_CASE("a control.tar holding control twice is refused")
+{
+  ScratchDir scratch;
+  auto work = scratch / "work";
+  fs::create_directories(work / "c");
+  std::ofstream(work / "c/control") << hello_control;
+  write_bytes(work / "debian-binary", "2.0\n");
+  run_tool(tar_tool, {"-C", "c", "-czf", "control.tar.gz", "./control", "control"}, work);
+  run_tool(tar_tool, {"-C", "c", "-czf", "data.tar.gz", "."}, work);
+  auto deb = ar_archive(work, "twice.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
+  CHECK(failure(deb).find("control.tar.gz holds two control files") != std::string::npos);
+}
+
+TEST_CASE("a control member that is not a compressed tar is refused")
+{
+  ScratchDir scratch;
+  auto work = scratch / "work";
+  fs::create_directories(work);
+  write_bytes(work / "debian-binary", "2.0\n");
+  write_bytes(work / "control.tar.gz", "this is not gzip data at all\n");
+  write_bytes(work / "data.tar.gz", "");
+  auto deb = ar_archive(work, "junk.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
+  auto message = failure(deb);
+  CHECK(message.find("control.tar.gz") != std::string::npos);
+
+  write_bytes(work / "control.tar.gz", "");
+  fs::remove(deb);
+  deb = ar_archive(work, "junk.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
+  CHECK(failure(deb).find("control.tar.gz") != std::string::npos);
+}
