@@ -7,6 +7,7 @@
 #include "build/ssh_host.hpp"
 #include "debian/syntax.hpp"
 #include "intake/jobs.hpp"
+#include "mail/notify.hpp"
 #include "state/history.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
@@ -157,6 +158,7 @@ private:
   std::string m_arch;
   std::string m_slot_id;
   util::Log& m_log;
+  util::SystemClock m_clock;
   intake::StateDir m_state;
   std::vector<Slot> m_slots;
   const Slot* m_slot = nullptr;
@@ -446,6 +448,22 @@ void Worker::finish(const Outcome& outcome)
     }
     if (job_state) {
       (void)history->set_job_state(m_job_number, *job_state, now);
+    }
+  }
+  if (m_config.mail && m_record.state != "queued" && m_record.state != "cancelled") {
+    // The uploader and the list hear of every result; a requeue is not one.
+    mail::Outbox outbox(m_config.state_dir, m_clock);
+    const std::string verdict = m_record.state == "success"         ? "BUILT"
+                                : m_record.state == "builder-error" ? "GAVE UP"
+                                                                    : "FAILED";
+    mail::notify(*m_config.mail, outbox,
+                 {verdict, m_job.source, m_job.version, m_job.product, m_arch, m_job.number,
+                  m_job.uploader, m_record.reason,
+                  m_record.state == "success" ? std::string()
+                                              : m_build_log.last_lines(summary_lines)},
+                 m_log);
+    if (auto mailer = mail::make_smtp_mailer(*m_config.mail)) {
+      outbox.flush(**mailer, m_log); // what fails waits for the next tick
     }
   }
   m_log.heading(fmt::format("job {}: {} {} [{}] on {}", m_job.number, m_job.source,

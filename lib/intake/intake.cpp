@@ -328,6 +328,11 @@ void Intake::reject(const config::Product& product, const Upload& upload,
   }
   m_log.verdict("REJECTED", util::Log::Tone::bad, reason);
   m_log.detail(fmt::format("reason written to {}", outcome->reason.string()));
+  if (m_options.on_reject) {
+    auto text = util::read_file(outcome->reason, 1024 * 1024);
+    m_options.on_reject({product.name, upload.control, result.source(), result.version(),
+                         result.uploader(), reason, text ? *text : reason});
+  }
 }
 
 } // namespace

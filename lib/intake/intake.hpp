@@ -14,14 +14,30 @@
 #include "util/log.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace buildme::intake {
 
+// What intake tells the outside world about a rejected upload (buildme
+// turns it into mail).
+struct RejectNotice
+{
+  std::string product;
+  std::string control;  // the .changes or .dsc as it was named
+  std::string source;   // empty when the control file did not parse
+  std::string version;
+  std::string uploader; // Changed-By / Maintainer text, untrusted
+  std::string reason;
+  std::string reason_text; // the .reason file's body
+};
+
 struct IntakeOptions
 {
   bool dry_run = false;
+  // Called after each reject that moved files (not in a dry run).
+  std::function<void(const RejectNotice&)> on_reject;
   // A lone .dsc (no .changes names it) is taken only once its newest file is
   // this old, so that the .changes a dput upload sends last still finds its
   // files in place.

@@ -8,6 +8,7 @@
 #include "state/history.hpp"
 #include "intake/intake.hpp"
 #include "intake/verify.hpp"
+#include "mail/notify.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -21,6 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <memory>
 #include <variant>
 #include <exception>
@@ -212,9 +214,22 @@ int run_tick(const Options& options)
     lock = std::move(std::get<0>(taken));
   }
 
+  std::optional<mail::Outbox> outbox;
+  if (context.config.mail && !options.dry_run) {
+    outbox.emplace(context.config.state_dir, context.clock);
+  }
   intake::IntakeOptions intake_options;
   intake_options.dry_run = options.dry_run;
   intake_options.settle_time = context.config.settle_time;
+  if (outbox) {
+    intake_options.on_reject = [&](const intake::RejectNotice& reject) {
+      mail::notify(*context.config.mail, *outbox,
+                   {"REJECTED", reject.source.empty() ? reject.control : reject.source,
+                    reject.version, reject.product, "", 0, reject.uploader, reject.reason,
+                    reject.reason_text},
+                   log);
+    };
+  }
   const auto intake = intake::run_intake(context.config, intake_options, context.clock, log);
 
   build::DispatchSummary dispatch;
@@ -234,6 +249,18 @@ int run_tick(const Options& options)
     }
     dispatch = build::run_dispatch(context.config, dispatch_options, context.clock, log);
   }
+  int mail_failures = 0;
+  if (outbox) {
+    // Mail waits in the outbox until the server takes it: a server that is
+    // down never holds up intake or builds.
+    auto mailer = mail::make_smtp_mailer(*context.config.mail);
+    if (mailer) {
+      mail_failures = outbox->flush(**mailer, log).failed;
+    } else {
+      log.verdict("ERROR", util::Log::Tone::bad, mailer.message());
+    }
+  }
+  (void)mail_failures;
   if (options.verbose) {
     log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting; dispatch: {} started, "
                          "{} waiting, {} requeued",

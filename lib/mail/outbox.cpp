@@ -1,0 +1,275 @@
+#include "mail/outbox.hpp"
+
+#include "util/digest.hpp"
+#include "util/fs.hpp"
+#include "util/lock.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <optional>
+
+namespace buildme::mail {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view from_field = "envelope-from: ";
+constexpr std::string_view to_field = "envelope-to: ";
+constexpr std::string_view error_field = "last-error: ";
+constexpr std::string_view suffix = ".mail";
+constexpr auto keep_sent = std::chrono::hours(7 * 24);
+
+struct Stored
+{
+  std::string from;
+  std::vector<std::string> to;
+  std::string last_error;
+  std::string text;
+};
+
+// Errors are kept on one line of the file's envelope.
+std::string one_line(std::string_view text)
+{
+  return util::join(util::split_words(text, "\r\n"), " ");
+}
+
+std::string serialise(const Stored& stored)
+{
+  std::string out = std::string(from_field) + stored.from + "\n";
+  for (const auto& address : stored.to) {
+    out += std::string(to_field) + address + "\n";
+  }
+  if (!stored.last_error.empty()) {
+    out += std::string(error_field) + one_line(stored.last_error) + "\n";
+  }
+  return out + "\n" + stored.text;
+}
+
+std::optional<Stored> parse_stored(std::string_view content)
+{
+  Stored stored;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = content.find('\n', start);
+    if (end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const auto line = content.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) {
+      break;
+    }
+    if (line.starts_with(from_field)) {
+      stored.from = line.substr(from_field.size());
+    } else if (line.starts_with(to_field)) {
+      stored.to.emplace_back(line.substr(to_field.size()));
+    } else if (line.starts_with(error_field)) {
+      stored.last_error = line.substr(error_field.size());
+    } else {
+      return std::nullopt;
+    }
+  }
+  stored.text = content.substr(start);
+  if (!valid_email(stored.from) || stored.to.empty() || stored.text.empty()) {
+    return std::nullopt;
+  }
+  for (const auto& address : stored.to) {
+    if (!valid_email(address)) {
+      return std::nullopt;
+    }
+  }
+  return stored;
+}
+
+// The waiting messages, oldest first (names sort by queue time).
+std::vector<std::string> mail_files(const fs::path& dir)
+{
+  std::vector<std::string> names;
+  if (auto listing = util::list_dir(dir)) {
+    for (auto& name : *listing) {
+      if (name.ends_with(suffix)) {
+        names.push_back(std::move(name));
+      }
+    }
+  }
+  return names;
+}
+
+std::string domain_of(const std::string& email)
+{
+  return email.substr(email.find('@') + 1);
+}
+
+std::int64_t unix_seconds(util::Clock::time_point when)
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
+}
+
+} // namespace
+
+Outbox::Outbox(std::filesystem::path state_dir, const util::Clock& clock)
+  : m_dir(std::move(state_dir) / "mail"), m_clock(clock)
+{
+}
+
+Status Outbox::queue(const Message& message)
+{
+  Stored stored;
+  stored.from = message.from.email;
+  for (const auto& address : message.to) {
+    stored.to.push_back(address.email);
+  }
+  if (stored.to.empty()) {
+    return fail("mail '{}' has no recipient", util::printable(message.subject));
+  }
+  for (const auto& address : stored.to) {
+    if (!valid_email(address)) {
+      return fail("mail '{}' not queued: '{}' is not a plain mail address",
+                  util::printable(message.subject), util::printable(address));
+    }
+  }
+  if (!valid_email(stored.from)) {
+    return fail("mail '{}' not queued: sender '{}' is not a plain mail address (from in [mail])",
+                util::printable(message.subject), util::printable(stored.from));
+  }
+
+  const fs::path dir = m_dir / "outbox";
+  if (auto made = util::make_dirs(dir); !made) {
+    return made;
+  }
+  static std::atomic<unsigned> sequence{0};
+  const auto now = m_clock.now();
+  const auto micros =
+    std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  const std::string id = fmt::format("{:016}-{}-{:06}", micros, ::getpid(), sequence++);
+  stored.text = render(message, now, new_message_id(domain_of(stored.from)));
+  return util::write_file_exclusive(dir / (id + std::string(suffix)), serialise(stored), 0600);
+}
+
+Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
+{
+  FlushResult result;
+  const fs::path outbox = m_dir / "outbox";
+  const fs::path sending = m_dir / "sending";
+  const fs::path sent = m_dir / "sent";
+  const fs::path broken = m_dir / "broken";
+  for (const auto& dir : {outbox, sending, sent}) {
+    if (auto made = util::make_dirs(dir); !made) {
+      log.info(fmt::format("mail not sent: {}", made.message()));
+      result.waiting = static_cast<int>(mail_files(outbox).size());
+      return result;
+    }
+  }
+  auto lock = util::FileLock::acquire(m_dir / "flush.lock", util::FileLock::Mode::try_once);
+  if (!lock || !lock->locked()) {
+    if (!lock) {
+      log.info(fmt::format("mail not sent: {}", lock.message()));
+    }
+    result.waiting = static_cast<int>(mail_files(outbox).size());
+    return result;
+  }
+
+  for (const auto& name : mail_files(sending)) {
+    log.info(fmt::format("mail {} was being sent when a run stopped; it will be sent again", name));
+    if (auto moved = util::move_no_clobber(sending / name, outbox / name); !moved) {
+      log.info(fmt::format("mail {} stays in {}: {}", name, sending.string(), moved.message()));
+    }
+  }
+
+  // sent/ is a record for a person, not a queue: a week of it is enough.
+  const auto too_old = std::chrono::system_clock::now() - keep_sent;
+  for (const auto& name : mail_files(sent)) {
+    auto info = util::stat_no_follow(sent / name);
+    if (info && *info && (*info)->mtime < too_old) {
+      std::error_code ignored;
+      fs::remove(sent / name, ignored);
+    }
+  }
+
+  for (const auto& name : mail_files(outbox)) {
+    if (!util::move_exclusive(outbox / name, sending / name)) {
+      continue; // gone meanwhile: not ours to send
+    }
+    auto content = util::read_file(sending / name);
+    auto stored = content ? parse_stored(*content) : std::nullopt;
+    if (!stored) {
+      (void)util::make_dirs(broken);
+      auto moved = util::move_no_clobber(sending / name, broken / name);
+      log.info(fmt::format("mail {} is unreadable and was set aside in {}",
+                           name, moved ? moved->string() : (sending / name).string()));
+      ++result.failed;
+      continue;
+    }
+
+    const SendResult sending_result = mailer.send(stored->from, stored->to, stored->text);
+    const std::string recipients = util::join(stored->to, ", ");
+    if (sending_result.accepted()) {
+      ++result.sent;
+      if (!stored->last_error.empty()) {
+        log.info(fmt::format("mail {} to {} sent after all", name, recipients));
+      }
+      if (!util::move_no_clobber(sending / name, sent / name)) {
+        // Never send it twice: without a record in sent/, it must go.
+        std::error_code error;
+        if (!fs::remove(sending / name, error)) {
+          log.info(fmt::format("mail {} was sent but cannot be moved to {} nor removed ({}): "
+                               "remove it by hand or it is sent again",
+                               name, sent.string(), error.message()));
+        }
+      }
+      continue;
+    }
+
+    ++result.failed;
+    if (one_line(sending_result.error) != stored->last_error) {
+      log.info(fmt::format("mail {} to {} kept to retry: {}", name, recipients,
+                           sending_result.error));
+      stored->last_error = sending_result.error;
+      (void)util::write_file_atomic(sending / name, serialise(*stored), 0600);
+    }
+    if (auto moved = util::move_no_clobber(sending / name, outbox / name); !moved) {
+      log.info(fmt::format("mail {} stays in {}: {}", name, sending.string(), moved.message()));
+    }
+    if (sending_result.outcome == SendResult::Outcome::unavailable) {
+      break;
+    }
+  }
+  result.waiting = static_cast<int>(mail_files(outbox).size());
+  return result;
+}
+
+bool Outbox::list_may_hear(const std::string& key, std::chrono::seconds window)
+{
+  if (window.count() <= 0) {
+    return true;
+  }
+  const fs::path dir = m_dir / "throttle";
+  if (!util::make_dirs(dir)) {
+    return true;
+  }
+  // Two runs asking at once must not both hear yes.
+  auto lock = util::FileLock::acquire(dir / ".lock", util::FileLock::Mode::wait);
+  if (!lock) {
+    return true;
+  }
+  const auto digest = util::digest_bytes(key, {.sha256 = true});
+  const fs::path record = dir / *digest.sha256;
+  const std::int64_t now = unix_seconds(m_clock.now());
+  if (auto text = util::read_file(record, 64)) {
+    std::int64_t last = 0;
+    const auto parsed = std::from_chars(text->data(), text->data() + text->size(), last);
+    if (parsed.ec == std::errc() && now >= last && now - last < window.count()) {
+      return false;
+    }
+  }
+  (void)util::write_file_atomic(record, std::to_string(now) + "\n", 0644);
+  return true;
+}
+
+} // namespace buildme::mail
