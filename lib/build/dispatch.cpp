@@ -3,6 +3,7 @@
 #include "build/records.hpp"
 #include "build/slots.hpp"
 #include "intake/jobs.hpp"
+#include "mail/notify.hpp"
 #include "state/history.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -149,6 +150,14 @@ void Dispatcher::give_up_or_requeue(const fs::path& job_dir, const intake::JobIn
     record.finished_at = now();
     record.reason = fmt::format("gave up after {} attempts; last: {}", record.attempts, why);
     m_log.verdict("FAILED", util::Log::Tone::bad, record.reason);
+    if (m_config.mail) {
+      // The worker that would have mailed is gone; the tick flushes this.
+      mail::Outbox outbox(m_config.state_dir, m_clock);
+      mail::notify(*m_config.mail, outbox,
+                   {"GAVE UP", job.source, job.version, job.product, record.arch, job.number,
+                    job.uploader, record.reason, ""},
+                   m_log);
+    }
   } else {
     record.state = "queued";
     record.reason = fmt::format("requeued after attempt {}: {}", record.attempts, why);
