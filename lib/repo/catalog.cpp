@@ -35,12 +35,18 @@ CREATE TABLE IF NOT EXISTS members (
 );
 CREATE INDEX IF NOT EXISTS members_current ON members (dist, removed_at);
 CREATE INDEX IF NOT EXISTS members_path ON members (path);
+CREATE INDEX IF NOT EXISTS members_identity ON members (dist, kind, name, arch);
 CREATE TABLE IF NOT EXISTS sources (
   dsc TEXT NOT NULL,
   file TEXT NOT NULL,
   PRIMARY KEY (dsc, file)
 );
 CREATE INDEX IF NOT EXISTS sources_file ON sources (file);
+CREATE TABLE IF NOT EXISTS chunks (
+  key TEXT PRIMARY KEY,
+  data BLOB NOT NULL,
+  used_at INTEGER NOT NULL
+);
 )";
 
 // A prepared statement with bound parameters; finalized on destruction.
@@ -60,6 +66,12 @@ public:
   Statement& bind(std::string_view text)
   {
     sqlite3_bind_text(m_stmt, ++m_index, text.data(), static_cast<int>(text.size()),
+                      SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind_blob(std::string_view data)
+  {
+    sqlite3_bind_blob(m_stmt, ++m_index, data.data(), static_cast<int>(data.size()),
                       SQLITE_TRANSIENT);
     return *this;
   }
@@ -203,6 +215,55 @@ Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
   file.stanza = query.text(4);
   file.sha256 = query.text(5);
   return std::optional<CachedFile>(std::move(file));
+}
+
+Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
+{
+  Statement query(m_db, "SELECT files.path, size, mtime_ns, ctime_ns, inode, stanza, sha256 "
+                        "FROM files JOIN members ON members.path = files.path WHERE "
+                        "members.dist = ? AND members.removed_at = 0");
+  query.bind(dist);
+  std::vector<CachedFile> files;
+  int status;
+  while ((status = query.step()) == SQLITE_ROW) {
+    files.push_back({query.text(0),
+                     {static_cast<std::uint64_t>(query.number(1)), query.number(2),
+                      query.number(3), static_cast<std::uint64_t>(query.number(4))},
+                     query.text(5),
+                     query.text(6)});
+  }
+  if (!query.ok() || status != SQLITE_DONE) {
+    return error("read files");
+  }
+  return files;
+}
+
+std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)
+{
+  Statement query(m_db, "SELECT data FROM chunks WHERE key = ?");
+  query.bind(key);
+  if (query.step() != SQLITE_ROW) {
+    return std::nullopt;
+  }
+  std::string data = query.text(0);
+  Statement touch(m_db, "UPDATE chunks SET used_at = ? WHERE key = ?");
+  touch.bind(now).bind(key);
+  touch.step();
+  return data;
+}
+
+void Catalog::put_chunk(const std::string& key, const std::string& data, std::int64_t now)
+{
+  Statement insert(m_db, "INSERT OR REPLACE INTO chunks (key, data, used_at) VALUES (?, ?, ?)");
+  insert.bind(key).bind_blob(data).bind(now);
+  insert.step(); // a cache: a chunk not kept is compressed again next time
+}
+
+void Catalog::prune_chunks(std::int64_t before)
+{
+  Statement remove(m_db, "DELETE FROM chunks WHERE used_at < ?");
+  remove.bind(before);
+  remove.step();
 }
 
 Status Catalog::put_file(const CachedFile& file)

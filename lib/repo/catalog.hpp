@@ -72,6 +72,8 @@ public:
 
   Result<std::optional<CachedFile>> file(const std::string& path);
   Status put_file(const CachedFile& file);
+  // The cached files of every current member of `dist`, in one query.
+  Result<std::vector<CachedFile>> files_of(const std::string& dist);
   Status forget_file(const std::string& path);
 
   // Current members (removed_at == 0) of a distribution; all dists when
@@ -88,6 +90,12 @@ public:
   // Is this pool path still used by a current member, directly or as a
   // file of a current source?
   Result<bool> referenced(const std::string& path);
+
+  // Compressed index pieces (repo/index.hpp's ChunkCache), with the time
+  // they were last used; pieces unused since `before` are dropped.
+  std::optional<std::string> chunk(const std::string& key, std::int64_t now);
+  void put_chunk(const std::string& key, const std::string& data, std::int64_t now);
+  void prune_chunks(std::int64_t before);
 
   Status set_source_files(const std::string& dsc_path, const std::vector<std::string>& files);
   Result<std::vector<std::string>> source_files(const std::string& dsc_path);

@@ -18,6 +18,7 @@
 #include "util/result.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,5 +96,30 @@ std::string release_date(std::chrono::system_clock::time_point when);
 // gives equal output) and xz (liblzma, preset 6, CRC64).
 Result<std::string> gzip_compress(std::string_view data);
 Result<std::string> xz_compress(std::string_view data);
+
+} // namespace buildme::repo
+
+namespace buildme::repo {
+
+// Compressed chunks kept between runs, by content.
+class ChunkCache
+{
+public:
+  virtual ~ChunkCache() = default;
+  virtual std::optional<std::string> get(const std::string& key) = 0;
+  virtual void put(const std::string& key, const std::string& value) = 0;
+};
+
+// An index compressed as independent pieces, so that a small change costs a
+// small recompression: the text is cut after stanzas chosen by their first
+// line (content-defined, so inserting a stanza moves no other cut), each piece
+// is an xz block (one multi-block xz stream) or a gzip member (a multi-member
+// gzip file, as gzip and zlib read them), and pieces found in `cache` are
+// reused. Missing pieces are compressed on `threads` threads. The result
+// decompresses to exactly `text`.
+Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache, int preset,
+                                        unsigned threads);
+Result<std::string> gzip_compress_chunked(std::string_view text, ChunkCache& cache,
+                                          unsigned threads);
 
 } // namespace buildme::repo

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 namespace buildme::repo {
 
@@ -220,6 +221,30 @@ std::int64_t Staging::now() const
     .count();
 }
 
+Status Staging::ensure_dir(const fs::path& dir)
+{
+  if (m_made.count(dir)) {
+    return {};
+  }
+  if (auto made = util::make_dirs(dir); !made) {
+    return made;
+  }
+  m_made.insert(dir);
+  return {};
+}
+
+Status Staging::sync_touched()
+{
+  Status result;
+  for (const auto& dir : m_touched) {
+    if (auto synced = util::sync_dir(dir); !synced && result) {
+      result = synced;
+    }
+  }
+  m_touched.clear();
+  return result;
+}
+
 std::string Staging::component_for(const std::string& section) const
 {
   const auto slash = section.find('/');
@@ -316,31 +341,39 @@ bool Staging::take_deb(const fs::path& queue, const std::string& name, const std
                 rel,
                 now(),
                 0};
-  if (auto put = m_catalog.put_file(file); !put) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, put.message());
-    ++summary.errors;
-    return false;
-  }
-  if (auto added = m_catalog.add_member(member); !added) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, added.message());
+  auto record = [&]() -> Status {
+    if (auto begun = m_catalog.begin(); !begun) {
+      return begun;
+    }
+    auto put = m_catalog.put_file(file);
+    auto added = put ? m_catalog.add_member(member) : Status(put.error());
+    if (!added) {
+      m_catalog.rollback();
+      return added;
+    }
+    return m_catalog.commit();
+  };
+  if (auto recorded = record(); !recorded) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, recorded.message());
     ++summary.errors;
     return false;
   }
   if (present && *present) {
-    (void)util::stat_no_follow(from); // same content: the queue copy goes
-    std::error_code ignored;
+    std::error_code ignored; // same content: the queue copy goes
     fs::remove(from, ignored);
   } else {
-    if (auto made = util::make_dirs(to.parent_path()); !made) {
+    if (auto made = ensure_dir(to.parent_path()); !made) {
       m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
       ++summary.errors;
       return false;
     }
-    if (auto moved = util::move_exclusive(from, to); !moved) {
+    if (auto moved = util::move_exclusive(from, to, false); !moved) {
       m_log.verdict("ERROR", util::Log::Tone::bad, moved.message());
       ++summary.errors;
       return false;
     }
+    m_touched.insert(to.parent_path());
+    m_touched.insert(queue);
   }
   if (auto stamp = stamp_of(to)) {
     file.stamp = *stamp;
@@ -519,24 +552,17 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
       }
       continue;
     }
-    if (auto begun = m_catalog.begin(); !begun) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, begun.message());
-      ++summary.errors;
-      return;
-    }
     take_deb(queue, name, product.name, summary);
-    if (auto committed = m_catalog.commit(); !committed) {
-      m_catalog.rollback();
-      m_log.verdict("ERROR", util::Log::Tone::bad, committed.message());
-      ++summary.errors;
-      return;
-    }
   }
   for (const auto& name : *names) {
     if (name.starts_with('.') || !name.ends_with(".dsc")) {
       continue;
     }
     take_dsc(queue, name, product.name, summary);
+  }
+  if (auto synced = sync_touched(); !synced) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, synced.message());
+    ++summary.errors;
   }
 }
 
@@ -547,6 +573,12 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
     ++summary.errors;
     return;
+  }
+  std::map<std::string, CachedFile> cache;
+  if (auto files = m_catalog.files_of(dist)) {
+    for (auto& file : *files) {
+      cache.emplace(file.path, std::move(file));
+    }
   }
   for (const auto& member : *members) {
     const fs::path path = m_root / member.path;
@@ -559,8 +591,8 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       summary.changed.insert(dist);
       continue;
     }
-    auto cached = m_catalog.file(member.path);
-    if (cached && *cached && (*cached)->stamp == *stamp) {
+    const auto cached = cache.find(member.path);
+    if (cached != cache.end() && cached->second.stamp == *stamp) {
       continue;
     }
     // Rewritten in place (or never stamped): read it again.
@@ -712,13 +744,35 @@ Status Staging::regenerate(const std::string& dist)
   // Stanzas come from the cache, keyed by path; one query per member would
   // cost more than reading them as needed here.
   std::map<std::string, std::string> stanzas;
+  auto files = m_catalog.files_of(dist);
+  if (!files) {
+    return Error{files.error()};
+  }
+  for (auto& file : *files) {
+    stanzas[file.path] = std::move(file.stanza);
+  }
   for (const auto& member : *members) {
-    auto cached = m_catalog.file(member.path);
-    if (!cached || !*cached) {
+    if (!stanzas.count(member.path)) {
       return fail("{}: no cached index entry for {}", m_repository.name, member.path);
     }
-    stanzas[member.path] = std::move((*cached)->stanza);
   }
+  // Compressed pieces from earlier runs: adding one package recompresses
+  // one piece of each index, not the whole.
+  struct CatalogChunks : ChunkCache
+  {
+    Catalog& catalog;
+    std::int64_t now;
+    CatalogChunks(Catalog& c, std::int64_t n) : catalog(c), now(n) {}
+    std::optional<std::string> get(const std::string& key) override
+    {
+      return catalog.chunk(key, now);
+    }
+    void put(const std::string& key, const std::string& value) override
+    {
+      catalog.put_chunk(key, value, now);
+    }
+  } chunks(m_catalog, now());
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
 
   const fs::path dists = m_root / "dists" / dist;
   StagedFiles staged;
@@ -728,14 +782,14 @@ Status Staging::regenerate(const std::string& dist)
                        const std::string& text) -> Status {
     std::vector<std::pair<std::string, std::string>> variants{{name, text}};
     if (m_repository.gzip) {
-      auto gz = gzip_compress(text);
+      auto gz = gzip_compress_chunked(text, chunks, threads);
       if (!gz) {
         return Error{gz.error()};
       }
       variants.emplace_back(name + ".gz", std::move(*gz));
     }
     if (m_repository.xz) {
-      auto xz = xz_compress(text);
+      auto xz = xz_compress_chunked(text, chunks, 6, threads);
       if (!xz) {
         return Error{xz.error()};
       }
@@ -881,10 +935,12 @@ RunSummary Staging::process_queue()
     prune(dist, summary);
   }
   delete_expired(summary);
+  bool regenerated = false;
   for (const auto& dist : m_repository.products) {
     if (!summary.changed.count(dist) && !needs_refresh(dist)) {
       continue;
     }
+    regenerated = true;
     if (auto done = regenerate(dist); !done) {
       m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
       ++summary.errors;
@@ -895,6 +951,10 @@ RunSummary Staging::process_queue()
     m_log.verdict("PUBLISHED", util::Log::Tone::good,
                   fmt::format("{}/dists/{} regenerated{}", m_repository.name, dist,
                               m_signer ? " and signed" : " (unsigned)"));
+  }
+  if (regenerated) {
+    // Pieces no index used for a week are not coming back.
+    m_catalog.prune_chunks(now() - 7 * 24 * 3600);
   }
   return summary;
 }

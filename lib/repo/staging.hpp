@@ -94,6 +94,11 @@ private:
   Status regenerate(const std::string& dist);
   std::string component_for(const std::string& section) const;
   std::int64_t now() const;
+  // mkdir -p, once per folder per run.
+  Status ensure_dir(const std::filesystem::path& dir);
+  // Moves into the pool are synced once per folder at the end of a run, not
+  // once per file.
+  Status sync_touched();
 
   const config::Config& m_config;
   const config::Repository& m_repository;
@@ -102,6 +107,8 @@ private:
   const util::Clock& m_clock;
   util::Log& m_log;
   std::filesystem::path m_root;
+  std::set<std::filesystem::path> m_made;
+  std::set<std::filesystem::path> m_touched;
 };
 
 // Where a source package's files go: pool/<component>/<prefix>/<source>,

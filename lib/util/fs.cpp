@@ -199,7 +199,7 @@ Result<TempFile> copy_beside(const fs::path& from, const fs::path& to)
 // The rename, link+unlink or copy+link that puts `from` at `to` (or, when
 // `numbered_names`, at the first free to.N) without overwriting anything.
 Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
-                                 bool numbered_names)
+                                 bool numbered_names, bool sync = true)
 {
   bool unlinked_source = false;
   auto moved = place(to, numbered_names, [&](const fs::path& candidate) {
@@ -244,7 +244,7 @@ Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
 
   // From here on the file is at `where`; the messages say so.
   const fs::path& where = moved.where;
-  auto synced = sync_dir(folder_of(where));
+  auto synced = sync ? sync_dir(folder_of(where)) : Status();
   if (!synced) {
     return fail("moved {} to {}, but: {}", show(from), show(where), synced.message());
   }
@@ -252,7 +252,7 @@ Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
     return fail("placed {} at {}, but cannot remove the original: {}", show(from),
                 show(where), errno_text(errno));
   }
-  if (folder_of(from) != folder_of(where)) {
+  if (sync && folder_of(from) != folder_of(where)) {
     synced = sync_dir(folder_of(from));
     if (!synced) {
       return fail("moved {} to {}, but: {}", show(from), show(where), synced.message());
@@ -405,19 +405,19 @@ Result<fs::path> move_no_clobber(const fs::path& from, const fs::path& to)
   return move_into_place(from, to, true);
 }
 
-Status move_exclusive(const fs::path& from, const fs::path& to)
+Status move_exclusive(const fs::path& from, const fs::path& to, bool sync)
 {
-  auto moved = move_into_place(from, to, false);
+  auto moved = move_into_place(from, to, false, sync);
   if (!moved) {
     return moved.error();
   }
   return {};
 }
 
-Status link_or_copy_exclusive(const fs::path& from, const fs::path& to)
+Status link_or_copy_exclusive(const fs::path& from, const fs::path& to, bool sync)
 {
   if (::link(from.c_str(), to.c_str()) == 0) {
-    return sync_dir(folder_of(to));
+    return sync ? sync_dir(folder_of(to)) : Status();
   }
   int error = errno;
   if (error == EEXIST) {

@@ -45,12 +45,14 @@ std::string free_name(const fs::path& dir, std::string_view name);
 // fsync, link into place, then unlink of the source.
 Result<fs::path> move_no_clobber(const fs::path& from, const fs::path& to);
 
-// Moves `from` to exactly `to`; fails (naming both) when `to` exists.
-Status move_exclusive(const fs::path& from, const fs::path& to);
+// Moves `from` to exactly `to`; fails (naming both) when `to` exists. With
+// sync = false the folders are not fsynced: a caller moving many files syncs
+// each folder once at the end (sync_dir).
+Status move_exclusive(const fs::path& from, const fs::path& to, bool sync = true);
 
 // Hard-links `from` as `to` (copies when they are on different
 // filesystems); fails when `to` exists.
-Status link_or_copy_exclusive(const fs::path& from, const fs::path& to);
+Status link_or_copy_exclusive(const fs::path& from, const fs::path& to, bool sync = true);
 
 // Copies `from` to `to` (through a temporary name, fsync, then link into
 // place): the copy appears whole or not at all; fails when `to` exists.

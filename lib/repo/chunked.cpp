@@ -1,0 +1,205 @@
+#include "repo/index.hpp"
+
+#include "util/digest.hpp"
+
+#include <fmt/format.h>
+#include <lzma.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <cstring>
+#include <thread>
+
+namespace buildme::repo {
+
+namespace {
+
+// Average piece: 1/64 of the stanzas end one (about 64 stanzas, 60 KB);
+// a piece never grows past 1 MiB.
+constexpr std::uint32_t cut_one_in = 64;
+constexpr std::size_t max_piece = 1024 * 1024;
+
+std::uint32_t fnv1a(std::string_view text)
+{
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : text) {
+    hash = (hash ^ c) * 16777619u;
+  }
+  return hash;
+}
+
+std::vector<std::string_view> cut_pieces(std::string_view text)
+{
+  std::vector<std::string_view> pieces;
+  std::size_t start = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find("\n\n", at);
+    end = end == std::string_view::npos ? text.size() : end + 2;
+    const std::string_view stanza = text.substr(at, end - at);
+    const std::string_view first_line = stanza.substr(0, stanza.find('\n'));
+    at = end;
+    if (fnv1a(first_line) % cut_one_in == 0 || at - start >= max_piece || at == text.size()) {
+      pieces.push_back(text.substr(start, at - start));
+      start = at;
+    }
+  }
+  return pieces;
+}
+
+std::string put_u64(std::uint64_t value)
+{
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &value, 8);
+  return out;
+}
+
+std::uint64_t get_u64(std::string_view text)
+{
+  std::uint64_t value = 0;
+  std::memcpy(&value, text.data(), 8);
+  return value;
+}
+
+// An xz block of `piece`, prefixed with its unpadded and uncompressed sizes
+// (16 bytes) for the stream's index.
+Result<std::string> xz_block(std::string_view piece, int preset)
+{
+  lzma_options_lzma options;
+  if (lzma_lzma_preset(&options, static_cast<std::uint32_t>(preset))) {
+    return fail("xz preset {} is not supported", preset);
+  }
+  lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
+  lzma_block block{};
+  block.version = 0;
+  block.check = LZMA_CHECK_CRC64;
+  block.filters = filters;
+  std::string out(lzma_block_buffer_bound(piece.size()), '\0');
+  std::size_t position = 0;
+  const auto rc = lzma_block_buffer_encode(
+    &block, nullptr, reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size(),
+    reinterpret_cast<std::uint8_t*>(out.data()), &position, out.size());
+  if (rc != LZMA_OK) {
+    return fail("xz compression failed (liblzma error {})", static_cast<int>(rc));
+  }
+  out.resize(position);
+  return put_u64(lzma_block_unpadded_size(&block)) + put_u64(block.uncompressed_size) + out;
+}
+
+// Pieces and their compressed forms, from the cache or made now.
+Result<std::vector<std::string>> compress_pieces(
+  const std::vector<std::string_view>& pieces, ChunkCache& cache, const std::string& kind,
+  unsigned threads, const std::function<Result<std::string>(std::string_view)>& compress)
+{
+  std::vector<std::string> keys(pieces.size());
+  std::vector<std::string> out(pieces.size());
+  std::vector<std::size_t> missing;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    keys[i] = kind + ":" + *util::digest_bytes(pieces[i], {false, false, true, false}).sha256;
+    if (auto hit = cache.get(keys[i])) {
+      out[i] = std::move(*hit);
+    } else {
+      missing.push_back(i);
+    }
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::string failure;
+  auto work = [&] {
+    for (std::size_t n; (n = next++) < missing.size() && !failed;) {
+      auto made = compress(pieces[missing[n]]);
+      if (!made) {
+        if (!failed.exchange(true)) {
+          failure = made.message();
+        }
+        return;
+      }
+      out[missing[n]] = std::move(*made);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::max(1u, threads) && t < missing.size(); ++t) {
+    pool.emplace_back(work);
+  }
+  work();
+  for (auto& thread : pool) {
+    thread.join();
+  }
+  if (failed) {
+    return Error{failure};
+  }
+  for (std::size_t i : missing) {
+    cache.put(keys[i], out[i]);
+  }
+  return out;
+}
+
+} // namespace
+
+Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache, int preset,
+                                        unsigned threads)
+{
+  const auto pieces = cut_pieces(text);
+  auto blocks = compress_pieces(pieces, cache, fmt::format("xz{}", preset), threads,
+                                [preset](std::string_view piece) { return xz_block(piece, preset); });
+  if (!blocks) {
+    return Error{blocks.error()};
+  }
+  lzma_stream_flags flags{};
+  flags.version = 0;
+  flags.check = LZMA_CHECK_CRC64;
+  std::string out(LZMA_STREAM_HEADER_SIZE, '\0');
+  if (lzma_stream_header_encode(&flags, reinterpret_cast<std::uint8_t*>(out.data())) != LZMA_OK) {
+    return fail("xz: cannot write the stream header");
+  }
+  lzma_index* index = lzma_index_init(nullptr);
+  if (!index) {
+    return fail("xz: out of memory");
+  }
+  for (const auto& block : *blocks) {
+    if (lzma_index_append(index, nullptr, get_u64(block), get_u64(std::string_view(block).substr(8))) !=
+        LZMA_OK) {
+      lzma_index_end(index, nullptr);
+      return fail("xz: cannot index a block");
+    }
+    out.append(block, 16, std::string::npos);
+  }
+  const std::size_t index_size = lzma_index_size(index);
+  std::string encoded(index_size, '\0');
+  std::size_t position = 0;
+  const auto rc = lzma_index_buffer_encode(index, reinterpret_cast<std::uint8_t*>(encoded.data()),
+                                           &position, encoded.size());
+  lzma_index_end(index, nullptr);
+  if (rc != LZMA_OK) {
+    return fail("xz: cannot write the index");
+  }
+  out += encoded;
+  flags.backward_size = index_size;
+  std::string footer(LZMA_STREAM_HEADER_SIZE, '\0');
+  if (lzma_stream_footer_encode(&flags, reinterpret_cast<std::uint8_t*>(footer.data())) != LZMA_OK) {
+    return fail("xz: cannot write the stream footer");
+  }
+  return out + footer;
+}
+
+Result<std::string> gzip_compress_chunked(std::string_view text, ChunkCache& cache,
+                                          unsigned threads)
+{
+  const auto pieces = cut_pieces(text);
+  if (pieces.empty()) {
+    return gzip_compress(text);
+  }
+  auto members = compress_pieces(pieces, cache, "gz", threads,
+                                 [](std::string_view piece) { return gzip_compress(piece); });
+  if (!members) {
+    return Error{members.error()};
+  }
+  std::string out;
+  for (const auto& member : *members) {
+    out += member;
+  }
+  return out;
+}
+
+} // namespace buildme::repo

@@ -1,0 +1,114 @@
+#include "repo/index.hpp"
+#include "util/process.hpp"
+
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include <map>
+
+using buildme::repo::ChunkCache;
+
+namespace {
+
+struct MapCache : ChunkCache
+{
+  std::map<std::string, std::string> pieces;
+  int hits = 0;
+  int misses = 0;
+  std::optional<std::string> get(const std::string& key) override
+  {
+    auto found = pieces.find(key);
+    if (found == pieces.end()) {
+      ++misses;
+      return std::nullopt;
+    }
+    ++hits;
+    return found->second;
+  }
+  void put(const std::string& key, const std::string& value) override { pieces[key] = value; }
+};
+
+std::string packages(int count, int skip = -1)
+{
+  std::string text;
+  for (int i = 0; i < count; ++i) {
+    if (i != skip) {
+      text += fmt::format("Package: pkg{}\nVersion: 1.{}-1\nDescription: package number {}\n"
+                          " with a longer description line {}\n\n",
+                          i, i, i, i * 7);
+    }
+  }
+  return text;
+}
+
+// What `tool -dc` makes of `compressed`.
+std::string decompress(const char* tool, const std::string& compressed)
+{
+  buildme::util::ProcessOptions options;
+  options.stdin_data = compressed;
+  auto result = buildme::util::run_process({tool, "-dc"}, options);
+  REQUIRE_MESSAGE(result, result.message());
+  CHECK_MESSAGE(result->exit_code == 0, result->err);
+  return result->out;
+}
+
+} // namespace
+
+TEST_SUITE("repo: chunked compression")
+{
+  TEST_CASE("an index compressed in pieces decompresses to exactly the index with xz and gzip")
+  {
+    MapCache cache;
+    const std::string text = packages(3000);
+    auto xz = buildme::repo::xz_compress_chunked(text, cache, 6, 2);
+    REQUIRE_MESSAGE(xz, xz.message());
+    CHECK(decompress("xz", *xz) == text);
+    auto gz = buildme::repo::gzip_compress_chunked(text, cache, 2);
+    REQUIRE_MESSAGE(gz, gz.message());
+    CHECK(decompress("gzip", *gz) == text);
+    CHECK(cache.pieces.size() > 20); // really in pieces
+  }
+
+  TEST_CASE("adding one stanza recompresses one piece, not the whole index")
+  {
+    MapCache cache;
+    const std::string before = packages(3000, 1500);
+    REQUIRE(buildme::repo::xz_compress_chunked(before, cache, 6, 1));
+    const std::size_t pieces = cache.pieces.size();
+    cache.hits = cache.misses = 0;
+    const std::string after = packages(3000);
+    auto xz = buildme::repo::xz_compress_chunked(after, cache, 6, 1);
+    REQUIRE(xz);
+    CHECK(decompress("xz", *xz) == after);
+    CHECK(cache.misses <= 2);
+    CHECK(cache.hits >= static_cast<int>(pieces) - 2);
+  }
+
+  TEST_CASE("the same index gives the same bytes, and an empty index is a valid file")
+  {
+    MapCache one, two;
+    const std::string text = packages(500);
+    CHECK(*buildme::repo::xz_compress_chunked(text, one, 6, 2) ==
+          *buildme::repo::xz_compress_chunked(text, two, 6, 1));
+    MapCache empty;
+    auto xz = buildme::repo::xz_compress_chunked("", empty, 6, 2);
+    REQUIRE(xz);
+    CHECK(decompress("xz", *xz).empty());
+    auto gz = buildme::repo::gzip_compress_chunked("", empty, 2);
+    REQUIRE(gz);
+    CHECK(decompress("gzip", *gz).empty());
+  }
+
+  TEST_CASE("a stanza longer than a piece still round-trips")
+  {
+    MapCache cache;
+    const std::string text = "Package: big\nDescription: x\n " + std::string(3 * 1024 * 1024, 'y') +
+                             "\n\n" + packages(10);
+    auto xz = buildme::repo::xz_compress_chunked(text, cache, 1, 2);
+    REQUIRE(xz);
+    CHECK(decompress("xz", *xz) == text);
+  }
+}
