@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <thread>
 
@@ -297,92 +298,153 @@ void Staging::set_aside(const fs::path& queue, const std::vector<std::string>& n
   }
 }
 
-bool Staging::take_deb(const fs::path& queue, const std::string& name, const std::string& dist,
-                       RunSummary& summary)
-{
-  const fs::path from = queue / name;
-  auto binary = read_binary(from);
-  if (!binary) {
-    set_aside(queue, {name}, fmt::format("cannot read {}: {}", name, binary.message()), summary);
-    return false;
-  }
-  const std::string component = component_for(binary->section);
-  const std::string rel = pool_dir(component, binary->source) + "/" + name;
-  const fs::path to = m_root / rel;
-  auto digests = util::digest_file(from, util::DigestSet::all());
-  if (!digests) {
-    set_aside(queue, {name}, digests.message(), summary);
-    return false;
-  }
-  auto present = util::stat_no_follow(to);
-  if (present && *present) {
-    if (!same_content(from, to)) {
-      set_aside(queue, {name},
-                fmt::format("{} is already in the pool with different content; it is never "
-                            "overwritten (upload a new version)",
-                            rel),
-                summary);
-      return false;
-    }
-  }
+namespace {
 
-  // The catalog first: if this run dies before the move, the next one finds
-  // the file still in the queue and moves it; after the move, the stamp is
-  // updated (or a refresh reads the file once more).
-  CachedFile file{rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests), *digests->sha256};
-  Member member{dist,
-                "binary",
-                component,
-                binary->arch,
-                binary->package,
-                binary->version,
-                binary->source,
-                binary->source_version,
-                rel,
-                now(),
-                0};
-  auto record = [&]() -> Status {
-    if (auto begun = m_catalog.begin(); !begun) {
-      return begun;
+// What reading one queued .deb found: everything the catalog needs, or why
+// it cannot be taken. Made on worker threads; nothing here touches the disk
+// but reading.
+struct PreparedDeb
+{
+  std::string name;
+  std::string error;
+  CachedFile file;
+  Member member;
+};
+
+} // namespace
+
+void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& names,
+                        const std::string& dist, RunSummary& summary)
+{
+  // A batch is read on every core, recorded in one transaction, then moved:
+  // the catalog knows a file before it leaves the queue, so a run that dies
+  // mid-batch leaves the rest in the queue for the next run.
+  constexpr std::size_t batch_size = 512;
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t first = 0; first < names.size(); first += batch_size) {
+    const std::size_t count = std::min(batch_size, names.size() - first);
+    std::vector<PreparedDeb> batch(count);
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+      for (std::size_t i; (i = next++) < count;) {
+        PreparedDeb& deb = batch[i];
+        deb.name = names[first + i];
+        const fs::path from = queue / deb.name;
+        auto binary = read_binary(from);
+        if (!binary) {
+          deb.error = fmt::format("cannot read {}: {}", deb.name, binary.message());
+          continue;
+        }
+        auto digests = util::digest_file(from, util::DigestSet::all());
+        if (!digests) {
+          deb.error = digests.message();
+          continue;
+        }
+        const std::string component = component_for(binary->section);
+        const std::string rel = pool_dir(component, binary->source) + "/" + deb.name;
+        deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests),
+                    *digests->sha256};
+        deb.member = {dist,           "binary",        component, binary->arch,
+                      binary->package, binary->version, binary->source,
+                      binary->source_version, rel, 0, 0};
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) {
+      pool.emplace_back(work);
     }
-    auto put = m_catalog.put_file(file);
-    auto added = put ? m_catalog.add_member(member) : Status(put.error());
-    if (!added) {
-      m_catalog.rollback();
-      return added;
+    work();
+    for (auto& thread : pool) {
+      thread.join();
     }
-    return m_catalog.commit();
-  };
-  if (auto recorded = record(); !recorded) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, recorded.message());
-    ++summary.errors;
-    return false;
-  }
-  if (present && *present) {
-    std::error_code ignored; // same content: the queue copy goes
-    fs::remove(from, ignored);
-  } else {
-    if (auto made = ensure_dir(to.parent_path()); !made) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+
+    // A pool name taken by other content is refused; the same content is
+    // simply taken off the queue.
+    std::vector<PreparedDeb*> take;
+    std::vector<PreparedDeb*> duplicates;
+    for (auto& deb : batch) {
+      if (!deb.error.empty()) {
+        set_aside(queue, {deb.name}, deb.error, summary);
+        continue;
+      }
+      const fs::path to = m_root / deb.file.path;
+      auto present = util::stat_no_follow(to);
+      if (present && *present) {
+        if (!same_content(queue / deb.name, to)) {
+          set_aside(queue, {deb.name},
+                    fmt::format("{} is already in the pool with different content; it is never "
+                                "overwritten (upload a new version)",
+                                deb.file.path),
+                    summary);
+          continue;
+        }
+        duplicates.push_back(&deb);
+      } else {
+        take.push_back(&deb);
+      }
+    }
+
+    auto record = [&]() -> Status {
+      if (auto begun = m_catalog.begin(); !begun) {
+        return begun;
+      }
+      for (auto* list : {&take, &duplicates}) {
+        for (PreparedDeb* deb : *list) {
+          deb->member.added_at = now();
+          auto put = m_catalog.put_file(deb->file);
+          auto added = put ? m_catalog.add_member(deb->member) : Status(put.error());
+          if (!added) {
+            m_catalog.rollback();
+            return added;
+          }
+        }
+      }
+      return m_catalog.commit();
+    };
+    if (auto recorded = record(); !recorded) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, recorded.message());
       ++summary.errors;
-      return false;
+      return;
     }
-    if (auto moved = util::move_exclusive(from, to, false); !moved) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, moved.message());
-      ++summary.errors;
-      return false;
+    for (PreparedDeb* deb : duplicates) {
+      std::error_code ignored;
+      fs::remove(queue / deb->name, ignored);
+      ++summary.added;
+      summary.changed.insert(dist);
     }
-    m_touched.insert(to.parent_path());
+    std::vector<PreparedDeb*> moved;
+    for (PreparedDeb* deb : take) {
+      const fs::path to = m_root / deb->file.path;
+      if (auto made = ensure_dir(to.parent_path()); !made) {
+        m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+        ++summary.errors;
+        continue;
+      }
+      if (auto done = util::move_exclusive(queue / deb->name, to, false); !done) {
+        m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
+        ++summary.errors;
+        continue;
+      }
+      m_touched.insert(to.parent_path());
+      m_log.detail(fmt::format("{} {} {} -> {}", deb->member.name, deb->member.version,
+                               deb->member.arch, deb->file.path));
+      moved.push_back(deb);
+      ++summary.added;
+      summary.changed.insert(dist);
+    }
     m_touched.insert(queue);
+    // The stamps of the files where they now are (a refresh would otherwise
+    // read each once more).
+    if (m_catalog.begin()) {
+      for (PreparedDeb* deb : moved) {
+        if (auto stamp = stamp_of(m_root / deb->file.path)) {
+          deb->file.stamp = *stamp;
+          (void)m_catalog.put_file(deb->file);
+        }
+      }
+      (void)m_catalog.commit();
+    }
   }
-  if (auto stamp = stamp_of(to)) {
-    file.stamp = *stamp;
-    (void)m_catalog.put_file(file);
-  }
-  m_log.detail(fmt::format("{} {} {} -> {}", binary->package, binary->version, binary->arch, rel));
-  ++summary.added;
-  summary.changed.insert(dist);
-  return true;
 }
 
 bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
@@ -541,6 +603,7 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
   }
   // Binaries first, then sources: a source's shared files stay until the
   // last source in the queue that lists them is taken.
+  std::vector<std::string> debs;
   for (const auto& name : *names) {
     if (name.starts_with('.') || !is_binary_name(name) || !debian::check_file_name(name)) {
       continue;
@@ -552,8 +615,9 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
       }
       continue;
     }
-    take_deb(queue, name, product.name, summary);
+    debs.push_back(name);
   }
+  take_debs(queue, debs, product.name, summary);
   for (const auto& name : *names) {
     if (name.starts_with('.') || !name.ends_with(".dsc")) {
       continue;

@@ -81,8 +81,8 @@ private:
 
   struct Context;
   void take_queue(const config::Product& product, RunSummary& summary);
-  bool take_deb(const std::filesystem::path& queue, const std::string& name,
-                const std::string& dist, RunSummary& summary);
+  void take_debs(const std::filesystem::path& queue, const std::vector<std::string>& names,
+                 const std::string& dist, RunSummary& summary);
   bool take_dsc(const std::filesystem::path& queue, const std::string& name,
                 const std::string& dist, RunSummary& summary);
   void set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
