@@ -70,6 +70,13 @@ Result<std::string> xz_block(std::string_view piece, int preset)
   if (lzma_lzma_preset(&options, static_cast<std::uint32_t>(preset))) {
     return fail("xz preset {} is not supported", preset);
   }
+  // A dictionary larger than the piece cannot help, but its match-finder
+  // tables are set up for every piece: size it to the piece.
+  std::uint32_t dictionary = 64 * 1024;
+  while (dictionary < piece.size() && dictionary < options.dict_size) {
+    dictionary *= 2;
+  }
+  options.dict_size = std::min(dictionary, options.dict_size);
   lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &options}, {LZMA_VLI_UNKNOWN, nullptr}};
   lzma_block block{};
   block.version = 0;
