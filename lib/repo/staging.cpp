@@ -237,6 +237,20 @@ Status Staging::ensure_dir(const fs::path& dir)
 Status Staging::sync_touched()
 {
   Status result;
+  if (m_touched.size() > 32) {
+    // Many folders: one syncfs per filesystem costs less than an fsync each.
+    std::set<dev_t> done;
+    for (const auto& dir : m_touched) {
+      auto info = util::stat_no_follow(dir);
+      if (info && *info && done.insert((*info)->device).second) {
+        if (auto synced = util::sync_filesystem(dir); !synced && result) {
+          result = synced;
+        }
+      }
+    }
+    m_touched.clear();
+    return result;
+  }
   for (const auto& dir : m_touched) {
     if (auto synced = util::sync_dir(dir); !synced && result) {
       result = synced;

@@ -447,29 +447,42 @@ Status copy_exclusive(const fs::path& from, const fs::path& to)
 
 Status make_dirs(const fs::path& path, mode_t mode)
 {
-  fs::path current;
-  for (const auto& part : path) {
-    current /= part;
-    if (part.empty() || part == "/" || part == "." || part == "..") {
-      continue;
+  // The folder itself first: usually its parent exists, and one mkdir does.
+  // Only when the parent is missing does the walk go up.
+  const fs::path target = path.lexically_normal();
+  if (target.empty() || target == target.root_path()) {
+    return {};
+  }
+  if (::mkdir(target.c_str(), mode) == 0) {
+    // mkdir applies the umask; the caller asked for exactly `mode`.
+    if (::chmod(target.c_str(), mode) != 0) {
+      return fail("cannot set the mode of folder {}: {}", show(target), errno_text(errno));
     }
-    if (::mkdir(current.c_str(), mode) == 0) {
-      // mkdir applies the umask; the caller asked for exactly `mode`.
-      if (::chmod(current.c_str(), mode) != 0) {
-        return fail("cannot set the mode of folder {}: {}", show(current), errno_text(errno));
-      }
-      continue;
-    }
-    int error = errno;
+    return {};
+  }
+  const int error = errno;
+  if (error == EEXIST) {
     struct stat st;
-    if (error == EEXIST && ::stat(current.c_str(), &st) == 0) {
-      if (S_ISDIR(st.st_mode)) {
-        continue;
-      }
-      return fail("cannot create folder {}: a file of that name is in the way",
-                  show(current));
+    if (::stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return {};
     }
-    return fail("cannot create folder {}: {}", show(current), errno_text(error));
+    return fail("cannot create folder {}: a file of that name is in the way", show(target));
+  }
+  if (error != ENOENT) {
+    return fail("cannot create folder {}: {}", show(target), errno_text(error));
+  }
+  fs::path parent = target.parent_path();
+  if (parent == target) {
+    return fail("cannot create folder {}: {}", show(target), errno_text(error));
+  }
+  if (auto made = make_dirs(parent, mode); !made) {
+    return made;
+  }
+  if (::mkdir(target.c_str(), mode) != 0 && errno != EEXIST) {
+    return fail("cannot create folder {}: {}", show(target), errno_text(errno));
+  }
+  if (::chmod(target.c_str(), mode) != 0) {
+    return fail("cannot set the mode of folder {}: {}", show(target), errno_text(errno));
   }
   return {};
 }
@@ -484,6 +497,19 @@ Status sync_dir(const fs::path& path)
   // EINVAL: a filesystem that cannot sync folders; nothing more to do there.
   if (::fsync(fd) != 0 && errno != EINVAL) {
     return fail("cannot sync folder {} to disk: {}", show(path), errno_text(errno));
+  }
+  return {};
+}
+
+Status sync_filesystem(const fs::path& path)
+{
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail("cannot open folder {}: {}", show(path), errno_text(errno));
+  }
+  FileHandle handle(fd);
+  if (::syncfs(fd) != 0) {
+    return fail("cannot sync the filesystem of {} to disk: {}", show(path), errno_text(errno));
   }
   return {};
 }

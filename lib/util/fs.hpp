@@ -64,6 +64,10 @@ Status make_dirs(const fs::path& path, mode_t mode = 0755);
 // fsync of a folder, so that renames into it survive a crash.
 Status sync_dir(const fs::path& path);
 
+// syncfs(2) of the filesystem holding `path`: one call instead of an fsync
+// of each of many folders touched by a batch of moves.
+Status sync_filesystem(const fs::path& path);
+
 // What lstat says of a name inside a folder, without following symlinks.
 struct FileInfo
 {
