@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <map>
 #include <utility>
 
 namespace buildme::repo {
@@ -49,15 +50,37 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 )";
 
-// A prepared statement with bound parameters; finalized on destruction.
+// A prepared statement with bound parameters. Statements in the catalog's
+// cache (the ones run once per package) are prepared once and reset after
+// use; the rest are finalized on destruction.
 class Statement
 {
 public:
-  Statement(sqlite3* db, const char* sql) : m_db(db)
+  Statement(sqlite3* db, const char* sql, std::map<const char*, sqlite3_stmt*>* cache = nullptr)
+    : m_cached(cache != nullptr)
   {
+    if (cache) {
+      auto found = cache->find(sql);
+      if (found != cache->end()) {
+        m_stmt = found->second;
+        m_status = SQLITE_OK;
+        return;
+      }
+    }
     m_status = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
+    if (cache && m_status == SQLITE_OK) {
+      (*cache)[sql] = m_stmt;
+    }
   }
-  ~Statement() { sqlite3_finalize(m_stmt); }
+  ~Statement()
+  {
+    if (m_cached) {
+      sqlite3_reset(m_stmt);
+      sqlite3_clear_bindings(m_stmt);
+    } else {
+      sqlite3_finalize(m_stmt);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -92,10 +115,10 @@ public:
   std::int64_t number(int column) const { return sqlite3_column_int64(m_stmt, column); }
 
 private:
-  sqlite3* m_db;
   sqlite3_stmt* m_stmt = nullptr;
-  int m_status;
+  int m_status = SQLITE_ERROR;
   int m_index = 0;
+  bool m_cached;
 };
 
 Member read_member(const Statement& row)
@@ -153,22 +176,36 @@ Result<Catalog> Catalog::open(const std::string& path)
 }
 
 Catalog::Catalog(Catalog&& other) noexcept
-  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path))
+  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)),
+    m_statements(std::move(other.m_statements))
 {
+  other.m_statements.clear();
 }
 
 Catalog& Catalog::operator=(Catalog&& other) noexcept
 {
   if (this != &other) {
+    finalize_statements();
     sqlite3_close(m_db);
     m_db = std::exchange(other.m_db, nullptr);
     m_path = std::move(other.m_path);
+    m_statements = std::move(other.m_statements);
+    other.m_statements.clear();
   }
   return *this;
 }
 
+void Catalog::finalize_statements()
+{
+  for (auto& [sql, statement] : m_statements) {
+    sqlite3_finalize(statement);
+  }
+  m_statements.clear();
+}
+
 Catalog::~Catalog()
 {
+  finalize_statements();
   sqlite3_close(m_db);
 }
 
@@ -240,13 +277,13 @@ Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
 
 std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)
 {
-  Statement query(m_db, "SELECT data FROM chunks WHERE key = ?");
+  Statement query(m_db, "SELECT data FROM chunks WHERE key = ?", &m_statements);
   query.bind(key);
   if (query.step() != SQLITE_ROW) {
     return std::nullopt;
   }
   std::string data = query.text(0);
-  Statement touch(m_db, "UPDATE chunks SET used_at = ? WHERE key = ?");
+  Statement touch(m_db, "UPDATE chunks SET used_at = ? WHERE key = ?", &m_statements);
   touch.bind(now).bind(key);
   touch.step();
   return data;
@@ -254,7 +291,8 @@ std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t n
 
 void Catalog::put_chunk(const std::string& key, const std::string& data, std::int64_t now)
 {
-  Statement insert(m_db, "INSERT OR REPLACE INTO chunks (key, data, used_at) VALUES (?, ?, ?)");
+  Statement insert(m_db, "INSERT OR REPLACE INTO chunks (key, data, used_at) VALUES (?, ?, ?)",
+                   &m_statements);
   insert.bind(key).bind_blob(data).bind(now);
   insert.step(); // a cache: a chunk not kept is compressed again next time
 }
@@ -268,8 +306,10 @@ void Catalog::prune_chunks(std::int64_t before)
 
 Status Catalog::put_file(const CachedFile& file)
 {
-  Statement insert(m_db, "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, "
-                         "stanza, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  Statement insert(m_db,
+                   "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, "
+                   "stanza, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   &m_statements);
   insert.bind(file.path)
     .bind(static_cast<std::int64_t>(file.stamp.size))
     .bind(file.stamp.mtime_ns)
@@ -278,6 +318,22 @@ Status Catalog::put_file(const CachedFile& file)
     .bind(file.stanza)
     .bind(file.sha256);
   if (!insert.ok() || insert.step() != SQLITE_DONE) {
+    return error("write files");
+  }
+  return {};
+}
+
+Status Catalog::set_stamp(const std::string& path, const FileStamp& stamp)
+{
+  Statement update(m_db,
+                   "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ? WHERE path = ?",
+                   &m_statements);
+  update.bind(static_cast<std::int64_t>(stamp.size))
+    .bind(stamp.mtime_ns)
+    .bind(stamp.ctime_ns)
+    .bind(static_cast<std::int64_t>(stamp.inode))
+    .bind(path);
+  if (!update.ok() || update.step() != SQLITE_DONE) {
     return error("write files");
   }
   return {};
@@ -332,9 +388,10 @@ Result<std::vector<Member>> Catalog::removed_before(std::int64_t before)
 
 Status Catalog::add_member(const Member& member)
 {
-  Statement replace(m_db, "UPDATE members SET removed_at = ? WHERE dist = ? AND kind = ? AND "
-                          "name = ? AND arch = ? AND version = ? AND path != ? AND "
-                          "removed_at = 0");
+  Statement replace(m_db,
+                    "UPDATE members SET removed_at = ? WHERE dist = ? AND kind = ? AND "
+                    "name = ? AND arch = ? AND version = ? AND path != ? AND removed_at = 0",
+                    &m_statements);
   replace.bind(member.added_at)
     .bind(member.dist)
     .bind(member.kind)
@@ -348,7 +405,8 @@ Status Catalog::add_member(const Member& member)
   Statement insert(m_db, "INSERT INTO members (dist, kind, component, arch, name, version, "
                          "source, source_version, path, added_at, removed_at) VALUES "
                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dist, kind, path) DO "
-                         "UPDATE SET removed_at = 0, component = excluded.component");
+                         "UPDATE SET removed_at = 0, component = excluded.component",
+                   &m_statements);
   insert.bind(member.dist)
     .bind(member.kind)
     .bind(member.component)

@@ -18,11 +18,13 @@
 #include "util/result.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace buildme::repo {
 
@@ -75,6 +77,8 @@ public:
   // The cached files of every current member of `dist`, in one query.
   Result<std::vector<CachedFile>> files_of(const std::string& dist);
   Status forget_file(const std::string& path);
+  // Records where a file's stat stands now (after a move), keeping its stanza.
+  Status set_stamp(const std::string& path, const FileStamp& stamp);
 
   // Current members (removed_at == 0) of a distribution; all dists when
   // `dist` is empty.
@@ -103,9 +107,12 @@ public:
 private:
   explicit Catalog(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
   Error error(std::string_view what) const;
+  void finalize_statements();
 
   sqlite3* m_db = nullptr;
   std::string m_path;
+  // Statements run once per package, prepared once (keyed by their text).
+  std::map<const char*, sqlite3_stmt*> m_statements;
 };
 
 } // namespace buildme::repo

@@ -452,8 +452,7 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     if (m_catalog.begin()) {
       for (PreparedDeb* deb : moved) {
         if (auto stamp = stamp_of(m_root / deb->file.path)) {
-          deb->file.stamp = *stamp;
-          (void)m_catalog.put_file(deb->file);
+          (void)m_catalog.set_stamp(deb->file.path, *stamp);
         }
       }
       (void)m_catalog.commit();
