@@ -452,7 +452,9 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     if (m_catalog.begin()) {
       for (PreparedDeb* deb : moved) {
         if (auto stamp = stamp_of(m_root / deb->file.path)) {
-          (void)m_catalog.set_stamp(deb->file.path, *stamp);
+          if (m_catalog.set_stamp(deb->file.path, *stamp)) {
+            m_fresh.insert(deb->file.path);
+          }
         }
       }
       (void)m_catalog.commit();
@@ -657,7 +659,15 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       cache.emplace(file.path, std::move(file));
     }
   }
+  auto& stanzas = m_stanzas[dist];
+  stanzas.clear();
+  for (auto& [path, file] : cache) {
+    stanzas.emplace(path, file.stanza);
+  }
   for (const auto& member : *members) {
+    if (m_fresh.count(member.path) && cache.count(member.path)) {
+      continue; // placed and stamped by this very run
+    }
     const fs::path path = m_root / member.path;
     auto stamp = stamp_of(path);
     if (!stamp) {
@@ -686,9 +696,12 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         summary.changed.insert(dist);
         continue;
       }
-      (void)m_catalog.put_file(
-        {member.path, *stamp, packages_stanza(binary->control_text, binary->control, member.path, *digests),
-         *digests->sha256});
+      CachedFile reread{member.path, *stamp,
+                        packages_stanza(binary->control_text, binary->control, member.path,
+                                        *digests),
+                        *digests->sha256};
+      stanzas[member.path] = reread.stanza;
+      (void)m_catalog.put_file(reread);
     } else {
       auto text = util::read_file(path, 16 * 1024 * 1024);
       auto dsc = text ? debian::Dsc::parse(*text, member.path) : Result<debian::Dsc>(text.error());
@@ -716,9 +729,11 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         summary.changed.insert(dist);
         continue;
       }
-      (void)m_catalog.put_file({member.path, *stamp,
-                                sources_stanza(*text, dsc->control.paragraphs.front(), dir, files),
-                                *files.front().digests.sha256});
+      CachedFile reread{member.path, *stamp,
+                        sources_stanza(*text, dsc->control.paragraphs.front(), dir, files),
+                        *files.front().digests.sha256};
+      stanzas[member.path] = reread.stanza;
+      (void)m_catalog.put_file(reread);
     }
     m_log.info(fmt::format("{} changed in the pool: its index entry was read again",
                            member.path));
@@ -821,12 +836,17 @@ Status Staging::regenerate(const std::string& dist)
   // Stanzas come from the cache, keyed by path; one query per member would
   // cost more than reading them as needed here.
   std::map<std::string, std::string> stanzas;
-  auto files = m_catalog.files_of(dist);
-  if (!files) {
-    return Error{files.error()};
-  }
-  for (auto& file : *files) {
-    stanzas[file.path] = std::move(file.stanza);
+  if (auto loaded = m_stanzas.find(dist); loaded != m_stanzas.end()) {
+    stanzas = std::move(loaded->second);
+    m_stanzas.erase(loaded);
+  } else {
+    auto files = m_catalog.files_of(dist);
+    if (!files) {
+      return Error{files.error()};
+    }
+    for (auto& file : *files) {
+      stanzas[file.path] = std::move(file.stanza);
+    }
   }
   for (const auto& member : *members) {
     if (!stanzas.count(member.path)) {

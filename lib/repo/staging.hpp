@@ -28,6 +28,7 @@
 #include "util/log.hpp"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -109,6 +110,11 @@ private:
   std::filesystem::path m_root;
   std::set<std::filesystem::path> m_made;
   std::set<std::filesystem::path> m_touched;
+  // Pool files this run placed and stamped itself: no need to stat them again.
+  std::set<std::string> m_fresh;
+  // Each distribution's cached stanzas as refresh_cache read (and updated)
+  // them, for regenerate to use instead of reading them all again.
+  std::map<std::string, std::map<std::string, std::string>> m_stanzas;
 };
 
 // Where a source package's files go: pool/<component>/<prefix>/<source>,
