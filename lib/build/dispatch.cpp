@@ -425,15 +425,22 @@ DispatchSummary Dispatcher::run()
     auto free = lock_free_slots();
     assign(queue, free);
   }
-  for (pid_t child : m_children) {
-    if (util::wait_child(child) != 0) {
-      ++m_summary.failed_workers;
-    }
-  }
+  m_summary.children.assign(m_children.begin(), m_children.end());
   return m_summary;
 }
 
 } // namespace
+
+int wait_workers(const std::vector<int>& children)
+{
+  int failed = 0;
+  for (int child : children) {
+    if (util::wait_child(child) != 0) {
+      ++failed;
+    }
+  }
+  return failed;
+}
 
 DispatchSummary run_dispatch(const config::Config& config, const DispatchOptions& options,
                              const util::Clock& clock, util::Log& log)

@@ -40,8 +40,13 @@ struct DispatchSummary
   int waiting = 0;
   int requeued = 0;
   int errors = 0;
-  int failed_workers = 0; // foreground only: workers that exited non-zero
+  // Foreground only: the workers started, for the caller to wait for
+  // (wait_workers) after it has released buildme.lock.
+  std::vector<int> children;
 };
+
+// Waits for the foreground workers; returns how many exited non-zero.
+int wait_workers(const std::vector<int>& children);
 
 DispatchSummary run_dispatch(const config::Config& config, const DispatchOptions& options,
                              const util::Clock& clock, util::Log& log);

@@ -243,32 +243,31 @@ int run_tick(const Options& options)
     dispatch_options.foreground = options.foreground;
     dispatch_options.program = *program;
     dispatch_options.config_path = std::filesystem::absolute(options.config_path).string();
-    if (options.foreground) {
-      // Let the next tick (or a second buildme) run while these builds go on.
-      lock.release();
-    }
     dispatch = build::run_dispatch(context.config, dispatch_options, context.clock, log);
   }
-  int mail_failures = 0;
+  int failed_workers = 0;
+  if (!dispatch.children.empty()) {
+    // The builds are claimed: the next tick may run while they go on.
+    lock.release();
+    failed_workers = build::wait_workers(dispatch.children);
+  }
   if (outbox) {
     // Mail waits in the outbox until the server takes it: a server that is
     // down never holds up intake or builds.
     auto mailer = mail::make_smtp_mailer(*context.config.mail);
     if (mailer) {
-      mail_failures = outbox->flush(**mailer, log).failed;
+      outbox->flush(**mailer, log);
     } else {
       log.verdict("ERROR", util::Log::Tone::bad, mailer.message());
     }
   }
-  (void)mail_failures;
   if (options.verbose) {
     log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting; dispatch: {} started, "
                          "{} waiting, {} requeued",
                          intake.accepted, intake.rejected, intake.waiting, dispatch.started,
                          dispatch.waiting, dispatch.requeued));
   }
-  return intake.errors + dispatch.errors + dispatch.failed_workers > 0 ? exit_attention
-                                                                       : exit_ok;
+  return intake.errors + dispatch.errors + failed_workers > 0 ? exit_attention : exit_ok;
 }
 
 long job_number(const Options& options, std::string_view command)
