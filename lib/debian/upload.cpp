@@ -55,6 +55,22 @@ public:
     return fail("{}:{}: {}", m_file, line, fmt::format(format, std::forward<Args>(args)...));
   }
 
+  // A required field, parsed by `parse` into `target`.
+  template<typename T, typename Parse>
+  Status take(std::string_view name, T& target, Parse parse) const
+  {
+    auto field = required(name);
+    if (!field) {
+      return field.error();
+    }
+    auto value = parse(**field);
+    if (!value) {
+      return value.error();
+    }
+    target = std::move(*value);
+    return {};
+  }
+
   Result<const Field*> required(std::string_view name) const
   {
     const Field* field = m_paragraph.find(name);
@@ -378,35 +394,23 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
   }
   dsc.source = std::move(*source);
 
-  auto version_field = check.required("Version");
-  if (!version_field) {
-    return version_field.error();
+  if (auto taken = check.take("Version", dsc.version,
+                              [&](const Field& field) { return check.version(field); });
+      !taken) {
+    return taken.error();
   }
-  auto version = check.version(**version_field);
-  if (!version) {
-    return version.error();
-  }
-  dsc.version = std::move(*version);
 
-  auto format_field = check.required("Format");
-  if (!format_field) {
-    return format_field.error();
+  if (auto taken = check.take("Format", dsc.format,
+                              [&](const Field& field) { return check.format(field, true); });
+      !taken) {
+    return taken.error();
   }
-  auto format = check.format(**format_field, true);
-  if (!format) {
-    return format.error();
-  }
-  dsc.format = std::move(*format);
 
-  auto maintainer_field = check.required("Maintainer");
-  if (!maintainer_field) {
-    return maintainer_field.error();
+  if (auto taken = check.take("Maintainer", dsc.maintainer,
+                              [&](const Field& field) { return check.person(field); });
+      !taken) {
+    return taken.error();
   }
-  auto maintainer = check.person(**maintainer_field);
-  if (!maintainer) {
-    return maintainer.error();
-  }
-  dsc.maintainer = std::move(*maintainer);
 
   // Uploaders may be folded over lines; names may hold commas inside
   // quotes ("Doe, John" <john@example.org>).
@@ -519,15 +523,11 @@ Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
   }
   changes.source = std::move(*source);
 
-  auto version_field = check.required("Version");
-  if (!version_field) {
-    return version_field.error();
+  if (auto taken = check.take("Version", changes.version,
+                              [&](const Field& field) { return check.version(field); });
+      !taken) {
+    return taken.error();
   }
-  auto version = check.version(**version_field);
-  if (!version) {
-    return version.error();
-  }
-  changes.version = std::move(*version);
 
   // Distribution names become folder names (dists/NAME): nothing but
   // letters, digits and ".+_-".
@@ -552,15 +552,11 @@ Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
     changes.distribution.append(word);
   }
 
-  auto maintainer_field = check.required("Maintainer");
-  if (!maintainer_field) {
-    return maintainer_field.error();
+  if (auto taken = check.take("Maintainer", changes.maintainer,
+                              [&](const Field& field) { return check.person(field); });
+      !taken) {
+    return taken.error();
   }
-  auto maintainer = check.person(**maintainer_field);
-  if (!maintainer) {
-    return maintainer.error();
-  }
-  changes.maintainer = std::move(*maintainer);
 
   if (const Field* field = check.paragraph().find("Changed-By")) {
     auto changed_by = check.person(*field);
@@ -570,15 +566,11 @@ Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
     changes.changed_by = std::move(*changed_by);
   }
 
-  auto architecture_field = check.required("Architecture");
-  if (!architecture_field) {
-    return architecture_field.error();
+  if (auto taken = check.take("Architecture", changes.architectures,
+                              [&](const Field& field) { return check.architectures(field); });
+      !taken) {
+    return taken.error();
   }
-  auto architectures = check.architectures(**architecture_field);
-  if (!architectures) {
-    return architectures.error();
-  }
-  changes.architectures = std::move(*architectures);
 
   // Space-separated here, unlike the .dsc's comma-separated Binary.
   if (const Field* field = check.paragraph().find("Binary")) {
