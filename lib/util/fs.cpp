@@ -304,19 +304,32 @@ bool is_control(char32_t code)
 
 } // namespace
 
-Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
+namespace {
+
+// `data` in a temporary file beside `path`, written, given `mode` and
+// fsynced: ready to be renamed or linked into place.
+Result<TempFile> write_temporary(const fs::path& path, std::string_view data, mode_t mode)
 {
   auto temp = TempFile::create(path);
   if (!temp) {
     return temp.error();
   }
-  auto written = write_all(temp->fd(), data, path);
-  if (!written) {
-    return written;
+  if (auto written = write_all(temp->fd(), data, path); !written) {
+    return written.error();
   }
-  auto finished = temp->finish(mode, path);
-  if (!finished) {
-    return finished;
+  if (auto finished = temp->finish(mode, path); !finished) {
+    return finished.error();
+  }
+  return temp;
+}
+
+} // namespace
+
+Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
+{
+  auto temp = write_temporary(path, data, mode);
+  if (!temp) {
+    return temp.error();
   }
   if (::rename(temp->path().c_str(), path.c_str()) != 0) {
     return fail("cannot replace {}: {}", show(path), errno_text(errno));
@@ -327,17 +340,9 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
 
 Status write_file_exclusive(const fs::path& path, std::string_view data, mode_t mode)
 {
-  auto temp = TempFile::create(path);
+  auto temp = write_temporary(path, data, mode);
   if (!temp) {
     return temp.error();
-  }
-  auto written = write_all(temp->fd(), data, path);
-  if (!written) {
-    return written;
-  }
-  auto finished = temp->finish(mode, path);
-  if (!finished) {
-    return finished;
   }
   if (::link(temp->path().c_str(), path.c_str()) != 0) {
     if (errno == EEXIST) {
