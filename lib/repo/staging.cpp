@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -24,6 +25,19 @@ namespace buildme::repo {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Seconds since it was made, for the --verbose timings of long work.
+class Stopwatch
+{
+public:
+  double seconds() const
+  {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+};
 
 std::int64_t nanoseconds(std::chrono::system_clock::time_point when)
 {
@@ -140,20 +154,22 @@ int compare_versions(const std::string& a, const std::string& b)
 class StagedFiles
 {
 public:
-  Status write(const fs::path& path, std::string_view content)
+  // Writes `content` under the temporary name it returns (synced), to be
+  // renamed to `path` by commit().
+  Result<fs::path> write(const fs::path& path, std::string_view content)
   {
     if (auto made = util::make_dirs(path.parent_path()); !made) {
-      return made;
+      return Error{made.error()};
     }
     const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
     // A leftover from a run that died is ours to replace.
     std::error_code ignored;
     fs::remove(temp, ignored);
     if (auto written = util::write_file_exclusive(temp, content); !written) {
-      return written;
+      return Error{written.error()};
     }
     m_pending.emplace_back(temp, path);
-    return {};
+    return temp;
   }
   // Renames in the order written.
   Status commit()
@@ -312,55 +328,75 @@ void Staging::set_aside(const fs::path& queue, const std::vector<std::string>& n
   }
 }
 
-namespace {
-
 // What reading one queued .deb found: everything the catalog needs, or why
-// it cannot be taken. Made on worker threads; nothing here touches the disk
-// but reading.
-struct PreparedDeb
+// it cannot be taken. Made on worker threads, which only read, except that
+// they make the pool folder a new file will go to.
+struct Staging::PreparedDeb
 {
   std::string name;
-  std::string error;
+  std::string error;      // set aside with this reason
+  bool duplicate = false; // the pool holds this very file already
+  bool folder_ready = false;
   CachedFile file;
   Member member;
 };
 
-} // namespace
-
 void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& names,
                         const std::string& dist, RunSummary& summary)
 {
-  // A batch is read on every core, recorded in one transaction, then moved:
-  // the catalog knows a file before it leaves the queue, so a run that dies
-  // mid-batch leaves the rest in the queue for the next run.
+  // Batches go through two stages at once: workers read batch k+1 on every
+  // core while this thread records batch k in one transaction and then
+  // moves its files. The catalog knows a file before it leaves the queue,
+  // so a run that dies mid-batch leaves the rest in the queue for the next.
   constexpr std::size_t batch_size = 512;
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t first = 0; first < names.size(); first += batch_size) {
-    const std::size_t count = std::min(batch_size, names.size() - first);
-    std::vector<PreparedDeb> batch(count);
+  const Stopwatch watch;
+  const int added_before = summary.added;
+
+  auto prepare = [&](const std::string& name) {
+    PreparedDeb deb;
+    deb.name = name;
+    const fs::path from = queue / name;
+    auto binary = read_binary(from);
+    if (!binary) {
+      deb.error = fmt::format("cannot read {}: {}", name, binary.message());
+      return deb;
+    }
+    auto digests = util::digest_file(from, util::DigestSet::all());
+    if (!digests) {
+      deb.error = digests.message();
+      return deb;
+    }
+    const std::string component = component_for(binary->section);
+    const std::string rel = pool_dir(component, binary->source) + "/" + name;
+    const fs::path to = m_root / rel;
+    // A pool name taken by other content is refused; the same content is
+    // simply taken off the queue.
+    auto present = util::stat_no_follow(to);
+    if (present && *present) {
+      if (!same_content(from, to)) {
+        deb.error = fmt::format("{} is already in the pool with different content; it is "
+                                "never overwritten (upload a new version)",
+                                rel);
+        return deb;
+      }
+      deb.duplicate = true;
+    } else {
+      deb.folder_ready = static_cast<bool>(util::make_dirs(to.parent_path()));
+    }
+    deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests),
+                *digests->sha256};
+    deb.member = {dist,           "binary",        component, binary->arch,
+                  binary->package, binary->version, binary->source,
+                  binary->source_version, rel, 0, 0};
+    return deb;
+  };
+  auto read_batch = [&](std::size_t first) {
+    std::vector<PreparedDeb> batch(std::min(batch_size, names.size() - first));
     std::atomic<std::size_t> next{0};
     auto work = [&] {
-      for (std::size_t i; (i = next++) < count;) {
-        PreparedDeb& deb = batch[i];
-        deb.name = names[first + i];
-        const fs::path from = queue / deb.name;
-        auto binary = read_binary(from);
-        if (!binary) {
-          deb.error = fmt::format("cannot read {}: {}", deb.name, binary.message());
-          continue;
-        }
-        auto digests = util::digest_file(from, util::DigestSet::all());
-        if (!digests) {
-          deb.error = digests.message();
-          continue;
-        }
-        const std::string component = component_for(binary->section);
-        const std::string rel = pool_dir(component, binary->source) + "/" + deb.name;
-        deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests),
-                    *digests->sha256};
-        deb.member = {dist,           "binary",        component, binary->arch,
-                      binary->package, binary->version, binary->source,
-                      binary->source_version, rel, 0, 0};
+      for (std::size_t i; (i = next++) < batch.size();) {
+        batch[i] = prepare(names[first + i]);
       }
     };
     std::vector<std::thread> pool;
@@ -371,95 +407,104 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     for (auto& thread : pool) {
       thread.join();
     }
+    return batch;
+  };
 
-    // A pool name taken by other content is refused; the same content is
-    // simply taken off the queue.
-    std::vector<PreparedDeb*> take;
-    std::vector<PreparedDeb*> duplicates;
-    for (auto& deb : batch) {
-      if (!deb.error.empty()) {
-        set_aside(queue, {deb.name}, deb.error, summary);
-        continue;
-      }
-      const fs::path to = m_root / deb.file.path;
-      auto present = util::stat_no_follow(to);
-      if (present && *present) {
-        if (!same_content(queue / deb.name, to)) {
-          set_aside(queue, {deb.name},
-                    fmt::format("{} is already in the pool with different content; it is never "
-                                "overwritten (upload a new version)",
-                                deb.file.path),
-                    summary);
-          continue;
-        }
-        duplicates.push_back(&deb);
-      } else {
-        take.push_back(&deb);
-      }
+  std::future<std::vector<PreparedDeb>> reading;
+  if (!names.empty()) {
+    reading = std::async(std::launch::async, read_batch, 0);
+  }
+  for (std::size_t first = 0; first < names.size(); first += batch_size) {
+    std::vector<PreparedDeb> batch = reading.get();
+    if (first + batch_size < names.size()) {
+      reading = std::async(std::launch::async, read_batch, first + batch_size);
     }
+    if (!take_batch(queue, batch, summary)) {
+      return; // the catalog failed: the rest stays in the queue
+    }
+  }
+  if (!names.empty()) {
+    m_log.detail(fmt::format("took {} of {} .debs from {} in {:.2f} s",
+                             summary.added - added_before, names.size(), queue.string(),
+                             watch.seconds()));
+  }
+}
 
-    auto record = [&]() -> Status {
-      if (auto begun = m_catalog.begin(); !begun) {
-        return begun;
-      }
-      for (auto* list : {&take, &duplicates}) {
-        for (PreparedDeb* deb : *list) {
-          deb->member.added_at = now();
-          auto put = m_catalog.put_file(deb->file);
-          auto added = put ? m_catalog.add_member(deb->member) : Status(put.error());
-          if (!added) {
-            m_catalog.rollback();
-            return added;
-          }
-        }
-      }
-      return m_catalog.commit();
-    };
-    if (auto recorded = record(); !recorded) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, recorded.message());
+bool Staging::take_batch(const fs::path& queue, std::vector<PreparedDeb>& batch,
+                         RunSummary& summary)
+{
+  if (auto begun = m_catalog.begin(); !begun) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, begun.message());
+    ++summary.errors;
+    return false;
+  }
+  for (auto& deb : batch) {
+    if (!deb.error.empty()) {
+      continue;
+    }
+    deb.member.added_at = now();
+    auto put = m_catalog.put_file(deb.file);
+    auto added = put ? m_catalog.add_member(deb.member) : Status(put.error());
+    if (!added) {
+      m_catalog.rollback();
+      m_log.verdict("ERROR", util::Log::Tone::bad, added.message());
       ++summary.errors;
-      return;
+      return false;
     }
-    for (PreparedDeb* deb : duplicates) {
+  }
+  if (auto committed = m_catalog.commit(); !committed) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, committed.message());
+    ++summary.errors;
+    return false;
+  }
+
+  std::vector<std::pair<const PreparedDeb*, FileStamp>> moved;
+  for (auto& deb : batch) {
+    if (!deb.error.empty()) {
+      set_aside(queue, {deb.name}, deb.error, summary);
+      continue;
+    }
+    if (deb.duplicate) {
       std::error_code ignored;
-      fs::remove(queue / deb->name, ignored);
+      fs::remove(queue / deb.name, ignored);
       ++summary.added;
-      summary.changed.insert(dist);
+      summary.changed.insert(deb.member.dist);
+      continue;
     }
-    std::vector<PreparedDeb*> moved;
-    for (PreparedDeb* deb : take) {
-      const fs::path to = m_root / deb->file.path;
+    const fs::path to = m_root / deb.file.path;
+    if (!deb.folder_ready) {
       if (auto made = ensure_dir(to.parent_path()); !made) {
         m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
         ++summary.errors;
         continue;
       }
-      if (auto done = util::move_exclusive(queue / deb->name, to, false); !done) {
-        m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
-        ++summary.errors;
-        continue;
-      }
-      m_touched.insert(to.parent_path());
-      m_log.detail(fmt::format("{} {} {} -> {}", deb->member.name, deb->member.version,
-                               deb->member.arch, deb->file.path));
-      moved.push_back(deb);
-      ++summary.added;
-      summary.changed.insert(dist);
     }
-    m_touched.insert(queue);
-    // The stamps of the files where they now are (a refresh would otherwise
-    // read each once more).
-    if (m_catalog.begin()) {
-      for (PreparedDeb* deb : moved) {
-        if (auto stamp = stamp_of(m_root / deb->file.path)) {
-          if (m_catalog.set_stamp(deb->file.path, *stamp)) {
-            m_fresh.insert(deb->file.path);
-          }
-        }
-      }
-      (void)m_catalog.commit();
+    if (auto done = util::move_exclusive(queue / deb.name, to, false); !done) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
+      ++summary.errors;
+      continue;
     }
+    m_touched.insert(to.parent_path());
+    m_log.detail(fmt::format("{} {} {} -> {}", deb.member.name, deb.member.version,
+                             deb.member.arch, deb.file.path));
+    // The stamp of the file where it now is (a refresh would otherwise read
+    // it once more).
+    if (auto stamp = stamp_of(to)) {
+      moved.emplace_back(&deb, *stamp);
+    }
+    ++summary.added;
+    summary.changed.insert(deb.member.dist);
   }
+  m_touched.insert(queue);
+  if (m_catalog.begin()) {
+    for (const auto& [deb, stamp] : moved) {
+      if (m_catalog.set_stamp(deb->file.path, stamp)) {
+        m_fresh.insert(deb->file.path);
+      }
+    }
+    (void)m_catalog.commit();
+  }
+  return true;
 }
 
 bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
@@ -647,6 +692,7 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
 
 void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
 {
+  const Stopwatch watch;
   auto members = m_catalog.members(dist);
   if (!members) {
     m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
@@ -739,6 +785,8 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
                            member.path));
     summary.changed.insert(dist);
   }
+  m_log.detail(fmt::format("checked the {} files of {} against the cache in {:.2f} s",
+                           members->size(), dist, watch.seconds()));
 }
 
 void Staging::prune(const std::string& dist, RunSummary& summary)
@@ -820,6 +868,7 @@ bool Staging::needs_refresh(const std::string& dist) const
 
 Status Staging::regenerate(const std::string& dist)
 {
+  const Stopwatch watch;
   const config::Product* product = m_config.product(dist);
   std::vector<std::string> arches;
   if (product) {
@@ -875,28 +924,49 @@ Status Staging::regenerate(const std::string& dist)
   StagedFiles staged;
   std::vector<ReleaseFile> release_files;
   std::vector<std::string> by_hash_dirs;
+  std::set<fs::path> by_hash_made;
   auto add_index = [&](const std::string& rel_dir, const std::string& name,
                        const std::string& text) -> Status {
-    std::vector<std::pair<std::string, std::string>> variants{{name, text}};
+    // Each file's digests are taken on a core of their own, the plain
+    // text's while it is compressed.
+    struct IndexFile
+    {
+      std::string name;
+      std::string_view content;
+      std::future<util::Digests> digests;
+    };
+    auto digest_async = [](std::string_view content) {
+      return std::async(std::launch::async,
+                        [content] { return util::digest_bytes(content, util::DigestSet::all()); });
+    };
+    std::string gz, xz;
+    std::vector<IndexFile> files;
+    files.push_back({name, text, digest_async(text)});
     if (m_repository.gzip) {
-      auto gz = gzip_compress_chunked(text, chunks, threads);
-      if (!gz) {
-        return Error{gz.error()};
+      auto compressed = gzip_compress_chunked(text, chunks, threads);
+      if (!compressed) {
+        return Error{compressed.error()};
       }
-      variants.emplace_back(name + ".gz", std::move(*gz));
+      gz = std::move(*compressed);
+      files.push_back({name + ".gz", gz, digest_async(gz)});
     }
     if (m_repository.xz) {
-      auto xz = xz_compress_chunked(text, chunks, 6, threads);
-      if (!xz) {
-        return Error{xz.error()};
+      auto compressed = xz_compress_chunked(text, chunks, 6, threads);
+      if (!compressed) {
+        return Error{compressed.error()};
       }
-      variants.emplace_back(name + ".xz", std::move(*xz));
+      xz = std::move(*compressed);
+      files.push_back({name + ".xz", xz, digest_async(xz)});
     }
-    for (auto& [file, content] : variants) {
-      const util::Digests digests = util::digest_bytes(content, util::DigestSet::all());
+    for (auto& [file, content, pending] : files) {
+      const util::Digests digests = pending.get();
+      auto temp = staged.write(dists / rel_dir / file, content);
+      if (!temp) {
+        return Error{temp.error()};
+      }
       if (m_repository.by_hash) {
-        // By-hash copies go in first, under their final names: nothing
-        // names them until the new Release does.
+        // By-hash copies are links to the new file under their final names,
+        // made before the Release that names them.
         for (auto [kind, hex] : {std::pair{"MD5Sum", *digests.md5},
                                  std::pair{"SHA256", *digests.sha256},
                                  std::pair{"SHA512", *digests.sha512}}) {
@@ -905,17 +975,16 @@ Status Staging::regenerate(const std::string& dist)
           if (present && *present) {
             continue;
           }
-          if (auto made = util::make_dirs(copy.parent_path()); !made) {
-            return made;
+          if (by_hash_made.insert(copy.parent_path()).second) {
+            if (auto made = util::make_dirs(copy.parent_path()); !made) {
+              return made;
+            }
           }
-          if (auto written = util::write_file_atomic(copy, content); !written) {
-            return written;
+          if (auto linked = util::link_or_copy_exclusive(*temp, copy, false); !linked) {
+            return linked;
           }
         }
         by_hash_dirs.push_back(rel_dir);
-      }
-      if (auto written = staged.write(dists / rel_dir / file, content); !written) {
-        return written;
       }
       release_files.push_back({rel_dir + "/" + file, digests});
     }
@@ -948,6 +1017,12 @@ Status Staging::regenerate(const std::string& dist)
     }
   }
 
+  m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, watch.seconds()));
+  for (const auto& dir : by_hash_made) {
+    if (auto synced = util::sync_dir(dir); !synced) {
+      return synced;
+    }
+  }
   ReleaseInfo info;
   info.origin = m_repository.origin;
   info.label = m_repository.label;
@@ -974,15 +1049,15 @@ Status Staging::regenerate(const std::string& dist)
     inrelease = std::move(*clear);
     detached = std::move(*detach);
     if (auto written = staged.write(dists / "Release.gpg", detached); !written) {
-      return written;
+      return Error{written.error()};
     }
   }
   if (auto written = staged.write(dists / "Release", release); !written) {
-    return written;
+    return Error{written.error()};
   }
   if (m_signer) {
     if (auto written = staged.write(dists / "InRelease", inrelease); !written) {
-      return written;
+      return Error{written.error()};
     }
   }
   if (auto committed = staged.commit(); !committed) {
@@ -1015,6 +1090,7 @@ Status Staging::regenerate(const std::string& dist)
     }
   }
 
+  m_log.detail(fmt::format("signed and put {} in place in {:.2f} s", dist, watch.seconds()));
   const fs::path flag = m_root / ("." + dist + ".changed");
   return util::write_file_atomic(flag, util::format_local_time(m_clock.now()) + "\n");
 }

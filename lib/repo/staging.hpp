@@ -80,10 +80,14 @@ private:
           std::unique_ptr<sign::Signer> signer, Catalog catalog, const util::Clock& clock,
           util::Log& log);
 
-  struct Context;
+  struct PreparedDeb;
   void take_queue(const config::Product& product, RunSummary& summary);
   void take_debs(const std::filesystem::path& queue, const std::vector<std::string>& names,
                  const std::string& dist, RunSummary& summary);
+  // Records a batch read by take_debs in one transaction, then moves its
+  // files into the pool; false when the catalog failed (nothing moved).
+  bool take_batch(const std::filesystem::path& queue, std::vector<PreparedDeb>& batch,
+                  RunSummary& summary);
   bool take_dsc(const std::filesystem::path& queue, const std::string& name,
                 const std::string& dist, RunSummary& summary);
   void set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
