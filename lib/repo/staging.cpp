@@ -276,6 +276,14 @@ Status Staging::sync_touched()
   return result;
 }
 
+Status Staging::wait_for_sync()
+{
+  if (m_syncing.valid()) {
+    m_synced = m_syncing.get();
+  }
+  return m_synced;
+}
+
 std::string Staging::component_for(const std::string& section) const
 {
   const auto slash = section.find('/');
@@ -684,10 +692,6 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
     }
     take_dsc(queue, name, product.name, summary);
   }
-  if (auto synced = sync_touched(); !synced) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, synced.message());
-    ++summary.errors;
-  }
 }
 
 void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
@@ -699,19 +703,17 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     ++summary.errors;
     return;
   }
-  std::map<std::string, CachedFile> cache;
-  if (auto files = m_catalog.files_of(dist)) {
-    for (auto& file : *files) {
-      cache.emplace(file.path, std::move(file));
-    }
-  }
+  std::map<std::string, FileStamp> stamps;
   auto& stanzas = m_stanzas[dist];
   stanzas.clear();
-  for (auto& [path, file] : cache) {
-    stanzas.emplace(path, file.stanza);
+  if (auto files = m_catalog.files_of(dist)) {
+    for (auto& file : *files) {
+      stamps.emplace(file.path, file.stamp);
+      stanzas.emplace(std::move(file.path), std::move(file.stanza));
+    }
   }
   for (const auto& member : *members) {
-    if (m_fresh.count(member.path) && cache.count(member.path)) {
+    if (m_fresh.count(member.path) && stamps.count(member.path)) {
       continue; // placed and stamped by this very run
     }
     const fs::path path = m_root / member.path;
@@ -724,8 +726,8 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       summary.changed.insert(dist);
       continue;
     }
-    const auto cached = cache.find(member.path);
-    if (cached != cache.end() && cached->second.stamp == *stamp) {
+    const auto cached = stamps.find(member.path);
+    if (cached != stamps.end() && cached->second == *stamp) {
       continue;
     }
     // Rewritten in place (or never stamped): read it again.
@@ -1060,6 +1062,10 @@ Status Staging::regenerate(const std::string& dist)
       return Error{written.error()};
     }
   }
+  if (auto synced = wait_for_sync(); !synced) {
+    return fail("the pool is not safely on disk, so no index names its new files yet: {}",
+                synced.message());
+  }
   if (auto committed = staged.commit(); !committed) {
     return committed;
   }
@@ -1103,6 +1109,9 @@ RunSummary Staging::process_queue()
       take_queue(product, summary);
     }
   }
+  // The moves become durable while the indices are made; none is put in
+  // place before they are (wait_for_sync).
+  m_syncing = std::async(std::launch::async, [this] { return sync_touched(); });
   for (const auto& dist : m_repository.products) {
     refresh_cache(dist, summary);
     prune(dist, summary);
@@ -1124,6 +1133,10 @@ RunSummary Staging::process_queue()
     m_log.verdict("PUBLISHED", util::Log::Tone::good,
                   fmt::format("{}/dists/{} regenerated{}", m_repository.name, dist,
                               m_signer ? " and signed" : " (unsigned)"));
+  }
+  if (auto synced = wait_for_sync(); !synced) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, synced.message());
+    ++summary.errors;
   }
   if (regenerated) {
     // Pieces no index used for a week are not coming back.

@@ -28,6 +28,7 @@
 #include "util/log.hpp"
 
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -104,6 +105,9 @@ private:
   // Moves into the pool are synced once per folder at the end of a run, not
   // once per file.
   Status sync_touched();
+  // The result of the sync process_queue started after taking the queues
+  // (waiting for it to end); success when none was started.
+  Status wait_for_sync();
 
   const config::Config& m_config;
   const config::Repository& m_repository;
@@ -114,6 +118,8 @@ private:
   std::filesystem::path m_root;
   std::set<std::filesystem::path> m_made;
   std::set<std::filesystem::path> m_touched;
+  std::future<Status> m_syncing;
+  Status m_synced;
   // Pool files this run placed and stamped itself: no need to stat them again.
   std::set<std::string> m_fresh;
   // Each distribution's cached stanzas as refresh_cache read (and updated)
