@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -60,29 +61,35 @@ class DebReader
 {
 public:
   DebReader(const std::filesystem::path& deb, const DebLimits& limits)
-    : m_deb(util::printable(deb.string())), m_path(deb), m_limits(limits)
+    : m_deb(util::printable(deb.string())), m_limits(limits)
   {
   }
 
-  Result<std::string> read()
+  // The control text of the .deb open as `fd`, `size` bytes long.
+  Result<std::string> read_fd(int fd, std::int64_t size) { return read(fd, {}, size); }
+  // The control text of the .deb whose whole content is `data`.
+  Result<std::string> read_memory(std::string_view data)
   {
-    auto file = util::open_regular_file(m_path);
-    if (!file) {
-      return file.error();
-    }
-    struct stat st;
-    if (::fstat(file->fd(), &st) != 0) {
-      return error("cannot stat it: {}", std::strerror(errno));
-    }
-    if (st.st_size == 0) {
+    return read(-1, data, static_cast<std::int64_t>(data.size()));
+  }
+
+private:
+  Result<std::string> read(int fd, std::string_view data, std::int64_t size)
+  {
+    if (size == 0) {
       return error("not a Debian package: the file is empty");
     }
-    m_file_size = st.st_size;
+    m_file_size = size;
 
     ArchivePtr ar(archive_read_new(), archive_read_free);
-    if (!ar || archive_read_support_format_ar(ar.get()) != ARCHIVE_OK
-        || archive_read_open_fd(ar.get(), file->fd(), 64 * 1024) != ARCHIVE_OK) {
-      return error("not a Debian package: not an ar archive ({})", archive_message(ar.get()));
+    int opened = ar ? archive_read_support_format_ar(ar.get()) : ARCHIVE_FATAL;
+    if (opened == ARCHIVE_OK) {
+      opened = fd >= 0 ? archive_read_open_fd(ar.get(), fd, 64 * 1024)
+                       : archive_read_open_memory(ar.get(), data.data(), data.size());
+    }
+    if (opened != ARCHIVE_OK) {
+      return error("not a Debian package: not an ar archive ({})",
+                   ar ? archive_message(ar.get()) : "out of memory");
     }
 
     archive_entry* entry = nullptr;
@@ -153,7 +160,6 @@ public:
     }
   }
 
-private:
   template<typename... Args>
   Error error(fmt::format_string<Args...> format, Args&&... args) const
   {
@@ -384,7 +390,6 @@ private:
   }
 
   std::string m_deb;
-  std::filesystem::path m_path;
   DebLimits m_limits;
   std::int64_t m_file_size = 0;
   std::string m_control_member;
@@ -394,9 +399,90 @@ private:
 
 } // namespace
 
+namespace {
+
+Result<std::int64_t> size_of(int fd, const std::filesystem::path& deb)
+{
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return fail("{}: cannot stat it: {}", util::printable(deb.string()), std::strerror(errno));
+  }
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+} // namespace
+
 Result<std::string> read_deb_control(const std::filesystem::path& deb, const DebLimits& limits)
 {
-  return DebReader(deb, limits).read();
+  auto file = util::open_regular_file(deb);
+  if (!file) {
+    return file.error();
+  }
+  auto size = size_of(file->fd(), deb);
+  if (!size) {
+    return size.error();
+  }
+  return DebReader(deb, limits).read_fd(file->fd(), *size);
+}
+
+Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
+                         const DebLimits& limits)
+{
+  auto file = util::open_regular_file(deb);
+  if (!file) {
+    return file.error();
+  }
+  auto size = size_of(file->fd(), deb);
+  if (!size) {
+    return size.error();
+  }
+  DebFile read;
+  if (static_cast<std::uint64_t>(*size) <= limits.max_in_memory) {
+    // One read of the whole file serves both: no second pass over the disk.
+    std::string data(static_cast<std::size_t>(*size) + 1, '\0');
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t got = ::read(file->fd(), data.data() + done, data.size() - done);
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got < 0) {
+        return fail("{}: read error: {}", util::printable(deb.string()), std::strerror(errno));
+      }
+      if (got == 0) {
+        break;
+      }
+      done += static_cast<std::size_t>(got);
+    }
+    if (done != static_cast<std::size_t>(*size)) {
+      return fail("{}: the file changed while it was read ({} bytes when opened); try again "
+                  "once it is complete",
+                  util::printable(deb.string()), *size);
+    }
+    data.resize(done);
+    auto control = DebReader(deb, limits).read_memory(data);
+    if (!control) {
+      return control.error();
+    }
+    read.control = std::move(*control);
+    read.digests = util::digest_bytes(data, wanted);
+    return read;
+  }
+  auto control = DebReader(deb, limits).read_fd(file->fd(), *size);
+  if (!control) {
+    return control.error();
+  }
+  read.control = std::move(*control);
+  if (::lseek(file->fd(), 0, SEEK_SET) != 0) {
+    return fail("{}: cannot read it again: {}", util::printable(deb.string()), std::strerror(errno));
+  }
+  auto digests = util::digest_fd(file->fd(), wanted);
+  if (!digests) {
+    return fail("cannot compute checksums of {}: {}", util::printable(deb.string()),
+                digests.message());
+  }
+  read.digests = std::move(*digests);
+  return read;
 }
 
 } // namespace buildme::repo

@@ -5,6 +5,7 @@
 // naming the file and what is wrong, never a crash.
 #pragma once
 
+#include "util/digest.hpp"
 #include "util/result.hpp"
 
 #include <cstdint>
@@ -17,6 +18,7 @@ struct DebLimits
 {
   std::uint64_t max_control_tar = 64 * 1024 * 1024; // control.tar, compressed or not
   std::uint64_t max_control_file = 4 * 1024 * 1024;  // ./control inside it
+  std::uint64_t max_in_memory = 16 * 1024 * 1024;    // read_deb: larger files are read twice
 };
 
 // The text of the package's control file (DEBIAN/control), byte for byte as
@@ -30,5 +32,16 @@ struct DebLimits
 // as with apt-ftparchive.
 Result<std::string> read_deb_control(const std::filesystem::path& deb,
                                      const DebLimits& limits = {});
+
+// The control text as read_deb_control reads it, and the digests of the
+// whole file, from one open: a .deb up to max_in_memory bytes is read once
+// for both, a larger one twice through the same descriptor.
+struct DebFile
+{
+  std::string control;
+  util::Digests digests;
+};
+Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
+                         const DebLimits& limits = {});
 
 } // namespace buildme::repo

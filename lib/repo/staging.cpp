@@ -88,6 +88,7 @@ bool same_content(const fs::path& a, const fs::path& b)
 // A binary's control data, checked: what the index needs of it.
 struct BinaryInfo
 {
+  util::Digests digests; // of the whole .deb
   std::string control_text;
   debian::Paragraph control;
   std::string package, version, arch, source, source_version, section;
@@ -95,11 +96,11 @@ struct BinaryInfo
 
 Result<BinaryInfo> read_binary(const fs::path& path)
 {
-  auto text = read_deb_control(path);
-  if (!text) {
-    return Error{text.error()};
+  auto deb = read_deb(path, util::DigestSet::all());
+  if (!deb) {
+    return Error{deb.error()};
   }
-  auto parsed = debian::parse_control(*text, path.filename().string() + " (control)");
+  auto parsed = debian::parse_control(deb->control, path.filename().string() + " (control)");
   if (!parsed) {
     return Error{parsed.error()};
   }
@@ -108,7 +109,8 @@ Result<BinaryInfo> read_binary(const fs::path& path)
                 parsed->paragraphs.size());
   }
   BinaryInfo info;
-  info.control_text = std::move(*text);
+  info.digests = std::move(deb->digests);
+  info.control_text = std::move(deb->control);
   info.control = parsed->paragraphs.front();
   for (auto [field, target] : {std::pair{"Package", &info.package},
                                std::pair{"Version", &info.version},
@@ -370,11 +372,7 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
       deb.error = fmt::format("cannot read {}: {}", name, binary.message());
       return deb;
     }
-    auto digests = util::digest_file(from, util::DigestSet::all());
-    if (!digests) {
-      deb.error = digests.message();
-      return deb;
-    }
+    const util::Digests& digests = binary->digests;
     const std::string component = component_for(binary->section);
     const std::string rel = pool_dir(component, binary->source) + "/" + name;
     const fs::path to = m_root / rel;
@@ -392,8 +390,8 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     } else {
       deb.folder_ready = static_cast<bool>(util::make_dirs(to.parent_path()));
     }
-    deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, *digests),
-                *digests->sha256};
+    deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, digests),
+                *digests.sha256};
     deb.member = {dist,           "binary",        component, binary->arch,
                   binary->package, binary->version, binary->source,
                   binary->source_version, rel, 0, 0};
@@ -733,21 +731,19 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     // Rewritten in place (or never stamped): read it again.
     if (member.kind == "binary") {
       auto binary = read_binary(path);
-      auto digests = util::digest_file(path, util::DigestSet::all());
-      if (!binary || !digests) {
+      if (!binary) {
         m_log.verdict("REMOVED", util::Log::Tone::bad,
                       fmt::format("{} changed in the pool and cannot be read ({}); dropped "
                                   "from {}",
-                                  member.path, !binary ? binary.message() : digests.message(),
-                                  dist));
+                                  member.path, binary.message(), dist));
         (void)m_catalog.remove_member(member, now());
         summary.changed.insert(dist);
         continue;
       }
       CachedFile reread{member.path, *stamp,
                         packages_stanza(binary->control_text, binary->control, member.path,
-                                        *digests),
-                        *digests->sha256};
+                                        binary->digests),
+                        *binary->digests.sha256};
       stanzas[member.path] = reread.stanza;
       (void)m_catalog.put_file(reread);
     } else {

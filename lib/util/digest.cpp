@@ -189,10 +189,12 @@ Result<Digests> digest_fd(int fd, DigestSet wanted, std::uint64_t stop_after)
   if (!started) {
     return started.error();
   }
-  std::vector<unsigned char> buffer(256 * 1024);
+  // Not zeroed: most files are far smaller than the buffer.
+  constexpr std::size_t buffer_size = 256 * 1024;
+  const auto buffer = std::make_unique_for_overwrite<unsigned char[]>(buffer_size);
   std::uint64_t size = 0;
   while (size <= stop_after) {
-    ssize_t got = ::read(fd, buffer.data(), buffer.size());
+    ssize_t got = ::read(fd, buffer.get(), buffer_size);
     if (got < 0) {
       if (errno == EINTR) {
         continue;
@@ -203,7 +205,7 @@ Result<Digests> digest_fd(int fd, DigestSet wanted, std::uint64_t stop_after)
       break;
     }
     size += static_cast<std::uint64_t>(got);
-    auto updated = hashers.update(buffer.data(), static_cast<std::size_t>(got));
+    auto updated = hashers.update(buffer.get(), static_cast<std::size_t>(got));
     if (!updated) {
       return updated.error();
     }

@@ -1,4 +1,5 @@
 #include "repo/deb.hpp"
+#include "util/digest.hpp"
 
 #include "deb_fixture.hpp"
 #include "scratch.hpp"
@@ -10,6 +11,7 @@
 #include <string>
 
 using buildme::repo::DebLimits;
+using buildme::repo::read_deb;
 using buildme::repo::read_deb_control;
 using namespace buildme::test;
 namespace fs = std::filesystem;
@@ -55,6 +57,33 @@ std::string failure(const fs::path& deb, const DebLimits& limits = {})
   return control.message();
 }
 
+// read_deb, from memory and (with no room in memory) from the disk, must
+// say exactly what read_deb_control says of the same file, and give the
+// file's digests when it reads.
+void check_read_deb_agrees(const fs::path& deb)
+{
+  auto control = read_deb_control(deb);
+  DebLimits on_disk;
+  on_disk.max_in_memory = 0;
+  for (const DebLimits& limits : {DebLimits{}, on_disk}) {
+    CAPTURE(limits.max_in_memory);
+    auto read = read_deb(deb, buildme::util::DigestSet::all(), limits);
+    REQUIRE(read.ok() == control.ok());
+    if (!read.ok()) {
+      CHECK(read.message() == control.message());
+      continue;
+    }
+    CHECK(read->control == *control);
+    auto digests = buildme::util::digest_file(deb, buildme::util::DigestSet::all());
+    REQUIRE(digests.ok());
+    CHECK(read->digests.size == digests->size);
+    CHECK(read->digests.md5 == digests->md5);
+    CHECK(read->digests.sha1 == digests->sha1);
+    CHECK(read->digests.sha256 == digests->sha256);
+    CHECK(read->digests.sha512 == digests->sha512);
+  }
+}
+
 } // namespace
 
 TEST_CASE("the control file of a .deb reads back exactly as dpkg-deb --field prints it")
@@ -68,6 +97,7 @@ TEST_CASE("the control file of a .deb reads back exactly as dpkg-deb --field pri
     REQUIRE_MESSAGE(control.ok(), control.message());
     CHECK(*control == dpkg_deb_field(deb));
     CHECK(*control == hello_control);
+    check_read_deb_agrees(deb);
   }
 }
 
@@ -83,6 +113,7 @@ TEST_CASE("a .deb cut short anywhere is refused, naming the file")
     for (std::size_t size = 0; size < bytes.size(); ++size) {
       CAPTURE(size);
       write_bytes(cut, bytes.substr(0, size));
+      check_read_deb_agrees(cut);
       auto control = read_deb_control(cut);
       REQUIRE_FALSE(control.ok());
       const auto& message = control.message();
@@ -124,6 +155,7 @@ TEST_CASE("a .deb with a damaged byte is refused or still gives its own control 
       auto copy = bytes;
       copy[at] = static_cast<char>(copy[at] ^ 0x5a);
       write_bytes(damaged, copy);
+      check_read_deb_agrees(damaged);
       auto control = read_deb_control(damaged);
       if (control.ok()) {
         CHECK(*control == hello_control);
