@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <optional>
@@ -24,6 +25,8 @@ constexpr std::string_view to_field = "envelope-to: ";
 constexpr std::string_view error_field = "last-error: ";
 constexpr std::string_view suffix = ".mail";
 constexpr auto keep_sent = std::chrono::hours(7 * 24);
+// As mail servers do: a message not sent in five days is given up.
+constexpr auto keep_trying = std::chrono::hours(5 * 24);
 
 struct Stored
 {
@@ -111,6 +114,20 @@ std::int64_t unix_seconds(util::Clock::time_point when)
   return std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
 }
 
+// When the message named `name` was queued: its first 16 digits are the
+// microseconds since the epoch (queue()); nullopt for a name of another form.
+std::optional<util::Clock::time_point> queued_at(std::string_view name)
+{
+  std::int64_t micros = 0;
+  const auto parsed = std::from_chars(name.data(), name.data() + std::min<std::size_t>(16, name.size()), micros);
+  if (parsed.ec != std::errc() || parsed.ptr != name.data() + 16 || name.size() <= 16 ||
+      name[16] != '-') {
+    return std::nullopt;
+  }
+  return util::Clock::time_point(std::chrono::duration_cast<util::Clock::time_point::duration>(
+    std::chrono::microseconds(micros)));
+}
+
 } // namespace
 
 Outbox::Outbox(std::filesystem::path state_dir, const util::Clock& clock)
@@ -159,6 +176,7 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
   const fs::path sending = m_dir / "sending";
   const fs::path sent = m_dir / "sent";
   const fs::path broken = m_dir / "broken";
+  const fs::path undeliverable = m_dir / "undeliverable";
   for (const auto& dir : {outbox, sending, sent}) {
     if (auto made = util::make_dirs(dir); !made) {
       log.info(fmt::format("mail not sent: {}", made.message()));
@@ -227,6 +245,26 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     }
 
     ++result.failed;
+    const auto queued = queued_at(name);
+    const bool overdue = queued && m_clock.now() - *queued > keep_trying;
+    if (sending_result.outcome == SendResult::Outcome::undeliverable || overdue) {
+      // It will never go: set aside for a person, with the reason, and not
+      // tried again.
+      stored->last_error = overdue && sending_result.outcome != SendResult::Outcome::undeliverable
+                             ? "not sent in 5 days; last error: " + sending_result.error
+                             : sending_result.error;
+      (void)util::write_file_atomic(sending / name, serialise(*stored), 0600);
+      (void)util::make_dirs(undeliverable);
+      auto moved = util::move_no_clobber(sending / name, undeliverable / name);
+      log.verdict("ERROR", util::Log::Tone::bad,
+                  fmt::format("mail {} to {} given up: {}; set aside in {}", name, recipients,
+                              stored->last_error,
+                              moved ? moved->string() : (sending / name).string()));
+      if (sending_result.outcome == SendResult::Outcome::unavailable) {
+        break;
+      }
+      continue;
+    }
     if (one_line(sending_result.error) != stored->last_error) {
       log.info(fmt::format("mail {} to {} kept to retry: {}", name, recipients,
                            sending_result.error));
@@ -258,15 +296,36 @@ bool Outbox::list_may_hear(const std::string& key, std::chrono::seconds window)
   if (!lock) {
     return true;
   }
+  const std::int64_t now = unix_seconds(m_clock.now());
+  // When the list last heard of the key in `record`; nullopt if unknown.
+  auto last_heard = [](const fs::path& record) -> std::optional<std::int64_t> {
+    auto text = util::read_file(record, 64);
+    std::int64_t last = 0;
+    if (!text || std::from_chars(text->data(), text->data() + text->size(), last).ec != std::errc()) {
+      return std::nullopt;
+    }
+    return last;
+  };
+  // A record older than the window says nothing any more: once a run,
+  // those go, so that the folder does not grow for ever.
+  if (!m_throttle_pruned) {
+    m_throttle_pruned = true;
+    auto names = util::list_dir(dir);
+    for (const auto& name : names ? *names : std::vector<std::string>{}) {
+      if (name.size() != 64) {
+        continue; // only records are named by a SHA-256
+      }
+      const auto last = last_heard(dir / name);
+      if (last && now >= *last && now - *last >= window.count()) {
+        std::error_code ignored;
+        fs::remove(dir / name, ignored);
+      }
+    }
+  }
   const auto digest = util::digest_bytes(key, {.sha256 = true});
   const fs::path record = dir / *digest.sha256;
-  const std::int64_t now = unix_seconds(m_clock.now());
-  if (auto text = util::read_file(record, 64)) {
-    std::int64_t last = 0;
-    const auto parsed = std::from_chars(text->data(), text->data() + text->size(), last);
-    if (parsed.ec == std::errc() && now >= last && now - last < window.count()) {
-      return false;
-    }
+  if (const auto last = last_heard(record); last && now >= *last && now - *last < window.count()) {
+    return false;
   }
   (void)util::write_file_atomic(record, std::to_string(now) + "\n", 0644);
   return true;

@@ -140,12 +140,20 @@ public:
     } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
       why += "; the server's certificate is not trusted (ca_file in [mail])";
     }
-    // Only a reply to the sender, a recipient or the text refuses this one
-    // message; anything else (no server, TLS, login) is the server's state.
-    const bool refused =
-      reply >= 400 && (code == CURLE_SEND_ERROR || code == CURLE_WEIRD_SERVER_REPLY);
-    return {refused ? SendResult::Outcome::refused : SendResult::Outcome::unavailable,
-            fmt::format("not sent through {}: {}", server, why)};
+    // Only a reply to a recipient or to the text refuses this one message.
+    // A refused sender (MAIL FROM: "530 authentication required", "553 not
+    // your address") refuses every message alike, as does anything else (no
+    // server, TLS, login): that is the server's state or the configuration.
+    const bool sender_refused = std::string_view(error_buffer).starts_with("MAIL failed");
+    if (sender_refused) {
+      why += "; the server refuses the sender (from, username in [mail])";
+    }
+    const bool about_this_message = reply >= 400 && !sender_refused &&
+                                    (code == CURLE_SEND_ERROR || code == CURLE_WEIRD_SERVER_REPLY);
+    const auto outcome = !about_this_message ? SendResult::Outcome::unavailable
+                         : reply >= 500      ? SendResult::Outcome::undeliverable
+                                             : SendResult::Outcome::refused;
+    return {outcome, fmt::format("not sent through {}: {}", server, why)};
   }
 
 private:

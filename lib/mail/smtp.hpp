@@ -20,9 +20,13 @@ struct SendResult
 {
   enum class Outcome {
     accepted,    // the server took the message for delivery
-    // The server answered and refused this message (a 4xx or 5xx reply to
-    // its sender, a recipient or its text): the next message may still go.
+    // The server answered and refused this message for now (a 4xx reply to
+    // its sender, a recipient or its text): it may go later, and the next
+    // message may still go now.
     refused,
+    // The server refused this message for good (a 5xx reply to its sender,
+    // a recipient or its text, such as an unknown user): it never will go.
+    undeliverable,
     // The server could not be reached or the session failed before any
     // message (connection, timeout, TLS, login): the next would fail alike.
     unavailable,

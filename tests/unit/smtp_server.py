@@ -11,7 +11,9 @@ Every message it accepts is written to FOLDER/received/<n>.eml, whole
 
 FOLDER/ready appears once the server listens. Modes: "plain" (no TLS),
 "starttls" (STARTTLS offered, and required before MAIL), "smtps" (TLS from
-the first byte). Recipients whose address starts with "refused" get a 550.
+the first byte). Recipients whose address starts with "refused" get a 550
+(refused for good), those starting with "busy" a 451 (try later); a sender
+starting with "refused" gets a 553.
 With --user and --password, AUTH is required (and, as
 aiosmtpd does by default, offered only after STARTTLS in that mode).
 """
@@ -34,11 +36,22 @@ class Saver:
         os.makedirs(self.folder, exist_ok=True)
         self.counter = itertools.count(1)
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        # A sender the server does not accept, as one that requires another
+        # sender address.
+        if address.startswith("refused"):
+            return "553 5.7.1 sender not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         # A recipient the server refuses for good, as a real one refuses an
-        # unknown user.
+        # unknown user, or for now, as one whose mailbox is busy.
         if address.startswith("refused"):
             return "550 5.1.1 no such user"
+        if address.startswith("busy"):
+            return "451 4.2.1 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

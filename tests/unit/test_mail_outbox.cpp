@@ -148,17 +148,67 @@ TEST_CASE("when the server is unavailable the flush stops at the first mail")
   CHECK(mail_files(f.state / "mail/sending").empty());
 }
 
-TEST_CASE("a refused mail stays, and the ones after it are still tried")
+TEST_CASE("a mail refused for now stays, and the ones after it are still tried")
 {
   Fixture f;
   for (int i = 0; i < 3; ++i) {
     REQUIRE(f.outbox.queue(a_message()).ok());
   }
-  f.mailer.answer = {SendResult::Outcome::refused, "550 no such user"};
+  f.mailer.answer = {SendResult::Outcome::refused, "451 mailbox busy"};
   auto result = f.outbox.flush(f.mailer, f.log);
   CHECK(f.mailer.attempts == 3);
   CHECK(result.failed == 3);
   CHECK(result.waiting == 3);
+  CHECK(mail_files(f.state / "mail/undeliverable").empty());
+}
+
+TEST_CASE("a mail refused for good is set aside with its reason and never tried again")
+{
+  Fixture f;
+  REQUIRE(f.outbox.queue(a_message("one")).ok());
+  REQUIRE(f.outbox.queue(a_message("two")).ok());
+  f.mailer.answer = {SendResult::Outcome::undeliverable, "550 5.1.1 no such user"};
+  auto result = f.outbox.flush(f.mailer, f.log);
+  CHECK(f.mailer.attempts == 2);
+  CHECK(result.failed == 2);
+  CHECK(result.waiting == 0);
+  const auto aside = mail_files(f.state / "mail/undeliverable");
+  REQUIRE(aside.size() == 2);
+  CHECK(ScratchDir::read(f.state / "mail/undeliverable" / aside[0])
+          .find("last-error: 550 5.1.1 no such user") != std::string::npos);
+  CHECK(count_lines_with(f.log.text(), "given up: 550 5.1.1 no such user") == 2);
+  f.mailer.answer = {};
+  CHECK(f.outbox.flush(f.mailer, f.log).sent == 0);
+  CHECK(f.mailer.attempts == 2);
+}
+
+TEST_CASE("a mail not sent in five days is given up; newer ones keep waiting")
+{
+  Fixture f;
+  REQUIRE(f.outbox.queue(a_message("old")).ok());
+  f.clock.advance(std::chrono::hours(5 * 24) + 1s);
+  REQUIRE(f.outbox.queue(a_message("new")).ok());
+  f.mailer.answer = {SendResult::Outcome::refused, "451 mailbox busy"};
+  auto result = f.outbox.flush(f.mailer, f.log);
+  CHECK(f.mailer.attempts == 2);
+  CHECK(result.waiting == 1);
+  const auto aside = mail_files(f.state / "mail/undeliverable");
+  REQUIRE(aside.size() == 1);
+  const auto text = ScratchDir::read(f.state / "mail/undeliverable" / aside[0]);
+  CHECK(text.find("last-error: not sent in 5 days; last error: 451 mailbox busy") !=
+        std::string::npos);
+  CHECK(parse_mail(text.substr(text.find("\n\n") + 2)).decoded("Subject") == "old");
+
+  // Waiting for a server that is down: the oldest is given up when tried,
+  // and the flush still stops there.
+  f.clock.advance(std::chrono::hours(5 * 24) + 1s);
+  REQUIRE(f.outbox.queue(a_message("newest")).ok());
+  f.mailer.answer = {SendResult::Outcome::unavailable, "server down"};
+  f.mailer.attempts = 0;
+  result = f.outbox.flush(f.mailer, f.log);
+  CHECK(f.mailer.attempts == 1);
+  CHECK(result.waiting == 1);
+  CHECK(mail_files(f.state / "mail/undeliverable").size() == 2);
 }
 
 TEST_CASE("a failure is logged the first time and when it changes, not on every tick")
@@ -240,6 +290,28 @@ TEST_CASE("the list hears of a key once per window")
   // Another Outbox on the same state folder (the next tick) remembers.
   Outbox next_tick(f.state.path(), f.clock);
   CHECK_FALSE(next_tick.list_may_hear("hello FAILED", 3600s));
+}
+
+TEST_CASE("throttle records older than the window are removed by the next run")
+{
+  Fixture f;
+  CHECK(f.outbox.list_may_hear("alpha FAILED", 3600s));
+  f.clock.advance(30min);
+  Outbox second_run(f.state.path(), f.clock);
+  CHECK(second_run.list_may_hear("beta FAILED", 3600s));
+  f.clock.advance(40min);
+  Outbox third_run(f.state.path(), f.clock);
+  CHECK(third_run.list_may_hear("gamma FAILED", 3600s));
+  auto names = util::list_dir(f.state / "mail/throttle");
+  REQUIRE(names.ok());
+  int records = 0;
+  for (const auto& name : *names) {
+    records += name.size() == 64 ? 1 : 0;
+  }
+  CHECK(records == 2); // alpha's (70 minutes old) is gone
+  CHECK_FALSE(third_run.list_may_hear("beta FAILED", 3600s));
+  CHECK_FALSE(third_run.list_may_hear("gamma FAILED", 3600s));
+  CHECK(third_run.list_may_hear("alpha FAILED", 3600s));
 }
 
 TEST_CASE("a throttle key of any text is a plain file name")

@@ -425,7 +425,8 @@ TEST_CASE("a server that never answers costs the timeout, not more")
   CHECK(sent.took < 6s);
 }
 
-TEST_CASE("a recipient the server refuses is a refusal of that message only")
+TEST_CASE("a recipient the server refuses for good makes that message undeliverable, "
+          "one refused for now makes it wait")
 {
   SmtpServer server({"starttls", "", ""});
   server.start();
@@ -433,8 +434,25 @@ TEST_CASE("a recipient the server refuses is a refusal of that message only")
   auto refused = mailer->send("buildme@example.org", {"refused@example.org"},
                               render_now(a_message("refused@example.org")));
   CHECK_FALSE(refused.accepted());
-  CHECK(refused.outcome == SendResult::Outcome::refused);
+  CHECK(refused.outcome == SendResult::Outcome::undeliverable);
   CHECK(refused.error.find("550") != std::string::npos);
+  auto busy = mailer->send("buildme@example.org", {"busy@example.org"},
+                           render_now(a_message("busy@example.org")));
+  CHECK(busy.outcome == SendResult::Outcome::refused);
+  CHECK(busy.error.find("451") != std::string::npos);
+  CHECK(server.received().empty());
+}
+
+TEST_CASE("a sender the server refuses is the configuration's fault, not the message's")
+{
+  SmtpServer server({"starttls", "", ""});
+  server.start();
+  auto mailer = mailer_for(config_for(server));
+  auto sent = mailer->send("refused-sender@example.org", {"jane@example.org"},
+                           render_now(a_message("jane@example.org")));
+  CHECK(sent.outcome == SendResult::Outcome::unavailable);
+  CHECK(sent.error.find("553") != std::string::npos);
+  CHECK(sent.error.find("from, username in [mail]") != std::string::npos);
   CHECK(server.received().empty());
 }
 
@@ -594,7 +612,8 @@ TEST_CASE("a message left in sending/ by a run that died is sent once on the nex
   CHECK(count_mail_files(state / "mail/sent") == 1);
 }
 
-TEST_CASE("a mail the server refuses stays, and the mail after it still goes")
+TEST_CASE("a mail refused for good is set aside, one refused for now waits, and the mail "
+          "after them still goes")
 {
   SmtpServer server({"starttls", "", ""});
   server.start();
@@ -603,14 +622,24 @@ TEST_CASE("a mail the server refuses stays, and the mail after it still goes")
   CapturedLog log;
   Outbox outbox(state.path(), clock);
   REQUIRE(outbox.queue(a_message("refused@example.org")).ok());
+  REQUIRE(outbox.queue(a_message("busy@example.org")).ok());
   REQUIRE(outbox.queue(a_message("jane@example.org")).ok());
 
   auto mailer = mailer_for(config_for(server));
   auto result = outbox.flush(*mailer, log);
   CHECK(result.sent == 1);
-  CHECK(result.failed == 1);
+  CHECK(result.failed == 2);
   CHECK(result.waiting == 1);
   auto received = server.received();
   REQUIRE(received.size() == 1);
   CHECK(received[0].find("RCPT TO: jane@example.org") != std::string::npos);
+  REQUIRE(count_mail_files(state / "mail/undeliverable") == 1);
+  CHECK(log.text().find("given up") != std::string::npos);
+  CHECK(log.text().find("550") != std::string::npos);
+
+  // The next tick tries only the one that may still go.
+  auto again = outbox.flush(*mailer, log);
+  CHECK(again.failed == 1);
+  CHECK(again.waiting == 1);
+  CHECK(count_mail_files(state / "mail/undeliverable") == 1);
 }
