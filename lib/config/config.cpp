@@ -30,7 +30,7 @@ const std::vector<SectionKind>& section_kinds()
     {"buildme",
      false,
      {"products", "incoming_dir", "result_dir", "repo_queue", "state_dir", "grace_period",
-      "settle_time", "log_file", "build_timeout", "idle_timeout", "max_attempts",
+      "settle_time", "orphan_after", "log_file", "build_timeout", "idle_timeout", "max_attempts",
       "upload_owner", "upload_group", "upload_mode"}},
     {"product", true, {"incoming_dir", "result_dir", "repo_queue", "arches"}},
     {"builder",
@@ -793,6 +793,7 @@ Result<Config> Reader::read() const
 
   for (auto [key, target] : {std::pair{"grace_period", &config.grace_period},
                              std::pair{"settle_time", &config.settle_time},
+                             std::pair{"orphan_after", &config.orphan_after},
                              std::pair{"build_timeout", &config.build_timeout},
                              std::pair{"idle_timeout", &config.idle_timeout}}) {
     if (auto status = seconds(key, *target); !status) {

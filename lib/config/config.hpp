@@ -9,6 +9,7 @@
 //   repo_queue = /srv/repo/incoming/extras-devel/%(product)s
 //   state_dir = /var/lib/buildme
 //   grace_period = 600                  ; seconds, or 10m, 1h; default 600
+//   orphan_after = 1d                   ; files no upload lists: set aside
 //   log_file = /var/log/buildme.log     ; optional; default stdout only
 //
 //   [product fremantle]      ; optional; may override the three per-product
@@ -130,6 +131,9 @@ struct Config
   // A lone .dsc is taken once its newest file is this old (a .changes naming
   // it may still be on its way); .changes uploads are taken at once.
   std::chrono::seconds settle_time{30};
+  // A file in an incoming folder that no upload there lists is set aside in
+  // rejected/ once it is this old (0: never).
+  std::chrono::seconds orphan_after{24 * 3600};
   std::string log_file;                     // empty: stdout only
   // What upload-drop gives the files it puts in incoming: owner and group
   // (names; empty = unchanged) and mode.

@@ -101,6 +101,7 @@ public:
 private:
   void take_product(const config::Product& product);
   void take_upload(const config::Product& product, const Upload& upload, bool priority);
+  void set_aside_orphans(const config::Product& product);
   void accept(const config::Product& product, const Upload& upload, const Verification& result,
               bool priority);
   void reject(const config::Product& product, const Upload& upload, const Verification& result,
@@ -160,6 +161,78 @@ void Intake::take_product(const config::Product& product)
   }
   for (const auto& queued : find_uploads(product.incoming_dir, m_log)) {
     take_upload(product, queued.upload, queued.priority);
+  }
+  set_aside_orphans(product);
+}
+
+void Intake::set_aside_orphans(const config::Product& product)
+{
+  if (m_config.orphan_after.count() <= 0) {
+    return;
+  }
+  const fs::path& dir = product.incoming_dir;
+  auto entries = util::list_dir(dir);
+  if (!entries) {
+    error(entries.message());
+    return;
+  }
+  // What the uploads still here list, read after they were taken. While a
+  // control file cannot be read (still arriving), what it lists is unknown:
+  // nothing is set aside then.
+  std::set<std::string> listed{std::string(priority_file), "rejected"};
+  for (const auto& name : *entries) {
+    if (is_control_name(name)) {
+      listed.insert(name);
+      auto files = listed_files(Upload{dir, name});
+      if (files.empty()) {
+        return;
+      }
+      for (auto& file : files) {
+        listed.insert(std::move(file));
+      }
+    }
+  }
+  for (const auto& name : *entries) {
+    if (name.starts_with('.') || listed.count(name)) {
+      continue;
+    }
+    auto info = util::stat_no_follow(dir / name);
+    if (!info || !*info || (*info)->type == util::FileInfo::Type::directory) {
+      continue;
+    }
+    // How long it has been here: the ctime, which the uploader cannot set
+    // (scp -p and touch set the mtime to anything).
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(m_clock.now() - (*info)->ctime);
+    if (age < m_config.orphan_after) {
+      continue;
+    }
+    const std::string why =
+      fmt::format("no upload in {} lists {}, and it has been there {} h (orphan_after is {} h); "
+                  "the rest of its upload never came, or it was left behind",
+                  dir.string(), util::printable(name), age.count() / 3600,
+                  m_config.orphan_after.count() / 3600);
+    m_log.heading((dir / name).string());
+    ++m_summary.orphans;
+    if (m_options.dry_run) {
+      m_log.verdict("ORPHAN", util::Log::Tone::bad, why + " (dry run: nothing moved)");
+      continue;
+    }
+    RejectMove move;
+    move.from_dir = dir;
+    move.rejected_dir = dir / "rejected";
+    move.control = name;
+    move.control_inode = static_cast<unsigned long>((*info)->inode);
+    move.reason = fmt::format("File: {}\nProduct: {}\nSet aside: {}\n\n{}.\nNothing was "
+                              "deleted; move it back into {} if an upload still needs it.\n",
+                              util::printable(name), product.name,
+                              util::format_local_time(m_clock.now()), why, dir.string());
+    auto outcome = m_state.reject(std::move(move));
+    if (!outcome) {
+      error(fmt::format("setting aside {}: {}", util::printable(name), outcome.message()));
+      continue;
+    }
+    m_log.verdict("ORPHAN", util::Log::Tone::bad,
+                  fmt::format("{}; moved to {}", why, outcome->control.string()));
   }
 }
 

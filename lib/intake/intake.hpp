@@ -4,7 +4,11 @@
 // a .reason beside it (rejected), or left alone (waiting).
 //
 // Order within a folder: the names in its priority.txt first, in the order
-// given, then the oldest upload first.
+// given, then the oldest upload first. After the uploads, a file that no
+// upload in the folder lists is set aside in rejected/ (with a .reason) once
+// it has been there orphan_after (by its ctime, which an uploader cannot
+// set), unless a control file there cannot be read yet; hidden files and
+// folders are never touched.
 #pragma once
 
 #include "config/config.hpp"
@@ -49,7 +53,8 @@ struct IntakeSummary
   int accepted = 0;
   int rejected = 0;
   int waiting = 0;
-  int errors = 0; // problems that need an operator (exit status 1)
+  int orphans = 0; // files no upload lists, set aside
+  int errors = 0;  // problems that need an operator (exit status 1)
 };
 
 struct QueuedUpload

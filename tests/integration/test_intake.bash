@@ -267,6 +267,59 @@ test_a_lone_dsc_waits_until_it_has_settled()
   assert_file "$INCOMING/$DSC"
 }
 
+test_a_file_no_upload_lists_is_set_aside_once_it_has_been_there_orphan_after()
+{
+  echo "orphan_after = 2" >>"$T/buildme.conf"
+  upload 1.0-1 --dsc-only
+  echo stray >"$INCOMING/stray_1.0.tar.gz"
+  echo partial >"$INCOMING/.upload-in-progress"
+  mkdir "$INCOMING/notes"
+  # Old by their mtime (as scp -p makes them), but they arrived just now.
+  age_all
+  # An upload still waiting for its .debian.tar.xz (within the grace
+  # period): what it lists stays.
+  local dir
+  dir=$(source_upload 1.0-2 --dsc-only)
+  cp "$dir/hello-buildme_1.0-2.dsc" "$INCOMING/"
+  buildme
+  assert_status 0
+  assert_output "ACCEPTED: hello-buildme 1.0-1 queued as job 1"
+  assert_no_output "ORPHAN"
+  assert_file "$INCOMING/stray_1.0.tar.gz"
+
+  sleep 3
+  buildme
+  assert_status 0
+  assert_output "ORPHAN: no upload in $INCOMING lists stray_1.0.tar.gz"
+  assert_absent "$INCOMING/stray_1.0.tar.gz"
+  assert_file "$INCOMING/rejected/stray_1.0.tar.gz"
+  assert_contains "$INCOMING/rejected/stray_1.0.tar.gz.reason" "Nothing was deleted"
+  # What the waiting upload lists, hidden files and folders stay.
+  assert_file "$INCOMING/hello-buildme_1.0-2.dsc"
+  assert_file "$INCOMING/$ORIG"
+  assert_file "$INCOMING/.upload-in-progress"
+  [ -d "$INCOMING/notes" ] || fail "the folder notes/ was moved"
+
+  # A second stray of the same name is set aside beside the first.
+  echo "stray again" >"$INCOMING/stray_1.0.tar.gz"
+  sleep 3
+  buildme
+  assert_file "$INCOMING/rejected/stray_1.0.tar.gz.1"
+  assert_contains "$INCOMING/rejected/stray_1.0.tar.gz" "stray"
+}
+
+test_while_a_control_file_cannot_be_read_nothing_is_set_aside()
+{
+  echo "orphan_after = 1" >>"$T/buildme.conf"
+  echo stray >"$INCOMING/stray_1.0.tar.gz"
+  printf 'Format: 3.0 (quilt)\nSource: hello-bu' >"$INCOMING/hello-buildme_1.0-3.dsc"
+  sleep 2
+  buildme
+  assert_output "WAITING"
+  assert_no_output "ORPHAN"
+  assert_file "$INCOMING/stray_1.0.tar.gz"
+}
+
 test_dry_run_moves_nothing()
 {
   upload 1.0-1 --dsc-only

@@ -69,6 +69,7 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(config.products[0].repo_queue == "/srv/repo/incoming/extras-devel/fremantle");
     CHECK(config.state_dir == "/var/lib/buildme");
     CHECK(config.grace_period == std::chrono::seconds(600));
+    CHECK(config.orphan_after == std::chrono::hours(24));
     CHECK(config.log_file.empty());
     REQUIRE(config.product("diablo") != nullptr);
     CHECK(config.product("diablo")->result_dir == "/srv/builder/diablo");
@@ -126,6 +127,15 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(parse_ok(minimal + "grace_period = 90s\n").grace_period == std::chrono::seconds(90));
     CHECK(parse_ok(minimal + "grace_period = 10m\n").grace_period == std::chrono::minutes(10));
     CHECK(parse_ok(minimal + "grace_period = 2h\n").grace_period == std::chrono::hours(2));
+  }
+
+  TEST_CASE("orphan_after takes a duration; 0 turns it off; anything else is an error")
+  {
+    CHECK(parse_ok(minimal + "orphan_after = 3d\n").orphan_after == std::chrono::hours(72));
+    CHECK(parse_ok(minimal + "orphan_after = 0\n").orphan_after == std::chrono::seconds(0));
+    CHECK(parse_error(minimal + "orphan_after = soon\n") ==
+          "test.conf: [buildme] orphan_after: 'soon' is not a number of seconds (like 600, 10m "
+          "or 7d)");
   }
 
   TEST_CASE("grace_period that is not a whole number of seconds is an error")

@@ -262,9 +262,10 @@ int run_tick(const Options& options)
     }
   }
   if (options.verbose) {
-    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting; dispatch: {} started, "
-                         "{} waiting, {} requeued",
-                         intake.accepted, intake.rejected, intake.waiting, dispatch.started,
+    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting, {} orphans set aside; "
+                         "dispatch: {} started, {} waiting, {} requeued",
+                         intake.accepted, intake.rejected, intake.waiting, intake.orphans,
+                         dispatch.started,
                          dispatch.waiting, dispatch.requeued));
   }
   return intake.errors + dispatch.errors + failed_workers > 0 ? exit_attention : exit_ok;
