@@ -148,6 +148,8 @@ public:
 private:
   Outcome build();
   Result<std::unique_ptr<Host>> connect();
+  // Stops what an earlier build left running in `work` (noted in the log).
+  Status stop_leftovers(Host& host, const std::string& work);
   std::vector<std::string> command() const;
   Outcome fetch_results(Host& host, const std::string& work);
   Status place_in_queue();
@@ -295,6 +297,57 @@ Status Worker::place_in_queue()
   return util::sync_dir(queue);
 }
 
+// The processes an earlier build in this slot left running (its worker was
+// killed, or the connection to the builder was lost mid-build, and the build
+// went on): every process of this user whose current folder is the slot's
+// work folder or below. SIGTERM, then SIGKILL to what is left 5 s later.
+constexpr std::string_view stop_leftovers_script = R"script(dir=$1
+# As the processes see it: from the login folder when relative, symlinks
+# resolved (the folder itself may be gone).
+case $dir in /*) ;; *) dir=$HOME/$dir ;; esac
+parent=$(cd "${dir%/*}" 2>/dev/null && pwd -P) && dir=$parent/${dir##*/}
+leftovers()
+{
+  local p cwd
+  for p in /proc/[0-9]*; do
+    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+    case $cwd in "$dir" | "$dir"/* | "$dir (deleted)") echo "${p#/proc/}" ;; esac
+  done
+}
+pids=$(leftovers)
+[ -n "$pids" ] || exit 0
+echo "stopping what an earlier build left running in $dir: pids" $pids
+kill -TERM $pids 2>/dev/null
+for i in $(seq 50); do
+  sleep 0.1
+  pids=$(leftovers)
+  [ -n "$pids" ] || exit 0
+done
+kill -KILL $pids 2>/dev/null
+exit 0
+)script";
+
+Status Worker::stop_leftovers(Host& host, const std::string& work)
+{
+  std::string said;
+  ExecOptions options;
+  options.timeout = std::chrono::seconds(60);
+  options.on_output = [&said](std::string_view chunk) { said += chunk; };
+  auto ran = host.run({"bash", "-c", std::string(stop_leftovers_script), "stop-leftovers", work},
+                      "/", options);
+  if (!ran) {
+    return Error{ran.error()};
+  }
+  if (!said.empty()) {
+    m_build_log.note(std::string(util::trim(said)));
+  }
+  if (ran->end != ExecResult::End::exited || ran->exit_code != 0) {
+    return fail("the check for leftover processes ended with {}{}",
+                describe(ran->end), said.empty() ? "" : ": " + std::string(util::trim(said)));
+  }
+  return {};
+}
+
 Outcome Worker::build()
 {
   auto host = connect();
@@ -313,6 +366,10 @@ Outcome Worker::build()
     m_build_log.note(why);
     return Outcome{Outcome::Kind::fault, BuildResult::builder_error, std::move(why)};
   };
+  if (auto stopped = stop_leftovers(**host, work); !stopped) {
+    return fault(fmt::format("cannot stop what an earlier build left running in {}: {}", work,
+                             stopped.message()));
+  }
   if (auto removed = (*host)->remove_tree(work); !removed) {
     return fault(fmt::format("cannot clean {}: {}", work, removed.message()));
   }

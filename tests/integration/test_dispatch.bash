@@ -236,14 +236,22 @@ test_a_killed_worker_frees_its_slot_and_the_build_is_requeued()
   [ -n "$pid" ] || { fail "no worker pid recorded"; return; }
   buildme hosts
   assert_output "job 1 hello-buildme 1.0-1 [$ARCH]"
+  # Once the build runs, the worker dies; the build goes on without it, and
+  # the next build in that slot stops it first.
+  for waited in $(seq 1 100); do
+    grep -q "slow build starting" "$T/results/fremantle/1/$ARCH/build.log" 2>/dev/null && break
+    sleep 0.1
+  done
   kill -9 "$pid"
-  pkill -f "sleep 60"
   sleep 0.5
+  pgrep -f "sleep 60" >/dev/null || fail "the build did not outlive its worker (test broken?)"
   sed -i 's/sleep 60/sleep 0/' "$T/slow-build"
   buildme --foreground
   assert_output "REQUEUED: requeued after attempt 1: the worker on local#1 stopped"
   assert_output "BUILDING: building on local#1 (attempt 2)"
   [ "$(build_state 1 "$ARCH")" = success ] || fail "state $(build_state 1 "$ARCH")"
+  ! pgrep -f "sleep 60" >/dev/null || fail "the first attempt's build still runs"
+  assert_contains "$T/results/fremantle/1/$ARCH/build.log" "stopping what an earlier build left running"
 }
 
 test_two_arches_go_to_the_builders_that_build_them()
