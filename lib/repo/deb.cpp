@@ -414,15 +414,11 @@ Result<std::int64_t> size_of(int fd, const std::filesystem::path& deb)
 
 Result<std::string> read_deb_control(const std::filesystem::path& deb, const DebLimits& limits)
 {
-  auto file = util::open_regular_file(deb);
-  if (!file) {
-    return file.error();
+  auto read = read_deb(deb, util::DigestSet{}, limits);
+  if (!read) {
+    return read.error();
   }
-  auto size = size_of(file->fd(), deb);
-  if (!size) {
-    return size.error();
-  }
-  return DebReader(deb, limits).read_fd(file->fd(), *size);
+  return std::move(read->control);
 }
 
 Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
@@ -473,6 +469,9 @@ Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wante
     return control.error();
   }
   read.control = std::move(*control);
+  if (!wanted.md5 && !wanted.sha1 && !wanted.sha256 && !wanted.sha512) {
+    return read;
+  }
   if (::lseek(file->fd(), 0, SEEK_SET) != 0) {
     return fail("{}: cannot read it again: {}", util::printable(deb.string()), std::strerror(errno));
   }
