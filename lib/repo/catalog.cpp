@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS members (
   removed_at INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (dist, kind, path)
 );
-CREATE INDEX IF NOT EXISTS members_current ON members (dist, removed_at);
+DROP INDEX IF EXISTS members_current;
+CREATE INDEX IF NOT EXISTS members_listing ON members (dist, removed_at, name, path);
 CREATE INDEX IF NOT EXISTS members_path ON members (path);
 CREATE INDEX IF NOT EXISTS members_identity ON members (dist, kind, name, arch);
 CREATE TABLE IF NOT EXISTS sources (
@@ -351,12 +352,17 @@ Status Catalog::forget_file(const std::string& path)
 
 Result<std::vector<Member>> Catalog::members(const std::string& dist, const std::string& kind)
 {
-  const std::string sql =
-    fmt::format("SELECT {} FROM members WHERE removed_at = 0 AND (? = '' OR dist = ?) AND "
-                "(? = '' OR kind = ?) ORDER BY name, path",
-                member_columns);
+  // With a distribution, members_listing gives the rows in order: no scan
+  // of the whole table, no sort.
+  const std::string sql = fmt::format(
+    "SELECT {} FROM members WHERE {} removed_at = 0 AND (? = '' OR kind = ?) ORDER BY {}name, "
+    "path",
+    member_columns, dist.empty() ? "" : "dist = ? AND", dist.empty() ? "" : "dist, removed_at, ");
   Statement query(m_db, sql.c_str());
-  query.bind(dist).bind(dist).bind(kind).bind(kind);
+  if (!dist.empty()) {
+    query.bind(dist);
+  }
+  query.bind(kind).bind(kind);
   std::vector<Member> result;
   int status;
   while ((status = query.step()) == SQLITE_ROW) {

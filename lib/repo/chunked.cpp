@@ -1,6 +1,7 @@
 #include "repo/index.hpp"
 
 #include "util/digest.hpp"
+#include "util/parallel.hpp"
 
 #include <fmt/format.h>
 #include <lzma.h>
@@ -9,7 +10,6 @@
 #include <atomic>
 #include <functional>
 #include <cstring>
-#include <thread>
 
 namespace buildme::repo {
 
@@ -110,29 +110,21 @@ Result<std::vector<std::string>> compress_pieces(
       missing.push_back(i);
     }
   }
-  std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
   std::string failure;
-  auto work = [&] {
-    for (std::size_t n; (n = next++) < missing.size() && !failed;) {
-      auto made = compress(pieces[missing[n]]);
-      if (!made) {
-        if (!failed.exchange(true)) {
-          failure = made.message();
-        }
-        return;
-      }
-      out[missing[n]] = std::move(*made);
+  util::parallel_for(missing.size(), threads, [&](std::size_t n) {
+    if (failed) {
+      return;
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < std::max(1u, threads) && t < missing.size(); ++t) {
-    pool.emplace_back(work);
-  }
-  work();
-  for (auto& thread : pool) {
-    thread.join();
-  }
+    auto made = compress(pieces[missing[n]]);
+    if (!made) {
+      if (!failed.exchange(true)) {
+        failure = made.message();
+      }
+      return;
+    }
+    out[missing[n]] = std::move(*made);
+  });
   if (failed) {
     return Error{failure};
   }

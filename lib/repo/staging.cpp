@@ -10,15 +10,14 @@
 #include "repo/index.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
+#include "util/parallel.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <future>
 #include <map>
-#include <thread>
 
 namespace buildme::repo {
 
@@ -359,7 +358,7 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
   // moves its files. The catalog knows a file before it leaves the queue,
   // so a run that dies mid-batch leaves the rest in the queue for the next.
   constexpr std::size_t batch_size = 512;
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = util::core_count();
   const Stopwatch watch;
   const int added_before = summary.added;
 
@@ -399,20 +398,8 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
   };
   auto read_batch = [&](std::size_t first) {
     std::vector<PreparedDeb> batch(std::min(batch_size, names.size() - first));
-    std::atomic<std::size_t> next{0};
-    auto work = [&] {
-      for (std::size_t i; (i = next++) < batch.size();) {
-        batch[i] = prepare(names[first + i]);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; ++t) {
-      pool.emplace_back(work);
-    }
-    work();
-    for (auto& thread : pool) {
-      thread.join();
-    }
+    util::parallel_for(batch.size(), threads,
+                       [&](std::size_t i) { batch[i] = prepare(names[first + i]); });
     return batch;
   };
 
@@ -710,12 +697,25 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       stanzas.emplace(std::move(file.path), std::move(file.stanza));
     }
   }
+  // Every pool file's stamp, taken on every core: with a large pool these
+  // stats are most of a run that adds one package. Files placed and stamped
+  // by this very run are not looked at again.
+  std::vector<const Member*> checked;
   for (const auto& member : *members) {
-    if (m_fresh.count(member.path) && stamps.count(member.path)) {
-      continue; // placed and stamped by this very run
+    if (!(m_fresh.count(member.path) && stamps.count(member.path))) {
+      checked.push_back(&member);
     }
+  }
+  std::vector<std::optional<FileStamp>> found(checked.size());
+  util::parallel_for(checked.size(), util::core_count(), [&](std::size_t i) {
+    if (auto stamp = stamp_of(m_root / checked[i]->path)) {
+      found[i] = *stamp;
+    }
+  });
+  for (std::size_t i = 0; i < checked.size(); ++i) {
+    const Member& member = *checked[i];
     const fs::path path = m_root / member.path;
-    auto stamp = stamp_of(path);
+    const auto& stamp = found[i];
     if (!stamp) {
       // Gone from the pool (deleted by hand): out of the index too.
       m_log.verdict("REMOVED", util::Log::Tone::bad,
@@ -916,7 +916,7 @@ Status Staging::regenerate(const std::string& dist)
       catalog.put_chunk(key, value, now);
     }
   } chunks(m_catalog, now());
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = util::core_count();
 
   const fs::path dists = m_root / "dists" / dist;
   StagedFiles staged;
