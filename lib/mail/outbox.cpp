@@ -210,6 +210,16 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     }
   }
 
+  // When the server last took a message.
+  const fs::path accepted_record = m_dir / "last-accepted";
+  bool took_mail_lately = false;
+  if (auto text = util::read_file(accepted_record, 64)) {
+    std::int64_t last = 0;
+    if (std::from_chars(text->data(), text->data() + text->size(), last).ec == std::errc()) {
+      const std::int64_t now = unix_seconds(m_clock.now());
+      took_mail_lately = now >= last && now - last < 3600;
+    }
+  }
   for (const auto& name : mail_files(outbox)) {
     if (!util::move_exclusive(outbox / name, sending / name)) {
       continue; // gone meanwhile: not ours to send
@@ -229,6 +239,11 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     const std::string recipients = util::join(stored->to, ", ");
     if (sending_result.accepted()) {
       ++result.sent;
+      if (!took_mail_lately || result.sent == 1) {
+        took_mail_lately = true;
+        (void)util::write_file_atomic(accepted_record,
+                                      std::to_string(unix_seconds(m_clock.now())) + "\n", 0644);
+      }
       if (!stored->last_error.empty()) {
         log.info(fmt::format("mail {} to {} sent after all", name, recipients));
       }
@@ -247,12 +262,17 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     ++result.failed;
     const auto queued = queued_at(name);
     const bool overdue = queued && m_clock.now() - *queued > keep_trying;
-    if (sending_result.outcome == SendResult::Outcome::undeliverable || overdue) {
+    // A refusal for good counts only from a server that takes mail: one
+    // that has taken none lately may refuse every recipient for a reason of
+    // its own (relaying denied to an unauthenticated sender), and then
+    // nothing is given up before the configuration is fixed.
+    const bool refused_for_good =
+      sending_result.outcome == SendResult::Outcome::undeliverable && took_mail_lately;
+    if (refused_for_good || overdue) {
       // It will never go: set aside for a person, with the reason, and not
       // tried again.
-      stored->last_error = overdue && sending_result.outcome != SendResult::Outcome::undeliverable
-                             ? "not sent in 5 days; last error: " + sending_result.error
-                             : sending_result.error;
+      stored->last_error = refused_for_good ? sending_result.error
+                                         : "not sent in 5 days; last error: " + sending_result.error;
       (void)util::write_file_atomic(sending / name, serialise(*stored), 0600);
       (void)util::make_dirs(undeliverable);
       auto moved = util::move_no_clobber(sending / name, undeliverable / name);
@@ -266,8 +286,12 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
       continue;
     }
     if (one_line(sending_result.error) != stored->last_error) {
-      log.info(fmt::format("mail {} to {} kept to retry: {}", name, recipients,
-                           sending_result.error));
+      log.info(fmt::format("mail {} to {} kept to retry: {}{}", name, recipients,
+                           sending_result.error,
+                           sending_result.outcome == SendResult::Outcome::undeliverable
+                             ? " (refused for good, but the server has taken no mail in the last "
+                               "hour: the fault may be its configuration)"
+                             : ""));
       stored->last_error = sending_result.error;
       (void)util::write_file_atomic(sending / name, serialise(*stored), 0600);
     }

@@ -6,10 +6,12 @@
 //   state_dir/mail/sent/<id>.mail      accepted by the server (kept for a week)
 //   state_dir/mail/broken/<id>.mail    unreadable, set aside for a person
 //   state_dir/mail/undeliverable/<id>.mail
-//                                      refused for good by the server (a 5xx
-//                                      reply to its recipient or text), or
-//                                      not sent in 5 days: given up, with
-//                                      the reason in last-error
+//                                      refused for good (a 5xx reply to its
+//                                      recipient or text) by a server that
+//                                      took another message in the last
+//                                      hour, or not sent in 5 days: given
+//                                      up, with the reason in last-error
+//   state_dir/mail/last-accepted       when the server last took a message
 //   state_dir/mail/throttle/<sha256>   when the list last heard of a key
 //   state_dir/mail/flush.lock          held by the one flush running
 //
@@ -54,8 +56,9 @@ public:
     int waiting = 0; // in the outbox after this flush
   };
   // Sends what waits, oldest first. A message the server refuses for now
-  // stays and the next is tried; one it refuses for good, or that has not
-  // gone in 5 days, is given up (undeliverable/, logged as an ERROR); when
+  // stays and the next is tried; one it refuses for good (while it takes
+  // other mail), or that has not gone in 5 days, is given up (undeliverable/,
+  // logged as an ERROR); when
   // the server is unavailable the flush stops there (the rest would only
   // wait for the same timeout). A failure is logged the first time, and
   // again only when its error changes, not every tick.

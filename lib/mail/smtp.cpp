@@ -140,16 +140,19 @@ public:
     } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
       why += "; the server's certificate is not trusted (ca_file in [mail])";
     }
-    // Only a reply to a recipient or to the text refuses this one message.
-    // A refused sender (MAIL FROM: "530 authentication required", "553 not
-    // your address") refuses every message alike, as does anything else (no
-    // server, TLS, login): that is the server's state or the configuration.
-    const bool sender_refused = std::string_view(error_buffer).starts_with("MAIL failed");
-    if (sender_refused) {
+    // Only a reply to the recipient ("RCPT failed: 550") or to the text (the
+    // reply after DATA, which libcurl reports with no message of its own)
+    // refuses this one message. A refused sender (MAIL FROM: "530
+    // authentication required"), a refused greeting ("554 no service") and
+    // anything else (no server, TLS, login) refuse every message alike: that
+    // is the server's state or the configuration.
+    const std::string_view said(error_buffer);
+    if (said.starts_with("MAIL failed")) {
       why += "; the server refuses the sender (from, username in [mail])";
     }
-    const bool about_this_message = reply >= 400 && !sender_refused &&
-                                    (code == CURLE_SEND_ERROR || code == CURLE_WEIRD_SERVER_REPLY);
+    const bool about_this_message =
+      reply >= 400 && ((code == CURLE_SEND_ERROR && said.starts_with("RCPT failed")) ||
+                       (code == CURLE_WEIRD_SERVER_REPLY && said.empty()));
     const auto outcome = !about_this_message ? SendResult::Outcome::unavailable
                          : reply >= 500      ? SendResult::Outcome::undeliverable
                                              : SendResult::Outcome::refused;

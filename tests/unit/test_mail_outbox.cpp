@@ -165,6 +165,12 @@ TEST_CASE("a mail refused for now stays, and the ones after it are still tried")
 TEST_CASE("a mail refused for good is set aside with its reason and never tried again")
 {
   Fixture f;
+  // The server takes mail...
+  REQUIRE(f.outbox.queue(a_message("fine")).ok());
+  REQUIRE(f.outbox.flush(f.mailer, f.log).sent == 1);
+  f.mailer.attempts = 0;
+  f.clock.advance(10min);
+  // ... but not these.
   REQUIRE(f.outbox.queue(a_message("one")).ok());
   REQUIRE(f.outbox.queue(a_message("two")).ok());
   f.mailer.answer = {SendResult::Outcome::undeliverable, "550 5.1.1 no such user"};
@@ -180,6 +186,30 @@ TEST_CASE("a mail refused for good is set aside with its reason and never tried 
   f.mailer.answer = {};
   CHECK(f.outbox.flush(f.mailer, f.log).sent == 0);
   CHECK(f.mailer.attempts == 2);
+}
+
+TEST_CASE("a refusal for good from a server that took no mail lately is kept: it may be the "
+          "server's configuration")
+{
+  Fixture f;
+  REQUIRE(f.outbox.queue(a_message("one")).ok());
+  REQUIRE(f.outbox.queue(a_message("two")).ok());
+  // Relaying denied: every recipient refused for good.
+  f.mailer.answer = {SendResult::Outcome::undeliverable, "554 5.7.1 relay access denied"};
+  auto result = f.outbox.flush(f.mailer, f.log);
+  CHECK(result.failed == 2);
+  CHECK(result.waiting == 2);
+  CHECK(mail_files(f.state / "mail/undeliverable").empty());
+  CHECK(f.log.text().find("the fault may be its configuration") != std::string::npos);
+  // Fixed: both go.
+  f.mailer.answer = {};
+  CHECK(f.outbox.flush(f.mailer, f.log).sent == 2);
+  // A server that took mail more than an hour ago counts as not lately.
+  f.clock.advance(2h);
+  REQUIRE(f.outbox.queue(a_message("three")).ok());
+  f.mailer.answer = {SendResult::Outcome::undeliverable, "554 5.7.1 relay access denied"};
+  CHECK(f.outbox.flush(f.mailer, f.log).waiting == 1);
+  CHECK(mail_files(f.state / "mail/undeliverable").empty());
 }
 
 TEST_CASE("a mail not sent in five days is given up; newer ones keep waiting")

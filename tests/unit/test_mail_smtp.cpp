@@ -629,17 +629,59 @@ TEST_CASE("a mail refused for good is set aside, one refused for now waits, and 
   auto result = outbox.flush(*mailer, log);
   CHECK(result.sent == 1);
   CHECK(result.failed == 2);
-  CHECK(result.waiting == 1);
+  // The 550 came before the server had taken any mail: kept this time.
+  CHECK(result.waiting == 2);
   auto received = server.received();
   REQUIRE(received.size() == 1);
   CHECK(received[0].find("RCPT TO: jane@example.org") != std::string::npos);
+
+  // The server took mail meanwhile: the 550 is given up, the 451 waits.
+  auto again = outbox.flush(*mailer, log);
+  CHECK(again.failed == 2);
+  CHECK(again.waiting == 1);
   REQUIRE(count_mail_files(state / "mail/undeliverable") == 1);
   CHECK(log.text().find("given up") != std::string::npos);
   CHECK(log.text().find("550") != std::string::npos);
-
-  // The next tick tries only the one that may still go.
-  auto again = outbox.flush(*mailer, log);
-  CHECK(again.failed == 1);
-  CHECK(again.waiting == 1);
+  auto third = outbox.flush(*mailer, log);
+  CHECK(third.failed == 1);
   CHECK(count_mail_files(state / "mail/undeliverable") == 1);
+}
+
+TEST_CASE("a server that refuses the session in its greeting refuses no one message")
+{
+  // A server that greets with 554 (no service for this client), as a
+  // blocklisting relay does, then waits for the client to leave.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  std::thread server([fd] {
+    const int client = ::accept(fd, nullptr, nullptr);
+    if (client < 0) {
+      return;
+    }
+    const std::string_view greeting = "554 no SMTP service for you\r\n";
+    (void)!::write(client, greeting.data(), greeting.size());
+    char buffer[512];
+    while (::read(client, buffer, sizeof buffer) > 0) {
+    }
+    ::close(client);
+  });
+
+  Mail config;
+  config.smtp_url = "smtp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  config.from = "buildme@example.org";
+  config.starttls = "no";
+  config.timeout = 5s;
+  auto sent = mailer_for(config)->send("buildme@example.org", {"jane@example.org"},
+                                       render_now(a_message("jane@example.org")));
+  server.join();
+  ::close(fd);
+  CHECK(sent.outcome == SendResult::Outcome::unavailable);
+  CHECK(sent.error.find("554") != std::string::npos);
 }
