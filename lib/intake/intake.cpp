@@ -196,6 +196,13 @@ void Intake::set_aside_orphans(const config::Product& product)
     if (name.starts_with('.') || listed.count(name)) {
       continue;
     }
+    if (!debian::check_file_name(name)) {
+      // The journal could not carry it through a crash: a person's job.
+      m_log.detail(fmt::format("{}: no upload lists it, and it is not a name buildme moves; "
+                               "remove it by hand",
+                               util::printable((dir / name).string())));
+      continue;
+    }
     auto info = util::stat_no_follow(dir / name);
     if (!info || !*info || (*info)->type == util::FileInfo::Type::directory) {
       continue;

@@ -269,7 +269,10 @@ test_a_lone_dsc_waits_until_it_has_settled()
 
 test_a_file_no_upload_lists_is_set_aside_once_it_has_been_there_orphan_after()
 {
-  echo "orphan_after = 2" >>"$T/buildme.conf"
+  echo "orphan_after = 3" >>"$T/buildme.conf"
+  # Made first: making a source package can take seconds.
+  local dir
+  dir=$(source_upload 1.0-2 --dsc-only)
   upload 1.0-1 --dsc-only
   echo stray >"$INCOMING/stray_1.0.tar.gz"
   echo partial >"$INCOMING/.upload-in-progress"
@@ -278,8 +281,6 @@ test_a_file_no_upload_lists_is_set_aside_once_it_has_been_there_orphan_after()
   age_all
   # An upload still waiting for its .debian.tar.xz (within the grace
   # period): what it lists stays.
-  local dir
-  dir=$(source_upload 1.0-2 --dsc-only)
   cp "$dir/hello-buildme_1.0-2.dsc" "$INCOMING/"
   buildme
   assert_status 0
@@ -287,7 +288,7 @@ test_a_file_no_upload_lists_is_set_aside_once_it_has_been_there_orphan_after()
   assert_no_output "ORPHAN"
   assert_file "$INCOMING/stray_1.0.tar.gz"
 
-  sleep 3
+  sleep 4
   buildme
   assert_status 0
   assert_output "ORPHAN: no upload in $INCOMING lists stray_1.0.tar.gz"
@@ -302,7 +303,7 @@ test_a_file_no_upload_lists_is_set_aside_once_it_has_been_there_orphan_after()
 
   # A second stray of the same name is set aside beside the first.
   echo "stray again" >"$INCOMING/stray_1.0.tar.gz"
-  sleep 3
+  sleep 4
   buildme
   assert_file "$INCOMING/rejected/stray_1.0.tar.gz.1"
   assert_contains "$INCOMING/rejected/stray_1.0.tar.gz" "stray"
