@@ -670,6 +670,14 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
     }
     debs.push_back(name);
   }
+  const bool any_dsc = std::any_of(names->begin(), names->end(), [](const std::string& name) {
+    return !name.starts_with('.') && name.ends_with(".dsc");
+  });
+  if (!debs.empty() || any_dsc) {
+    // Before anything enters the catalog: a run that stops between taking
+    // files and regenerating leaves the next run a reason to regenerate.
+    mark_pending(product.name);
+  }
   take_debs(queue, debs, product.name, summary);
   for (const auto& name : *names) {
     if (name.starts_with('.') || !name.ends_with(".dsc")) {
@@ -718,6 +726,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     const auto& stamp = found[i];
     if (!stamp) {
       // Gone from the pool (deleted by hand): out of the index too.
+      mark_pending(dist);
       m_log.verdict("REMOVED", util::Log::Tone::bad,
                     fmt::format("{} is no longer in the pool; dropped from {}", member.path, dist));
       (void)m_catalog.delete_member(member);
@@ -729,6 +738,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       continue;
     }
     // Rewritten in place (or never stamped): read it again.
+    mark_pending(dist);
     if (member.kind == "binary") {
       auto binary = read_binary(path);
       if (!binary) {
@@ -807,6 +817,7 @@ void Staging::prune(const std::string& dist, RunSummary& summary)
     });
     for (std::size_t i = static_cast<std::size_t>(m_repository.keep_versions);
          i < versions.size(); ++i) {
+      mark_pending(dist);
       if (m_catalog.remove_member(*versions[i], now())) {
         m_log.detail(fmt::format("{} {} ({}) leaves {}: keep_versions = {}", versions[i]->name,
                                  versions[i]->version, versions[i]->arch, dist,
@@ -850,6 +861,37 @@ void Staging::delete_expired(RunSummary& summary)
       (void)m_catalog.set_source_files(member.path, {});
     }
   }
+}
+
+fs::path Staging::pending_marker(const std::string& dist) const
+{
+  return m_config.state_dir / "repo" / (m_repository.name + "." + dist + ".pending");
+}
+
+void Staging::mark_pending(const std::string& dist)
+{
+  if (!m_marked.insert(dist).second) {
+    return;
+  }
+  if (auto written = util::write_file_atomic(pending_marker(dist), "regenerate\n"); !written) {
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  fmt::format("{} (if this run stops before {} is regenerated, run queue-manage "
+                              "regenerate)",
+                              written.message(), dist));
+  }
+}
+
+bool Staging::is_pending(const std::string& dist) const
+{
+  auto pending = util::stat_no_follow(pending_marker(dist));
+  return pending && *pending;
+}
+
+void Staging::clear_pending(const std::string& dist)
+{
+  std::error_code ignored;
+  fs::remove(pending_marker(dist), ignored);
+  m_marked.erase(dist);
 }
 
 bool Staging::needs_refresh(const std::string& dist) const
@@ -1094,12 +1136,24 @@ Status Staging::regenerate(const std::string& dist)
 
   m_log.detail(fmt::format("signed and put {} in place in {:.2f} s", dist, watch.seconds()));
   const fs::path flag = m_root / ("." + dist + ".changed");
-  return util::write_file_atomic(flag, util::format_local_time(m_clock.now()) + "\n");
+  if (auto flagged = util::write_file_atomic(flag, util::format_local_time(m_clock.now()) + "\n");
+      !flagged) {
+    return flagged;
+  }
+  clear_pending(dist);
+  return {};
 }
 
 RunSummary Staging::process_queue()
 {
   RunSummary summary;
+  // Distributions an earlier run changed and did not get to regenerate.
+  std::set<std::string> pending;
+  for (const auto& dist : m_repository.products) {
+    if (is_pending(dist)) {
+      pending.insert(dist);
+    }
+  }
   for (const auto& product : m_config.products) {
     if (product.repository == m_repository.name) {
       take_queue(product, summary);
@@ -1115,12 +1169,19 @@ RunSummary Staging::process_queue()
   delete_expired(summary);
   bool regenerated = false;
   for (const auto& dist : m_repository.products) {
-    if (!summary.changed.count(dist) && !needs_refresh(dist)) {
+    if (!summary.changed.count(dist) && !pending.count(dist) && !needs_refresh(dist)) {
+      // Nothing changed after all (the queue held only refused files): the
+      // marker this run wrote goes.
+      if (m_marked.count(dist)) {
+        clear_pending(dist);
+      }
       continue;
     }
     regenerated = true;
     if (auto done = regenerate(dist); !done) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
+      // The marker stays: the next run regenerates it.
+      m_log.verdict("ERROR", util::Log::Tone::bad,
+                    fmt::format("{}; the next run tries again", done.message()));
       ++summary.errors;
       summary.changed.erase(dist);
       continue;
@@ -1130,7 +1191,8 @@ RunSummary Staging::process_queue()
                   fmt::format("{}/dists/{} regenerated{}", m_repository.name, dist,
                               m_signer ? " and signed" : " (unsigned)"));
   }
-  if (auto synced = wait_for_sync(); !synced) {
+  // (A regeneration that ran has reported a failed sync already.)
+  if (auto synced = wait_for_sync(); !synced && !regenerated) {
     m_log.verdict("ERROR", util::Log::Tone::bad, synced.message());
     ++summary.errors;
   }
@@ -1223,6 +1285,7 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
           (void)to.m_catalog.set_source_files(member.path, *files);
         }
       }
+      to.mark_pending(name);
       Member promoted = member;
       promoted.added_at = now();
       promoted.removed_at = 0;

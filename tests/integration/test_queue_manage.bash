@@ -215,6 +215,54 @@ test_the_changed_flag_is_touched_only_when_a_distribution_changed()
   [ "$release_before" = "$(stat -c %Y.%i "$STAGING/dists/fremantle/Release")" ] || fail "Release rewritten with no change"
 }
 
+test_a_distribution_that_could_not_be_regenerated_is_regenerated_by_the_next_run()
+{
+  setup_repos
+  make_deb first 1.0-1 "$ARCH" "$T/d" >/dev/null
+  cp "$T"/d/*.deb "$QUEUE/"
+  queue_manage --repository extras-devel
+  assert_status 0
+  # Something in the way of the new Release (a folder where its temporary
+  # file goes): the run takes the package into the pool, then fails.
+  mkdir -p "$STAGING/dists/fremantle/.Release.new/blocker"
+  make_deb second 1.0-1 "$ARCH" "$T/e" >/dev/null
+  cp "$T"/e/*.deb "$QUEUE/"
+  queue_manage --repository extras-devel
+  assert_status 1
+  assert_output "the next run tries again"
+  assert_file "$STAGING/pool/main/s/second/second_1.0-1_${ARCH}.deb"
+  ! grep -q "^Package: second" <(packages) || fail "second is in the index already"
+  # Cleared: the next run, with an empty queue, regenerates and signs.
+  rm -rf "$STAGING/dists/fremantle/.Release.new"
+  rm -f "$STAGING/.fremantle.changed"
+  queue_manage --repository extras-devel
+  assert_status 0
+  assert_output "PUBLISHED"
+  grep -q "^Package: second" <(packages) || fail "second is not in the index"
+  assert_file "$STAGING/.fremantle.changed"
+  gpgv --keyring "$T/key.gpg" "$STAGING/dists/fremantle/InRelease" 2>/dev/null || fail "InRelease does not verify"
+  # And then nothing is left to do.
+  rm "$STAGING/.fremantle.changed"
+  queue_manage --repository extras-devel
+  assert_status 0
+  assert_absent "$STAGING/.fremantle.changed"
+}
+
+test_a_queue_of_refused_files_changes_nothing()
+{
+  setup_repos
+  make_deb first 1.0-1 "$ARCH" "$T/d" >/dev/null
+  cp "$T"/d/*.deb "$QUEUE/"
+  queue_manage --repository extras-devel
+  rm "$STAGING/.fremantle.changed"
+  echo "not a deb" >"$QUEUE/broken_1.0-1_${ARCH}.deb"
+  queue_manage --repository extras-devel
+  assert_output "REFUSED"
+  assert_absent "$STAGING/.fremantle.changed"
+  queue_manage --repository extras-devel
+  assert_absent "$STAGING/.fremantle.changed"
+}
+
 test_a_second_queue_manage_exits_at_once()
 {
   setup_repos
