@@ -85,19 +85,37 @@ const Certificate& test_certificate()
   return made;
 }
 
-// A port that was free a moment ago.
-int free_port()
+// A TCP socket bound to a free port on 127.0.0.1 (listening when asked);
+// the caller closes it.
+struct LoopbackSocket
 {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
+  int fd = -1;
+  int port = 0;
+};
+LoopbackSocket loopback_socket(bool listening)
+{
+  LoopbackSocket made;
+  made.fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(made.fd >= 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::bind(made.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  if (listening) {
+    REQUIRE(::listen(made.fd, 8) == 0);
+  }
   socklen_t length = sizeof address;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  REQUIRE(::getsockname(made.fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  made.port = ntohs(address.sin_port);
+  return made;
+}
+
+// A port that was free a moment ago.
+int free_port()
+{
+  const auto made = loopback_socket(false);
+  ::close(made.fd);
+  return made.port;
 }
 
 class SmtpServer
@@ -403,18 +421,10 @@ TEST_CASE("a server that never answers costs the timeout, not more")
 {
   // A socket that listens but never accepts: the connection is made, the
   // greeting never comes.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(fd, 8) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const auto [fd, port] = loopback_socket(true);
 
   Mail config;
-  config.smtp_url = "smtp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  config.smtp_url = "smtp://127.0.0.1:" + std::to_string(port);
   config.from = "buildme@example.org";
   config.timeout = 2s;
   auto sent = timed_send(*mailer_for(config), render_now(a_message()));
@@ -651,15 +661,7 @@ TEST_CASE("a server that refuses the session in its greeting refuses no one mess
 {
   // A server that greets with 554 (no service for this client), as a
   // blocklisting relay does, then waits for the client to leave.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(fd, 8) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  const auto [fd, port] = loopback_socket(true);
   std::thread server([fd] {
     const int client = ::accept(fd, nullptr, nullptr);
     if (client < 0) {
@@ -674,7 +676,7 @@ TEST_CASE("a server that refuses the session in its greeting refuses no one mess
   });
 
   Mail config;
-  config.smtp_url = "smtp://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  config.smtp_url = "smtp://127.0.0.1:" + std::to_string(port);
   config.from = "buildme@example.org";
   config.starttls = "no";
   config.timeout = 5s;
