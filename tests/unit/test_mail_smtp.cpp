@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -663,10 +664,17 @@ TEST_CASE("a server that refuses the session in its greeting refuses no one mess
   // blocklisting relay does, then waits for the client to leave.
   const auto [fd, port] = loopback_socket(true);
   std::thread server([fd] {
+    // Never waits for ever: a client that does not come ends the server.
+    pollfd ready{fd, POLLIN, 0};
+    if (::poll(&ready, 1, 15000) != 1) {
+      return;
+    }
     const int client = ::accept(fd, nullptr, nullptr);
     if (client < 0) {
       return;
     }
+    timeval limit{15, 0};
+    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     const std::string_view greeting = "554 no SMTP service for you\r\n";
     (void)!::write(client, greeting.data(), greeting.size());
     char buffer[512];
