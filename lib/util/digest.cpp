@@ -97,49 +97,43 @@ private:
 
 } // namespace
 
+namespace {
+
+// What the archive calls each digest, in DigestKind order.
+struct DigestNames
+{
+  std::string_view field; // in a .dsc/.changes
+  std::string_view name;  // in messages
+  std::size_t hex_length;
+};
+constexpr DigestNames digest_names[] = {
+  {"Files", "MD5", 32},
+  {"Checksums-Sha1", "SHA1", 40},
+  {"Checksums-Sha256", "SHA256", 64},
+  {"Checksums-Sha512", "SHA512", 128},
+};
+static_assert(std::size(digest_names) == std::size(all_digest_kinds));
+
+const DigestNames& names_of(DigestKind kind)
+{
+  return digest_names[static_cast<std::size_t>(kind)];
+}
+
+} // namespace
+
 std::string_view digest_field(DigestKind kind)
 {
-  switch (kind) {
-  case DigestKind::md5:
-    return "Files";
-  case DigestKind::sha1:
-    return "Checksums-Sha1";
-  case DigestKind::sha256:
-    return "Checksums-Sha256";
-  case DigestKind::sha512:
-    return "Checksums-Sha512";
-  }
-  return "";
+  return names_of(kind).field;
 }
 
 std::string_view digest_name(DigestKind kind)
 {
-  switch (kind) {
-  case DigestKind::md5:
-    return "MD5";
-  case DigestKind::sha1:
-    return "SHA1";
-  case DigestKind::sha256:
-    return "SHA256";
-  case DigestKind::sha512:
-    return "SHA512";
-  }
-  return "";
+  return names_of(kind).name;
 }
 
 std::size_t digest_hex_length(DigestKind kind)
 {
-  switch (kind) {
-  case DigestKind::md5:
-    return 32;
-  case DigestKind::sha1:
-    return 40;
-  case DigestKind::sha256:
-    return 64;
-  case DigestKind::sha512:
-    return 128;
-  }
-  return 0;
+  return names_of(kind).hex_length;
 }
 
 std::optional<std::string>& Digests::operator[](DigestKind kind)
