@@ -9,6 +9,7 @@
 #include "intake/intake.hpp"
 #include "intake/verify.hpp"
 #include "mail/notify.hpp"
+#include "util/cli.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -583,16 +584,9 @@ const std::vector<std::pair<std::string_view, Command>>& commands()
 int main(int argc, char** argv)
 {
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        fmt::print("{}", usage_text);
-        return exit_ok;
-      }
-      if (arg == "--version") {
-        fmt::print("buildme {}\n", BUILDME_VERSION);
-        return exit_ok;
-      }
+    if (auto answered = util::answer_help_or_version(argc, argv, usage_text,
+                                                     fmt::format("buildme {}", BUILDME_VERSION))) {
+      return *answered;
     }
     const Options options = parse_options(argc, argv);
     if (!options.arguments.empty()) {

@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "repo/staging.hpp"
 #include "sign/signer.hpp"
+#include "util/cli.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -280,16 +281,9 @@ int run_list(Session& session, const Options& options)
 int main(int argc, char** argv)
 {
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        fmt::print("{}", usage_text);
-        return exit_ok;
-      }
-      if (arg == "--version") {
-        fmt::print("queue-manage (buildme) {}\n", BUILDME_VERSION);
-        return exit_ok;
-      }
+    if (auto answered = util::answer_help_or_version(
+          argc, argv, usage_text, fmt::format("queue-manage (buildme) {}", BUILDME_VERSION))) {
+      return *answered;
     }
     const Options options = parse_options(argc, argv);
     auto config = config::load_config(options.config_path);

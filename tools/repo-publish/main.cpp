@@ -1,6 +1,7 @@
 // repo-publish: push changed repositories live, once (cron) or in a loop.
 #include "config/config.hpp"
 #include "publish/publish.hpp"
+#include "util/cli.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -58,6 +59,10 @@ int main(int argc, char** argv)
   bool loop = false;
   bool verbose = false;
   long interval = 10;
+  if (auto answered = util::answer_help_or_version(
+        argc, argv, usage_text, fmt::format("repo-publish (buildme) {}", BUILDME_VERSION))) {
+    return *answered;
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&]() -> std::string {
@@ -67,13 +72,7 @@ int main(int argc, char** argv)
       }
       return argv[++i];
     };
-    if (arg == "--help" || arg == "-h") {
-      fmt::print("{}", usage_text);
-      return 0;
-    } else if (arg == "--version") {
-      fmt::print("repo-publish (buildme) {}\n", BUILDME_VERSION);
-      return 0;
-    } else if (arg == "--config" || arg == "-c") {
+    if (arg == "--config" || arg == "-c") {
       config_path = value();
     } else if (arg == "--repository" || arg == "-r") {
       only = value();

@@ -1,6 +1,7 @@
 // upload-drop: put an upload into a product's incoming folder atomically.
 #include "config/config.hpp"
 #include "intake/drop.hpp"
+#include "util/cli.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -34,16 +35,12 @@ int main(int argc, char** argv)
   std::string config_path = config::default_config_path;
   std::string product_name;
   std::vector<std::filesystem::path> files;
+  if (auto answered = util::answer_help_or_version(
+        argc, argv, usage_text, fmt::format("upload-drop (buildme) {}", BUILDME_VERSION))) {
+    return *answered;
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      fmt::print("{}", usage_text);
-      return 0;
-    }
-    if (arg == "--version") {
-      fmt::print("upload-drop (buildme) {}\n", BUILDME_VERSION);
-      return 0;
-    }
     if ((arg == "--config" || arg == "--product") && i + 1 < argc) {
       (arg == "--config" ? config_path : product_name) = argv[++i];
     } else if (arg == "--") {
