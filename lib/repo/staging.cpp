@@ -172,18 +172,42 @@ public:
     m_pending.emplace_back(temp, path);
     return temp;
   }
-  // Renames in the order written.
-  Status commit()
+  // Renames in the order written, each made durable: before the first file
+  // that goes straight into `top` (the Release files) is renamed, every
+  // folder renamed into so far, and the folders between it and `top` (new
+  // on a first run), are synced, so that after a crash no Release names an
+  // index that is not in place; `top` itself last.
+  Status commit(const fs::path& top)
   {
+    std::set<fs::path> renamed_into;
+    auto sync_all = [&]() -> Status {
+      for (const auto& dir : renamed_into) {
+        if (auto synced = util::sync_dir(dir); !synced) {
+          return synced;
+        }
+      }
+      renamed_into.clear();
+      return {};
+    };
     for (const auto& [temp, path] : m_pending) {
+      if (path.parent_path() == top) {
+        if (auto synced = sync_all(); !synced) {
+          return synced;
+        }
+      }
       std::error_code error;
       fs::rename(temp, path, error);
       if (error) {
         return fail("cannot put {} in place: {}", path.string(), error.message());
       }
+      for (fs::path dir = path.parent_path(); dir != top && dir.has_relative_path();
+           dir = dir.parent_path()) {
+        renamed_into.insert(dir);
+      }
     }
     m_pending.clear();
-    return {};
+    renamed_into.insert(top);
+    return sync_all();
   }
   ~StagedFiles()
   {
@@ -268,7 +292,18 @@ Status Staging::sync_touched()
     m_touched.clear();
     return result;
   }
+  // Each folder, and in the staging folder its parents too: a pool folder
+  // made by this run is an entry in its parent.
+  std::set<fs::path> folders;
   for (const auto& dir : m_touched) {
+    folders.insert(dir);
+    for (fs::path up = dir.parent_path();
+         up != m_root && up.has_relative_path() && up.native().starts_with(m_root.native());
+         up = up.parent_path()) {
+      folders.insert(up);
+    }
+  }
+  for (const auto& dir : folders) {
     if (auto synced = util::sync_dir(dir); !synced && result) {
       result = synced;
     }
@@ -1058,7 +1093,13 @@ Status Staging::regenerate(const std::string& dist)
   }
 
   m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, watch.seconds()));
+  // The by-hash links, and their folders when new, are on disk before any
+  // Release names them (by-hash/<Hash>, then by-hash itself).
+  std::set<fs::path> by_hash_folders = by_hash_made;
   for (const auto& dir : by_hash_made) {
+    by_hash_folders.insert(dir.parent_path());
+  }
+  for (const auto& dir : by_hash_folders) {
     if (auto synced = util::sync_dir(dir); !synced) {
       return synced;
     }
@@ -1104,11 +1145,8 @@ Status Staging::regenerate(const std::string& dist)
     return fail("the pool is not safely on disk, so no index names its new files yet: {}",
                 synced.message());
   }
-  if (auto committed = staged.commit(); !committed) {
+  if (auto committed = staged.commit(dists); !committed) {
     return committed;
-  }
-  if (auto synced = util::sync_dir(dists); !synced) {
-    return synced;
   }
 
   // Old by-hash copies go once no client can still hold a Release naming
