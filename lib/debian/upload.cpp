@@ -350,34 +350,34 @@ Result<std::vector<ListedFile>> listed_files(const Checker& check, bool with_sec
   return result;
 }
 
-// The one paragraph of a .dsc or .changes.
-Result<const Paragraph*> only_paragraph(const ControlFile& control, std::string_view filename,
+// A .dsc or .changes (`kind`) parsed, holding exactly one paragraph.
+Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view filename,
                                         std::string_view kind)
 {
-  if (control.paragraphs.empty()) {
+  auto control = parse_control(text, filename);
+  if (!control) {
+    return control.error();
+  }
+  if (control->paragraphs.empty()) {
     return fail("{}:1: no fields; a {} is one paragraph of 'Name: value' fields",
                 util::printable(filename), kind);
   }
-  if (control.paragraphs.size() > 1) {
+  if (control->paragraphs.size() > 1) {
     return fail("{}:{}: a second paragraph starts here; a {} has only one",
-                util::printable(filename), control.paragraphs[1].line, kind);
+                util::printable(filename), control->paragraphs[1].line, kind);
   }
-  return &control.paragraphs.front();
+  return control;
 }
 
 } // namespace
 
 Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
 {
-  auto control = parse_control(text, filename);
+  auto control = parse_one_paragraph(text, filename, ".dsc");
   if (!control) {
     return control.error();
   }
-  auto paragraph = only_paragraph(*control, filename, ".dsc");
-  if (!paragraph) {
-    return paragraph.error();
-  }
-  const Checker check(filename, ".dsc", **paragraph);
+  const Checker check(filename, ".dsc", control->paragraphs.front());
   Dsc dsc;
 
   auto source_field = check.required("Source");
@@ -480,15 +480,11 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
 
 Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
 {
-  auto control = parse_control(text, filename);
+  auto control = parse_one_paragraph(text, filename, ".changes");
   if (!control) {
     return control.error();
   }
-  auto paragraph = only_paragraph(*control, filename, ".changes");
-  if (!paragraph) {
-    return paragraph.error();
-  }
-  const Checker check(filename, ".changes", **paragraph);
+  const Checker check(filename, ".changes", control->paragraphs.front());
   Changes changes;
 
   auto format_field = check.required("Format");
