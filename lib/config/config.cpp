@@ -78,11 +78,6 @@ bool has_key(const IniFile::Section* section, std::string_view key)
 
 using util::trim;
 
-std::vector<std::string_view> words(std::string_view text)
-{
-  return util::split(text);
-}
-
 bool is_product_name(std::string_view name)
 {
   auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -188,7 +183,7 @@ Result<std::vector<std::string>> Reader::products() const
                  "missing; list the products to build for, like 'products = fremantle'");
   }
   std::vector<std::string> result;
-  for (auto name : words(**value)) {
+  for (auto name : util::split(**value)) {
     if (!is_product_name(name)) {
       return error("buildme", "products",
                    fmt::format("'{}' is not a product name (lower-case letters, digits, '.', "
@@ -290,8 +285,10 @@ Result<std::vector<std::string>> Reader::arch_list(const std::string& section,
   if (!value) {
     return value.error();
   }
+  // The text must outlive the views that split() returns into it.
+  const std::string text = value->value_or("");
   std::vector<std::string> arches;
-  for (auto word : words(value->value_or(""))) {
+  for (auto word : util::split(text)) {
     if (!debian::is_valid_architecture(word) || word == "any" || word == "all" ||
         word == "source") {
       return error(section, key,
@@ -852,7 +849,7 @@ Result<Config> Reader::read() const
     const std::string repository = section.name.substr(std::string_view("repository ").size());
     auto listed = m_ini.get(section.name, "products");
     if (listed && *listed) {
-      for (auto word : words(**listed)) {
+      for (auto word : util::split(**listed)) {
         entry.emplace(std::string(word), repository);
       }
     }

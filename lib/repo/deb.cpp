@@ -24,20 +24,67 @@ using ArchivePtr = std::unique_ptr<archive, decltype(&archive_read_free)>;
 constexpr std::int64_t ar_magic_size = 8; // "!<arch>\n"
 constexpr std::int64_t ar_header_size = 60;
 
-// The compressions dpkg knows for the control.tar and data.tar members.
-constexpr std::array<std::string_view, 6> tar_suffixes = {"", ".gz", ".xz", ".zst", ".bz2",
-                                                          ".lzma"};
+// A member's compression, as dpkg decides it: by the member's name alone.
+enum class Compression { none, gzip, xz, zstd, bzip2, lzma };
 
-bool is_member(std::string_view name, std::string_view stem)
+struct Suffix
 {
+  std::string_view text;
+  Compression compression;
+  int libarchive_filter;
+};
+
+// What dpkg-deb (bookworm, 1.21) reads: control.tar with no compression,
+// gzip, xz or zstd; data.tar also with bzip2 or lzma.
+constexpr std::array<Suffix, 6> tar_suffixes = {{
+  {"", Compression::none, ARCHIVE_FILTER_NONE},
+  {".gz", Compression::gzip, ARCHIVE_FILTER_GZIP},
+  {".xz", Compression::xz, ARCHIVE_FILTER_XZ},
+  {".zst", Compression::zstd, ARCHIVE_FILTER_ZSTD},
+  {".bz2", Compression::bzip2, ARCHIVE_FILTER_BZIP2},
+  {".lzma", Compression::lzma, ARCHIVE_FILTER_LZMA},
+}};
+
+enum class MemberKind { control, data };
+
+// The suffix of `name` if it is the control.tar or data.tar member with a
+// compression dpkg accepts for that member.
+const Suffix* member_suffix(std::string_view name, MemberKind kind)
+{
+  std::string_view stem = kind == MemberKind::control ? "control.tar" : "data.tar";
   if (!name.starts_with(stem)) {
-    return false;
+    return nullptr;
   }
-  auto suffix = name.substr(stem.size());
-  for (auto known : tar_suffixes) {
-    if (suffix == known) {
-      return true;
+  auto rest = name.substr(stem.size());
+  for (const auto& suffix : tar_suffixes) {
+    if (rest != suffix.text) {
+      continue;
     }
+    bool allowed = kind == MemberKind::data || (suffix.compression != Compression::bzip2
+                                                && suffix.compression != Compression::lzma);
+    return allowed ? &suffix : nullptr;
+  }
+  return nullptr;
+}
+
+// Enables exactly the decompressor `suffix` names, built into libarchive.
+// ARCHIVE_WARN means libarchive would run an external program found on PATH
+// (lrzip, lzop, grzip, ...) on bytes a build produced: never wanted.
+bool enable_only(archive* a, const Suffix& suffix)
+{
+  switch (suffix.compression) {
+  case Compression::none:
+    return true;
+  case Compression::gzip:
+    return archive_read_support_filter_gzip(a) == ARCHIVE_OK;
+  case Compression::xz:
+    return archive_read_support_filter_xz(a) == ARCHIVE_OK;
+  case Compression::zstd:
+    return archive_read_support_filter_zstd(a) == ARCHIVE_OK;
+  case Compression::bzip2:
+    return archive_read_support_filter_bzip2(a) == ARCHIVE_OK;
+  case Compression::lzma:
+    return archive_read_support_filter_lzma(a) == ARCHIVE_OK;
   }
   return false;
 }
@@ -133,8 +180,17 @@ private:
       if (name.starts_with('_')) {
         continue; // dpkg's own extension members; dpkg skips them too
       }
-      if (!have_control && is_member(name, "control.tar")) {
-        auto text = read_control_member(ar.get(), entry, name);
+      if (name.starts_with("control.tar")) {
+        if (have_control) {
+          return error("a second control member {} after {}", quote(name), m_control_member);
+        }
+        const Suffix* suffix = member_suffix(name, MemberKind::control);
+        if (!suffix) {
+          return error("{} uses a compression dpkg does not read for control.tar (it reads "
+                       "none, .gz, .xz or .zst)",
+                       quote(name));
+        }
+        auto text = read_control_member(ar.get(), entry, name, *suffix);
         if (!text) {
           return text.error();
         }
@@ -142,7 +198,12 @@ private:
         have_control = true;
         continue;
       }
-      if (is_member(name, "data.tar")) {
+      if (name.starts_with("data.tar")) {
+        if (!member_suffix(name, MemberKind::data)) {
+          return error("{} uses a compression dpkg does not read for data.tar (it reads none, "
+                       ".gz, .xz, .zst, .bz2 or .lzma)",
+                       quote(name));
+        }
         if (!have_control) {
           return error("{} comes before control.tar; dpkg requires control.tar first", name);
         }
@@ -150,9 +211,6 @@ private:
           return whole.error();
         }
         return control;
-      }
-      if (is_member(name, "control.tar")) {
-        return error("a second control member {} after {}", quote(name), m_control_member);
       }
       return error("unexpected member {}: a .deb holds debian-binary, control.tar and data.tar"
                    " (compressed with gzip, xz or zstd)",
@@ -266,7 +324,7 @@ private:
   }
 
   Result<std::string> read_control_member(archive* ar, archive_entry* entry,
-                                          const std::string& name)
+                                          const std::string& name, const Suffix& suffix)
   {
     m_control_member = name;
     auto compressed = read_member(ar, entry, name,
@@ -274,7 +332,7 @@ private:
     if (!compressed) {
       return compressed.error();
     }
-    auto tar_data = decompress(*compressed, name);
+    auto tar_data = decompress(*compressed, name, suffix);
     if (!tar_data) {
       return tar_data.error();
     }
@@ -327,19 +385,31 @@ private:
   }
 
   // The whole uncompressed control.tar, at most max_control_tar bytes, so
-  // that a small member cannot unpack to gigabytes. libarchive does not
-  // check gzip's CRC (xz and zstd check their own), so that is done here:
-  // a damaged control.tar.gz must not pass for a different control file.
-  Result<std::string> decompress(const std::string& compressed, const std::string& name) const
+  // that a small member cannot unpack to gigabytes. The decompressor is the
+  // one the member's name says and no other, as in dpkg: a gzip stream named
+  // .xz is refused, not read without its checks. libarchive does not check
+  // gzip's CRC (xz and zstd check their own), so that is done here: a damaged
+  // control.tar.gz must not pass for a different control file.
+  Result<std::string> decompress(const std::string& compressed, const std::string& name,
+                                 const Suffix& suffix) const
   {
     ArchivePtr raw(archive_read_new(), archive_read_free);
+    if (!raw || !enable_only(raw.get(), suffix)
+        || archive_read_support_format_raw(raw.get()) != ARCHIVE_OK) {
+      return error("cannot read {}: this build of libarchive has no built-in decompressor for "
+                   "it",
+                   name);
+    }
     archive_entry* entry = nullptr;
-    if (!raw || archive_read_support_format_raw(raw.get()) != ARCHIVE_OK
-        || archive_read_support_filter_all(raw.get()) != ARCHIVE_OK
-        || archive_read_open_memory(raw.get(), compressed.data(), compressed.size())
-             != ARCHIVE_OK
+    if (archive_read_open_memory(raw.get(), compressed.data(), compressed.size()) != ARCHIVE_OK
         || archive_read_next_header(raw.get(), &entry) != ARCHIVE_OK) {
       return error("{} is corrupt or truncated ({})", name, archive_message(raw.get()));
+    }
+    // With one filter enabled, a stream of another kind is not decompressed
+    // at all: libarchive hands its bytes on as they are.
+    if (archive_filter_code(raw.get(), 0) != suffix.libarchive_filter) {
+      return error("{} is not {}-compressed, as its name says", name,
+                   suffix.text.empty() ? "un" : suffix.text.substr(1));
     }
     std::string data;
     std::array<char, 64 * 1024> buffer;

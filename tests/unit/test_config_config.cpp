@@ -114,6 +114,23 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(has(message, "test.conf: [product harmattan]: 'harmattan' is not in [buildme] products"));
   }
 
+  TEST_CASE("a product and a builder with many architectures keep every one of them")
+  {
+    // Long lists once read freed memory: more than 15 bytes left the short
+    // string buffer and the words pointed into a destroyed temporary.
+    const std::vector<std::string> many = {"amd64",   "arm64",   "armel",    "armhf",
+                                           "i386",    "mips64el", "ppc64el", "s390x",
+                                           "riscv64", "loong64"};
+    std::string listed;
+    for (const auto& arch : many) {
+      listed += arch + " ";
+    }
+    auto config = parse_ok(minimal + "[product diablo]\narches = " + listed + "\n");
+    CHECK(config.product("diablo")->arches == many);
+    auto message = parse_error(minimal + "[product diablo]\narches = " + listed + "all\n");
+    CHECK(has(message, "[product diablo] arches: 'all' is not an architecture name"));
+  }
+
   TEST_CASE("an empty arches list is an error")
   {
     auto message = parse_error(minimal + "[product diablo]\narches =\n");

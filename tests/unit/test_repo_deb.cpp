@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -371,4 +373,122 @@ TEST_CASE("a control member that is not a compressed tar is refused")
   fs::remove(deb);
   deb = ar_archive(work, "junk.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
   CHECK(failure(deb).find("control.tar.gz") != std::string::npos);
+}
+
+namespace {
+
+// An ar archive written the way dpkg-deb writes one: names padded to 16
+// bytes, so that "control.tar.lzma" needs no GNU long-name table (which
+// dpkg refuses on its own account).
+fs::path dpkg_style_ar(const fs::path& dir, const std::string& name,
+                       const std::vector<std::string>& members)
+{
+  std::string out = "!<arch>\n";
+  for (const auto& member : members) {
+    auto data = ScratchDir::read(dir / member);
+    out += fmt::format("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", member, 0, 0, 0, 100644,
+                       data.size());
+    out += data;
+    if (data.size() % 2) {
+      out += '\n';
+    }
+  }
+  write_bytes(dir / name, out);
+  return dir / name;
+}
+
+// Whether dpkg-deb itself reads the control file of `deb`: the oracle for
+// what a .deb may be.
+bool dpkg_deb_reads(const fs::path& deb)
+{
+  auto result = buildme::util::run_process({"dpkg-deb", "--field", deb.string()});
+  REQUIRE_MESSAGE(result.ok(), "dpkg-deb is missing (apt-get install dpkg)");
+  return result->exit_code == 0;
+}
+
+} // namespace
+
+TEST_CASE("a control member compressed otherwise than its name says is refused, as dpkg does")
+{
+  ScratchDir scratch;
+  auto dir = scratch / "members";
+  fs::create_directories(dir);
+  auto gz = build_deb(scratch.path(), "gz", hello_control, "gzip");
+  run_tool(ar_tool, {"x", gz.string()}, dir);
+  fs::rename(dir / "control.tar.gz", dir / "control.tar.xz");
+  auto lying = ar_archive(dir, "lying.deb", {"debian-binary", "control.tar.xz", "data.tar.gz"});
+  CHECK_FALSE(dpkg_deb_reads(lying));
+  CHECK(failure(lying).find("control.tar.xz is not xz-compressed") != std::string::npos);
+
+  fs::rename(dir / "control.tar.xz", dir / "control.tar");
+  auto plain = ar_archive(dir, "plain.deb", {"debian-binary", "control.tar", "data.tar.gz"});
+  CHECK_FALSE(dpkg_deb_reads(plain));
+  CHECK(failure(plain).find("control.tar") != std::string::npos);
+}
+
+TEST_CASE("a control.tar compressed with bzip2 or lzma is refused, as dpkg does")
+{
+  ScratchDir scratch;
+  auto dir = scratch / "members";
+  fs::create_directories(dir);
+  auto deb = build_deb(scratch.path(), "none", hello_control, "none");
+  run_tool(ar_tool, {"x", deb.string()}, dir);
+  // The hand-written archive itself is one dpkg reads, and so do we.
+  auto plain = dpkg_style_ar(dir, "plain.deb", {"debian-binary", "control.tar", "data.tar"});
+  CHECK(dpkg_deb_reads(plain));
+  auto control = read_deb_control(plain);
+  REQUIRE_MESSAGE(control.ok(), control.message());
+  CHECK(*control == hello_control);
+  for (std::string tool : {"bzip2", "lzma"}) {
+    CAPTURE(tool);
+    auto suffix = tool == "bzip2" ? ".bz2" : ".lzma";
+    auto member = std::string("control.tar") + suffix;
+    run_tool({"sh", "dash"}, {"-c", tool + " -c control.tar > " + member}, dir);
+    auto name = tool + ".deb";
+    auto odd = dpkg_style_ar(dir, name, {"debian-binary", member, "data.tar"});
+    CHECK_FALSE(dpkg_deb_reads(odd));
+    CHECK(failure(odd).find("uses a compression dpkg does not read for control.tar")
+          != std::string::npos);
+  }
+}
+
+TEST_CASE("a .deb never makes the reader run a decompressor found on PATH")
+{
+  ScratchDir scratch;
+  auto bin = scratch / "bin";
+  fs::create_directories(bin);
+  auto marker = scratch / "ran";
+  for (std::string program : {"lrzip", "lzop", "grzip", "lz4", "lzip", "zstd", "xz", "gzip"}) {
+    auto script = bin / program;
+    std::ofstream(script) << "#!/bin/sh\necho " << program << " >> '" << marker.string()
+                          << "'\ncat >/dev/null\nexit 1\n";
+    fs::permissions(script, fs::perms::owner_all);
+  }
+  auto dir = scratch / "members";
+  unpack_members(scratch, dir);
+  // The magic numbers of compressions libarchive would hand to a program.
+  const std::pair<const char*, std::string> streams[] = {
+    {"lrzip", std::string("LRZI\x00\x06", 6) + std::string(64, 'x')},
+    {"lzop", std::string("\x89LZO\x00\r\n\x1a\n", 9) + std::string(64, 'x')},
+    {"grzip", std::string("GRZipII\x00\x02\x04:)", 12) + std::string(64, 'x')},
+  };
+  const char* saved = getenv("PATH");
+  std::string old_path = saved ? saved : "";
+  setenv("PATH", (bin.string() + ":" + old_path).c_str(), 1);
+  for (const auto& [kind, bytes] : streams) {
+    CAPTURE(kind);
+    for (std::string member : {"control.tar.xz", "control.tar.gz", "control.tar"}) {
+      CAPTURE(member);
+      fs::remove(dir / "control.tar.xz");
+      write_bytes(dir / member, bytes);
+      auto name = std::string(kind) + ".deb";
+      fs::remove(dir / name);
+      auto deb = ar_archive(dir, name, {"debian-binary", member, "data.tar.xz"});
+      fs::remove(dir / member);
+      auto control = read_deb_control(deb);
+      CHECK_FALSE(control.ok());
+      CHECK_FALSE(fs::exists(marker));
+    }
+  }
+  setenv("PATH", old_path.c_str(), 1);
 }
