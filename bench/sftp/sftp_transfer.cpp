@@ -5,7 +5,7 @@
 //
 // Prints "upload SECONDS" and "download SECONDS"; the downloaded copy is
 // written beside LOCAL as LOCAL.back.
-#include "build/ssh_host.hpp"
+#include "builder/ssh_host.hpp"
 
 #include <fmt/format.h>
 
@@ -20,7 +20,7 @@ int main(int argc, char** argv)
     fmt::print(stderr, "usage: sftp-transfer HOST PORT USER IDENTITY KNOWN_HOSTS LOCAL REMOTE\n");
     return 2;
   }
-  buildme::build::SshTarget target;
+  buildme::builder::SshTarget target;
   target.host = argv[1];
   target.port = std::stoi(argv[2]);
   target.user = argv[3];
@@ -29,7 +29,7 @@ int main(int argc, char** argv)
   const std::filesystem::path local = argv[6];
   const std::string remote = argv[7];
 
-  auto host = buildme::build::connect_ssh(target);
+  auto host = buildme::builder::connect_ssh(target);
   if (!host) {
     fmt::print(stderr, "sftp-transfer: {}\n", host.message());
     return 1;

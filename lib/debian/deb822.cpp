@@ -339,6 +339,20 @@ struct FdCloser
   ~FdCloser() { ::close(fd); }
 };
 
+Result<ControlFile> check_one_paragraph(ControlFile control, std::string_view filename,
+                                       std::string_view kind)
+{
+  if (control.paragraphs.empty()) {
+    return fail("{}:1: no fields; {} is one paragraph of 'Name: value' fields",
+                util::printable(filename), kind);
+  }
+  if (control.paragraphs.size() > 1) {
+    return fail("{}:{}: a second paragraph starts here; {} has only one",
+                util::printable(filename), control.paragraphs[1].line, kind);
+  }
+  return control;
+}
+
 } // namespace
 
 const Field* Paragraph::find(std::string_view name) const
@@ -413,6 +427,16 @@ Result<ControlFile> read_control_file(const std::string& path, const ParseLimits
                 limits.max_bytes);
   }
   return parse_control(data, path, limits);
+}
+
+Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view filename,
+                                        std::string_view kind)
+{
+  auto control = parse_control(text, filename);
+  if (!control) {
+    return control.error();
+  }
+  return check_one_paragraph(std::move(*control), filename, kind);
 }
 
 } // namespace buildme::debian

@@ -79,4 +79,10 @@ Result<ControlFile> parse_control(std::string_view text, std::string_view filena
 // `path` as given.
 Result<ControlFile> read_control_file(const std::string& path, const ParseLimits& limits = {});
 
+// `text` parsed as a file that holds exactly one paragraph (a .dsc, a
+// .changes, a job record): none, or a second one, is an error that names
+// `kind` ("a .dsc", "a job record") and the line.
+Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view filename,
+                                        std::string_view kind);
+
 } // namespace buildme::debian

@@ -98,4 +98,24 @@ bool is_valid_architecture(std::string_view arch)
          });
 }
 
+std::optional<BinaryKind> binary_kind(std::string_view name)
+{
+  if (name.ends_with(".deb")) {
+    return BinaryKind::deb;
+  }
+  if (name.ends_with(".udeb")) {
+    return BinaryKind::udeb;
+  }
+  if (name.ends_with(".ddeb")) {
+    return BinaryKind::ddeb;
+  }
+  return std::nullopt;
+}
+
+bool is_published_binary(std::string_view name)
+{
+  auto kind = binary_kind(name);
+  return kind && *kind != BinaryKind::ddeb;
+}
+
 } // namespace buildme::debian

@@ -4,6 +4,7 @@
 
 #include "util/result.hpp"
 
+#include <optional>
 #include <string_view>
 
 namespace buildme::debian {
@@ -24,5 +25,13 @@ Status check_file_name(std::string_view name);
 // Architecture names in a .dsc/.changes Architecture field: "any", "all",
 // "source", or [a-z0-9][a-z0-9-]* wildcards like "linux-any", "any-arm".
 bool is_valid_architecture(std::string_view arch);
+
+// What kind of binary package a file is, by its name: .deb, .udeb (the
+// installer's), .ddeb (debug symbols, which this archive does not publish:
+// they stay with the build's results). The one place that decides it.
+enum class BinaryKind { deb, udeb, ddeb };
+std::optional<BinaryKind> binary_kind(std::string_view name);
+// A .deb or .udeb: a binary package that goes into the repository.
+bool is_published_binary(std::string_view name);
 
 } // namespace buildme::debian

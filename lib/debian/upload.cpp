@@ -350,30 +350,11 @@ Result<std::vector<ListedFile>> listed_files(const Checker& check, bool with_sec
   return result;
 }
 
-// A .dsc or .changes (`kind`) parsed, holding exactly one paragraph.
-Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view filename,
-                                        std::string_view kind)
-{
-  auto control = parse_control(text, filename);
-  if (!control) {
-    return control.error();
-  }
-  if (control->paragraphs.empty()) {
-    return fail("{}:1: no fields; a {} is one paragraph of 'Name: value' fields",
-                util::printable(filename), kind);
-  }
-  if (control->paragraphs.size() > 1) {
-    return fail("{}:{}: a second paragraph starts here; a {} has only one",
-                util::printable(filename), control->paragraphs[1].line, kind);
-  }
-  return control;
-}
-
 } // namespace
 
 Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
 {
-  auto control = parse_one_paragraph(text, filename, ".dsc");
+  auto control = parse_one_paragraph(text, filename, "a .dsc");
   if (!control) {
     return control.error();
   }
@@ -480,7 +461,7 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
 
 Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
 {
-  auto control = parse_one_paragraph(text, filename, ".changes");
+  auto control = parse_one_paragraph(text, filename, "a .changes");
   if (!control) {
     return control.error();
   }

@@ -1,6 +1,7 @@
 #include "intake/intake.hpp"
 
 #include "debian/syntax.hpp"
+#include "jobs/transitions.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -74,8 +75,13 @@ std::set<std::string> files_listed_by_others(const Upload& upload,
   if (!entries) {
     return names;
   }
+  // What the upload lists, even when verification stopped before it read
+  // the list whole.
+  const auto own_list = listed_files(upload);
+  const std::set<std::string> own(own_list.begin(), own_list.end());
   for (const auto& name : *entries) {
-    if (name == upload.control || verified.files.count(name) || !is_control_name(name)) {
+    if (name == upload.control || verified.files.count(name) || own.count(name) ||
+        !is_control_name(name)) {
       continue;
     }
     names.insert(name);
@@ -100,7 +106,7 @@ public:
 
 private:
   void take_product(const config::Product& product);
-  void take_upload(const config::Product& product, const Upload& upload, bool priority);
+  void take_upload(const config::Product& product, const QueuedUpload& queued);
   void set_aside_orphans(const config::Product& product);
   void accept(const config::Product& product, const Upload& upload, const Verification& result,
               bool priority);
@@ -116,7 +122,7 @@ private:
   const IntakeOptions& m_options;
   const util::Clock& m_clock;
   util::Log& m_log;
-  StateDir m_state;
+  jobs::StateDir m_state;
   IntakeSummary m_summary;
 };
 
@@ -160,7 +166,7 @@ void Intake::take_product(const config::Product& product)
     return;
   }
   for (const auto& queued : find_uploads(product.incoming_dir, m_log)) {
-    take_upload(product, queued.upload, queued.priority);
+    take_upload(product, queued);
   }
   set_aside_orphans(product);
 }
@@ -224,7 +230,7 @@ void Intake::set_aside_orphans(const config::Product& product)
       m_log.verdict("ORPHAN", util::Log::Tone::bad, why + " (dry run: nothing moved)");
       continue;
     }
-    RejectMove move;
+    jobs::RejectMove move;
     move.from_dir = dir;
     move.rejected_dir = dir / "rejected";
     move.control = name;
@@ -243,8 +249,10 @@ void Intake::set_aside_orphans(const config::Product& product)
   }
 }
 
-void Intake::take_upload(const config::Product& product, const Upload& upload, bool priority)
+void Intake::take_upload(const config::Product& product, const QueuedUpload& queued)
 {
+  const Upload& upload = queued.upload;
+  const bool priority = queued.priority;
   m_log.heading(upload.control_path().string());
   Verification result =
     verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
@@ -258,6 +266,11 @@ void Intake::take_upload(const config::Product& product, const Upload& upload, b
         "complete; a lone .dsc is taken once it has been still for {} s (now {} s), in case "
         "a .changes naming it is still on its way",
         m_options.settle_time.count(), std::max<long long>(quiet.count(), 0));
+    } else if (!queued.unread_changes.empty()) {
+      result.verdict = Verdict::waiting;
+      result.reason = fmt::format("complete, but {} here cannot be read yet and may list it; a "
+                                  "lone .dsc waits until it can",
+                                  util::printable(queued.unread_changes));
     }
   }
   if (result.verdict == Verdict::accepted) {
@@ -297,9 +310,9 @@ void Intake::accept(const config::Product& product, const Upload& upload,
     error(number.message());
     return;
   }
-  AcceptMove move;
+  jobs::AcceptMove move;
   move.from_dir = upload.dir;
-  JobInfo& job = move.job;
+  jobs::Job& job = move.job;
   job.number = *number;
   job.product = product.name;
   job.source = result.source();
@@ -341,9 +354,19 @@ void Intake::accept(const config::Product& product, const Upload& upload,
     auto again = verify_upload(Upload{*job_dir / "upload", upload.control},
                                VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
     if (again.verdict != Verdict::accepted) {
-      error(fmt::format("job {}: a file changed while it was being accepted and no longer "
-                        "verifies ({}); the job is held: inspect {} and remove or retry it",
-                        job.number, again.reason, job_dir->string()));
+      // Held, never built: a person looks at the files first.
+      const std::string why =
+        fmt::format("a file changed while it was being accepted and no longer verifies ({})",
+                    again.reason);
+      if (auto held = jobs::hold(*job_dir, job, why); !held) {
+        error(fmt::format("job {}: {}; and it cannot be held: {}", job.number, why,
+                          held.message()));
+        return;
+      }
+      m_log.verdict("HELD", util::Log::Tone::bad,
+                    fmt::format("job {}: {}: inspect {} and 'buildme retry {}' or remove it",
+                                job.number, why, (*job_dir / "upload").string(), job.number));
+      ++m_summary.held;
       return;
     }
   }
@@ -362,7 +385,7 @@ void Intake::reject(const config::Product& product, const Upload& upload,
                   fmt::format("{} (dry run: nothing moved)", reason));
     return;
   }
-  RejectMove move;
+  jobs::RejectMove move;
   move.from_dir = upload.dir;
   move.rejected_dir = upload.dir / "rejected";
   move.control = upload.control;
@@ -426,11 +449,16 @@ std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
   }
   // A .dsc that a .changes here lists belongs to that upload.
   std::map<std::string, std::string> claimed; // .dsc -> .changes
+  std::string unread;                          // a .changes that lists nothing yet
   for (const auto& name : *entries) {
     if (is_control_name(name) && name.ends_with(".changes")) {
-      for (auto& listed : listed_files(Upload{dir, name})) {
-        if (listed.ends_with(".dsc")) {
-          claimed.emplace(std::move(listed), name);
+      auto listed = listed_files(Upload{dir, name});
+      if (listed.empty()) {
+        unread = name;
+      }
+      for (auto& file : listed) {
+        if (file.ends_with(".dsc")) {
+          claimed.emplace(std::move(file), name);
         }
       }
     }
@@ -458,7 +486,8 @@ std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
     }
     auto place = rank.find(name);
     const bool priority = place != rank.end();
-    candidates.push_back({QueuedUpload{Upload{dir, name}, priority},
+    candidates.push_back({QueuedUpload{Upload{dir, name}, priority,
+                                       name.ends_with(".dsc") ? unread : std::string()},
                           priority ? place->second : priorities.size(), (*info)->mtime});
   }
   std::stable_sort(candidates.begin(), candidates.end(),

@@ -12,8 +12,8 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "intake/jobs.hpp"
-#include "intake/verify.hpp"
+#include "jobs/state_dir.hpp"
+#include "debian/verify.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
 
@@ -23,6 +23,15 @@
 #include <vector>
 
 namespace buildme::intake {
+
+// Verifying an upload is shared with the repository writer: it lives with
+// the other Debian formats.
+using debian::listed_files;
+using debian::Upload;
+using debian::Verdict;
+using debian::Verification;
+using debian::verify_upload;
+using debian::VerifyOptions;
 
 // What intake tells the outside world about a rejected upload (buildme
 // turns it into mail).
@@ -54,6 +63,7 @@ struct IntakeSummary
   int rejected = 0;
   int waiting = 0;
   int orphans = 0; // files no upload lists, set aside
+  int held = 0;    // jobs held for a person (exit status 1)
   int errors = 0;  // problems that need an operator (exit status 1)
 };
 
@@ -61,6 +71,9 @@ struct QueuedUpload
 {
   Upload upload;
   bool priority = false; // named in priority.txt
+  // For a lone .dsc: a .changes in the folder that cannot be read yet and
+  // may list it. The .dsc waits for it rather than go alone.
+  std::string unread_changes;
 };
 
 // The uploads in `dir`, in the order they are to be taken. priority.txt may

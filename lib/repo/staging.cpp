@@ -1,14 +1,16 @@
 #include "repo/staging.hpp"
 
-#include "build/slots.hpp"
+#include "config/arches.hpp"
 #include "debian/deb822.hpp"
 #include "debian/syntax.hpp"
 #include "debian/upload.hpp"
 #include "debian/version.hpp"
-#include "intake/verify.hpp"
+#include "debian/verify.hpp"
 #include "repo/deb.hpp"
 #include "repo/index.hpp"
+#include "jobs/handover.hpp"
 #include "util/digest.hpp"
+#include "util/failpoint.hpp"
 #include "util/fs.hpp"
 #include "util/parallel.hpp"
 #include "util/text.hpp"
@@ -56,11 +58,6 @@ Result<FileStamp> stamp_of(const fs::path& path)
                    static_cast<std::uint64_t>((*info)->inode)};
 }
 
-bool is_binary_name(std::string_view name)
-{
-  return name.ends_with(".deb") || name.ends_with(".udeb");
-}
-
 // "foo (1.2-3)" -> {"foo", "1.2-3"}; "foo" -> {"foo", ""}.
 std::pair<std::string, std::string> split_source_field(std::string_view field)
 {
@@ -74,14 +71,6 @@ std::pair<std::string, std::string> split_source_field(std::string_view field)
           std::string(util::trim(field.substr(open + 1, close == std::string_view::npos
                                                            ? std::string_view::npos
                                                            : close - open - 1)))};
-}
-
-bool same_content(const fs::path& a, const fs::path& b)
-{
-  util::DigestSet sha256{false, false, true, false};
-  auto da = util::digest_file(a, sha256);
-  auto db = util::digest_file(b, sha256);
-  return da && db && da->size == db->size && da->sha256 == db->sha256;
 }
 
 // A binary's control data, checked: what the index needs of it.
@@ -414,7 +403,7 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     // simply taken off the queue.
     auto present = util::stat_no_follow(to);
     if (present && *present) {
-      if (!same_content(from, to)) {
+      if (!util::same_content(from, to)) {
         deb.error = fmt::format("{} is already in the pool with different content; it is "
                                 "never overwritten (upload a new version)",
                                 rel);
@@ -536,11 +525,11 @@ bool Staging::take_batch(const fs::path& queue, std::vector<PreparedDeb>& batch,
 }
 
 bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
-                       RunSummary& summary)
+                       RunSummary& summary, KeepSource keep)
 {
-  const auto verified = intake::verify_upload(intake::Upload{queue, name},
+  const auto verified = debian::verify_upload(debian::Upload{queue, name},
                                               {m_clock.now(), m_config.grace_period});
-  if (verified.verdict == intake::Verdict::waiting) {
+  if (verified.verdict == debian::Verdict::waiting) {
     ++summary.waiting;
     return false;
   }
@@ -549,7 +538,7 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
   auto entries = util::list_dir(queue);
   for (const auto& other : entries ? *entries : std::vector<std::string>{}) {
     if (other != name && other.ends_with(".dsc") && !other.starts_with('.')) {
-      for (auto& listed : intake::listed_files(intake::Upload{queue, other})) {
+      for (auto& listed : debian::listed_files(debian::Upload{queue, other})) {
         needed.insert(std::move(listed));
       }
     }
@@ -560,7 +549,7 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
       own.push_back(file);
     }
   }
-  if (verified.verdict == intake::Verdict::rejected) {
+  if (verified.verdict == debian::Verdict::rejected) {
     std::vector<std::string> names{name};
     names.insert(names.end(), own.begin(), own.end());
     set_aside(queue, names, verified.reason, summary);
@@ -579,7 +568,7 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
   for (const auto& file : listed) {
     const fs::path to = m_root / dir / file;
     auto present = util::stat_no_follow(to);
-    if (present && *present && !same_content(queue / file, to)) {
+    if (present && *present && !util::same_content(queue / file, to)) {
       std::vector<std::string> names{name};
       names.insert(names.end(), own.begin(), own.end());
       set_aside(queue, names,
@@ -661,10 +650,12 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
   }
   // Now the queue copies go, except those another source there still needs;
   // then the stamp (an unlink changes the linked inode's ctime).
-  std::error_code ignored;
-  fs::remove(queue / name, ignored);
-  for (const auto& file : own) {
-    fs::remove(queue / file, ignored);
+  if (keep == KeepSource::no) {
+    std::error_code ignored;
+    fs::remove(queue / name, ignored);
+    for (const auto& file : own) {
+      fs::remove(queue / file, ignored);
+    }
   }
   if (auto stamp = stamp_of(m_root / rel)) {
     cached.stamp = *stamp;
@@ -689,26 +680,47 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
     ++summary.errors;
     return;
   }
-  // Binaries first, then sources: a source's shared files stay until the
-  // last source in the queue that lists them is taken.
+  // Loose files (as an administrator may drop them) and units, the
+  // builds' hand-overs (jobs/handover.hpp): a unit's packages are taken
+  // only with its source. Loose binaries first, then loose sources: a
+  // source's shared files stay until the last source in the queue that
+  // lists them is taken.
   std::vector<std::string> debs;
+  std::vector<std::string> units;
+  bool any_dsc = false;
   for (const auto& name : *names) {
-    if (name.starts_with('.') || !is_binary_name(name) || !debian::check_file_name(name)) {
+    if (name.starts_with('.') || name == "rejected") {
       continue;
     }
     auto entry = util::stat_no_follow(queue / name);
-    if (!entry || !*entry || (*entry)->type != util::FileInfo::Type::regular) {
-      if (entry && *entry) {
-        set_aside(queue, {name}, fmt::format("{} is not a regular file", name), summary);
-      }
+    if (!entry || !*entry) {
+      continue;
+    }
+    const bool folder = (*entry)->type == util::FileInfo::Type::directory;
+    if (folder && jobs::is_unit_name(name)) {
+      units.push_back(name);
+      continue;
+    }
+    any_dsc = any_dsc || name.ends_with(".dsc");
+    auto kind = debian::binary_kind(name);
+    if (!kind || !debian::check_file_name(name)) {
+      continue;
+    }
+    if ((*entry)->type != util::FileInfo::Type::regular) {
+      set_aside(queue, {name}, fmt::format("{} is not a regular file", name), summary);
+      continue;
+    }
+    if (*kind == debian::BinaryKind::ddeb) {
+      set_aside(queue, {name},
+                fmt::format("{} is a debug symbol package (.ddeb); this archive does not "
+                            "publish them (they stay with the build's results)",
+                            name),
+                summary);
       continue;
     }
     debs.push_back(name);
   }
-  const bool any_dsc = std::any_of(names->begin(), names->end(), [](const std::string& name) {
-    return !name.starts_with('.') && name.ends_with(".dsc");
-  });
-  if (!debs.empty() || any_dsc) {
+  if (!debs.empty() || any_dsc || !units.empty()) {
     // Before anything enters the catalog: a run that stops between taking
     // files and regenerating leaves the next run a reason to regenerate.
     mark_pending(product.name);
@@ -719,6 +731,119 @@ void Staging::take_queue(const config::Product& product, RunSummary& summary)
       continue;
     }
     take_dsc(queue, name, product.name, summary);
+  }
+  for (const auto& unit : units) {
+    take_unit(queue, unit, product.name, summary);
+  }
+}
+
+// One build's hand-over: its source first, then its packages; a unit whose
+// source is refused is set aside whole, so nothing is published without
+// its source. A run killed half-way leaves the rest of the unit for the
+// next, which takes the source again as the same bytes.
+void Staging::take_unit(const fs::path& queue, const std::string& unit, const std::string& dist,
+                        RunSummary& summary)
+{
+  const fs::path dir = queue / unit;
+  auto names = util::list_dir(dir);
+  if (!names) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, names.message());
+    ++summary.errors;
+    return;
+  }
+  std::vector<std::string> dscs;
+  std::vector<std::string> debs;
+  for (const auto& name : *names) {
+    if (name.starts_with('.')) {
+      continue;
+    }
+    if (name.ends_with(".dsc")) {
+      dscs.push_back(name);
+    } else if (debian::is_published_binary(name) && debian::check_file_name(name)) {
+      debs.push_back(name);
+    }
+  }
+  if (dscs.size() > 1 || (dscs.empty() && !debs.empty())) {
+    set_aside_unit(queue, unit,
+                   fmt::format("a build's unit holds its one source package; {} holds {} .dsc "
+                               "files",
+                               unit, dscs.size()),
+                   summary);
+    return;
+  }
+  if (!dscs.empty() &&
+      !take_dsc(dir, dscs.front(), dist, summary, KeepSource::yes)) {
+    auto refused = util::stat_no_follow(dir / "rejected");
+    if (refused && *refused) {
+      set_aside_unit(queue, unit,
+                     fmt::format("its source {} was refused (see rejected/{}/rejected); none of "
+                                 "its packages is published",
+                                 dscs.front(), unit),
+                     summary);
+    }
+    return; // else waiting (or an error, said already): the whole unit waits
+  }
+  util::failpoint("queue-manage:unit-source-taken");
+  take_debs(dir, debs, dist, summary);
+  // The source's own copies go last: a run killed before here takes the
+  // source again (the same bytes) before the packages.
+  auto rest = util::list_dir(dir);
+  bool refused = false;
+  for (const auto& name : rest ? *rest : std::vector<std::string>()) {
+    if (name == "rejected") {
+      refused = true;
+      continue;
+    }
+    std::error_code ignored;
+    fs::remove(dir / name, ignored);
+  }
+  if (!refused) {
+    std::error_code error;
+    fs::remove(dir, error);
+    // The folder's own sync is moot once it is gone; its removal is the
+    // queue's to sync.
+    m_touched.erase(dir);
+    m_touched.insert(queue);
+    if (error) {
+      m_log.verdict("ERROR", util::Log::Tone::bad,
+                    fmt::format("cannot remove {}: {}", dir.string(), error.message()));
+      ++summary.errors;
+    }
+    return;
+  }
+  set_aside_unit(queue, unit,
+                 fmt::format("{} was taken in part: its source and the packages not in "
+                             "rejected/ are published; see the .reason files in rejected/",
+                             unit),
+                 summary);
+}
+
+// A whole unit folder, moved to queue/rejected/ with UNIT.reason beside it.
+void Staging::set_aside_unit(const fs::path& queue, const std::string& unit,
+                             const std::string& reason, RunSummary& summary)
+{
+  ++summary.refused;
+  const fs::path rejected = queue / "rejected";
+  m_log.heading((queue / unit).string());
+  m_log.verdict("REFUSED", util::Log::Tone::bad, reason);
+  if (auto made = util::make_dirs(rejected); !made) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+    ++summary.errors;
+    return;
+  }
+  auto to = util::move_no_clobber(queue / unit, rejected / unit);
+  if (!to) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, to.message());
+    ++summary.errors;
+    return;
+  }
+  const std::string body =
+    fmt::format("Repository: {}\nRefused: {}\n\n{}\n\nFolder moved here: {}\n", m_repository.name,
+                util::format_local_time(m_clock.now()), reason, to->filename().string());
+  const std::string reason_name = util::free_name(rejected, to->filename().string() + ".reason");
+  if (auto written = util::write_file_exclusive(rejected / reason_name, body); !written) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, written.message());
+    ++summary.errors;
   }
 }
 
@@ -947,7 +1072,7 @@ Status Staging::regenerate(const std::string& dist)
   const config::Product* product = m_config.product(dist);
   std::vector<std::string> arches;
   if (product) {
-    auto resolved = build::product_arches(*product);
+    auto resolved = config::product_arches(*product);
     if (!resolved) {
       return Error{resolved.error()};
     }
@@ -1293,7 +1418,7 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
         const fs::path target = to.m_root / path;
         auto present = util::stat_no_follow(target);
         if (present && *present) {
-          if (!same_content(m_root / path, target)) {
+          if (!util::same_content(m_root / path, target)) {
             return fail("{} has a different {} already; it is never overwritten",
                         to.m_repository.name, path);
           }

@@ -91,8 +91,14 @@ private:
   // files into the pool; false when the catalog failed (nothing moved).
   bool take_batch(const std::filesystem::path& queue, std::vector<PreparedDeb>& batch,
                   RunSummary& summary);
+  // A unit's source stays in the unit until its packages are taken too.
+  enum class KeepSource { no, yes };
   bool take_dsc(const std::filesystem::path& queue, const std::string& name,
-                const std::string& dist, RunSummary& summary);
+                const std::string& dist, RunSummary& summary, KeepSource keep = KeepSource::no);
+  void take_unit(const std::filesystem::path& queue, const std::string& unit,
+                 const std::string& dist, RunSummary& summary);
+  void set_aside_unit(const std::filesystem::path& queue, const std::string& unit,
+                      const std::string& reason, RunSummary& summary);
   void set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
                  const std::string& reason, RunSummary& summary);
   void refresh_cache(const std::string& dist, RunSummary& summary);

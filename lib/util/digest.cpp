@@ -240,4 +240,12 @@ Digests digest_bytes(std::string_view data, DigestSet wanted)
   return std::move(*digests);
 }
 
+bool same_content(const std::filesystem::path& a, const std::filesystem::path& b)
+{
+  const DigestSet sha256{false, false, true, false};
+  auto da = digest_file(a, sha256);
+  auto db = digest_file(b, sha256);
+  return da && db && da->size == db->size && da->sha256 == db->sha256;
+}
+
 } // namespace buildme::util

@@ -56,4 +56,8 @@ Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted)
 // Digests of a buffer.
 Digests digest_bytes(std::string_view data, DigestSet wanted);
 
+// "The same bytes": both files readable, of one size and one SHA-256. The
+// one test of whether a file already in place is the one being placed.
+bool same_content(const std::filesystem::path& a, const std::filesystem::path& b);
+
 } // namespace buildme::util

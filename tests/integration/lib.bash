@@ -31,6 +31,20 @@ if [ ! -x "$BUILDME" ]; then
   exit 1
 fi
 
+# runs_under DIR WORD: true when a process whose current folder is DIR or
+# below it has WORD in its command line. Tests look for their own processes
+# this way, never by name machine-wide: another test run on the same machine
+# may be running the same commands.
+runs_under()
+{
+  local dir=$1 word=$2 proc cwd
+  while read -r proc cwd; do
+    case $cwd in "$dir" | "$dir"/*) ;; *) continue ;; esac
+    tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$word" && return 0
+  done < <(find /proc -mindepth 2 -maxdepth 2 -name cwd -printf '%h %l\n' 2>/dev/null)
+  return 1
+}
+
 # source_upload VERSION [--dsc-only]: prints the folder that holds the
 # upload's files (orig, .dsc, .debian.tar.xz and, without --dsc-only,
 # _source.changes and .buildinfo).

@@ -48,6 +48,10 @@ StrictModes no
 PidFile $dir/sshd.pid
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
+# Hermetic sessions: Debian's bash sources ~/.bashrc for a command run over
+# ssh only while it is a top-level shell (SHLVL < 2 after its own increment);
+# SHLVL=1 here makes it 2, so the user's startup files never run in a test.
+SetEnv SHLVL=1
 CONF
     setsid /usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
     local pid=$!

@@ -53,7 +53,10 @@ test_the_local_builder_builds_an_upload_end_to_end()
   assert_file "$results/build.log"
   assert_file "$results/$DEB"
   assert_contains "$results/build.log" "BUILDME-STATUS: 0 success"
-  local queue=$T/repo/incoming/extras-devel/fremantle
+  # The hand-over: one unit a build, its packages with the job's source.
+  local queue=$T/repo/incoming/extras-devel/fremantle/job-1-$ARCH-1
+  [ "$(build_field 1 "$ARCH" Handover)" = done ] || fail "hand-over $(build_field 1 "$ARCH" Handover)"
+  assert_absent "$T/repo/incoming/extras-devel/fremantle/.job-1-$ARCH-1.partial"
   assert_file "$queue/$DEB"
   assert_file "$queue/hello-buildme_1.0-1.dsc"
   assert_file "$queue/hello-buildme_1.0.orig.tar.gz"
@@ -79,7 +82,7 @@ test_a_build_over_ssh_fetches_the_results()
   assert_output "BUILDING: building on root@127.0.0.1:${SSHD_PORT[b1]} (attempt 1)"
   [ "$(build_state 1 "$ARCH")" = success ] || fail "build state $(build_state 1 "$ARCH"): $(build_field 1 "$ARCH" Reason)"
   assert_file "$T/results/fremantle/1/$ARCH/$DEB"
-  assert_file "$T/repo/incoming/extras-devel/fremantle/$DEB"
+  assert_file "$T/repo/incoming/extras-devel/fremantle/job-1-$ARCH-1/$DEB"
   assert_file "$T/work-b1/b1.root/out/$DEB"
 }
 
@@ -181,7 +184,7 @@ test_a_build_that_runs_too_long_is_stopped_and_reported()
   [ $((SECONDS - start)) -lt 30 ] || fail "the timeout did not stop the build in time"
   [ "$(build_state 1 "$ARCH")" = build-failed ] || fail "state $(build_state 1 "$ARCH")"
   grep -q "still running after 3 s (build_timeout)" <<<"$(build_field 1 "$ARCH" Reason)" || fail "reason: $(build_field 1 "$ARCH" Reason)"
-  pgrep -f "sleep 60" >/dev/null && fail "the remote build still runs"
+  runs_under "$T" "sleep 60" && fail "the remote build still runs"
   assert_file "$T/results/fremantle/1/$ARCH/summary.log"
   # retry builds it again (with time enough this time).
   sed -i 's/^build_timeout = 3$/build_timeout = 600/' "$T/buildme.conf"
@@ -208,11 +211,12 @@ test_cancel_stops_a_running_build()
     grep -q "slow build starting" "$T/results/fremantle/1/$ARCH/build.log" 2>/dev/null && break
     sleep 0.1
   done
+  runs_under "$T" "sleep 60" || fail "the build's own sleep is not found (runs_under broken?)"
   buildme cancel 1
   assert_status 0
   wait_build 1 "$ARCH"
   [ "$(build_state 1 "$ARCH")" = cancelled ] || fail "state $(build_state 1 "$ARCH")"
-  pgrep -f "sleep 60" >/dev/null && fail "the build still runs"
+  runs_under "$T" "sleep 60" && fail "the build still runs"
   grep -q "^State: cancelled" "$STATE/jobs/1/job.info" || fail "job not cancelled"
   buildme hosts
   assert_output "local#1"
@@ -283,8 +287,9 @@ SCRIPT
   [ "$(build_field 1 "$other" Slot)" = cross.1 ] || fail "$other built on $(build_field 1 "$other" Slot)"
   [ "$(build_field 1 "$ARCH" With-Indep)" = yes ] || fail "first arch should build arch:all"
   [ "$(build_field 1 "$other" With-Indep)" = no ] || fail "second arch should not"
-  assert_file "$T/repo/incoming/extras-devel/fremantle/hello-buildme_1.0-1_$other.deb"
-  assert_file "$T/repo/incoming/extras-devel/fremantle/$DEB"
+  assert_file "$T/repo/incoming/extras-devel/fremantle/job-1-$other-1/hello-buildme_1.0-1_$other.deb"
+  assert_file "$T/repo/incoming/extras-devel/fremantle/job-1-$other-1/hello-buildme_1.0-1.dsc"
+  assert_file "$T/repo/incoming/extras-devel/fremantle/job-1-$ARCH-1/$DEB"
 }
 
 test_a_job_no_builder_can_take_says_why()
@@ -313,7 +318,8 @@ test_a_build_failure_is_not_retried()
   assert_contains "$T/results/fremantle/1/$ARCH/summary.log" "BUILDME-STATUS: 10"
   buildme --foreground
   [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "a later tick retried it"
-  assert_absent "$T/repo/incoming/extras-devel/fremantle/hello-buildme_1.0-1.dsc"
+  assert_absent "$T/repo/incoming/extras-devel/fremantle/job-1-$ARCH-1"
+  [ -z "$(ls -A "$T/repo/incoming/extras-devel/fremantle" 2>/dev/null)" ] || fail "the queue holds $(ls -A "$T/repo/incoming/extras-devel/fremantle")"
 }
 
 run_tests

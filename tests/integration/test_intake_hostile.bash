@@ -169,6 +169,45 @@ test_a_binary_changes_is_rejected_with_advice()
   assert_file "$INCOMING/rejected/hello-buildme_1.0-1_amd64.deb"
 }
 
+test_a_changes_that_can_never_be_valid_is_rejected_at_once_with_its_whole_upload()
+{
+  # A path in one listed name: no amount of waiting makes this .changes good.
+  local dir
+  dir=$(source_upload 1.0-1)
+  cp -p "$dir"/* "$INCOMING/"
+  local c=$INCOMING/hello-buildme_1.0-1_source.changes
+  sed -i '/^Files:/a\ d41d8cd98f00b204e9800998ecf8427e 0 misc optional ../etc/passwd' "$c"
+  sed -i '/^Checksums-Sha1:/,/^Files:/{/^Checksums/d;/^ /d}' "$c"
+  buildme
+  assert_output "REJECTED: "
+  assert_no_output "WAITING"
+  assert_file "$INCOMING/rejected/hello-buildme_1.0-1_source.changes"
+  # Its .dsc and the files the .dsc lists went with it: one upload, one state.
+  assert_file "$INCOMING/rejected/hello-buildme_1.0-1.dsc"
+  assert_file "$INCOMING/rejected/hello-buildme_1.0.orig.tar.gz"
+  assert_absent "$INCOMING/hello-buildme_1.0-1.dsc"
+  age_all
+  buildme
+  [ "$(job_count)" -eq 0 ] || fail "a job was made"
+}
+
+test_a_changes_cut_short_still_waits_within_the_grace_period()
+{
+  local dir
+  dir=$(source_upload 1.0-1)
+  cp -p "$dir"/* "$INCOMING/"
+  local c=$INCOMING/hello-buildme_1.0-1_source.changes
+  head -c 300 "$c" >"$c.cut" && mv "$c.cut" "$c"
+  buildme
+  assert_output "WAITING: cannot read it yet (still arriving?)"
+  assert_file "$c"
+  # Nor is its .dsc taken as an upload of its own meanwhile.
+  age 3600 "$INCOMING"/*.dsc "$INCOMING"/*.tar.*
+  buildme
+  assert_no_output "ACCEPTED"
+  [ "$(job_count)" -eq 0 ] || fail "the .dsc of a .changes still arriving was taken alone"
+}
+
 test_a_rejected_folder_that_is_a_symlink_is_refused()
 {
   mkdir "$T/elsewhere"

@@ -5,7 +5,7 @@
 // code is only ever tested against the real thing.
 #pragma once
 
-#include "build/ssh_host.hpp"
+#include "builder/ssh_host.hpp"
 #include "util/process.hpp"
 
 #include "scratch.hpp"
@@ -64,7 +64,12 @@ public:
                 "StrictModes no\n"
                 "PermitRootLogin yes\n"
                 "LogLevel VERBOSE\n"
-                "Subsystem sftp internal-sftp\n");
+                "Subsystem sftp internal-sftp\n"
+                // Hermetic sessions: Debian's bash sources ~/.bashrc for a
+                // command run over ssh only while it is a top-level shell
+                // (SHLVL < 2 after its own increment); SHLVL=1 here makes
+                // it 2, so the user's startup files never run in a test.
+                "SetEnv SHLVL=1\n");
     m_dir.write("known_hosts", known_hosts_line(m_dir / "host_key.pub"));
     start();
   }
@@ -84,9 +89,9 @@ public:
   }
 
   // A target that connects: the authorized key, the right known_hosts.
-  build::SshTarget target() const
+  builder::SshTarget target() const
   {
-    build::SshTarget target;
+    builder::SshTarget target;
     target.host = "127.0.0.1";
     target.port = m_port;
     target.user = user();

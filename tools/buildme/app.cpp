@@ -1,13 +1,15 @@
 #include "app.hpp"
 
-#include "build/dispatch.hpp"
-#include "build/records.hpp"
-#include "build/slots.hpp"
-#include "build/worker.hpp"
+#include "builder/dispatch.hpp"
+#include "builder/slots.hpp"
+#include "builder/worker.hpp"
 #include "config/config.hpp"
-#include "state/history.hpp"
+#include "history/history.hpp"
 #include "intake/intake.hpp"
-#include "intake/verify.hpp"
+#include "debian/verify.hpp"
+#include "jobs/reflect.hpp"
+#include "jobs/state_dir.hpp"
+#include "jobs/transitions.hpp"
 #include "mail/notify.hpp"
 #include "util/cli.hpp"
 #include "util/clock.hpp"
@@ -172,7 +174,7 @@ std::variant<std::unique_ptr<Context>, int> load_context(const Options& options)
 std::variant<util::FileLock, int> take_tick_lock(const config::Config& config, bool wait,
                                                  const Options& options, util::Log& log)
 {
-  intake::StateDir state(config.state_dir);
+  jobs::StateDir state(config.state_dir);
   if (auto prepared = state.prepare(); !prepared) {
     fmt::print(stderr, "buildme: error: {}\n", prepared.message());
     return exit_attention;
@@ -233,24 +235,24 @@ int run_tick(const Options& options)
   }
   const auto intake = intake::run_intake(context.config, intake_options, context.clock, log);
 
-  build::DispatchSummary dispatch;
+  builder::DispatchSummary dispatch;
   if (!options.dry_run && !options.intake_only) {
     auto program = util::self_executable();
     if (!program) {
       fmt::print(stderr, "buildme: error: {}\n", program.message());
       return exit_attention;
     }
-    build::DispatchOptions dispatch_options;
+    builder::DispatchOptions dispatch_options;
     dispatch_options.foreground = options.foreground;
     dispatch_options.program = *program;
     dispatch_options.config_path = std::filesystem::absolute(options.config_path).string();
-    dispatch = build::run_dispatch(context.config, dispatch_options, context.clock, log);
+    dispatch = builder::run_dispatch(context.config, dispatch_options, context.clock, log);
   }
   int failed_workers = 0;
   if (!dispatch.children.empty()) {
     // The builds are claimed: the next tick may run while they go on.
     lock.release();
-    failed_workers = build::wait_workers(dispatch.children);
+    failed_workers = builder::wait_workers(dispatch.children);
   }
   if (outbox) {
     // Mail waits in the outbox until the server takes it: a server that is
@@ -263,13 +265,15 @@ int run_tick(const Options& options)
     }
   }
   if (options.verbose) {
-    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting, {} orphans set aside; "
-                         "dispatch: {} started, {} waiting, {} requeued",
-                         intake.accepted, intake.rejected, intake.waiting, intake.orphans,
+    log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting, {} held, {} orphans "
+                         "set aside; dispatch: {} started, {} waiting, {} requeued",
+                         intake.accepted, intake.rejected, intake.waiting, intake.held,
+                         intake.orphans,
                          dispatch.started,
                          dispatch.waiting, dispatch.requeued));
   }
-  return intake.errors + dispatch.errors + failed_workers > 0 ? exit_attention : exit_ok;
+  return intake.errors + intake.held + dispatch.errors + failed_workers > 0 ? exit_attention
+                                                                           : exit_ok;
 }
 
 long job_number(const Options& options, std::string_view command)
@@ -298,19 +302,19 @@ int run_worker_command(const Options& options)
   Context& context = *std::get<0>(loaded);
   Options job_only = options;
   job_only.arguments.resize(2);
-  return build::run_worker(context.config, job_number(job_only, "worker"),
+  return builder::run_worker(context.config, job_number(job_only, "worker"),
                            options.arguments[2], options.arguments[3], *context.log);
 }
 
 std::string builds_summary(const std::filesystem::path& job_dir)
 {
-  auto builds = build::load_builds(job_dir);
+  auto builds = jobs::load_builds(job_dir);
   if (!builds) {
     return "?";
   }
   std::vector<std::string> parts;
   for (const auto& record : *builds) {
-    parts.push_back(record.arch + ":" + record.state);
+    parts.push_back(record.arch + ":" + std::string(jobs::to_string(record.state)));
   }
   return util::join(parts, " ");
 }
@@ -325,7 +329,7 @@ int run_list(const Options& options)
     return *status;
   }
   Context& context = *std::get<0>(loaded);
-  intake::StateDir state(context.config.state_dir);
+  jobs::StateDir state(context.config.state_dir);
   auto jobs = state.list_jobs();
   if (!jobs) {
     fmt::print(stderr, "buildme: error: {}\n", jobs.message());
@@ -335,8 +339,13 @@ int run_list(const Options& options)
              "BUILDS");
   for (const auto& job : *jobs) {
     fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", job.number, job.product,
-               job.source + " " + job.version, job.state,
+               job.source + " " + job.version, jobs::to_string(job.state),
                builds_summary(state.job_dir(job.number)));
+    if (job.state == jobs::JobState::held) {
+      // Why it waits and what ends the wait, for the operator who lists.
+      fmt::print("       held: {}\n       then: buildme retry {} (or remove {})\n",
+                 util::printable(job.reason), job.number, state.job_dir(job.number).string());
+    }
   }
   return exit_ok;
 }
@@ -357,15 +366,19 @@ int run_show(const Options& options)
     return *status;
   }
   Context& context = *std::get<0>(loaded);
-  intake::StateDir state(context.config.state_dir);
+  jobs::StateDir state(context.config.state_dir);
   const auto job_dir = state.job_dir(number);
-  auto job = build::load_job(job_dir);
+  auto job = jobs::load_job(job_dir);
   if (!job) {
     fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
     return exit_attention;
   }
   fmt::print("Job {}: {} {} for {}\n", job->number, job->source, job->version, job->product);
-  fmt::print("State:    {}{}\n", job->state, job->reason.empty() ? "" : " (" + job->reason + ")");
+  fmt::print("State:    {}{}\n", jobs::to_string(job->state),
+             job->reason.empty() ? "" : " (" + util::printable(job->reason) + ")");
+  if (job->state == jobs::JobState::held) {
+    fmt::print("          held for a person: 'buildme retry {}' queues it again\n", number);
+  }
   fmt::print("Uploader: {}\n", util::printable(job->uploader));
   fmt::print("Accepted: {}{}\n", format_time(job->accepted_at), job->priority ? " (priority)" : "");
   fmt::print("Upload:   {}\n", (job_dir / "upload").string());
@@ -373,10 +386,11 @@ int run_show(const Options& options)
     fmt::print("          {}\n", name);
   }
   const config::Product* product = context.config.product(job->product);
-  auto builds = build::load_builds(job_dir);
+  auto builds = jobs::load_builds(job_dir);
   if (builds) {
     for (const auto& record : *builds) {
-      fmt::print("Build [{}]: {}, attempt {}{}\n  {}\n", record.arch, record.state, record.attempts,
+      fmt::print("Build [{}]: {}, attempt {}{}\n  {}\n", record.arch,
+                 jobs::to_string(record.state), record.attempts,
                  record.slot.empty() ? "" : " on " + record.slot, record.reason);
       if (product) {
         const auto dir = product->result_dir / std::to_string(number) / record.arch;
@@ -387,7 +401,7 @@ int run_show(const Options& options)
       }
     }
   }
-  auto history = state::History::open((context.config.state_dir / "history.sqlite").string());
+  auto history = history::History::open((context.config.state_dir / "history.sqlite").string());
   if (history) {
     auto attempts = history->attempts(number);
     if (attempts && !attempts->empty()) {
@@ -413,17 +427,17 @@ int run_hosts(const Options& options)
     return *status;
   }
   Context& context = *std::get<0>(loaded);
-  intake::StateDir state(context.config.state_dir);
+  jobs::StateDir state(context.config.state_dir);
   // What each slot runs, from the build records.
   std::map<std::string, std::string> running;
   if (auto jobs = state.list_jobs()) {
     for (const auto& job : *jobs) {
-      if (job.state != "building") {
+      if (job.state != jobs::JobState::building) {
         continue;
       }
-      auto builds = build::load_builds(state.job_dir(job.number));
-      for (const auto& record : builds ? *builds : std::vector<build::BuildRecord>{}) {
-        if (record.state == "building") {
+      auto builds = jobs::load_builds(state.job_dir(job.number));
+      for (const auto& record : builds ? *builds : std::vector<jobs::Build>{}) {
+        if (record.state == jobs::BuildState::building) {
           running[record.slot] = fmt::format("job {} {} {} [{}] since {}", job.number, job.source,
                                              job.version, record.arch,
                                              format_time(record.started_at));
@@ -431,8 +445,8 @@ int run_hosts(const Options& options)
       }
     }
   }
-  for (const auto& slot : build::all_slots(context.config)) {
-    auto arches = build::builder_arches(*slot.builder);
+  for (const auto& slot : builder::all_slots(context.config)) {
+    auto arches = config::builder_arches(*slot.builder);
     auto lock = util::FileLock::acquire(slot.lock_path(context.config.state_dir),
                                         util::FileLock::Mode::try_once);
     const bool busy = lock && !lock->locked();
@@ -443,9 +457,32 @@ int run_hosts(const Options& options)
   return exit_ok;
 }
 
-int run_cancel_or_retry(const Options& options, bool cancel)
+std::int64_t now_seconds()
 {
-  const long number = job_number(options, cancel ? "cancel" : "retry");
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// What cancel or retry changed, into the history (which follows the records).
+void reflect_in_history(const config::Config& config, const std::filesystem::path& job_dir,
+                        util::Log& log)
+{
+  auto history = history::History::open((config.state_dir / "history.sqlite").string());
+  if (!history) {
+    log.verdict("ERROR", util::Log::Tone::bad, history.message());
+    return;
+  }
+  const auto slots = builder::all_slots(config);
+  if (auto reflected = jobs::reflect(*history, job_dir, now_seconds(), builder::slot_names(slots));
+      !reflected) {
+    log.verdict("ERROR", util::Log::Tone::bad, reflected.message());
+  }
+}
+
+int run_cancel(const Options& options)
+{
+  const long number = job_number(options, "cancel");
   auto loaded = load_context(options);
   if (auto* status = std::get_if<int>(&loaded)) {
     return *status;
@@ -456,88 +493,115 @@ int run_cancel_or_retry(const Options& options, bool cancel)
   if (auto* status = std::get_if<int>(&taken)) {
     return *status;
   }
-  intake::StateDir state(context.config.state_dir);
+  jobs::StateDir state(context.config.state_dir);
   const auto job_dir = state.job_dir(number);
-  auto job = build::load_job(job_dir);
+  auto job = jobs::load_job(job_dir);
   if (!job) {
     fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
     return exit_attention;
   }
-  auto builds = build::load_builds(job_dir);
+  int changed = 0;
+  auto queued = jobs::cancel_queued(job_dir, "cancelled by an operator before it started");
+  if (!queued) {
+    fmt::print(stderr, "buildme: error: {}\n", queued.message());
+    return exit_attention;
+  }
+  for (const auto& arch : *queued) {
+    log.info(fmt::format("job {} [{}]: cancelled before it started", number, arch));
+    ++changed;
+  }
+  auto builds = jobs::load_builds(job_dir);
   if (!builds) {
     fmt::print(stderr, "buildme: error: {}\n", builds.message());
     return exit_attention;
   }
-  const auto slots = build::all_slots(context.config);
-  int changed = 0;
+  const auto slots = builder::all_slots(context.config);
   for (auto& record : *builds) {
-    if (cancel) {
-      if (record.state == "queued") {
-        record.state = "cancelled";
-        record.reason = "cancelled by an operator before it started";
-      } else if (record.state == "building") {
-        const build::Slot* slot = build::find_slot(slots, record.slot);
-        auto lock = slot ? util::FileLock::acquire(slot->lock_path(context.config.state_dir),
-                                                   util::FileLock::Mode::try_once)
-                         : Result<util::FileLock>(util::FileLock());
-        if (lock && !lock->locked() && record.pid > 0) {
-          // The worker stops the build on the builder and records "cancelled".
-          ::kill(static_cast<pid_t>(record.pid), SIGTERM);
-          log.info(fmt::format("job {} [{}]: asked the worker (pid {}) to stop the build",
-                               number, record.arch, record.pid));
-          ++changed;
-          continue;
-        }
-        record.state = "cancelled";
-        record.reason = "cancelled by an operator (its worker was gone)";
-      } else {
-        continue;
-      }
-    } else {
-      if (record.state == "queued" || record.state == "building" || record.state == "success") {
-        continue;
-      }
-      record.state = "queued";
-      record.attempts = 0;
-      record.avoid.clear();
-      record.reason = "retried by an operator";
+    if (record.state != jobs::BuildState::building) {
+      continue;
     }
-    if (auto saved = build::save_build(job_dir, record); !saved) {
-      fmt::print(stderr, "buildme: error: {}\n", saved.message());
+    const builder::Slot* slot = builder::find_slot(slots, record.slot);
+    auto lock = slot ? util::FileLock::acquire(slot->lock_path(context.config.state_dir),
+                                               util::FileLock::Mode::try_once)
+                     : Result<util::FileLock>(util::FileLock());
+    if (lock && !lock->locked() && record.pid > 0) {
+      // The worker stops the build on the builder and records "cancelled".
+      ::kill(static_cast<pid_t>(record.pid), SIGTERM);
+      log.info(fmt::format("job {} [{}]: asked the worker (pid {}) to stop the build", number,
+                           record.arch, record.pid));
+      ++changed;
+      continue;
+    }
+    if (auto cancelled = jobs::cancel_orphan(job_dir, record,
+                                             "cancelled by an operator (its worker was gone)",
+                                             now_seconds());
+        !cancelled) {
+      fmt::print(stderr, "buildme: error: {}\n", cancelled.message());
       return exit_attention;
     }
     log.info(fmt::format("job {} [{}]: {}", number, record.arch, record.reason));
     ++changed;
   }
-  if (!cancel && builds->empty() && job->state == "failed") {
-    job->state = "queued"; // planned again by the next tick
-    job->reason.clear();
-    (void)build::save_job(job_dir, *job);
-    ++changed;
+  if (auto updated = jobs::update_job_state(job_dir); !updated) {
+    log.verdict("ERROR", util::Log::Tone::bad, updated.message());
   }
-  auto new_state = build::update_job_state(job_dir);
-  if (auto history = state::History::open((context.config.state_dir / "history.sqlite").string());
-      history && new_state) {
-    (void)history->set_job_state(number, *new_state, std::chrono::duration_cast<std::chrono::seconds>(
-                                                        std::chrono::system_clock::now().time_since_epoch())
-                                                        .count());
-  }
+  reflect_in_history(context.config, job_dir, log);
   if (changed == 0) {
-    fmt::print(stderr, "buildme: job {} has nothing to {} (it is {})\n", number,
-               cancel ? "cancel" : "retry", job->state);
+    fmt::print(stderr, "buildme: job {} has nothing to cancel (it is {})\n", number,
+               jobs::to_string(job->state));
     return exit_attention;
   }
   return exit_ok;
 }
 
-int run_cancel(const Options& options)
-{
-  return run_cancel_or_retry(options, true);
-}
-
 int run_retry(const Options& options)
 {
-  return run_cancel_or_retry(options, false);
+  const long number = job_number(options, "retry");
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  util::Log& log = *context.log;
+  auto taken = take_tick_lock(context.config, true, options, log);
+  if (auto* status = std::get_if<int>(&taken)) {
+    return *status;
+  }
+  jobs::StateDir state(context.config.state_dir);
+  const auto job_dir = state.job_dir(number);
+  auto job = jobs::load_job(job_dir);
+  if (!job) {
+    fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
+    return exit_attention;
+  }
+  if (job->state == jobs::JobState::held) {
+    // Held because its files did not verify: they must now.
+    util::SystemClock clock;
+    const auto again = debian::verify_upload(debian::Upload{job_dir / "upload", job->upload},
+                                             {clock.now(), std::chrono::seconds(0)});
+    if (again.verdict != debian::Verdict::accepted) {
+      fmt::print(stderr,
+                 "buildme: job {} stays held: its upload in {} still does not verify ({}); "
+                 "fix the files there or remove the job\n",
+                 number, (job_dir / "upload").string(), util::printable(again.reason));
+      return exit_attention;
+    }
+  }
+  auto changed = jobs::retry(job_dir);
+  if (!changed) {
+    fmt::print(stderr, "buildme: error: {}\n", changed.message());
+    return exit_attention;
+  }
+  for (const auto& line : *changed) {
+    log.info(fmt::format("job {} {}", number, line));
+  }
+  reflect_in_history(context.config, job_dir, log);
+  if (changed->empty()) {
+    fmt::print(stderr, "buildme: job {} has nothing to retry (it is {})\n", number,
+               jobs::to_string(job->state));
+    return exit_attention;
+  }
+  return exit_ok;
 }
 
 int run_check(const Options& options)
@@ -550,11 +614,11 @@ int run_check(const Options& options)
   if (!name.ends_with(".dsc") && !name.ends_with(".changes")) {
     throw UsageError{fmt::format("{} is neither a .dsc nor a .changes", util::printable(name))};
   }
-  intake::Upload upload{file.parent_path().empty() ? "." : file.parent_path(), name};
+  debian::Upload upload{file.parent_path().empty() ? "." : file.parent_path(), name};
   util::SystemClock clock;
   const auto result =
-    intake::verify_upload(upload, intake::VerifyOptions{clock.now(), std::chrono::seconds(0)});
-  const bool good = result.verdict == intake::Verdict::accepted;
+    debian::verify_upload(upload, debian::VerifyOptions{clock.now(), std::chrono::seconds(0)});
+  const bool good = result.verdict == debian::Verdict::accepted;
   fmt::print("{}: {}: {}\n", util::printable(file.string()), good ? "GOOD" : "BAD",
              util::printable(result.reason));
   if (good && options.verbose) {

@@ -1,0 +1,95 @@
+#include "jobs/handover.hpp"
+
+#include "debian/syntax.hpp"
+#include "util/fs.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <system_error>
+
+namespace buildme::jobs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path partial_path(const fs::path& queue, const std::string& name)
+{
+  return queue / fmt::format(".{}.partial", name);
+}
+
+} // namespace
+
+std::string unit_name(long job, const std::string& arch, int attempt)
+{
+  return fmt::format("job-{}-{}-{}", job, arch, attempt);
+}
+
+bool is_unit_name(const std::string& name)
+{
+  // job-<digits>-<arch>-<digits>, the arch a Debian architecture name.
+  if (!name.starts_with("job-")) {
+    return false;
+  }
+  const auto first = name.find('-', 4);
+  const auto last = name.rfind('-');
+  if (first == std::string::npos || last <= first) {
+    return false;
+  }
+  auto digits = [](std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  const std::string_view view(name);
+  return digits(view.substr(4, first - 4)) && digits(view.substr(last + 1))
+         && debian::is_valid_architecture(view.substr(first + 1, last - first - 1));
+}
+
+Status assemble_unit(const fs::path& queue, const std::string& name,
+                     const std::vector<fs::path>& files)
+{
+  if (auto made = util::make_dirs(queue); !made) {
+    return made;
+  }
+  const fs::path partial = partial_path(queue, name);
+  if (auto discarded = discard_unit(queue, name); !discarded) {
+    return discarded;
+  }
+  if (auto made = util::make_dirs(partial); !made) {
+    return made;
+  }
+  for (const auto& file : files) {
+    if (auto copied = util::copy_exclusive(file, partial / file.filename()); !copied) {
+      return copied;
+    }
+  }
+  return util::sync_dir(partial);
+}
+
+Status commit_unit(const fs::path& queue, const std::string& name)
+{
+  const fs::path partial = partial_path(queue, name);
+  auto present = util::stat_no_follow(partial);
+  if (!present) {
+    return Error{present.error()};
+  }
+  if (*present) {
+    if (auto moved = util::move_exclusive(partial, queue / name); !moved) {
+      return moved;
+    }
+  }
+  return util::sync_dir(queue);
+}
+
+Status discard_unit(const fs::path& queue, const std::string& name)
+{
+  const fs::path partial = partial_path(queue, name);
+  std::error_code error;
+  fs::remove_all(partial, error);
+  if (error) {
+    return fail("cannot remove {}: {}", partial.string(), error.message());
+  }
+  return {};
+}
+
+} // namespace buildme::jobs

@@ -1,0 +1,361 @@
+#include "jobs/job.hpp"
+
+#include "debian/deb822.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+
+namespace buildme::jobs {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::array<std::pair<JobState, std::string_view>, 6> job_words = {{
+  {JobState::queued, "queued"},
+  {JobState::building, "building"},
+  {JobState::held, "held"},
+  {JobState::built, "built"},
+  {JobState::failed, "failed"},
+  {JobState::cancelled, "cancelled"},
+}};
+
+constexpr std::array<std::pair<BuildState, std::string_view>, 8> build_words = {{
+  {BuildState::queued, "queued"},
+  {BuildState::building, "building"},
+  {BuildState::success, "success"},
+  {BuildState::build_failed, "build-failed"},
+  {BuildState::depwait, "depwait"},
+  {BuildState::bad_package, "bad-package"},
+  {BuildState::builder_error, "builder-error"},
+  {BuildState::cancelled, "cancelled"},
+}};
+
+constexpr std::array<std::pair<Handover, std::string_view>, 3> handover_words = {{
+  {Handover::none, "none"},
+  {Handover::pending, "pending"},
+  {Handover::done, "done"},
+}};
+
+template<typename Enum, std::size_t N>
+std::string_view word_of(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                         Enum value)
+{
+  for (const auto& [known, word] : table) {
+    if (known == value) {
+      return word;
+    }
+  }
+  return "?";
+}
+
+template<typename Enum, std::size_t N>
+std::optional<Enum> value_of(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                             std::string_view text)
+{
+  for (const auto& [known, word] : table) {
+    if (word == text) {
+      return known;
+    }
+  }
+  return std::nullopt;
+}
+
+template<typename Enum, std::size_t N>
+std::string known_words(const std::array<std::pair<Enum, std::string_view>, N>& table)
+{
+  std::string out;
+  for (const auto& [known, word] : table) {
+    out += fmt::format("{}{}", out.empty() ? "" : ", ", word);
+  }
+  return out;
+}
+
+std::optional<long long> to_number(std::string_view text)
+{
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// A numeric field that may be empty (0); anything else is an error.
+Result<long long> number_field(const debian::Paragraph& record, std::string_view field,
+                               std::string_view filename)
+{
+  const std::string text = record.get(field).value_or("");
+  if (text.empty()) {
+    return 0LL;
+  }
+  auto value = to_number(text);
+  if (!value) {
+    return fail("{}: {} is '{}', not a number", filename, field, util::printable(text));
+  }
+  return *value;
+}
+
+std::string join_lines(const std::vector<std::string>& items)
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += '\n';
+    out += item;
+  }
+  return out;
+}
+
+Result<debian::Paragraph> one_record(std::string_view text, std::string_view filename,
+                                     std::string_view kind)
+{
+  auto control = debian::parse_one_paragraph(text, filename, kind);
+  if (!control) {
+    return control.error();
+  }
+  return std::move(control->paragraphs.front());
+}
+
+fs::path record_path(const fs::path& job_dir, const std::string& arch)
+{
+  return builds_dir(job_dir) / (arch + ".info");
+}
+
+constexpr std::size_t max_record_size = 16 * 1024 * 1024;
+
+} // namespace
+
+std::string_view to_string(JobState state)
+{
+  return word_of(job_words, state);
+}
+
+std::string_view to_string(BuildState state)
+{
+  return word_of(build_words, state);
+}
+
+std::string_view to_string(Handover handover)
+{
+  return word_of(handover_words, handover);
+}
+
+std::optional<JobState> parse_job_state(std::string_view text)
+{
+  return value_of(job_words, text);
+}
+
+std::optional<BuildState> parse_build_state(std::string_view text)
+{
+  return value_of(build_words, text);
+}
+
+std::optional<Handover> parse_handover(std::string_view text)
+{
+  return value_of(handover_words, text);
+}
+
+bool is_finished(BuildState state)
+{
+  return state != BuildState::queued && state != BuildState::building;
+}
+
+bool is_open(JobState state)
+{
+  return state == JobState::queued || state == JobState::building || state == JobState::held;
+}
+
+debian::FieldList Job::fields() const
+{
+  return {
+    {"Job", std::to_string(number)},
+    {"Product", product},
+    {"Source", source},
+    {"Version", version},
+    {"Upload", upload},
+    {"Dsc", dsc},
+    {"Uploader", uploader},
+    {"Architecture", util::join(architectures, " ")},
+    {"Priority", priority ? "yes" : "no"},
+    {"Accepted-At", std::to_string(accepted_at)},
+    {"State", std::string(to_string(state))},
+    {"Reason", util::printable(reason)},
+    {"Files", join_lines(files)},
+  };
+}
+
+Result<Job> Job::from_text(std::string_view text, std::string_view filename)
+{
+  auto record = one_record(text, filename, "a job record");
+  if (!record) {
+    return record.error();
+  }
+  Job job;
+  auto number = to_number(record->get("Job").value_or(""));
+  if (!number || *number == 0) {
+    return fail("{}: no valid Job number", filename);
+  }
+  job.number = static_cast<long>(*number);
+  job.product = record->get("Product").value_or("");
+  job.source = record->get("Source").value_or("");
+  job.version = record->get("Version").value_or("");
+  job.upload = record->get("Upload").value_or("");
+  job.dsc = record->get("Dsc").value_or("");
+  job.uploader = record->get("Uploader").value_or("");
+  job.architectures = util::split_words(record->get("Architecture").value_or(""));
+  job.files = util::split_words(record->get("Files").value_or(""));
+  job.priority = record->get("Priority").value_or("no") == "yes";
+  job.accepted_at = to_number(record->get("Accepted-At").value_or("0")).value_or(0);
+  const std::string state = record->get("State").value_or("queued");
+  auto parsed = parse_job_state(state);
+  if (!parsed) {
+    return fail("{}: State is '{}'; a job is one of {}", filename, util::printable(state),
+                known_words(job_words));
+  }
+  job.state = *parsed;
+  job.reason = record->get("Reason").value_or("");
+  if (job.product.empty() || job.source.empty() || job.version.empty() || job.upload.empty()) {
+    return fail("{}: job record lacks Product, Source, Version or Upload", filename);
+  }
+  return job;
+}
+
+debian::FieldList Build::fields() const
+{
+  return {
+    {"Arch", arch},
+    {"State", std::string(to_string(state))},
+    {"Attempts", std::to_string(attempts)},
+    {"Retried-After", retried_after ? std::to_string(retried_after) : ""},
+    {"Slot", slot},
+    {"Pid", pid ? std::to_string(pid) : ""},
+    {"Started-At", started_at ? std::to_string(started_at) : ""},
+    {"Finished-At", finished_at ? std::to_string(finished_at) : ""},
+    {"Reason", util::printable(reason)},
+    {"Avoid", util::join(avoid, " ")},
+    {"With-Indep", with_indep ? "yes" : "no"},
+    {"Handover", handover == Handover::none ? "" : std::string(to_string(handover))},
+  };
+}
+
+Result<Build> Build::from_text(std::string_view text, std::string_view filename)
+{
+  auto record = one_record(text, filename, "a build record");
+  if (!record) {
+    return record.error();
+  }
+  Build build;
+  build.arch = record->get("Arch").value_or("");
+  if (build.arch.empty()) {
+    return fail("{}: build record without Arch", filename);
+  }
+  const std::string state = record->get("State").value_or("queued");
+  auto parsed = parse_build_state(state);
+  if (!parsed) {
+    return fail("{}: State is '{}'; a build is one of {}", filename, util::printable(state),
+                known_words(build_words));
+  }
+  build.state = *parsed;
+  const std::string handover = record->get("Handover").value_or("");
+  auto handed = handover.empty() ? std::optional(Handover::none) : parse_handover(handover);
+  if (!handed) {
+    return fail("{}: Handover is '{}'; it is one of {}", filename, util::printable(handover),
+                known_words(handover_words));
+  }
+  build.handover = *handed;
+  for (auto [field, target] : {std::pair<std::string_view, std::int64_t*>{"Started-At",
+                                                                          &build.started_at},
+                               {"Finished-At", &build.finished_at}}) {
+    auto value = number_field(*record, field, filename);
+    if (!value) {
+      return value.error();
+    }
+    *target = *value;
+  }
+  auto attempts = number_field(*record, "Attempts", filename);
+  auto retried = number_field(*record, "Retried-After", filename);
+  auto pid = number_field(*record, "Pid", filename);
+  if (!attempts || !retried || !pid) {
+    return !attempts ? attempts.error() : !retried ? retried.error() : pid.error();
+  }
+  build.attempts = static_cast<int>(std::min<long long>(*attempts, 1'000'000));
+  build.retried_after = static_cast<int>(std::min<long long>(*retried, build.attempts));
+  build.pid = static_cast<long>(*pid);
+  build.slot = record->get("Slot").value_or("");
+  build.reason = record->get("Reason").value_or("");
+  build.avoid = util::split_words(record->get("Avoid").value_or(""));
+  build.with_indep = record->get("With-Indep").value_or("yes") == "yes";
+  return build;
+}
+
+fs::path builds_dir(const fs::path& job_dir)
+{
+  return job_dir / "builds";
+}
+
+Result<Job> load_job(const fs::path& job_dir)
+{
+  const fs::path path = job_dir / "job.info";
+  auto text = util::read_file(path, max_record_size);
+  if (!text) {
+    return Error{text.error()};
+  }
+  return Job::from_text(*text, path.string());
+}
+
+Status save_job(const fs::path& job_dir, const Job& job)
+{
+  return util::write_file_atomic(job_dir / "job.info", debian::write_paragraph(job.fields()));
+}
+
+Result<std::vector<Build>> load_builds(const fs::path& job_dir)
+{
+  std::vector<Build> builds;
+  auto info = util::stat_no_follow(builds_dir(job_dir));
+  if (!info) {
+    return Error{info.error()};
+  }
+  if (!*info) {
+    return builds;
+  }
+  auto names = util::list_dir(builds_dir(job_dir));
+  if (!names) {
+    return Error{names.error()};
+  }
+  for (const auto& name : *names) {
+    if (name.starts_with('.') || !name.ends_with(".info")) {
+      continue;
+    }
+    auto build = load_build(job_dir, name.substr(0, name.size() - 5));
+    if (!build) {
+      return Error{build.error()};
+    }
+    builds.push_back(std::move(*build));
+  }
+  return builds;
+}
+
+Result<Build> load_build(const fs::path& job_dir, const std::string& arch)
+{
+  const fs::path path = record_path(job_dir, arch);
+  auto text = util::read_file(path, max_record_size);
+  if (!text) {
+    return Error{text.error()};
+  }
+  return Build::from_text(*text, path.string());
+}
+
+Status save_build(const fs::path& job_dir, const Build& build)
+{
+  if (auto made = util::make_dirs(builds_dir(job_dir)); !made) {
+    return made;
+  }
+  return util::write_file_atomic(record_path(job_dir, build.arch),
+                                 debian::write_paragraph(build.fields()));
+}
+
+} // namespace buildme::jobs

@@ -1,0 +1,108 @@
+// buildme's own state folder: accepted uploads become jobs, and every move
+// out of an incoming folder is journalled first so that a run killed at any
+// point is finished by the next one.
+//
+//   state_dir/buildme.lock                 held for the life of one tick
+//   state_dir/next-job                     the next job number
+//   state_dir/jobs/<N>/job.info            the job (jobs/job.hpp)
+//   state_dir/jobs/<N>/builds/<arch>.info  its builds
+//   state_dir/jobs/<N>/upload/             the upload's files, as verified
+//   state_dir/jobs/.<N>.partial/           a job being assembled
+//   state_dir/accepted/<product>/<source>_<version>   "this version was taken"
+//   state_dir/txn/<name>                   journal of a move in progress
+//
+// A journal entry is written (atomically) before the first file moves and
+// removed after the last; executing one is idempotent, so replaying it after
+// a crash completes exactly the moves that were still to do.
+#pragma once
+
+#include "jobs/job.hpp"
+#include "util/clock.hpp"
+#include "util/result.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace buildme::jobs {
+
+// Moving an accepted upload into a new job. `copy` names are files another
+// pending upload also lists: they are copied, not moved (a copy, not a hard
+// link, so that nothing done to the file left in incoming reaches the job).
+struct AcceptMove
+{
+  std::filesystem::path from_dir;
+  Job job;
+  std::vector<std::string> move;
+  std::vector<std::string> copy;
+};
+
+// Moving a rejected upload into `rejected_dir`, the control file last, then
+// writing CONTROL.reason beside it.
+struct RejectMove
+{
+  std::filesystem::path from_dir;
+  std::filesystem::path rejected_dir;
+  std::string control;
+  std::vector<std::string> files; // other files to move (not the control)
+  std::string reason;             // the body of the .reason file
+  std::string control_target;     // where the control went, once chosen
+  // The inodes of `files` and of the control when the reject began (0 or
+  // missing: unknown), so that a replay never takes a new upload's file of
+  // the same name for one of these.
+  std::vector<unsigned long> inodes;
+  unsigned long control_inode = 0;
+};
+
+struct RejectOutcome
+{
+  std::filesystem::path control;  // final path of the control file
+  std::filesystem::path reason;   // final path of the .reason file
+  std::vector<std::pair<std::string, std::string>> moved; // name -> final name
+};
+
+class StateDir
+{
+public:
+  explicit StateDir(std::filesystem::path root) : m_root(std::move(root)) {}
+
+  const std::filesystem::path& root() const { return m_root; }
+  std::filesystem::path lock_path() const { return m_root / "buildme.lock"; }
+  std::filesystem::path jobs_dir() const { return m_root / "jobs"; }
+  std::filesystem::path job_dir(long number) const;
+
+  // Creates the folders; Error names the one that failed.
+  Status prepare() const;
+
+  // The job number that accepted this version for this product, if any.
+  std::optional<long> accepted_job(std::string_view product, std::string_view source,
+                                   std::string_view version) const;
+
+  Result<long> allocate_job_number() const;
+
+  // Journals and performs an accept: returns the job's folder.
+  Result<std::filesystem::path> accept(const AcceptMove& move) const;
+  // Journals and performs a reject.
+  Result<RejectOutcome> reject(RejectMove move) const;
+
+  // Finishes every journalled move a killed run left behind; returns one
+  // line per finished move for the log.
+  Result<std::vector<std::string>> recover() const;
+
+  // All jobs, in number order.
+  Result<std::vector<Job>> list_jobs() const;
+
+private:
+  std::filesystem::path txn_dir() const { return m_root / "txn"; }
+  std::filesystem::path marker(std::string_view product, std::string_view source,
+                               std::string_view version) const;
+  Result<std::filesystem::path> run_accept(const AcceptMove& move,
+                                           const std::filesystem::path& journal) const;
+  Result<RejectOutcome> run_reject(RejectMove move, const std::filesystem::path& journal,
+                                   bool replay) const;
+
+  std::filesystem::path m_root;
+};
+
+} // namespace buildme::jobs

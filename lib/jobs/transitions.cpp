@@ -1,0 +1,311 @@
+#include "jobs/transitions.hpp"
+
+#include "util/lock.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace buildme::jobs {
+
+namespace fs = std::filesystem;
+
+Status plan(const fs::path& job_dir, Job& job, const std::vector<std::string>& arches,
+            const std::string& reason)
+{
+  if (arches.empty()) {
+    return fail_unbuilt(job_dir, job, reason);
+  }
+  bool first = true;
+  for (const auto& arch : arches) {
+    Build build;
+    build.arch = arch;
+    build.with_indep = first;
+    first = false;
+    if (auto saved = save_build(job_dir, build); !saved) {
+      return saved;
+    }
+  }
+  return {};
+}
+
+Status fail_unbuilt(const fs::path& job_dir, Job& job, const std::string& reason)
+{
+  job.state = JobState::failed;
+  job.reason = reason;
+  return save_job(job_dir, job);
+}
+
+Status claim(const fs::path& job_dir, Build& build, const std::string& slot,
+             const std::string& reason, std::int64_t now)
+{
+  if (build.state != BuildState::queued) {
+    return fail("{}: build [{}] is {}, not queued; not claimed", job_dir.string(), build.arch,
+                to_string(build.state));
+  }
+  Build claimed = build;
+  claimed.state = BuildState::building;
+  claimed.attempts += 1;
+  claimed.slot = slot;
+  claimed.started_at = now;
+  claimed.finished_at = 0;
+  claimed.pid = 0;
+  claimed.handover = Handover::none;
+  claimed.reason = reason;
+  if (auto saved = save_build(job_dir, claimed); !saved) {
+    return saved;
+  }
+  build = std::move(claimed);
+  return {};
+}
+
+Status unclaim(const fs::path& job_dir, Build& build, const std::string& why)
+{
+  Build back = build;
+  back.state = BuildState::queued;
+  back.attempts = std::max(0, back.attempts - 1);
+  back.reason = why;
+  back.pid = 0;
+  if (auto saved = save_build(job_dir, back); !saved) {
+    return saved;
+  }
+  build = std::move(back);
+  return {};
+}
+
+Status note_waiting(const fs::path& job_dir, Build& build, const std::string& why)
+{
+  Build waiting = build;
+  waiting.reason = why;
+  if (auto saved = save_build(job_dir, waiting); !saved) {
+    return saved;
+  }
+  build = std::move(waiting);
+  return {};
+}
+
+Status start(const fs::path& job_dir, Build& build, long pid)
+{
+  Build started = build;
+  started.pid = pid;
+  if (auto saved = save_build(job_dir, started); !saved) {
+    return saved;
+  }
+  build = std::move(started);
+  return {};
+}
+
+Status finish(const fs::path& job_dir, Build& build, BuildState result,
+              const std::string& reason, std::int64_t now)
+{
+  if (result == BuildState::queued || result == BuildState::building ||
+      result == BuildState::success) {
+    return fail("{}: [{}] cannot finish as {}", job_dir.string(), build.arch, to_string(result));
+  }
+  Build done = build;
+  done.state = result;
+  done.reason = reason;
+  done.finished_at = now;
+  done.pid = 0;
+  if (auto saved = save_build(job_dir, done); !saved) {
+    return saved;
+  }
+  build = std::move(done);
+  return {};
+}
+
+Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
+                                        const std::string& why, int max_attempts,
+                                        std::int64_t now)
+{
+  Build next = build;
+  if (!next.slot.empty() &&
+      std::find(next.avoid.begin(), next.avoid.end(), next.slot) == next.avoid.end()) {
+    next.avoid.push_back(next.slot);
+  }
+  next.pid = 0;
+  FaultOutcome outcome = FaultOutcome::requeued;
+  const int counted = next.attempts - next.retried_after;
+  if (counted >= max_attempts) {
+    next.state = BuildState::builder_error;
+    next.finished_at = now;
+    next.reason = fmt::format("gave up after {} attempts; last: {}", counted, why);
+    outcome = FaultOutcome::gave_up;
+  } else {
+    next.state = BuildState::queued;
+    next.reason = fmt::format("requeued after attempt {}: {}", next.attempts, why);
+  }
+  if (auto saved = save_build(job_dir, next); !saved) {
+    return saved.error();
+  }
+  build = std::move(next);
+  return outcome;
+}
+
+Status begin_handover(const fs::path& job_dir, Build& build, const std::string& reason,
+                      std::int64_t now)
+{
+  if (build.state != BuildState::building) {
+    return fail("{}: [{}] is {}, not building; its packages are not handed over",
+                job_dir.string(), build.arch, to_string(build.state));
+  }
+  Build built = build;
+  built.state = BuildState::success;
+  built.handover = Handover::pending;
+  built.reason = reason;
+  built.finished_at = now;
+  built.pid = 0;
+  if (auto saved = save_build(job_dir, built); !saved) {
+    return saved;
+  }
+  build = std::move(built);
+  return {};
+}
+
+Status complete_handover(const fs::path& job_dir, Build& build)
+{
+  Build done = build;
+  done.handover = Handover::done;
+  if (auto saved = save_build(job_dir, done); !saved) {
+    return saved;
+  }
+  build = std::move(done);
+  return {};
+}
+
+Status hold(const fs::path& job_dir, Job& job, const std::string& reason)
+{
+  Job held = job;
+  held.state = JobState::held;
+  held.reason = reason;
+  if (auto saved = save_job(job_dir, held); !saved) {
+    return saved;
+  }
+  job = std::move(held);
+  return {};
+}
+
+Result<std::vector<std::string>> cancel_queued(const fs::path& job_dir,
+                                               const std::string& reason)
+{
+  auto builds = load_builds(job_dir);
+  if (!builds) {
+    return builds.error();
+  }
+  std::vector<std::string> changed;
+  for (auto& build : *builds) {
+    if (build.state != BuildState::queued) {
+      continue;
+    }
+    build.state = BuildState::cancelled;
+    build.reason = reason;
+    if (auto saved = save_build(job_dir, build); !saved) {
+      return saved.error();
+    }
+    changed.push_back(build.arch);
+  }
+  return changed;
+}
+
+Status cancel_orphan(const fs::path& job_dir, Build& build, const std::string& reason,
+                     std::int64_t now)
+{
+  return finish(job_dir, build, BuildState::cancelled, reason, now);
+}
+
+Result<std::vector<std::string>> retry(const fs::path& job_dir)
+{
+  auto job = load_job(job_dir);
+  if (!job) {
+    return job.error();
+  }
+  auto builds = load_builds(job_dir);
+  if (!builds) {
+    return builds.error();
+  }
+  std::vector<std::string> changed;
+  for (auto& build : *builds) {
+    if (!build.finished() || build.state == BuildState::success) {
+      continue;
+    }
+    build.state = BuildState::queued;
+    // Attempts go on counting (each names its own unit and history row);
+    // max_attempts counts from here.
+    build.retried_after = build.attempts;
+    build.avoid.clear();
+    build.finished_at = 0;
+    build.reason = "retried by an operator";
+    if (auto saved = save_build(job_dir, build); !saved) {
+      return saved.error();
+    }
+    changed.push_back(fmt::format("[{}] {}", build.arch, build.reason));
+  }
+  const bool unplanned_failure = builds->empty() && job->state == JobState::failed;
+  if (job->state == JobState::held || unplanned_failure) {
+    changed.push_back(fmt::format("{} again (was {}{})",
+                                  builds->empty() ? "to be planned" : "queued",
+                                  to_string(job->state),
+                                  job->reason.empty() ? "" : ": " + job->reason));
+    job->state = JobState::queued;
+    job->reason.clear();
+    if (auto saved = save_job(job_dir, *job); !saved) {
+      return saved.error();
+    }
+  }
+  if (auto updated = update_job_state(job_dir); !updated) {
+    return updated.error();
+  }
+  return changed;
+}
+
+Result<JobState> update_job_state(const fs::path& job_dir)
+{
+  auto lock = util::FileLock::acquire(job_dir / ".lock", util::FileLock::Mode::wait);
+  if (!lock) {
+    return Error{lock.error()};
+  }
+  auto job = load_job(job_dir);
+  if (!job) {
+    return Error{job.error()};
+  }
+  if (job->state == JobState::held) {
+    return job->state;
+  }
+  auto builds = load_builds(job_dir);
+  if (!builds) {
+    return Error{builds.error()};
+  }
+  if (builds->empty()) {
+    return job->state;
+  }
+  auto any = [&](BuildState state) {
+    return std::any_of(builds->begin(), builds->end(),
+                       [state](const Build& build) { return build.state == state; });
+  };
+  auto all = [&](BuildState state) {
+    return std::all_of(builds->begin(), builds->end(),
+                       [state](const Build& build) { return build.state == state; });
+  };
+  // A build whose hand-over is not done still has a step to go.
+  const bool handing_over =
+    std::any_of(builds->begin(), builds->end(), [](const Build& build) {
+      return build.state == BuildState::success && build.handover == Handover::pending;
+    });
+  const JobState state = any(BuildState::building) || handing_over ? JobState::building
+                         : any(BuildState::queued)   ? JobState::queued
+                         : all(BuildState::success)  ? JobState::built
+                         : all(BuildState::cancelled) ? JobState::cancelled
+                                                      : JobState::failed;
+  if (state != job->state) {
+    job->state = state;
+    if (state != JobState::failed) {
+      job->reason.clear();
+    }
+    if (auto saved = save_job(job_dir, *job); !saved) {
+      return Error{saved.error()};
+    }
+  }
+  return state;
+}
+
+} // namespace buildme::jobs

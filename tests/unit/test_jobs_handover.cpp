@@ -1,0 +1,83 @@
+#include "jobs/handover.hpp"
+
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+using namespace buildme::jobs;
+using buildme::test::ScratchDir;
+namespace fs = std::filesystem;
+
+TEST_SUITE("jobs: the hand-over to repo_queue")
+{
+  TEST_CASE("a unit's name says its job, arch and attempt, and only such names are units")
+  {
+    CHECK(unit_name(12, "armel", 2) == "job-12-armel-2");
+    CHECK(is_unit_name("job-12-armel-2"));
+    CHECK(is_unit_name("job-1-kfreebsd-amd64-10"));
+    for (const char* name : {"job-12-armel", "job--armel-2", "job-12--2", "job-x-armel-2",
+                             "job-12-Armel-2", "job-12-armel-2a", "hello_1.0_armel.deb", "job-",
+                             ".job-12-armel-2.partial", "job-12-../x-2"}) {
+      CAPTURE(name);
+      CHECK_FALSE(is_unit_name(name));
+    }
+  }
+
+  TEST_CASE("a unit is assembled out of sight and appears in the queue whole")
+  {
+    ScratchDir scratch;
+    auto deb = scratch.write("results/hello_1.0-1_armel.deb", "a deb");
+    auto dsc = scratch.write("upload/hello_1.0-1.dsc", "a dsc");
+    const fs::path queue = scratch / "queue";
+    REQUIRE(assemble_unit(queue, "job-1-armel-1", {deb, dsc}));
+    CHECK(fs::exists(queue / ".job-1-armel-1.partial/hello_1.0-1_armel.deb"));
+    CHECK_FALSE(fs::exists(queue / "job-1-armel-1"));
+    REQUIRE(commit_unit(queue, "job-1-armel-1"));
+    CHECK(ScratchDir::read(queue / "job-1-armel-1/hello_1.0-1.dsc") == "a dsc");
+    CHECK_FALSE(fs::exists(queue / ".job-1-armel-1.partial"));
+    // Committing again (a replay after a kill) is done already.
+    REQUIRE(commit_unit(queue, "job-1-armel-1"));
+    // The sources stay where they were.
+    CHECK(fs::exists(deb));
+    CHECK(fs::exists(dsc));
+  }
+
+  TEST_CASE("assembling again starts afresh: a killed attempt's half copy is not kept")
+  {
+    ScratchDir scratch;
+    auto deb = scratch.write("results/a.deb", "new");
+    const fs::path queue = scratch / "queue";
+    scratch.write("queue/.job-1-armel-1.partial/a.deb", "half");
+    scratch.write("queue/.job-1-armel-1.partial/.a.deb.tmp", "half");
+    REQUIRE(assemble_unit(queue, "job-1-armel-1", {deb}));
+    CHECK(ScratchDir::read(queue / ".job-1-armel-1.partial/a.deb") == "new");
+    CHECK_FALSE(fs::exists(queue / ".job-1-armel-1.partial/.a.deb.tmp"));
+  }
+
+  TEST_CASE("a committed unit is never overwritten by another of the same name")
+  {
+    ScratchDir scratch;
+    auto deb = scratch.write("results/a.deb", "second");
+    const fs::path queue = scratch / "queue";
+    scratch.write("queue/job-1-armel-1/a.deb", "first");
+    REQUIRE(assemble_unit(queue, "job-1-armel-1", {deb}));
+    CHECK_FALSE(commit_unit(queue, "job-1-armel-1"));
+    CHECK(ScratchDir::read(queue / "job-1-armel-1/a.deb") == "first");
+  }
+
+  TEST_CASE("discarding removes only that attempt's partial folder")
+  {
+    ScratchDir scratch;
+    const fs::path queue = scratch / "queue";
+    scratch.write("queue/.job-1-armel-1.partial/a.deb", "x");
+    scratch.write("queue/.job-1-armel-2.partial/a.deb", "x");
+    scratch.write("queue/job-1-armel-1/a.deb", "x");
+    REQUIRE(discard_unit(queue, "job-1-armel-1"));
+    CHECK_FALSE(fs::exists(queue / ".job-1-armel-1.partial"));
+    CHECK(fs::exists(queue / ".job-1-armel-2.partial/a.deb"));
+    CHECK(fs::exists(queue / "job-1-armel-1/a.deb"));
+    REQUIRE(discard_unit(queue, "job-9-armel-1"));
+  }
+}
