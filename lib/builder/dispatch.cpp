@@ -172,6 +172,10 @@ void Dispatcher::reconcile(const fs::path& job_dir, const jobs::Job& job, jobs::
                        fmt::format("its slot {} is no longer in the config", record.slot));
     return;
   }
+  if (auto made = util::make_dirs(m_config.state_dir / "slots"); !made) {
+    error(made.message());
+    return;
+  }
   auto lock = util::FileLock::acquire(slot->lock_path(m_config.state_dir),
                                       util::FileLock::Mode::try_once);
   if (!lock) {

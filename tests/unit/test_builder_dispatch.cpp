@@ -1,0 +1,219 @@
+// The dispatcher's bookkeeping, with no worker started: the product builds
+// armel and the only builder builds i386, so every queued build waits. What
+// is pinned down: held jobs, lost workers, unfinished hand-overs, lost
+// attempts' leftovers, and a history that follows the records.
+#include "builder/dispatch.hpp"
+
+#include "captured_log.hpp"
+#include "config/config.hpp"
+#include "history/history.hpp"
+#include "jobs/handover.hpp"
+#include "jobs/job.hpp"
+#include "jobs/state_dir.hpp"
+#include "jobs/transitions.hpp"
+#include "scratch.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+using namespace buildme;
+using buildme::test::ScratchDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool has(std::string_view text, std::string_view part)
+{
+  return text.find(part) != std::string_view::npos;
+}
+
+struct DispatchFixture
+{
+  ScratchDir scratch;
+  config::Config config;
+  jobs::StateDir state{scratch / "state"};
+  fs::path queue = scratch / "queue/fremantle";
+  util::SystemClock clock;
+  test::CapturedLog log;
+
+  DispatchFixture()
+  {
+    auto parsed = config::parse_config(fmt::format("[buildme]\n"
+                                                   "products = fremantle\n"
+                                                   "incoming_dir = {0}/incoming/%(product)s\n"
+                                                   "result_dir = {0}/results/%(product)s\n"
+                                                   "repo_queue = {0}/queue/%(product)s\n"
+                                                   "state_dir = {0}/state\n"
+                                                   "max_attempts = 3\n"
+                                                   "[product fremantle]\n"
+                                                   "arches = armel\n"
+                                                   "[builder here]\n"
+                                                   "host = local\n"
+                                                   "arches = i386\n",
+                                                   scratch.path().string()),
+                                       "test.conf");
+    REQUIRE_MESSAGE(parsed, parsed.message());
+    config = std::move(*parsed);
+    REQUIRE(state.prepare());
+  }
+
+  // Job N, accepted, with its one armel build planned.
+  fs::path add_job(long number, jobs::JobState job_state = jobs::JobState::queued)
+  {
+    const fs::path dir = state.job_dir(number);
+    fs::create_directories(dir / "upload");
+    jobs::Job job;
+    job.number = number;
+    job.product = "fremantle";
+    job.source = "hello";
+    job.version = fmt::format("1.0-{}", number);
+    job.upload = "hello.dsc";
+    job.dsc = "hello.dsc";
+    job.architectures = {"any"};
+    job.state = job_state;
+    REQUIRE(jobs::save_job(dir, job));
+    if (job_state != jobs::JobState::held) {
+      REQUIRE(jobs::plan(dir, job, {"armel"}, ""));
+    }
+    return dir;
+  }
+
+  // The armel build of `dir`, claimed on the (free) slot here.1, as if its
+  // worker had started and died.
+  jobs::Build claimed(const fs::path& dir)
+  {
+    auto build = jobs::load_build(dir, "armel");
+    REQUIRE(build);
+    REQUIRE(jobs::claim(dir, *build, "here.1", "building", 100));
+    REQUIRE(jobs::update_job_state(dir));
+    return *build;
+  }
+
+  builder::DispatchSummary tick()
+  {
+    builder::DispatchOptions options;
+    options.program = "/nonexistent/buildme";
+    options.config_path = "test.conf";
+    return builder::run_dispatch(config, options, clock, log.log());
+  }
+
+  jobs::Build build(const fs::path& dir) const { return jobs::load_build(dir, "armel").value(); }
+
+  history::History history() const
+  {
+    auto opened = history::History::open((config.state_dir / "history.sqlite").string());
+    REQUIRE_MESSAGE(opened, opened.message());
+    return std::move(*opened);
+  }
+};
+
+} // namespace
+
+TEST_SUITE("builder: dispatch bookkeeping")
+{
+  TEST_CASE("a new job is planned and waits, saying why")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    auto summary = f.tick();
+    CHECK(summary.started == 0);
+    CHECK(summary.waiting == 1);
+    CHECK(has(f.build(dir).reason, "no builder for armel"));
+  }
+
+  TEST_CASE("a held job is never planned nor dispatched")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1, jobs::JobState::held);
+    auto summary = f.tick();
+    CHECK(summary.waiting == 0);
+    CHECK(jobs::load_builds(dir)->empty());
+    CHECK(jobs::load_job(dir)->state == jobs::JobState::held);
+  }
+
+  TEST_CASE("a build whose worker is gone is requeued, and its half-made unit removed")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    f.claimed(dir);
+    f.scratch.write("queue/fremantle/.job-1-armel-1.partial/hello_1.0-1_armel.deb", "half");
+    // Another job's unit in the queue, and an unrelated hidden folder: not ours to touch.
+    f.scratch.write("queue/fremantle/job-7-armel-1/hello_1.0-7_armel.deb", "whole");
+    f.scratch.write("queue/fremantle/.something-else/x", "x");
+    auto summary = f.tick();
+    CHECK(summary.requeued == 1);
+    auto build = f.build(dir);
+    CHECK(build.state == jobs::BuildState::queued);
+    CHECK(has(f.log.text(), "requeued after attempt 1: the worker on local#1 stopped"));
+    CHECK_FALSE(fs::exists(f.queue / ".job-1-armel-1.partial"));
+    CHECK(fs::exists(f.queue / "job-7-armel-1/hello_1.0-7_armel.deb"));
+    CHECK(fs::exists(f.queue / ".something-else/x"));
+    // The history says how attempt 1 ended.
+    auto attempts = f.history().attempts(1);
+    REQUIRE(attempts);
+    REQUIRE(attempts->size() == 1);
+    CHECK(attempts->front().result == "builder-error");
+  }
+
+  TEST_CASE("a built job whose worker died mid hand-over is finished, not rebuilt")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    auto build = f.claimed(dir);
+    REQUIRE(jobs::assemble_unit(f.queue, "job-1-armel-1", {f.scratch.write("x.deb", "deb")}));
+    REQUIRE(jobs::begin_handover(dir, build, "built x.deb", 200));
+    auto summary = f.tick();
+    CHECK(summary.requeued == 0);
+    CHECK(f.build(dir).handover == jobs::Handover::done);
+    CHECK(f.build(dir).attempts == 1);
+    CHECK(fs::exists(f.queue / "job-1-armel-1/x.deb"));
+    CHECK_FALSE(fs::exists(f.queue / ".job-1-armel-1.partial"));
+    CHECK(jobs::load_job(dir)->state == jobs::JobState::built);
+    CHECK(has(f.log.text(), "finished the hand-over of attempt 1"));
+  }
+
+  TEST_CASE("a unit renamed into the queue before the worker died is only marked done")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    auto build = f.claimed(dir);
+    REQUIRE(jobs::assemble_unit(f.queue, "job-1-armel-1", {f.scratch.write("x.deb", "deb")}));
+    REQUIRE(jobs::begin_handover(dir, build, "built x.deb", 200));
+    REQUIRE(jobs::commit_unit(f.queue, "job-1-armel-1"));
+    f.tick();
+    CHECK(f.build(dir).handover == jobs::Handover::done);
+    CHECK(fs::exists(f.queue / "job-1-armel-1/x.deb"));
+  }
+
+  TEST_CASE("a history that says running for a finished build is put right")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    auto build = f.claimed(dir);
+    {
+      auto history = f.history();
+      REQUIRE(history.start_attempt({0, 1, "armel", 1, "here", "local#1", 100, 0, "", ""}));
+    }
+    // The worker recorded its result and was killed before the history.
+    REQUIRE(jobs::finish(dir, build, jobs::BuildState::depwait, "depwait: libfoo", 150));
+    REQUIRE(jobs::update_job_state(dir));
+    f.tick();
+    auto history = f.history();
+    CHECK(history.running()->empty());
+    CHECK(history.attempts(1)->front().result == "depwait");
+    CHECK(history.job(1)->value().state == "failed");
+  }
+
+  TEST_CASE("a dry run plans nothing and writes nothing")
+  {
+    DispatchFixture f;
+    auto dir = f.add_job(1);
+    f.claimed(dir);
+    builder::DispatchOptions options;
+    options.dry_run = true;
+    builder::run_dispatch(f.config, options, f.clock, f.log.log());
+    CHECK(f.build(dir).state == jobs::BuildState::building);
+  }
+}
