@@ -108,9 +108,8 @@ private:
     archive_entry_set_mtime(entry, fixed_mtime, 0);
     archive_entry_set_size(entry, static_cast<la_int64_t>(content.size()));
     if (archive_write_header(m_archive, entry) != ARCHIVE_OK ||
-        (!content.empty() &&
-         archive_write_data(m_archive, content.data(), content.size()) !=
-           static_cast<la_ssize_t>(content.size()))) {
+        (!content.empty() && archive_write_data(m_archive, content.data(), content.size()) !=
+                               static_cast<la_ssize_t>(content.size()))) {
       die(std::string("libarchive: ") + archive_error_string(m_archive));
     }
     archive_entry_free(entry);
@@ -134,11 +133,10 @@ void ar_member(std::string& out, std::string_view name, std::string_view data)
   }
 }
 
-const char* const words[] = {"alpha", "bravo",   "castle", "delta",  "echo",   "fjord",
-                             "gamma", "harbor",  "indigo", "juniper", "kilo",  "lumen",
-                             "mango", "nimbus",  "orbit",  "pixel",  "quartz", "raven",
-                             "sierra", "tango",  "umbra",  "vortex", "willow", "xenon",
-                             "yonder", "zephyr"};
+const char* const words[] = {"alpha",  "bravo",  "castle",  "delta",  "echo",   "fjord", "gamma",
+                             "harbor", "indigo", "juniper", "kilo",   "lumen",  "mango", "nimbus",
+                             "orbit",  "pixel",  "quartz",  "raven",  "sierra", "tango", "umbra",
+                             "vortex", "willow", "xenon",   "yonder", "zephyr"};
 
 struct Package
 {
@@ -150,13 +148,19 @@ Package describe(std::uint64_t i)
   Random random(i);
   const std::string word = words[i % (sizeof words / sizeof *words)];
   const std::string n = std::to_string(i);
-  std::string upstream =
-    std::to_string(random.below(20)) + "." + std::to_string(random.below(100));
+  std::string upstream = std::to_string(random.below(20)) + "." + std::to_string(random.below(100));
   switch (random.below(6)) {
-  case 0: upstream += "~rc" + std::to_string(1 + random.below(3)); break;
-  case 1: upstream += "+dfsg"; break;
-  case 2: upstream += "." + std::to_string(random.below(10)); break;
-  default: break;
+  case 0:
+    upstream += "~rc" + std::to_string(1 + random.below(3));
+    break;
+  case 1:
+    upstream += "+dfsg";
+    break;
+  case 2:
+    upstream += "." + std::to_string(random.below(10));
+    break;
+  default:
+    break;
   }
   std::string source_version = upstream + "-" + std::to_string(1 + random.below(4));
   if (random.below(10) == 0) {

@@ -168,9 +168,9 @@ BuildStatus classify_build(std::string_view log, int exit_code)
   if (auto result = result_from_code(exit_code)) {
     return {*result, fmt::format("no status line in the build log; exit code {}", exit_code)};
   }
-  return {BuildResult::builder_error,
-          fmt::format("no status line in the build log; exit code {} is not a build result",
-                      exit_code)};
+  return {
+    BuildResult::builder_error,
+    fmt::format("no status line in the build log; exit code {} is not a build result", exit_code)};
 }
 
 } // namespace buildme::builder

@@ -18,10 +18,11 @@
 
 namespace buildme::builder {
 
-enum class BuildResult {
+enum class BuildResult
+{
   success = 0,
   build_failed = 10,
-  depwait = 30,       // build dependencies missing
+  depwait = 30, // build dependencies missing
   bad_package = 40,
   builder_error = 50,
 };

@@ -47,10 +47,10 @@ struct FreeSlot
 class Dispatcher
 {
 public:
-  Dispatcher(const config::Config& config, const DispatchOptions& options,
-             const util::Clock& clock, util::Log& log)
-    : m_config(config), m_options(options), m_clock(clock), m_log(log),
-      m_state(config.state_dir), m_slots(all_slots(config))
+  Dispatcher(const config::Config& config, const DispatchOptions& options, const util::Clock& clock,
+             util::Log& log)
+    : m_config(config), m_options(options), m_clock(clock), m_log(log), m_state(config.state_dir),
+      m_slots(all_slots(config))
   {
   }
 
@@ -93,8 +93,7 @@ void Dispatcher::reflect(const fs::path& job_dir)
   if (!m_history) {
     return;
   }
-  if (auto reflected = jobs::reflect(*m_history, job_dir, now(), slot_names(m_slots));
-      !reflected) {
+  if (auto reflected = jobs::reflect(*m_history, job_dir, now(), slot_names(m_slots)); !reflected) {
     error(reflected.message());
   }
 }
@@ -104,8 +103,7 @@ void Dispatcher::plan_job(const fs::path& job_dir, jobs::Job& job)
   const config::Product* product = m_config.product(job.product);
   if (!product) {
     if (auto failed = jobs::fail_unbuilt(
-          job_dir, job,
-          fmt::format("product {} is no longer in {}", job.product, m_config.path));
+          job_dir, job, fmt::format("product {} is no longer in {}", job.product, m_config.path));
         !failed) {
       error(failed.message());
     }
@@ -140,14 +138,14 @@ void Dispatcher::give_up_or_requeue(const fs::path& job_dir, const jobs::Job& jo
   }
   // What the lost attempt may have left half-assembled in the queue.
   if (const config::Product* product = m_config.product(job.product)) {
-    if (auto discarded =
-          jobs::discard_unit(product->repo_queue, jobs::unit_name(job.number, record.arch, attempt));
+    if (auto discarded = jobs::discard_unit(product->repo_queue,
+                                            jobs::unit_name(job.number, record.arch, attempt));
         !discarded) {
       error(discarded.message());
     }
   }
-  m_log.heading(fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version,
-                            record.arch));
+  m_log.heading(
+    fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version, record.arch));
   if (*outcome == jobs::FaultOutcome::gave_up) {
     m_log.verdict("FAILED", util::Log::Tone::bad, record.reason);
     if (m_config.mail) {
@@ -176,8 +174,8 @@ void Dispatcher::reconcile(const fs::path& job_dir, const jobs::Job& job, jobs::
     error(made.message());
     return;
   }
-  auto lock = util::FileLock::acquire(slot->lock_path(m_config.state_dir),
-                                      util::FileLock::Mode::try_once);
+  auto lock =
+    util::FileLock::acquire(slot->lock_path(m_config.state_dir), util::FileLock::Mode::try_once);
   if (!lock) {
     error(lock.message());
     return;
@@ -192,15 +190,14 @@ void Dispatcher::reconcile(const fs::path& job_dir, const jobs::Job& job, jobs::
     record = std::move(*fresh);
     return;
   }
-  give_up_or_requeue(job_dir, job, record,
-                     fmt::format("the worker on {} stopped before the build ended",
-                                 slot->describe()));
+  give_up_or_requeue(
+    job_dir, job, record,
+    fmt::format("the worker on {} stopped before the build ended", slot->describe()));
 }
 
 // A build recorded as built whose hand-over its worker did not finish
 // (killed, or the rename failed): the unit goes into the queue now.
-void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job,
-                                 jobs::Build& record)
+void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job, jobs::Build& record)
 {
   const config::Product* product = m_config.product(job.product);
   if (!product) {
@@ -219,8 +216,8 @@ void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job,
     error(done.message());
     return;
   }
-  m_log.heading(fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version,
-                            record.arch));
+  m_log.heading(
+    fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version, record.arch));
   m_log.verdict("QUEUED", util::Log::Tone::good,
                 fmt::format("finished the hand-over of attempt {} to {}", record.attempts,
                             product->repo_queue.string()));
@@ -247,7 +244,8 @@ void Dispatcher::discard_lost_units()
       if (!name.starts_with('.') || !name.ends_with(".partial")) {
         continue;
       }
-      const std::string unit = name.substr(1, name.size() - 1 - std::string_view(".partial").size());
+      const std::string unit =
+        name.substr(1, name.size() - 1 - std::string_view(".partial").size());
       if (!jobs::is_unit_name(unit)) {
         continue;
       }
@@ -350,10 +348,9 @@ bool Dispatcher::start_worker(QueuedBuild& build, FreeSlot& free)
   const Slot& slot = *free.slot;
   // Written before the worker starts: if this tick dies right here, the next
   // one finds "building" with a free slot and requeues.
-  if (auto claimed =
-        jobs::claim(build.job_dir, record, slot.id(),
-                    fmt::format("building on {} (attempt {})", slot.describe(), record.attempts + 1),
-                    now());
+  if (auto claimed = jobs::claim(
+        build.job_dir, record, slot.id(),
+        fmt::format("building on {} (attempt {})", slot.describe(), record.attempts + 1), now());
       !claimed) {
     error(claimed.message());
     return false;
@@ -364,8 +361,7 @@ bool Dispatcher::start_worker(QueuedBuild& build, FreeSlot& free)
   reflect(build.job_dir);
 
   const config::Product* product = m_config.product(build.job.product);
-  const fs::path result_dir =
-    product->result_dir / std::to_string(build.job.number) / record.arch;
+  const fs::path result_dir = product->result_dir / std::to_string(build.job.number) / record.arch;
   auto unclaim = [&](const std::string& why) {
     error(why);
     if (auto back = jobs::unclaim(build.job_dir, record, why); !back) {
@@ -380,9 +376,13 @@ bool Dispatcher::start_worker(QueuedBuild& build, FreeSlot& free)
   if (auto made = util::make_dirs(result_dir); !made) {
     return unclaim(made.message());
   }
-  std::vector<std::string> argv = {m_options.program,      "--config", m_options.config_path,
-                                   "worker",               std::to_string(build.job.number),
-                                   record.arch,            slot.id()};
+  std::vector<std::string> argv = {m_options.program,
+                                   "--config",
+                                   m_options.config_path,
+                                   "worker",
+                                   std::to_string(build.job.number),
+                                   record.arch,
+                                   slot.id()};
   // In the foreground the worker's lines go to our terminal; detached, to
   // worker.log beside the build log.
   auto started = util::spawn(argv, {free.lock.fd(),
@@ -448,17 +448,15 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
     bool exists = false;
     for (const auto& slot : m_slots) {
       auto arches = config::builder_arches(*slot.builder);
-      if (arches && (build.record.arch == "all" ||
-                     std::find(arches->begin(), arches->end(), build.record.arch) !=
-                       arches->end())) {
+      if (arches && (build.record.arch == "all" || std::find(arches->begin(), arches->end(),
+                                                             build.record.arch) != arches->end())) {
         exists = true;
       }
     }
     note_waiting(build, exists ? fmt::format("all builders for {} are busy", build.record.arch)
                                : fmt::format("no builder for {}; add one to {} with "
                                              "'arches = {}'",
-                                             build.record.arch, m_config.path,
-                                             build.record.arch));
+                                             build.record.arch, m_config.path, build.record.arch));
   }
 }
 
@@ -501,8 +499,8 @@ DispatchSummary Dispatcher::run()
       if (record.state == jobs::BuildState::building && !m_options.dry_run) {
         reconcile(job_dir, job, record);
       }
-      if (record.state == jobs::BuildState::success &&
-          record.handover == jobs::Handover::pending && !m_options.dry_run) {
+      if (record.state == jobs::BuildState::success && record.handover == jobs::Handover::pending &&
+          !m_options.dry_run) {
         finish_handover(job_dir, job, record);
       }
       if (record.state == jobs::BuildState::queued) {

@@ -5,11 +5,16 @@ namespace buildme::builder {
 std::string_view describe(ExecResult::End end)
 {
   switch (end) {
-  case ExecResult::End::exited: return "exited";
-  case ExecResult::End::timed_out: return "timed out";
-  case ExecResult::End::idle: return "stopped after too long without output";
-  case ExecResult::End::cancelled: return "cancelled";
-  case ExecResult::End::killed: return "killed by a signal";
+  case ExecResult::End::exited:
+    return "exited";
+  case ExecResult::End::timed_out:
+    return "timed out";
+  case ExecResult::End::idle:
+    return "stopped after too long without output";
+  case ExecResult::End::cancelled:
+    return "cancelled";
+  case ExecResult::End::killed:
+    return "killed by a signal";
   }
   return "ended";
 }

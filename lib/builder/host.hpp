@@ -46,12 +46,13 @@ struct ExecOptions
 
 struct ExecResult
 {
-  enum class End {
-    exited,       // the command finished by itself: exit_code is valid
-    timed_out,    // stopped after ExecOptions::timeout
-    idle,         // stopped after ExecOptions::idle_timeout without output
-    cancelled,    // stopped because cancelled() said so
-    killed,       // ended by a signal nobody here sent
+  enum class End
+  {
+    exited,    // the command finished by itself: exit_code is valid
+    timed_out, // stopped after ExecOptions::timeout
+    idle,      // stopped after ExecOptions::idle_timeout without output
+    cancelled, // stopped because cancelled() said so
+    killed,    // ended by a signal nobody here sent
   };
   End end = End::exited;
   int exit_code = -1;

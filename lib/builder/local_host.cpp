@@ -29,11 +29,16 @@ std::string show(const fs::path& path)
 ExecResult::End end_of(util::StreamResult::End end)
 {
   switch (end) {
-  case util::StreamResult::End::exited: return ExecResult::End::exited;
-  case util::StreamResult::End::timed_out: return ExecResult::End::timed_out;
-  case util::StreamResult::End::idle: return ExecResult::End::idle;
-  case util::StreamResult::End::cancelled: return ExecResult::End::cancelled;
-  case util::StreamResult::End::killed: return ExecResult::End::killed;
+  case util::StreamResult::End::exited:
+    return ExecResult::End::exited;
+  case util::StreamResult::End::timed_out:
+    return ExecResult::End::timed_out;
+  case util::StreamResult::End::idle:
+    return ExecResult::End::idle;
+  case util::StreamResult::End::cancelled:
+    return ExecResult::End::cancelled;
+  case util::StreamResult::End::killed:
+    return ExecResult::End::killed;
   }
   return ExecResult::End::killed;
 }
@@ -106,8 +111,7 @@ public:
     return util::sync_dir(parent.empty() ? fs::path(".") : parent);
   }
 
-  Status download(const std::string& remote, const fs::path& local,
-                  std::uint64_t max_size) override
+  Status download(const std::string& remote, const fs::path& local, std::uint64_t max_size) override
   {
     auto info = util::stat_no_follow(remote);
     if (!info) {
@@ -122,8 +126,8 @@ public:
     // The build that wrote the file has ended, so its size is settled; the
     // copy itself refuses to overwrite `local` or to follow a symlink.
     if ((*info)->size > max_size) {
-      return fail("{} on local is larger than {} bytes; refusing to fetch it",
-                  printable(remote), max_size);
+      return fail("{} on local is larger than {} bytes; refusing to fetch it", printable(remote),
+                  max_size);
     }
     return util::copy_exclusive(remote, local);
   }

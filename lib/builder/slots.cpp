@@ -97,10 +97,9 @@ PlannedBuilds plan_builds(const std::vector<std::string>& job_arches,
   }
   plan.arches = std::move(unique);
   if (plan.arches.empty()) {
-    plan.reason =
-      fmt::format("the package is for {} but the product builds only {}",
-                  job_arches.empty() ? "no architecture" : util::join(job_arches, " "),
-                  util::join(product_arches, " "));
+    plan.reason = fmt::format("the package is for {} but the product builds only {}",
+                              job_arches.empty() ? "no architecture" : util::join(job_arches, " "),
+                              util::join(product_arches, " "));
   }
   return plan;
 }

@@ -79,11 +79,16 @@ using Attributes = std::unique_ptr<sftp_attributes_struct, AttributesFree>;
 std::string_view file_type_name(std::uint8_t type)
 {
   switch (type) {
-  case SSH_FILEXFER_TYPE_REGULAR: return "a regular file";
-  case SSH_FILEXFER_TYPE_DIRECTORY: return "a folder";
-  case SSH_FILEXFER_TYPE_SYMLINK: return "a symlink";
-  case SSH_FILEXFER_TYPE_SPECIAL: return "a special file";
-  default: return "of unknown type";
+  case SSH_FILEXFER_TYPE_REGULAR:
+    return "a regular file";
+  case SSH_FILEXFER_TYPE_DIRECTORY:
+    return "a folder";
+  case SSH_FILEXFER_TYPE_SYMLINK:
+    return "a symlink";
+  case SSH_FILEXFER_TYPE_SPECIAL:
+    return "a special file";
+  default:
+    return "of unknown type";
   }
 }
 
@@ -289,7 +294,12 @@ private:
   void enable_tcp_keepalive();
   Status open_sftp();
 
-  enum class Pumped { running, ended, lost };
+  enum class Pumped
+  {
+    running,
+    ended,
+    lost
+  };
   // What run() does while the command runs: wait up to `wait_ms` for
   // output and pass on all there is; `got_output` says whether there was any.
   Pumped pump(ssh_channel channel, OutputFilter& output, int wait_ms, bool& got_output);
@@ -329,14 +339,14 @@ Status SshHost::connect()
   // Both known_hosts options: libssh also reads the global file
   // (/etc/ssh/ssh_known_hosts) unless told otherwise, and the contract is
   // that the configured file alone decides.
-  if (ssh_options_set(m_session, SSH_OPTIONS_HOST, t.host.c_str()) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_PORT, &port) != SSH_OK
-      || (!t.user.empty() && ssh_options_set(m_session, SSH_OPTIONS_USER, t.user.c_str()) != SSH_OK)
-      || ssh_options_set(m_session, SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK
-      || ssh_options_set(m_session, SSH_OPTIONS_NODELAY, &no_delay) != SSH_OK) {
+  if (ssh_options_set(m_session, SSH_OPTIONS_HOST, t.host.c_str()) != SSH_OK ||
+      ssh_options_set(m_session, SSH_OPTIONS_PORT, &port) != SSH_OK ||
+      (!t.user.empty() && ssh_options_set(m_session, SSH_OPTIONS_USER, t.user.c_str()) != SSH_OK) ||
+      ssh_options_set(m_session, SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
+      ssh_options_set(m_session, SSH_OPTIONS_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK ||
+      ssh_options_set(m_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, t.known_hosts.c_str()) != SSH_OK ||
+      ssh_options_set(m_session, SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK ||
+      ssh_options_set(m_session, SSH_OPTIONS_NODELAY, &no_delay) != SSH_OK) {
     return fail("cannot set up the SSH session for {}: {}", name(), why());
   }
   if (t.user.empty()) {
@@ -400,16 +410,15 @@ Status SshHost::check_host_key()
   case SSH_KNOWN_HOSTS_ERROR:
     break;
   }
-  return fail("cannot check the host key of {} against {}: {}", address(),
-              printable(known_hosts), why());
+  return fail("cannot check the host key of {} against {}: {}", address(), printable(known_hosts),
+              why());
 }
 
 Status SshHost::authenticate()
 {
   const auto& identity = m_target.identity;
   ssh_key key = nullptr;
-  if (ssh_pki_import_privkey_file(identity.c_str(), nullptr, nullptr, nullptr, &key)
-      != SSH_OK) {
+  if (ssh_pki_import_privkey_file(identity.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
     return fail("cannot read the private key {} to log in as {} on {}: it must exist, be "
                 "readable by this user and have no passphrase",
                 printable(identity), printable(m_target.user), address());
@@ -509,8 +518,8 @@ Status SshHost::remove_tree(const std::string& dir)
     return result.error();
   }
   if (result->end != ExecResult::End::exited || result->exit_code != 0) {
-    return fail("cannot remove {}: rm {} (exit code {}): {}", on_host(dir),
-                describe(result->end), result->exit_code, printable(util::trim(output)));
+    return fail("cannot remove {}: rm {} (exit code {}): {}", on_host(dir), describe(result->end),
+                result->exit_code, printable(util::trim(output)));
   }
   return {};
 }
@@ -570,9 +579,9 @@ Status SshHost::upload(const fs::path& local, const std::string& remote, mode_t 
     // name (a resend) goes first.
     std::string error = why();
     Attributes existing(sftp_lstat(m_sftp, remote.c_str()));
-    if (!existing || existing->type != SSH_FILEXFER_TYPE_REGULAR
-        || sftp_unlink(m_sftp, remote.c_str()) != SSH_OK
-        || sftp_rename(m_sftp, temp.c_str(), remote.c_str()) != SSH_OK) {
+    if (!existing || existing->type != SSH_FILEXFER_TYPE_REGULAR ||
+        sftp_unlink(m_sftp, remote.c_str()) != SSH_OK ||
+        sftp_rename(m_sftp, temp.c_str(), remote.c_str()) != SSH_OK) {
       status = fail("cannot rename {} to {}: {}", on_host(temp), printable(remote), error);
     }
   }
@@ -582,8 +591,7 @@ Status SshHost::upload(const fs::path& local, const std::string& remote, mode_t 
   return status;
 }
 
-Status SshHost::download(const std::string& remote, const fs::path& local,
-                         std::uint64_t max_size)
+Status SshHost::download(const std::string& remote, const fs::path& local, std::uint64_t max_size)
 {
   if (auto opened = open_sftp(); !opened) {
     return opened;
@@ -597,8 +605,8 @@ Status SshHost::download(const std::string& remote, const fs::path& local,
                 file_type_name(attributes->type));
   }
   if (attributes->size > max_size) {
-    return fail("refusing to fetch {}: it has {} bytes, more than the limit of {}",
-                on_host(remote), attributes->size, max_size);
+    return fail("refusing to fetch {}: it has {} bytes, more than the limit of {}", on_host(remote),
+                attributes->size, max_size);
   }
   auto existing = util::stat_no_follow(local);
   if (!existing) {
@@ -666,8 +674,8 @@ Status SshHost::download(const std::string& remote, const fs::path& local,
     auto length = static_cast<std::uint32_t>(got);
     if (received + length > max_size) {
       drain();
-      return fail("refusing to fetch {}: it grew beyond the limit of {} bytes",
-                  on_host(remote), max_size);
+      return fail("refusing to fetch {}: it grew beyond the limit of {} bytes", on_host(remote),
+                  max_size);
     }
     if (auto written = write_all(temp->fd(), buffer.data(), length, temp->path()); !written) {
       drain();
@@ -795,14 +803,13 @@ Status SshHost::signal_group(ssh_channel command, std::optional<long> pgid, cons
   // been sent; its own output (no such process, ...) does not matter.
   char ignored[1024];
   auto deadline = Clock::now() + stop_grace;
-  while (!ssh_channel_is_eof(channel.get()) && !ssh_channel_is_closed(channel.get())
-         && Clock::now() < deadline) {
+  while (!ssh_channel_is_eof(channel.get()) && !ssh_channel_is_closed(channel.get()) &&
+         Clock::now() < deadline) {
     if (ssh_channel_poll_timeout(channel.get(), poll_ms, 0) == SSH_ERROR) {
       return fail("lost connection to {}: {}", name(), why());
     }
     for (int is_stderr : {0, 1}) {
-      while (ssh_channel_read_nonblocking(channel.get(), ignored, sizeof ignored, is_stderr)
-             > 0) {
+      while (ssh_channel_read_nonblocking(channel.get(), ignored, sizeof ignored, is_stderr) > 0) {
       }
     }
   }
@@ -828,8 +835,7 @@ Result<ExecResult> SshHost::run(const std::vector<std::string>& argv, const std:
     if (!ssh_is_connected(m_session)) {
       return lost_connection(argv);
     }
-    return fail("cannot open a channel on {} to run {}: {}", name(), printable(argv[0]),
-                why());
+    return fail("cannot open a channel on {} to run {}: {}", name(), printable(argv[0]), why());
   }
   if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) {
     if (!ssh_is_connected(m_session)) {

@@ -18,8 +18,8 @@ struct SshTarget
   std::string host;
   int port = 22;
   std::string user;
-  std::string identity;     // private key file
-  std::string known_hosts;  // the only known_hosts consulted
+  std::string identity;    // private key file
+  std::string known_hosts; // the only known_hosts consulted
   std::chrono::seconds connect_timeout{30};
 };
 

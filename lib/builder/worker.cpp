@@ -52,8 +52,7 @@ std::int64_t now_seconds()
 bool is_result_file(const std::string& name)
 {
   return debian::check_file_name(name).ok() &&
-         (debian::binary_kind(name) || name.ends_with(".changes") ||
-          name.ends_with(".buildinfo"));
+         (debian::binary_kind(name) || name.ends_with(".changes") || name.ends_with(".buildinfo"));
 }
 
 bool is_package(const std::string& name)
@@ -130,7 +129,12 @@ private:
 
 struct Outcome
 {
-  enum class Kind { result, fault, cancelled } kind = Kind::fault;
+  enum class Kind
+  {
+    result,
+    fault,
+    cancelled
+  } kind = Kind::fault;
   BuildResult result = BuildResult::builder_error;
   std::string reason;
 };
@@ -140,9 +144,8 @@ class Worker
 public:
   Worker(const config::Config& config, long job, std::string arch, std::string slot_id,
          util::Log& log, const WorkerSetup& setup)
-    : m_config(config), m_job_number(job), m_arch(std::move(arch)),
-      m_slot_id(std::move(slot_id)), m_log(log), m_setup(setup), m_state(config.state_dir),
-      m_slots(all_slots(config))
+    : m_config(config), m_job_number(job), m_arch(std::move(arch)), m_slot_id(std::move(slot_id)),
+      m_log(log), m_setup(setup), m_state(config.state_dir), m_slots(all_slots(config))
   {
   }
 
@@ -223,9 +226,9 @@ Outcome Worker::fetch_results(Host& host, const std::string& work)
 {
   auto listing = host.list_dir(work + "/out");
   if (!listing) {
-    return {Outcome::Kind::fault, BuildResult::builder_error,
-            fmt::format("the build succeeded but its results cannot be listed: {}",
-                        listing.message())};
+    return {
+      Outcome::Kind::fault, BuildResult::builder_error,
+      fmt::format("the build succeeded but its results cannot be listed: {}", listing.message())};
   }
   for (const auto& file : *listing) {
     if (!file.regular || !is_result_file(file.name)) {
@@ -346,8 +349,8 @@ Status Worker::stop_leftovers(Host& host, const std::string& work)
     m_build_log.note(std::string(util::trim(said)));
   }
   if (ran->end != ExecResult::End::exited || ran->exit_code != 0) {
-    return fail("the check for leftover processes ended with {}{}",
-                describe(ran->end), said.empty() ? "" : ": " + std::string(util::trim(said)));
+    return fail("the check for leftover processes ended with {}{}", describe(ran->end),
+                said.empty() ? "" : ": " + std::string(util::trim(said)));
   }
   return {};
 }
@@ -406,9 +409,8 @@ Outcome Worker::build()
   }
   switch (ran->end) {
   case ExecResult::End::timed_out: {
-    const std::string why =
-      fmt::format("stopped: still running after {} (build_timeout)",
-                  format_duration(m_config.build_timeout));
+    const std::string why = fmt::format("stopped: still running after {} (build_timeout)",
+                                        format_duration(m_config.build_timeout));
     m_build_log.note(why);
     return {Outcome::Kind::result, BuildResult::build_failed, why};
   }
@@ -443,11 +445,16 @@ Outcome Worker::build()
 jobs::BuildState state_of(BuildResult result)
 {
   switch (result) {
-  case BuildResult::success: return jobs::BuildState::success;
-  case BuildResult::build_failed: return jobs::BuildState::build_failed;
-  case BuildResult::depwait: return jobs::BuildState::depwait;
-  case BuildResult::bad_package: return jobs::BuildState::bad_package;
-  case BuildResult::builder_error: return jobs::BuildState::builder_error;
+  case BuildResult::success:
+    return jobs::BuildState::success;
+  case BuildResult::build_failed:
+    return jobs::BuildState::build_failed;
+  case BuildResult::depwait:
+    return jobs::BuildState::depwait;
+  case BuildResult::bad_package:
+    return jobs::BuildState::bad_package;
+  case BuildResult::builder_error:
+    return jobs::BuildState::builder_error;
   }
   return jobs::BuildState::builder_error;
 }
@@ -461,8 +468,8 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
     return jobs::finish(m_job_dir, m_record, jobs::BuildState::cancelled,
                         "cancelled by an operator", now);
   case Outcome::Kind::fault: {
-    auto next = jobs::requeue_or_give_up(m_job_dir, m_record, outcome.reason,
-                                         m_config.max_attempts, now);
+    auto next =
+      jobs::requeue_or_give_up(m_job_dir, m_record, outcome.reason, m_config.max_attempts, now);
     return next ? Status() : Status(next.error());
   }
   case Outcome::Kind::result:
@@ -475,10 +482,9 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
     if (m_record.state == jobs::BuildState::success) {
       return handed; // recorded as built; only the record of it failed
     }
-    return jobs::finish(m_job_dir, m_record, jobs::BuildState::builder_error,
-                        fmt::format("built, but not queued for the repository: {}",
-                                    handed.message()),
-                        now);
+    return jobs::finish(
+      m_job_dir, m_record, jobs::BuildState::builder_error,
+      fmt::format("built, but not queued for the repository: {}", handed.message()), now);
   }
   return {};
 }
@@ -505,32 +511,30 @@ void Worker::finish(const Outcome& outcome)
     m_log.verdict("ERROR", util::Log::Tone::bad, updated.message());
   }
   if (auto history = history::History::open((m_config.state_dir / "history.sqlite").string())) {
-    if (auto reflected = jobs::reflect(*history, m_job_dir, now, slot_names(m_slots));
-        !reflected) {
+    if (auto reflected = jobs::reflect(*history, m_job_dir, now, slot_names(m_slots)); !reflected) {
       m_log.verdict("ERROR", util::Log::Tone::bad, reflected.message());
     }
   } else {
     m_log.verdict("ERROR", util::Log::Tone::bad, history.message());
   }
-  if (m_config.mail && state != jobs::BuildState::queued &&
-      state != jobs::BuildState::cancelled) {
+  if (m_config.mail && state != jobs::BuildState::queued && state != jobs::BuildState::cancelled) {
     // The uploader and the list hear of every result; a requeue is not one.
     mail::Outbox outbox(m_config.state_dir, m_clock);
     const std::string verdict = state == jobs::BuildState::success         ? "BUILT"
                                 : state == jobs::BuildState::builder_error ? "GAVE UP"
                                                                            : "FAILED";
-    mail::notify(*m_config.mail, outbox,
-                 {verdict, m_job.source, m_job.version, m_job.product, m_arch, m_job.number,
-                  m_job.uploader, m_record.reason,
-                  state == jobs::BuildState::success ? std::string()
-                                                     : m_build_log.last_lines(summary_lines)},
-                 m_log);
+    mail::notify(
+      *m_config.mail, outbox,
+      {verdict, m_job.source, m_job.version, m_job.product, m_arch, m_job.number, m_job.uploader,
+       m_record.reason,
+       state == jobs::BuildState::success ? std::string() : m_build_log.last_lines(summary_lines)},
+      m_log);
     if (auto mailer = mail::make_smtp_mailer(*m_config.mail)) {
       outbox.flush(**mailer, m_log); // what fails waits for the next tick
     }
   }
-  m_log.heading(fmt::format("job {}: {} {} [{}] on {}", m_job.number, m_job.source,
-                            m_job.version, m_arch, m_slot->describe()));
+  m_log.heading(fmt::format("job {}: {} {} [{}] on {}", m_job.number, m_job.source, m_job.version,
+                            m_arch, m_slot->describe()));
   const bool good = state == jobs::BuildState::success;
   m_log.verdict(good                                ? "BUILT"
                 : state == jobs::BuildState::queued ? "REQUEUED"
@@ -562,8 +566,8 @@ int Worker::run()
   if (m_record.state != jobs::BuildState::building || m_record.slot != m_slot_id) {
     m_log.verdict("ERROR", util::Log::Tone::bad,
                   fmt::format("job {} [{}] is {} on {}, not building on {}; nothing to do",
-                              m_job_number, m_arch, jobs::to_string(m_record.state),
-                              m_record.slot, m_slot_id));
+                              m_job_number, m_arch, jobs::to_string(m_record.state), m_record.slot,
+                              m_slot_id));
     return 1;
   }
   if (auto saved = jobs::start(m_job_dir, m_record, static_cast<long>(::getpid())); !saved) {

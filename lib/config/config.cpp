@@ -39,13 +39,13 @@ const std::vector<SectionKind>& section_kinds()
       "work_dir"}},
     {"mail",
      false,
-     {"smtp_url", "starttls", "username", "password", "password_file", "from", "list",
-      "log_url", "ca_file", "timeout", "list_throttle"}},
+     {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
+      "ca_file", "timeout", "list_throttle"}},
     {"repository",
      true,
-     {"staging_dir", "products", "components", "origin", "label", "description",
-      "keep_versions", "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash",
-      "compress", "promote_to", "delete_after", "live", "live_identity", "live_known_hosts", "live_port"}},
+     {"staging_dir", "products", "components", "origin", "label", "description", "keep_versions",
+      "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash", "compress",
+      "promote_to", "delete_after", "live", "live_identity", "live_known_hosts", "live_port"}},
   };
   return kinds;
 }
@@ -61,8 +61,8 @@ const SectionKind* kind_of(std::string_view section)
 {
   for (const auto& kind : section_kinds()) {
     if (!kind.named ? section == kind.kind
-                    : section.size() > kind.kind.size() + 1 && section.starts_with(kind.kind)
-                        && section[kind.kind.size()] == ' ') {
+                    : section.size() > kind.kind.size() + 1 && section.starts_with(kind.kind) &&
+                        section[kind.kind.size()] == ' ') {
       return &kind;
     }
   }
@@ -71,9 +71,8 @@ const SectionKind* kind_of(std::string_view section)
 
 bool has_key(const IniFile::Section* section, std::string_view key)
 {
-  return section
-         && std::any_of(section->entries.begin(), section->entries.end(),
-                        [&](const auto& entry) { return entry.key == key; });
+  return section && std::any_of(section->entries.begin(), section->entries.end(),
+                                [&](const auto& entry) { return entry.key == key; });
 }
 
 using util::trim;
@@ -81,10 +80,9 @@ using util::trim;
 bool is_product_name(std::string_view name)
 {
   auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return !name.empty() && lower_or_digit(name.front())
-         && std::all_of(name.begin(), name.end(), [&](char c) {
-              return lower_or_digit(c) || c == '.' || c == '_' || c == '-';
-            });
+  return !name.empty() && lower_or_digit(name.front()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 // "600", "600s", "10m", "2h", "7d".
@@ -94,17 +92,29 @@ std::optional<std::chrono::seconds> parse_seconds(std::string_view text)
   std::uint64_t unit = 1;
   if (!text.empty()) {
     switch (text.back()) {
-    case 's': text.remove_suffix(1); break;
-    case 'm': unit = 60; text.remove_suffix(1); break;
-    case 'h': unit = 3600; text.remove_suffix(1); break;
-    case 'd': unit = 86400; text.remove_suffix(1); break;
-    default: break;
+    case 's':
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      text.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
     }
   }
   std::uint64_t count = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()
-      || count > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / unit) {
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+      count > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / unit) {
     return std::nullopt;
   }
   return std::chrono::seconds(static_cast<std::int64_t>(count * unit));
@@ -155,8 +165,8 @@ Status Reader::check_structure() const
       for (const auto& k : section_kinds()) {
         known += (known.empty() ? "" : ", ") + header(k);
       }
-      return fail("{}: unknown section [{}]; known: {}", m_ini.filename(),
-                  printable(section.name), known);
+      return fail("{}: unknown section [{}]; known: {}", m_ini.filename(), printable(section.name),
+                  known);
     }
     for (const auto& entry : section.entries) {
       if (std::find(kind->keys.begin(), kind->keys.end(), entry.key) == kind->keys.end()) {
@@ -220,13 +230,12 @@ Status Reader::check_product_sections(const std::vector<std::string>& products) 
 }
 
 Result<std::filesystem::path> Reader::path(std::string_view section, std::string_view key,
-                                           const std::string& value,
-                                           std::string_view context) const
+                                           const std::string& value, std::string_view context) const
 {
   if (value.find('\n') != std::string::npos) {
-    return error(section, key,
-                 fmt::format("'{}'{} spans several lines; a path is one line", printable(value),
-                             context));
+    return error(
+      section, key,
+      fmt::format("'{}'{} spans several lines; a path is one line", printable(value), context));
   }
   if (!value.starts_with('/')) {
     return error(section, key,
@@ -291,9 +300,9 @@ Result<std::vector<std::string>> Reader::arch_list(const std::string& section,
   for (auto word : util::split(text)) {
     if (!debian::is_valid_architecture(word) || word == "any" || word == "all" ||
         word == "source") {
-      return error(section, key,
-                   fmt::format("'{}' is not an architecture name (like amd64, armel, i386)",
-                               printable(word)));
+      return error(
+        section, key,
+        fmt::format("'{}' is not an architecture name (like amd64, armel, i386)", printable(word)));
     }
     arches.emplace_back(word);
   }
@@ -317,11 +326,10 @@ Result<std::optional<long long>> Reader::integer(const std::string& section, std
   const std::string_view text = trim(**value);
   long long number = 0;
   auto [end, failure] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (failure != std::errc() || end != text.data() + text.size() || number < min ||
-      number > max) {
-    return error(section, key,
-                 fmt::format("'{}' is not a whole number from {} to {}", printable(**value), min,
-                             max));
+  if (failure != std::errc() || end != text.data() + text.size() || number < min || number > max) {
+    return error(
+      section, key,
+      fmt::format("'{}' is not a whole number from {} to {}", printable(**value), min, max));
   }
   return std::optional<long long>(number);
 }
@@ -341,9 +349,9 @@ Status Reader::seconds_in(const std::string& section, std::string_view key,
   if (*value) {
     auto parsed = parse_seconds(**value);
     if (!parsed) {
-      return error(section, key,
-                   fmt::format("'{}' is not a number of seconds (like 600, 10m or 7d)",
-                               printable(**value)));
+      return error(
+        section, key,
+        fmt::format("'{}' is not a number of seconds (like 600, 10m or 7d)", printable(**value)));
     }
     target = *parsed;
   }
@@ -362,8 +370,8 @@ bool is_host_name(std::string_view host)
 {
   return !host.empty() && host.size() <= 253 && host.front() != '-' &&
          std::all_of(host.begin(), host.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-                  c == ':' || c == '_';
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+                  c == '_';
          });
 }
 
@@ -469,8 +477,8 @@ Result<Builder> Reader::builder(const std::string& name) const
                  "missing; list the accounts to build as, one build slot each, like "
                  "'users = builder1 builder2'");
   }
-  for (auto [key, target] : {std::pair{"identity", &builder.identity},
-                             std::pair{"known_hosts", &builder.known_hosts}}) {
+  for (auto [key, target] :
+       {std::pair{"identity", &builder.identity}, std::pair{"known_hosts", &builder.known_hosts}}) {
     auto value = text(key);
     if (!value) {
       return value.error();
@@ -519,7 +527,8 @@ Result<Repository> Reader::repository(const std::string& name,
   if (staging->empty()) {
     return error(section, "staging_dir",
                  "missing; the folder queue-manage builds this repository in, like "
-                 "'staging_dir = /srv/repo/staging/" + name + "'");
+                 "'staging_dir = /srv/repo/staging/" +
+                   name + "'");
   }
   auto staging_path = path(section, "staging_dir", *staging, "");
   if (!staging_path) {
@@ -558,12 +567,12 @@ Result<Repository> Reader::repository(const std::string& name,
       repository.components.push_back(std::move(component));
     }
   }
-  for (auto [key, target] : {std::pair{"origin", &repository.origin},
-                             std::pair{"label", &repository.label},
-                             std::pair{"description", &repository.description},
-                             std::pair{"gnupg_home", &repository.gnupg_home},
-                             std::pair{"passphrase_file", &repository.passphrase_file},
-                             std::pair{"promote_to", &repository.promote_to}}) {
+  for (auto [key, target] :
+       {std::pair{"origin", &repository.origin}, std::pair{"label", &repository.label},
+        std::pair{"description", &repository.description},
+        std::pair{"gnupg_home", &repository.gnupg_home},
+        std::pair{"passphrase_file", &repository.passphrase_file},
+        std::pair{"promote_to", &repository.promote_to}}) {
     auto value = text(key);
     if (!value) {
       return value.error();
@@ -580,8 +589,8 @@ Result<Repository> Reader::repository(const std::string& name,
     repository.label = name;
   }
   for (auto key : {"gnupg_home", "passphrase_file"}) {
-    const std::string& value = std::string_view(key) == "gnupg_home" ? repository.gnupg_home
-                                                                     : repository.passphrase_file;
+    const std::string& value =
+      std::string_view(key) == "gnupg_home" ? repository.gnupg_home : repository.passphrase_file;
     if (!value.empty()) {
       if (auto absolute = path(section, key, value, ""); !absolute) {
         return absolute.error();
@@ -662,9 +671,9 @@ Result<Repository> Reader::repository(const std::string& name,
     if (target.starts_with('-') || (!remote && !target.starts_with('/')) ||
         (remote && (colon + 1 >= target.size() || target.find("::") != std::string::npos)) ||
         target.find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
-      return error(section, "live",
-                   fmt::format("'{}' is neither an absolute path nor user@host:path",
-                               printable(target)));
+      return error(
+        section, "live",
+        fmt::format("'{}' is neither an absolute path nor user@host:path", printable(target)));
     }
     repository.live.push_back(std::move(target));
   }
@@ -695,14 +704,11 @@ Result<Mail> Reader::mail() const
   // log_url keeps its %(product)s, %(job)s, %(arch)s for the mail to fill.
   auto raw_log_url = m_ini.raw("mail", "log_url");
   mail.log_url = std::string(trim(raw_log_url.value_or("")));
-  for (auto [key, target] : {std::pair{"smtp_url", &mail.smtp_url},
-                             std::pair{"starttls", &mail.starttls},
-                             std::pair{"username", &mail.username},
-                             std::pair{"password", &mail.password},
-                             std::pair{"password_file", &mail.password_file},
-                             std::pair{"from", &mail.from},
-                             std::pair{"list", &mail.list},
-                             std::pair{"ca_file", &mail.ca_file}}) {
+  for (auto [key, target] :
+       {std::pair{"smtp_url", &mail.smtp_url}, std::pair{"starttls", &mail.starttls},
+        std::pair{"username", &mail.username}, std::pair{"password", &mail.password},
+        std::pair{"password_file", &mail.password_file}, std::pair{"from", &mail.from},
+        std::pair{"list", &mail.list}, std::pair{"ca_file", &mail.ca_file}}) {
     auto value = m_ini.get("mail", key);
     if (!value) {
       return value.error();
@@ -733,16 +739,16 @@ Result<Mail> Reader::mail() const
     return error("mail", "password", "give password or password_file, not both");
   }
   for (auto key : {"password_file", "ca_file"}) {
-    const std::string& value = std::string_view(key) == "ca_file" ? mail.ca_file
-                                                                  : mail.password_file;
+    const std::string& value =
+      std::string_view(key) == "ca_file" ? mail.ca_file : mail.password_file;
     if (!value.empty()) {
       if (auto absolute = path("mail", key, value, ""); !absolute) {
         return absolute.error();
       }
     }
   }
-  for (auto [key, target] : {std::pair{"timeout", &mail.timeout},
-                             std::pair{"list_throttle", &mail.list_throttle}}) {
+  for (auto [key, target] :
+       {std::pair{"timeout", &mail.timeout}, std::pair{"list_throttle", &mail.list_throttle}}) {
     if (auto status = seconds_in("mail", key, *target); !status) {
       return status.error();
     }
@@ -805,8 +811,8 @@ Result<Config> Reader::read() const
     }
     *target = std::string(trim(value->value_or("")));
     if (!target->empty() && !is_user_name(*target)) {
-      return error("buildme", key, fmt::format("'{}' is not a user or group name",
-                                               printable(*target)));
+      return error("buildme", key,
+                   fmt::format("'{}' is not a user or group name", printable(*target)));
     }
   }
   if (auto mode = m_ini.get("buildme", "upload_mode"); !mode) {
@@ -885,9 +891,9 @@ Result<Config> Reader::read() const
   }
   for (const auto& repository : config.repositories) {
     if (!repository.promote_to.empty() && !config.repository(repository.promote_to)) {
-      return error("repository " + repository.name, "promote_to",
-                   fmt::format("'{}' is not a [repository] in this file",
-                               printable(repository.promote_to)));
+      return error(
+        "repository " + repository.name, "promote_to",
+        fmt::format("'{}' is not a [repository] in this file", printable(repository.promote_to)));
     }
   }
   if (m_ini.section("mail")) {

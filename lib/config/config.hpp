@@ -59,15 +59,15 @@ struct Repository
   std::string origin;
   std::string label;
   std::string description;
-  int keep_versions = 3;            // per package, arch and distribution
-  std::string sign_with;            // key fingerprint; empty = unsigned
+  int keep_versions = 3; // per package, arch and distribution
+  std::string sign_with; // key fingerprint; empty = unsigned
   std::string gnupg_home;
   std::string passphrase_file;
   std::chrono::seconds valid_for{7 * 24 * 3600}; // 0: no Valid-Until
   bool by_hash = true;
   bool gzip = true;
   bool xz = true;
-  std::string promote_to;           // the next repository, or empty
+  std::string promote_to; // the next repository, or empty
   // Pool files of versions that left the indices are deleted after this
   // long, so clients holding older indices still find them.
   std::chrono::seconds delete_after{24 * 3600};
@@ -85,7 +85,7 @@ struct Repository
 struct Builder
 {
   std::string name;
-  std::string host;        // "local": this machine, no SSH
+  std::string host; // "local": this machine, no SSH
   int port = 22;
   std::vector<std::string> users;  // SSH: one slot per user
   int slots = 1;                   // local: how many builds at once
@@ -107,15 +107,15 @@ struct Builder
 // sends no mail.
 struct Mail
 {
-  std::string smtp_url;        // smtp://host:587 or smtps://host:465
+  std::string smtp_url;              // smtp://host:587 or smtps://host:465
   std::string starttls = "required"; // required | optional | no (smtp:// only)
   std::string username;
-  std::string password;        // or password_file; never logged
+  std::string password; // or password_file; never logged
   std::string password_file;
-  std::string from;            // "buildme <buildme@example.org>"
-  std::string list;            // the list that hears about everything
-  std::string log_url;         // "https://builder.example.org/logs/%(product)s/%(job)s/%(arch)s/build.log"
-  std::string ca_file;         // extra CA for the server's certificate (tests)
+  std::string from;    // "buildme <buildme@example.org>"
+  std::string list;    // the list that hears about everything
+  std::string log_url; // "https://builder.example.org/logs/%(product)s/%(job)s/%(arch)s/build.log"
+  std::string ca_file; // extra CA for the server's certificate (tests)
   std::chrono::seconds timeout{60};
   // The list hears of repeated identical failures of one source at most once
   // per this long; the uploader always hears. 0: no throttle.
@@ -124,8 +124,8 @@ struct Mail
 
 struct Config
 {
-  std::string path;                         // the file it came from
-  std::vector<Product> products;            // in the order of `products`
+  std::string path;              // the file it came from
+  std::vector<Product> products; // in the order of `products`
   std::filesystem::path state_dir;
   std::chrono::seconds grace_period{600};
   // A lone .dsc is taken once its newest file is this old (a .changes naming
@@ -134,13 +134,13 @@ struct Config
   // A file in an incoming folder that no upload there lists is set aside in
   // rejected/ once it is this old (0: never).
   std::chrono::seconds orphan_after{24 * 3600};
-  std::string log_file;                     // empty: stdout only
+  std::string log_file; // empty: stdout only
   // What upload-drop gives the files it puts in incoming: owner and group
   // (names; empty = unchanged) and mode.
   std::string upload_owner;
   std::string upload_group;
   unsigned upload_mode = 0644;
-  std::vector<Builder> builders;            // never empty: default one local
+  std::vector<Builder> builders; // never empty: default one local
   std::chrono::seconds build_timeout{24 * 3600};
   std::chrono::seconds idle_timeout{4 * 3600};
   int max_attempts = 3;

@@ -73,9 +73,9 @@ struct ParseState
   IniFile::Section* defaults = nullptr;
 
   int line = 0;
-  std::string_view current;          // the line inih is parsing
-  bool continuation = false;         // inih will append it to the key above
-  bool key_seen = false;             // inih's prev_name: a key since the last header
+  std::string_view current;  // the line inih is parsing
+  bool continuation = false; // inih will append it to the key above
+  bool key_seen = false;     // inih's prev_name: a key since the last header
   bool defaults_seen = false;
   IniFile::Section* section = nullptr;
   std::optional<Error> error;
@@ -188,8 +188,8 @@ int on_value(void* user, const char* /*section*/, const char* name, const char* 
     return 0;
   }
   if (find_entry(*state.section, key)) {
-    state.fail_at(fmt::format("key '{}' given twice in [{}]", printable(key),
-                              printable(state.section->name)));
+    state.fail_at(
+      fmt::format("key '{}' given twice in [{}]", printable(key), printable(state.section->name)));
     return 0;
   }
   state.section->entries.push_back({std::move(key), value});
@@ -355,8 +355,8 @@ Status Interpolation::expand(std::string_view rest, int depth, std::string& out)
 
 } // namespace
 
-Result<std::optional<std::string>> IniFile::get(std::string_view section_name,
-                                                std::string_view key, const Vars& vars) const
+Result<std::optional<std::string>> IniFile::get(std::string_view section_name, std::string_view key,
+                                                const Vars& vars) const
 {
   std::optional<std::string> raw_value = raw(section_name, key);
   if (!raw_value) {

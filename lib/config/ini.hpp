@@ -31,7 +31,7 @@ public:
   };
   struct Section
   {
-    std::string name;  // as written, e.g. "builder b1"
+    std::string name; // as written, e.g. "builder b1"
     std::vector<Entry> entries;
   };
 

@@ -42,9 +42,8 @@ char lower(char c)
 
 bool iequals(std::string_view a, std::string_view b)
 {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // An armor line is its marker, optionally followed by whitespace (as dpkg
@@ -99,8 +98,8 @@ private:
   Status split_lines(std::string_view text)
   {
     if (text.size() > m_limits.max_bytes) {
-      return error(1, "the file is {} bytes, more than the {} a control file may have",
-                   text.size(), m_limits.max_bytes);
+      return error(1, "the file is {} bytes, more than the {} a control file may have", text.size(),
+                   m_limits.max_bytes);
     }
     if (auto nul = text.find('\0'); nul != std::string_view::npos) {
       auto line = 1 + std::count(text.begin(), text.begin() + nul, '\n');
@@ -294,8 +293,8 @@ private:
       auto& paragraph = control.paragraphs.back();
       for (const auto& other : paragraph.fields) {
         if (iequals(other.name, name)) {
-          return error(line.number, "duplicate value for '{}' field (first given on line {})",
-                       name, other.line);
+          return error(line.number, "duplicate value for '{}' field (first given on line {})", name,
+                       other.line);
         }
       }
       if (++field_count > m_limits.max_fields) {
@@ -340,15 +339,15 @@ struct FdCloser
 };
 
 Result<ControlFile> check_one_paragraph(ControlFile control, std::string_view filename,
-                                       std::string_view kind)
+                                        std::string_view kind)
 {
   if (control.paragraphs.empty()) {
     return fail("{}:1: no fields; {} is one paragraph of 'Name: value' fields",
                 util::printable(filename), kind);
   }
   if (control.paragraphs.size() > 1) {
-    return fail("{}:{}: a second paragraph starts here; {} has only one",
-                util::printable(filename), control.paragraphs[1].line, kind);
+    return fail("{}:{}: a second paragraph starts here; {} has only one", util::printable(filename),
+                control.paragraphs[1].line, kind);
   }
   return control;
 }
@@ -386,8 +385,7 @@ Result<ControlFile> read_control_file(const std::string& path, const ParseLimits
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ELOOP) {
-      return fail("{}: is a symbolic link; control files are read only from regular files",
-                  shown);
+      return fail("{}: is a symbolic link; control files are read only from regular files", shown);
     }
     return fail("{}: cannot open: {}", shown, std::strerror(errno));
   }
@@ -397,8 +395,7 @@ Result<ControlFile> read_control_file(const std::string& path, const ParseLimits
     return fail("{}: cannot stat: {}", shown, std::strerror(errno));
   }
   if (!S_ISREG(info.st_mode)) {
-    return fail("{}: not a regular file; control files are read only from regular files",
-                shown);
+    return fail("{}: not a regular file; control files are read only from regular files", shown);
   }
   if (static_cast<std::uint64_t>(info.st_size) > limits.max_bytes) {
     return fail("{}: the file is {} bytes, more than the {} a control file may have", shown,

@@ -17,13 +17,13 @@ namespace buildme::debian {
 
 struct Field
 {
-  std::string name;  // as written
+  std::string name; // as written
   // The value: the text after the colon on the first line, trimmed; each
   // continuation line follows after a '\n' with its leading whitespace and
   // trailing whitespace removed. A multi-line field such as Files therefore
   // starts with '\n' when its first line is empty.
   std::string value;
-  int line = 0;      // 1-based line of the field name in the file
+  int line = 0; // 1-based line of the field name in the file
   // The file line of each '\n'-separated line of `value` (value_lines[0] ==
   // line), so that a listing such as Files can name the line of an entry
   // even when comment lines sit between its continuation lines.

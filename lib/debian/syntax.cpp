@@ -8,9 +8,18 @@ namespace buildme::debian {
 
 namespace {
 
-bool is_lower_or_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+bool is_lower_or_digit(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_upper(char c)
+{
+  return c >= 'A' && c <= 'Z';
+}
+bool is_control(char c)
+{
+  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
 
 // A hostile name may be megabytes long; the message needs only its start.
 std::string quoted(std::string_view text)
@@ -93,9 +102,8 @@ bool is_valid_architecture(std::string_view arch)
 {
   // "any", "all", "source" and wildcards such as "linux-any" all fit this.
   return !arch.empty() && is_lower_or_digit(arch[0]) &&
-         std::all_of(arch.begin(), arch.end(), [](char c) {
-           return is_lower_or_digit(c) || c == '-';
-         });
+         std::all_of(arch.begin(), arch.end(),
+                     [](char c) { return is_lower_or_digit(c) || c == '-'; });
 }
 
 std::optional<BinaryKind> binary_kind(std::string_view name)

@@ -29,7 +29,12 @@ bool is_valid_architecture(std::string_view arch);
 // What kind of binary package a file is, by its name: .deb, .udeb (the
 // installer's), .ddeb (debug symbols, which this archive does not publish:
 // they stay with the build's results). The one place that decides it.
-enum class BinaryKind { deb, udeb, ddeb };
+enum class BinaryKind
+{
+  deb,
+  udeb,
+  ddeb
+};
 std::optional<BinaryKind> binary_kind(std::string_view name);
 // A .deb or .udeb: a binary package that goes into the repository.
 bool is_published_binary(std::string_view name);

@@ -221,8 +221,8 @@ Result<std::vector<Entry>> parse_listing(const Checker& check, const Field& fiel
 {
   const std::string_view name = util::digest_field(kind);
   const std::string_view layout =
-    with_section ? "MD5 SIZE SECTION PRIORITY NAME" : (kind == DigestKind::md5 ? "MD5 SIZE NAME"
-                                                                                : "HASH SIZE NAME");
+    with_section ? "MD5 SIZE SECTION PRIORITY NAME"
+                 : (kind == DigestKind::md5 ? "MD5 SIZE NAME" : "HASH SIZE NAME");
   std::vector<Entry> entries;
   std::map<std::string, int, std::less<>> seen;
   std::string_view rest = field.value;
@@ -255,8 +255,9 @@ Result<std::vector<Entry>> parse_listing(const Checker& check, const Field& fiel
       if (with_section) {
         for (auto word : {words[2], words[3]}) {
           if (!only_chars(word, "/+._-")) {
-            return check.error(line, "{}: section or priority '{}' has a character other than "
-                                     "letters, digits and '/+._-'",
+            return check.error(line,
+                               "{}: section or priority '{}' has a character other than "
+                               "letters, digits and '/+._-'",
                                name, util::printable(word));
           }
         }
@@ -329,8 +330,7 @@ Result<std::vector<ListedFile>> listed_files(const Checker& check, bool with_sec
     for (const auto& entry : *entries) {
       auto it = index.find(entry.name);
       if (it == index.end()) {
-        return check.error(entry.line, "{} lists {}, which Files does not list", name,
-                           entry.name);
+        return check.error(entry.line, "{} lists {}, which Files does not list", name, entry.name);
       }
       auto& file = result[it->second];
       if (entry.size != file.size) {
@@ -488,9 +488,9 @@ Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
   }
   auto words = split(*source_text, " \t");
   if (words.size() > 2 ||
-      (words.size() == 2 && (!words[1].starts_with('(') || !words[1].ends_with(')') ||
-                             words[1].size() < 3 ||
-                             !Version::parse(words[1].substr(1, words[1].size() - 2))))) {
+      (words.size() == 2 &&
+       (!words[1].starts_with('(') || !words[1].ends_with(')') || words[1].size() < 3 ||
+        !Version::parse(words[1].substr(1, words[1].size() - 2))))) {
     return check.error((*source_field)->line, "Source '{}' is not 'NAME' or 'NAME (VERSION)'",
                        util::printable(*source_text));
   }

@@ -18,18 +18,18 @@ namespace buildme::debian {
 
 struct ListedFile
 {
-  std::string name;        // checked with check_file_name
+  std::string name; // checked with check_file_name
   std::uint64_t size = 0;
-  util::Digests digests;   // the listed ones; digests.size == size
-  std::string section;     // .changes only ("-" when not given)
-  std::string priority;    // .changes only
+  util::Digests digests; // the listed ones; digests.size == size
+  std::string section;   // .changes only ("-" when not given)
+  std::string priority;  // .changes only
 };
 
 struct Dsc
 {
   std::string source;
   Version version;
-  std::string format;               // "3.0 (quilt)", "1.0", ...
+  std::string format; // "3.0 (quilt)", "1.0", ...
   std::string maintainer;
   std::vector<std::string> uploaders;
   std::vector<std::string> architectures; // "any", "all", "armel", ...
@@ -44,7 +44,7 @@ struct Dsc
 
 struct Changes
 {
-  std::string source;   // "Source" may carry "(version)": only the name here
+  std::string source; // "Source" may carry "(version)": only the name here
   Version version;
   std::string distribution;
   std::string maintainer;

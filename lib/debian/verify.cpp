@@ -76,8 +76,9 @@ bool may_be_cut_short(std::string_view text)
     }
   }
   const auto& last = paragraph.fields.back().name;
-  return std::any_of(list_fields.begin(), list_fields.end(),
-                     [&](std::string_view name) { return util::to_lower(name) == util::to_lower(last); });
+  return std::any_of(list_fields.begin(), list_fields.end(), [&](std::string_view name) {
+    return util::to_lower(name) == util::to_lower(last);
+  });
 }
 
 // The names a control file's Files field lists, read leniently from a file
@@ -138,8 +139,7 @@ private:
 
   bool young() const
   {
-    return m_options.grace_period.count() > 0 &&
-           m_options.now - m_newest < m_options.grace_period;
+    return m_options.grace_period.count() > 0 && m_options.now - m_newest < m_options.grace_period;
   }
 
   // When a file last changed. The mtime, which tests and `touch -d` set; but
@@ -209,8 +209,8 @@ std::optional<std::string> Verifier::stat_files()
     m_result.files[name] = file;
     for (const auto& [listed_in, entry] : m_expected.at(name)) {
       if (file.size > entry->size) {
-        return fmt::format("{} is {} bytes but {} lists {} bytes", name, file.size,
-                           listed_in, entry->size);
+        return fmt::format("{} is {} bytes but {} lists {} bytes", name, file.size, listed_in,
+                           entry->size);
       }
     }
     if (file.size < expectation.entry->size) {
@@ -352,10 +352,9 @@ Verification& Verifier::run()
 
   // A .changes upload: once its .dsc is whole, the .dsc's own files join.
   if (m_upload.is_changes()) {
-    const bool dsc_whole = std::find(m_missing.begin(), m_missing.end(), m_result.dsc_name) ==
-                             m_missing.end() &&
-                           std::find(m_short.begin(), m_short.end(), m_result.dsc_name) ==
-                             m_short.end();
+    const bool dsc_whole =
+      std::find(m_missing.begin(), m_missing.end(), m_result.dsc_name) == m_missing.end() &&
+      std::find(m_short.begin(), m_short.end(), m_result.dsc_name) == m_short.end();
     if (dsc_whole) {
       auto dsc = read_dsc(m_result.dsc_name);
       if (!dsc) {
@@ -386,13 +385,12 @@ Verification& Verifier::run()
                                 m_options.grace_period.count()));
     }
     if (!m_missing.empty()) {
-      return reject(fmt::format("{} {} missing (listed in {}{})", join(m_missing, ", "),
-                                m_missing.size() == 1 ? "is" : "are",
-                                m_expected.at(m_missing.front()).front().listed_in,
-                                m_options.grace_period.count() > 0
-                                  ? fmt::format("; waited {} s, the grace period is {} s", age,
-                                                m_options.grace_period.count())
-                                  : ""));
+      return reject(fmt::format(
+        "{} {} missing (listed in {}{})", join(m_missing, ", "),
+        m_missing.size() == 1 ? "is" : "are", m_expected.at(m_missing.front()).front().listed_in,
+        m_options.grace_period.count() > 0 ? fmt::format("; waited {} s, the grace period is {} s",
+                                                         age, m_options.grace_period.count())
+                                           : ""));
     }
     const auto& name = m_short.front();
     const auto& expectation = m_expected.at(name).front();

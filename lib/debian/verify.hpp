@@ -24,7 +24,12 @@
 
 namespace buildme::debian {
 
-enum class Verdict { accepted, waiting, rejected };
+enum class Verdict
+{
+  accepted,
+  waiting,
+  rejected
+};
 
 std::string_view verdict_label(Verdict verdict); // "ACCEPTED", ...
 
@@ -65,8 +70,8 @@ struct Verification
   util::Clock::time_point last_change;
 
   std::string source() const;
-  std::string version() const;       // as written, with any epoch
-  std::string uploader() const;      // Changed-By, else Maintainer
+  std::string version() const;                    // as written, with any epoch
+  std::string uploader() const;                   // Changed-By, else Maintainer
   std::vector<std::string> architectures() const; // from the .dsc
 };
 

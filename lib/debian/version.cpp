@@ -11,10 +11,22 @@ namespace {
 
 // The C locale's character classes, whatever the process locale is: dpkg
 // uses its own c_isdigit/c_isalpha for the same reason.
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_digit(char c)
+{
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_alnum(char c)
+{
+  return is_digit(c) || is_alpha(c);
+}
+bool is_blank(char c)
+{
+  return c == ' ' || c == '\t';
+}
 
 bool all_digits(std::string_view text)
 {

@@ -14,7 +14,7 @@ struct Version
 {
   unsigned long epoch = 0;
   std::string upstream;
-  std::string revision;  // empty when the version has no '-'
+  std::string revision;   // empty when the version has no '-'
   bool has_epoch = false; // written with an explicit "N:"
 
   // Parses `text`; the Error says what is wrong in dpkg's words ("version
@@ -31,7 +31,13 @@ struct Version
 // <0, 0, >0 like strcmp; identical to `dpkg --compare-versions`.
 int compare(const Version& a, const Version& b);
 
-inline bool operator<(const Version& a, const Version& b) { return compare(a, b) < 0; }
-inline bool operator==(const Version& a, const Version& b) { return compare(a, b) == 0; }
+inline bool operator<(const Version& a, const Version& b)
+{
+  return compare(a, b) < 0;
+}
+inline bool operator==(const Version& a, const Version& b)
+{
+  return compare(a, b) == 0;
+}
 
 } // namespace buildme::debian

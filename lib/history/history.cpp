@@ -95,16 +95,15 @@ public:
       return fail("cannot {}: the history database is closed", doing);
     }
     sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr)
-        != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr) !=
+        SQLITE_OK) {
       return db_error(db, doing);
     }
     return Statement(db, statement, doing);
   }
 
   Statement(Statement&& other) noexcept
-    : m_db(other.m_db),
-      m_statement(std::exchange(other.m_statement, nullptr)),
+    : m_db(other.m_db), m_statement(std::exchange(other.m_statement, nullptr)),
       m_doing(std::move(other.m_doing))
   {
   }
@@ -171,8 +170,8 @@ private:
       return sqlite3_bind_int64(m_statement, index, static_cast<sqlite3_int64>(value));
     } else {
       std::string_view text(value);
-      return sqlite3_bind_text64(m_statement, index, text.data(), text.size(),
-                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+      return sqlite3_bind_text64(m_statement, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8);
     }
   }
 
@@ -320,8 +319,8 @@ struct CloseDb
 Result<History> History::open(const std::string& path)
 {
   sqlite3* raw = nullptr;
-  int code = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                             nullptr);
+  int code =
+    sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   std::unique_ptr<sqlite3, CloseDb> db(raw);
   if (code != SQLITE_OK) {
     return fail("cannot open history database {}: {}", printable(path),
@@ -405,9 +404,9 @@ Result<std::int64_t> History::start_attempt(const AttemptRecord& attempt)
   if (!insert) {
     return insert.error();
   }
-  if (auto bound = insert->bind(attempt.job, attempt.arch, attempt.attempt, attempt.builder,
-                                attempt.slot, attempt.started_at, attempt.finished_at,
-                                attempt.result, attempt.reason);
+  if (auto bound =
+        insert->bind(attempt.job, attempt.arch, attempt.attempt, attempt.builder, attempt.slot,
+                     attempt.started_at, attempt.finished_at, attempt.result, attempt.reason);
       !bound) {
     return bound.error();
   }
@@ -416,8 +415,8 @@ Result<std::int64_t> History::start_attempt(const AttemptRecord& attempt)
     return row.error();
   }
   if (!*row) {
-    return fail("history database {}: recording an attempt of job {} gave no id",
-                path_of(m_db), attempt.job);
+    return fail("history database {}: recording an attempt of job {} gave no id", path_of(m_db),
+                attempt.job);
   }
   std::int64_t id = insert->integer(0);
   // The insert is done when the statement has run to its end.
@@ -460,12 +459,12 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
       return recorded;
     }
     for (const auto& attempt : latest) {
-      auto lost = Statement::prepare(
-        m_db,
-        "UPDATE attempts SET finished_at = ?4, result = 'builder-error', "
-        "reason = 'its worker stopped before the build ended' "
-        "WHERE job = ?1 AND arch = ?2 AND attempt < ?3 AND finished_at = 0",
-        doing);
+      auto lost =
+        Statement::prepare(m_db,
+                           "UPDATE attempts SET finished_at = ?4, result = 'builder-error', "
+                           "reason = 'its worker stopped before the build ended' "
+                           "WHERE job = ?1 AND arch = ?2 AND attempt < ?3 AND finished_at = 0",
+                           doing);
       if (!lost) {
         return lost.error();
       }
@@ -503,11 +502,11 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
       if (attempt.running) {
         continue;
       }
-      auto finish = Statement::prepare(
-        m_db,
-        "UPDATE attempts SET finished_at = ?2, result = ?3, reason = ?4 "
-        "WHERE id = ?1 AND (finished_at = 0 OR result != ?3 OR reason != ?4)",
-        doing);
+      auto finish =
+        Statement::prepare(m_db,
+                           "UPDATE attempts SET finished_at = ?2, result = ?3, reason = ?4 "
+                           "WHERE id = ?1 AND (finished_at = 0 OR result != ?3 OR reason != ?4)",
+                           doing);
       if (!finish) {
         return finish.error();
       }
@@ -531,9 +530,9 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
 
 Result<std::optional<JobRecord>> History::job(long job)
 {
-  auto query = Statement::prepare(m_db,
-                                  std::string("SELECT ") + job_columns + " FROM jobs WHERE job = ?1",
-                                  "read job " + std::to_string(job));
+  auto query =
+    Statement::prepare(m_db, std::string("SELECT ") + job_columns + " FROM jobs WHERE job = ?1",
+                       "read job " + std::to_string(job));
   if (!query) {
     return query.error();
   }
@@ -552,11 +551,10 @@ Result<std::optional<JobRecord>> History::job(long job)
 
 Result<std::vector<JobRecord>> History::jobs(int limit)
 {
-  auto query = Statement::prepare(
-    m_db,
-    std::string("SELECT ") + job_columns +
-      " FROM jobs ORDER BY accepted_at DESC, job DESC LIMIT ?1",
-    "list jobs");
+  auto query = Statement::prepare(m_db,
+                                  std::string("SELECT ") + job_columns +
+                                    " FROM jobs ORDER BY accepted_at DESC, job DESC LIMIT ?1",
+                                  "list jobs");
   if (!query) {
     return query.error();
   }
@@ -569,8 +567,7 @@ Result<std::vector<JobRecord>> History::jobs(int limit)
 Result<std::vector<AttemptRecord>> History::attempts(long job)
 {
   auto query = Statement::prepare(
-    m_db,
-    std::string("SELECT ") + attempt_columns + " FROM attempts WHERE job = ?1 ORDER BY id",
+    m_db, std::string("SELECT ") + attempt_columns + " FROM attempts WHERE job = ?1 ORDER BY id",
     "list the attempts of job " + std::to_string(job));
   if (!query) {
     return query.error();
@@ -583,11 +580,10 @@ Result<std::vector<AttemptRecord>> History::attempts(long job)
 
 Result<std::vector<AttemptRecord>> History::running()
 {
-  auto query = Statement::prepare(
-    m_db,
-    std::string("SELECT ") + attempt_columns +
-      " FROM attempts WHERE finished_at = 0 ORDER BY started_at, id",
-    "list running attempts");
+  auto query = Statement::prepare(m_db,
+                                  std::string("SELECT ") + attempt_columns +
+                                    " FROM attempts WHERE finished_at = 0 ORDER BY started_at, id",
+                                  "list running attempts");
   if (!query) {
     return query.error();
   }

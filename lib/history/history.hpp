@@ -27,23 +27,23 @@ struct JobRecord
   std::string source;
   std::string version;
   std::string uploader;
-  std::string state;      // queued, building, done, failed, cancelled, ...
+  std::string state;            // queued, building, done, failed, cancelled, ...
   std::int64_t accepted_at = 0; // seconds since the epoch
   std::int64_t updated_at = 0;
 };
 
 struct AttemptRecord
 {
-  std::int64_t id = 0;    // assigned by the database
+  std::int64_t id = 0; // assigned by the database
   long job = 0;
   std::string arch;
-  int attempt = 0;        // 1, 2, ...
-  std::string builder;    // builder section name
-  std::string slot;       // "builder1@b1"
+  int attempt = 0;     // 1, 2, ...
+  std::string builder; // builder section name
+  std::string slot;    // "builder1@b1"
   std::int64_t started_at = 0;
   std::int64_t finished_at = 0; // 0 while running
-  std::string result;     // "", "success", "build-failed", "depwait", ...
-  std::string reason;     // one line
+  std::string result;           // "", "success", "build-failed", "depwait", ...
+  std::string reason;           // one line
 };
 
 // What a job's build records say of one build's latest attempt.
@@ -70,7 +70,7 @@ public:
   History& operator=(History&&) noexcept;
   ~History();
 
-  Status record_job(const JobRecord& job);           // insert or replace
+  Status record_job(const JobRecord& job); // insert or replace
   Status set_job_state(long job, const std::string& state, std::int64_t when);
   Result<std::int64_t> start_attempt(const AttemptRecord& attempt); // returns id
   Status finish_attempt(std::int64_t id, std::int64_t when, const std::string& result,

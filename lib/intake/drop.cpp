@@ -79,9 +79,8 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
                    [](const auto& upload) { return rank(upload.second) > 0; })) {
     return fail("an upload needs its .dsc or .changes; none among the files given");
   }
-  std::stable_sort(uploads.begin(), uploads.end(), [](const auto& a, const auto& b) {
-    return rank(a.second) < rank(b.second);
-  });
+  std::stable_sort(uploads.begin(), uploads.end(),
+                   [](const auto& a, const auto& b) { return rank(a.second) < rank(b.second); });
 
   const fs::path& incoming = product.incoming_dir;
   auto folder = util::stat_no_follow(incoming);
@@ -113,8 +112,7 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
     }
   };
   for (const auto& [file, name] : uploads) {
-    const fs::path hidden =
-      incoming / fmt::format(".upload-drop.{}.{}", ::getpid(), name);
+    const fs::path hidden = incoming / fmt::format(".upload-drop.{}.{}", ::getpid(), name);
     if (auto copied = util::copy_exclusive(file, hidden); !copied) {
       discard();
       return Error{copied.error()};

@@ -67,8 +67,7 @@ std::vector<std::string> read_priorities(const fs::path& dir, util::Log& log)
 
 // Every file that the uploads in `dir` other than `upload` list (a .dsc of
 // `upload` itself is part of it, not another upload).
-std::set<std::string> files_listed_by_others(const Upload& upload,
-                                             const Verification& verified)
+std::set<std::string> files_listed_by_others(const Upload& upload, const Verification& verified)
 {
   std::set<std::string> names;
   auto entries = util::list_dir(upload.dir);
@@ -97,8 +96,7 @@ class Intake
 public:
   Intake(const config::Config& config, const IntakeOptions& options, const util::Clock& clock,
          util::Log& log)
-    : m_config(config), m_options(options), m_clock(clock), m_log(log),
-      m_state(config.state_dir)
+    : m_config(config), m_options(options), m_clock(clock), m_log(log), m_state(config.state_dir)
   {
   }
 
@@ -215,7 +213,8 @@ void Intake::set_aside_orphans(const config::Product& product)
     }
     // How long it has been here: the ctime, which the uploader cannot set
     // (scp -p and touch set the mtime to anything).
-    const auto age = std::chrono::duration_cast<std::chrono::seconds>(m_clock.now() - (*info)->ctime);
+    const auto age =
+      std::chrono::duration_cast<std::chrono::seconds>(m_clock.now() - (*info)->ctime);
     if (age < m_config.orphan_after) {
       continue;
     }
@@ -254,8 +253,7 @@ void Intake::take_upload(const config::Product& product, const QueuedUpload& que
   const Upload& upload = queued.upload;
   const bool priority = queued.priority;
   m_log.heading(upload.control_path().string());
-  Verification result =
-    verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
+  Verification result = verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
 
   if (result.verdict == Verdict::accepted && !upload.is_changes()) {
     const auto newest = result.last_change;
@@ -322,9 +320,8 @@ void Intake::accept(const config::Product& product, const Upload& upload,
   job.uploader = result.uploader();
   job.architectures = result.architectures();
   job.priority = priority;
-  job.accepted_at = std::chrono::duration_cast<std::chrono::seconds>(
-                      m_clock.now().time_since_epoch())
-                      .count();
+  job.accepted_at =
+    std::chrono::duration_cast<std::chrono::seconds>(m_clock.now().time_since_epoch()).count();
   job.files.push_back(upload.control);
   const auto needed = files_listed_by_others(upload, result);
   move.move.push_back(upload.control);
@@ -355,12 +352,11 @@ void Intake::accept(const config::Product& product, const Upload& upload,
                                VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
     if (again.verdict != Verdict::accepted) {
       // Held, never built: a person looks at the files first.
-      const std::string why =
-        fmt::format("a file changed while it was being accepted and no longer verifies ({})",
-                    again.reason);
+      const std::string why = fmt::format(
+        "a file changed while it was being accepted and no longer verifies ({})", again.reason);
       if (auto held = jobs::hold(*job_dir, job, why); !held) {
-        error(fmt::format("job {}: {}; and it cannot be held: {}", job.number, why,
-                          held.message()));
+        error(
+          fmt::format("job {}: {}; and it cannot be held: {}", job.number, why, held.message()));
         return;
       }
       m_log.verdict("HELD", util::Log::Tone::bad,
@@ -416,9 +412,9 @@ void Intake::reject(const config::Product& product, const Upload& upload,
   if (result.control_info) {
     move.control_inode = static_cast<unsigned long>(result.control_info->inode);
   }
-  move.reason = fmt::format("Upload: {}\nProduct: {}\nRejected: {}\n\n{}\n",
-                            util::printable(upload.control), product.name,
-                            util::format_local_time(m_clock.now()), util::printable(reason));
+  move.reason =
+    fmt::format("Upload: {}\nProduct: {}\nRejected: {}\n\n{}\n", util::printable(upload.control),
+                product.name, util::format_local_time(m_clock.now()), util::printable(reason));
   if (!kept.empty()) {
     move.reason += fmt::format("\nLeft in the incoming folder because another upload there "
                                "also lists them: {}\n",
@@ -449,7 +445,7 @@ std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
   }
   // A .dsc that a .changes here lists belongs to that upload.
   std::map<std::string, std::string> claimed; // .dsc -> .changes
-  std::string unread;                          // a .changes that lists nothing yet
+  std::string unread;                         // a .changes that lists nothing yet
   for (const auto& name : *entries) {
     if (is_control_name(name) && name.ends_with(".changes")) {
       auto listed = listed_files(Upload{dir, name});
@@ -486,9 +482,9 @@ std::vector<QueuedUpload> find_uploads(const fs::path& dir, util::Log& log)
     }
     auto place = rank.find(name);
     const bool priority = place != rank.end();
-    candidates.push_back({QueuedUpload{Upload{dir, name}, priority,
-                                       name.ends_with(".dsc") ? unread : std::string()},
-                          priority ? place->second : priorities.size(), (*info)->mtime});
+    candidates.push_back(
+      {QueuedUpload{Upload{dir, name}, priority, name.ends_with(".dsc") ? unread : std::string()},
+       priority ? place->second : priorities.size(), (*info)->mtime});
   }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) {

@@ -38,8 +38,8 @@ using debian::VerifyOptions;
 struct RejectNotice
 {
   std::string product;
-  std::string control;  // the .changes or .dsc as it was named
-  std::string source;   // empty when the control file did not parse
+  std::string control; // the .changes or .dsc as it was named
+  std::string source;  // empty when the control file did not parse
   std::string version;
   std::string uploader; // Changed-By / Maintainer text, untrusted
   std::string reason;

@@ -41,8 +41,8 @@ bool is_unit_name(const std::string& name)
     return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
   };
   const std::string_view view(name);
-  return digits(view.substr(4, first - 4)) && digits(view.substr(last + 1))
-         && debian::is_valid_architecture(view.substr(first + 1, last - first - 1));
+  return digits(view.substr(4, first - 4)) && digits(view.substr(last + 1)) &&
+         debian::is_valid_architecture(view.substr(first + 1, last - first - 1));
 }
 
 Status assemble_unit(const fs::path& queue, const std::string& name,

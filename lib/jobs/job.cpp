@@ -42,8 +42,7 @@ constexpr std::array<std::pair<Handover, std::string_view>, 3> handover_words = 
 }};
 
 template<typename Enum, std::size_t N>
-std::string_view word_of(const std::array<std::pair<Enum, std::string_view>, N>& table,
-                         Enum value)
+std::string_view word_of(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value)
 {
   for (const auto& [known, word] : table) {
     if (known == value) {
@@ -267,9 +266,9 @@ Result<Build> Build::from_text(std::string_view text, std::string_view filename)
                 known_words(handover_words));
   }
   build.handover = *handed;
-  for (auto [field, target] : {std::pair<std::string_view, std::int64_t*>{"Started-At",
-                                                                          &build.started_at},
-                               {"Finished-At", &build.finished_at}}) {
+  for (auto [field, target] :
+       {std::pair<std::string_view, std::int64_t*>{"Started-At", &build.started_at},
+        {"Finished-At", &build.finished_at}}) {
     auto value = number_field(*record, field, filename);
     if (!value) {
       return value.error();

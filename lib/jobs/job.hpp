@@ -24,11 +24,20 @@ namespace buildme::jobs {
 // runs; held: set aside for a person (it is never dispatched; `buildme
 // retry` or removing the job ends it); built: every build succeeded; failed:
 // at least one build ended otherwise; cancelled: every build was cancelled.
-enum class JobState { queued, building, held, built, failed, cancelled };
+enum class JobState
+{
+  queued,
+  building,
+  held,
+  built,
+  failed,
+  cancelled
+};
 
 // A build's life: queued -> building -> one result, or back to queued after
 // a builder fault. `success` is also the hand-over: see Handover.
-enum class BuildState {
+enum class BuildState
+{
   queued,
   building,
   success,
@@ -42,7 +51,12 @@ enum class BuildState {
 // Where a successful build's packages are on their way to repo_queue:
 // pending once the record says success and the unit is assembled under its
 // temporary name; done once it is renamed into the queue.
-enum class Handover { none, pending, done };
+enum class Handover
+{
+  none,
+  pending,
+  done
+};
 
 std::string_view to_string(JobState state);
 std::string_view to_string(BuildState state);
@@ -62,15 +76,15 @@ struct Job
   std::string product;
   std::string source;
   std::string version;
-  std::string upload;   // the control file's name (.changes or .dsc)
-  std::string dsc;      // the .dsc's name
+  std::string upload; // the control file's name (.changes or .dsc)
+  std::string dsc;    // the .dsc's name
   std::string uploader;
   std::vector<std::string> architectures;
   std::vector<std::string> files; // every file in upload/, control included
   bool priority = false;
-  long long accepted_at = 0;      // seconds since the epoch
+  long long accepted_at = 0; // seconds since the epoch
   JobState state = JobState::queued;
-  std::string reason;             // why it failed or is held, when it says
+  std::string reason; // why it failed or is held, when it says
 
   debian::FieldList fields() const;
   static Result<Job> from_text(std::string_view text, std::string_view filename);
@@ -80,15 +94,15 @@ struct Build
 {
   std::string arch;
   BuildState state = BuildState::queued;
-  int attempts = 0;            // started attempts, never reset
-  int retried_after = 0;       // attempts before the last retry (max_attempts counts after)
-  std::string slot;            // slot id of the current or last attempt
-  long pid = 0;                // the worker, while building
+  int attempts = 0;      // started attempts, never reset
+  int retried_after = 0; // attempts before the last retry (max_attempts counts after)
+  std::string slot;      // slot id of the current or last attempt
+  long pid = 0;          // the worker, while building
   std::int64_t started_at = 0;
   std::int64_t finished_at = 0;
-  std::string reason;          // the last outcome, or why it waits
+  std::string reason;             // the last outcome, or why it waits
   std::vector<std::string> avoid; // slots where it failed for a builder fault
-  bool with_indep = true;      // also build the arch-independent packages
+  bool with_indep = true;         // also build the arch-independent packages
   Handover handover = Handover::none;
 
   bool finished() const { return is_finished(state); }

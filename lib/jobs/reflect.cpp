@@ -5,14 +5,9 @@ namespace buildme::jobs {
 Status reflect(history::History& history, const Job& job, const std::vector<Build>& builds,
                std::int64_t now, const SlotNames& names)
 {
-  history::JobRecord row{job.number,
-                         job.product,
-                         job.source,
-                         job.version,
-                         job.uploader,
-                         std::string(to_string(job.state)),
-                         job.accepted_at,
-                         now};
+  history::JobRecord row{job.number,      job.product,  job.source,
+                         job.version,     job.uploader, std::string(to_string(job.state)),
+                         job.accepted_at, now};
   std::vector<history::LatestAttempt> latest;
   for (const auto& build : builds) {
     if (build.attempts == 0) {
@@ -44,8 +39,8 @@ Status reflect(history::History& history, const Job& job, const std::vector<Buil
   return history.reflect(row, latest);
 }
 
-Status reflect(history::History& history, const std::filesystem::path& job_dir,
-               std::int64_t now, const SlotNames& names)
+Status reflect(history::History& history, const std::filesystem::path& job_dir, std::int64_t now,
+               const SlotNames& names)
 {
   auto job = load_job(job_dir);
   if (!job) {

@@ -24,7 +24,7 @@ Status reflect(history::History& history, const Job& job, const std::vector<Buil
                std::int64_t now, const SlotNames& names = {});
 
 // Loads the job in `job_dir` with its builds and reflects it.
-Status reflect(history::History& history, const std::filesystem::path& job_dir,
-               std::int64_t now, const SlotNames& names = {});
+Status reflect(history::History& history, const std::filesystem::path& job_dir, std::int64_t now,
+               const SlotNames& names = {});
 
 } // namespace buildme::jobs

@@ -322,8 +322,8 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
   // The control file goes last, to a name chosen and journalled first, so a
   // replay knows where to put the .reason even when the move already happened.
   const fs::path control_from = move.from_dir / move.control;
-  const bool moved_before = replay && !move.control_target.empty() &&
-                            present(move.rejected_dir / move.control_target);
+  const bool moved_before =
+    replay && !move.control_target.empty() && present(move.rejected_dir / move.control_target);
   while (!moved_before && same_file(control_from, move.control_inode)) {
     if (move.control_target.empty() || present(move.rejected_dir / move.control_target)) {
       move.control_target = util::free_name(move.rejected_dir, move.control);
@@ -433,8 +433,8 @@ Result<std::vector<std::string>> StateDir::recover() const
       for (const auto& word : split_words(record->get("Inodes").value_or(""))) {
         move.inodes.push_back(static_cast<unsigned long>(to_number(word).value_or(0)));
       }
-      move.control_inode =
-        static_cast<unsigned long>(to_number(record->get("Control-Inode").value_or("0")).value_or(0));
+      move.control_inode = static_cast<unsigned long>(
+        to_number(record->get("Control-Inode").value_or("0")).value_or(0));
       if (move.from_dir.empty() || move.rejected_dir.empty() || move.control.empty()) {
         return fail("cannot replay {}: it lacks From, Rejected-Dir or Control ({})",
                     journal.string(), advice);

@@ -57,8 +57,8 @@ struct RejectMove
 
 struct RejectOutcome
 {
-  std::filesystem::path control;  // final path of the control file
-  std::filesystem::path reason;   // final path of the .reason file
+  std::filesystem::path control;                          // final path of the control file
+  std::filesystem::path reason;                           // final path of the .reason file
   std::vector<std::pair<std::string, std::string>> moved; // name -> final name
 };
 

@@ -95,8 +95,8 @@ Status start(const fs::path& job_dir, Build& build, long pid)
   return {};
 }
 
-Status finish(const fs::path& job_dir, Build& build, BuildState result,
-              const std::string& reason, std::int64_t now)
+Status finish(const fs::path& job_dir, Build& build, BuildState result, const std::string& reason,
+              std::int64_t now)
 {
   if (result == BuildState::queued || result == BuildState::building ||
       result == BuildState::success) {
@@ -115,8 +115,7 @@ Status finish(const fs::path& job_dir, Build& build, BuildState result,
 }
 
 Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
-                                        const std::string& why, int max_attempts,
-                                        std::int64_t now)
+                                        const std::string& why, int max_attempts, std::int64_t now)
 {
   Build next = build;
   if (!next.slot.empty() &&
@@ -146,8 +145,8 @@ Status begin_handover(const fs::path& job_dir, Build& build, const std::string& 
                       std::int64_t now)
 {
   if (build.state != BuildState::building) {
-    return fail("{}: [{}] is {}, not building; its packages are not handed over",
-                job_dir.string(), build.arch, to_string(build.state));
+    return fail("{}: [{}] is {}, not building; its packages are not handed over", job_dir.string(),
+                build.arch, to_string(build.state));
   }
   Build built = build;
   built.state = BuildState::success;
@@ -185,8 +184,7 @@ Status hold(const fs::path& job_dir, Job& job, const std::string& reason)
   return {};
 }
 
-Result<std::vector<std::string>> cancel_queued(const fs::path& job_dir,
-                                               const std::string& reason)
+Result<std::vector<std::string>> cancel_queued(const fs::path& job_dir, const std::string& reason)
 {
   auto builds = load_builds(job_dir);
   if (!builds) {
@@ -242,10 +240,9 @@ Result<std::vector<std::string>> retry(const fs::path& job_dir)
   }
   const bool unplanned_failure = builds->empty() && job->state == JobState::failed;
   if (job->state == JobState::held || unplanned_failure) {
-    changed.push_back(fmt::format("{} again (was {}{})",
-                                  builds->empty() ? "to be planned" : "queued",
-                                  to_string(job->state),
-                                  job->reason.empty() ? "" : ": " + job->reason));
+    changed.push_back(
+      fmt::format("{} again (was {}{})", builds->empty() ? "to be planned" : "queued",
+                  to_string(job->state), job->reason.empty() ? "" : ": " + job->reason));
     job->state = JobState::queued;
     job->reason.clear();
     if (auto saved = save_job(job_dir, *job); !saved) {
@@ -287,15 +284,14 @@ Result<JobState> update_job_state(const fs::path& job_dir)
                        [state](const Build& build) { return build.state == state; });
   };
   // A build whose hand-over is not done still has a step to go.
-  const bool handing_over =
-    std::any_of(builds->begin(), builds->end(), [](const Build& build) {
-      return build.state == BuildState::success && build.handover == Handover::pending;
-    });
+  const bool handing_over = std::any_of(builds->begin(), builds->end(), [](const Build& build) {
+    return build.state == BuildState::success && build.handover == Handover::pending;
+  });
   const JobState state = any(BuildState::building) || handing_over ? JobState::building
-                         : any(BuildState::queued)   ? JobState::queued
-                         : all(BuildState::success)  ? JobState::built
-                         : all(BuildState::cancelled) ? JobState::cancelled
-                                                      : JobState::failed;
+                         : any(BuildState::queued)                 ? JobState::queued
+                         : all(BuildState::success)                ? JobState::built
+                         : all(BuildState::cancelled)              ? JobState::cancelled
+                                                                   : JobState::failed;
   if (state != job->state) {
     job->state = state;
     if (state != JobState::failed) {

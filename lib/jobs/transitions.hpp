@@ -28,8 +28,8 @@ namespace buildme::jobs {
 // A new job gets one queued build per architecture in `arches`; the first
 // also builds the arch-independent packages, so that the repository gets one
 // copy of each. With no arches the job fails with `reason`.
-Status plan(const std::filesystem::path& job_dir, Job& job,
-            const std::vector<std::string>& arches, const std::string& reason);
+Status plan(const std::filesystem::path& job_dir, Job& job, const std::vector<std::string>& arches,
+            const std::string& reason);
 
 // The job fails before any build, with `reason` (its product is gone).
 Status fail_unbuilt(const std::filesystem::path& job_dir, Job& job, const std::string& reason);
@@ -56,16 +56,19 @@ Status finish(const std::filesystem::path& job_dir, Build& build, BuildState res
 
 // A builder fault: the slot is avoided from now on, and the build goes back
 // to the queue, or ends as builder-error after `max_attempts` attempts.
-enum class FaultOutcome { requeued, gave_up };
+enum class FaultOutcome
+{
+  requeued,
+  gave_up
+};
 Result<FaultOutcome> requeue_or_give_up(const std::filesystem::path& job_dir, Build& build,
-                                        const std::string& why, int max_attempts,
-                                        std::int64_t now);
+                                        const std::string& why, int max_attempts, std::int64_t now);
 
 // building -> success with its hand-over pending: the caller has assembled
 // the build's unit under its temporary name in repo_queue, synced. From
 // here on the build is built, whoever is killed when.
-Status begin_handover(const std::filesystem::path& job_dir, Build& build,
-                      const std::string& reason, std::int64_t now);
+Status begin_handover(const std::filesystem::path& job_dir, Build& build, const std::string& reason,
+                      std::int64_t now);
 // The unit is in the queue: the hand-over is done.
 Status complete_handover(const std::filesystem::path& job_dir, Build& build);
 
@@ -78,8 +81,8 @@ Status hold(const std::filesystem::path& job_dir, Job& job, const std::string& r
 // that changed.
 Result<std::vector<std::string>> cancel_queued(const std::filesystem::path& job_dir,
                                                const std::string& reason);
-Status cancel_orphan(const std::filesystem::path& job_dir, Build& build,
-                     const std::string& reason, std::int64_t now);
+Status cancel_orphan(const std::filesystem::path& job_dir, Build& build, const std::string& reason,
+                     std::int64_t now);
 
 // retry: every build that ended other than success goes back to the queue
 // with its attempts and avoided slots forgotten; a held job, or one that

@@ -38,8 +38,8 @@ struct Message
 {
   Address from;
   std::vector<Address> to;
-  std::string subject;  // UTF-8, one line (CR/LF become spaces)
-  std::string body;     // UTF-8 text; lines end in \n here, CRLF on the wire
+  std::string subject; // UTF-8, one line (CR/LF become spaces)
+  std::string body;    // UTF-8 text; lines end in \n here, CRLF on the wire
   std::vector<std::pair<std::string, std::string>> headers; // extra, e.g. X-Buildme-Job
 };
 

@@ -55,8 +55,8 @@ std::string subject(const Notice& notice)
 
 std::string body(const config::Mail& config, const Notice& notice)
 {
-  std::string out = fmt::format("{}: {} {} for {}", notice.verdict, notice.source,
-                                notice.version, notice.product);
+  std::string out =
+    fmt::format("{}: {} {} for {}", notice.verdict, notice.source, notice.version, notice.product);
   if (!notice.arch.empty()) {
     out += " on " + notice.arch;
   }

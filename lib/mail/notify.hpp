@@ -20,7 +20,7 @@ namespace buildme::mail {
 
 struct Notice
 {
-  std::string verdict;  // "REJECTED", "BUILT", "FAILED", "GAVE UP"
+  std::string verdict; // "REJECTED", "BUILT", "FAILED", "GAVE UP"
   std::string source;
   std::string version;
   std::string product;

@@ -119,7 +119,8 @@ std::int64_t unix_seconds(util::Clock::time_point when)
 std::optional<util::Clock::time_point> queued_at(std::string_view name)
 {
   std::int64_t micros = 0;
-  const auto parsed = std::from_chars(name.data(), name.data() + std::min<std::size_t>(16, name.size()), micros);
+  const auto parsed =
+    std::from_chars(name.data(), name.data() + std::min<std::size_t>(16, name.size()), micros);
   if (parsed.ec != std::errc() || parsed.ptr != name.data() + 16 || name.size() <= 16 ||
       name[16] != '-') {
     return std::nullopt;
@@ -229,8 +230,8 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     if (!stored) {
       (void)util::make_dirs(broken);
       auto moved = util::move_no_clobber(sending / name, broken / name);
-      log.info(fmt::format("mail {} is unreadable and was set aside in {}",
-                           name, moved ? moved->string() : (sending / name).string()));
+      log.info(fmt::format("mail {} is unreadable and was set aside in {}", name,
+                           moved ? moved->string() : (sending / name).string()));
       ++result.failed;
       continue;
     }
@@ -271,8 +272,9 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
     if (refused_for_good || overdue) {
       // It will never go: set aside for a person, with the reason, and not
       // tried again.
-      stored->last_error = refused_for_good ? sending_result.error
-                                         : "not sent in 5 days; last error: " + sending_result.error;
+      stored->last_error = refused_for_good
+                             ? sending_result.error
+                             : "not sent in 5 days; last error: " + sending_result.error;
       (void)util::write_file_atomic(sending / name, serialise(*stored), 0600);
       (void)util::make_dirs(undeliverable);
       auto moved = util::move_no_clobber(sending / name, undeliverable / name);
@@ -325,7 +327,8 @@ bool Outbox::list_may_hear(const std::string& key, std::chrono::seconds window)
   auto last_heard = [](const fs::path& record) -> std::optional<std::int64_t> {
     auto text = util::read_file(record, 64);
     std::int64_t last = 0;
-    if (!text || std::from_chars(text->data(), text->data() + text->size(), last).ec != std::errc()) {
+    if (!text ||
+        std::from_chars(text->data(), text->data() + text->size(), last).ec != std::errc()) {
       return std::nullopt;
     }
     return last;

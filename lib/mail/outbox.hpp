@@ -22,8 +22,8 @@
 // queue() writes a message whole or not at all; flush() takes each waiting
 // message (rename to sending/), sends it, and moves it to sent/ only after
 // the server accepted it; a failure moves it back to outbox/ for the next
-// tick, unless it can never go (undeliverable/). Only one flush runs at a time (flush.lock; a second one returns at
-// once), so a message found in sending/ at the start of a flush was being
+// tick, unless it can never go (undeliverable/). Only one flush runs at a time (flush.lock; a
+// second one returns at once), so a message found in sending/ at the start of a flush was being
 // sent when a run died: it goes back to the outbox and is sent again, which
 // can at worst repeat that one message if the server had accepted it
 // (at-least-once at a crash, exactly-once otherwise).

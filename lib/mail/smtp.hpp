@@ -18,8 +18,9 @@ namespace buildme::mail {
 
 struct SendResult
 {
-  enum class Outcome {
-    accepted,    // the server took the message for delivery
+  enum class Outcome
+  {
+    accepted, // the server took the message for delivery
     // The server answered and refused this message for now (a 4xx reply to
     // its sender, a recipient or its text): it may go later, and the next
     // message may still go now.

@@ -52,8 +52,8 @@ std::vector<std::vector<std::string>> rsync_stages(const config::Repository& rep
                                      // flags and temporary names are ours alone
                                      "--exclude=.*"};
   if (is_remote(target)) {
-    std::string shell = fmt::format("ssh -p {} -o BatchMode=yes -o StrictHostKeyChecking=yes",
-                                    repository.live_port);
+    std::string shell =
+      fmt::format("ssh -p {} -o BatchMode=yes -o StrictHostKeyChecking=yes", repository.live_port);
     if (!repository.live_identity.empty()) {
       shell += " -i " + repository.live_identity + " -o IdentitiesOnly=yes";
     }
@@ -68,9 +68,9 @@ std::vector<std::vector<std::string>> rsync_stages(const config::Repository& rep
 
   // Stage 1: everything but the indices, nothing deleted.
   std::vector<std::string> first = common;
-  for (const char* index : {"/dists/*/Release", "/dists/*/Release.gpg", "/dists/*/InRelease",
-                            "/dists/**/Packages", "/dists/**/Packages.*", "/dists/**/Sources",
-                            "/dists/**/Sources.*"}) {
+  for (const char* index :
+       {"/dists/*/Release", "/dists/*/Release.gpg", "/dists/*/InRelease", "/dists/**/Packages",
+        "/dists/**/Packages.*", "/dists/**/Sources", "/dists/**/Sources.*"}) {
     first.push_back(fmt::format("--exclude={}", index));
   }
   first.push_back(source);
@@ -94,8 +94,9 @@ Result<PublishResult> publish_repository(const config::Config& config,
   if (auto made = util::make_dirs(config.state_dir / "repo"); !made) {
     return Error{made.error()};
   }
-  auto lock = util::FileLock::acquire(config.state_dir / "repo" / (repository.name + ".publish.lock"),
-                                      util::FileLock::Mode::try_once);
+  auto lock =
+    util::FileLock::acquire(config.state_dir / "repo" / (repository.name + ".publish.lock"),
+                            util::FileLock::Mode::try_once);
   if (!lock) {
     return Error{lock.error()};
   }

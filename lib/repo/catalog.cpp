@@ -265,8 +265,8 @@ Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
   int status;
   while ((status = query.step()) == SQLITE_ROW) {
     files.push_back({query.text(0),
-                     {static_cast<std::uint64_t>(query.number(1)), query.number(2),
-                      query.number(3), static_cast<std::uint64_t>(query.number(4))},
+                     {static_cast<std::uint64_t>(query.number(1)), query.number(2), query.number(3),
+                      static_cast<std::uint64_t>(query.number(4))},
                      query.text(5),
                      query.text(6)});
   }
@@ -326,9 +326,9 @@ Status Catalog::put_file(const CachedFile& file)
 
 Status Catalog::set_stamp(const std::string& path, const FileStamp& stamp)
 {
-  Statement update(m_db,
-                   "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ? WHERE path = ?",
-                   &m_statements);
+  Statement update(
+    m_db, "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ? WHERE path = ?",
+    &m_statements);
   update.bind(static_cast<std::int64_t>(stamp.size))
     .bind(stamp.mtime_ns)
     .bind(stamp.ctime_ns)
@@ -377,8 +377,7 @@ Result<std::vector<Member>> Catalog::members(const std::string& dist, const std:
 Result<std::vector<Member>> Catalog::removed_before(std::int64_t before)
 {
   const std::string sql = fmt::format(
-    "SELECT {} FROM members WHERE removed_at > 0 AND removed_at < ? ORDER BY path",
-    member_columns);
+    "SELECT {} FROM members WHERE removed_at > 0 AND removed_at < ? ORDER BY path", member_columns);
   Statement query(m_db, sql.c_str());
   query.bind(before);
   std::vector<Member> result;
@@ -408,10 +407,11 @@ Status Catalog::add_member(const Member& member)
   if (!replace.ok() || replace.step() != SQLITE_DONE) {
     return error("replace member");
   }
-  Statement insert(m_db, "INSERT INTO members (dist, kind, component, arch, name, version, "
-                         "source, source_version, path, added_at, removed_at) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dist, kind, path) DO "
-                         "UPDATE SET removed_at = 0, component = excluded.component",
+  Statement insert(m_db,
+                   "INSERT INTO members (dist, kind, component, arch, name, version, "
+                   "source, source_version, path, added_at, removed_at) VALUES "
+                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dist, kind, path) DO "
+                   "UPDATE SET removed_at = 0, component = excluded.component",
                    &m_statements);
   insert.bind(member.dist)
     .bind(member.kind)
@@ -463,8 +463,7 @@ Result<bool> Catalog::referenced(const std::string& path)
   return status == SQLITE_ROW;
 }
 
-Status Catalog::set_source_files(const std::string& dsc_path,
-                                 const std::vector<std::string>& files)
+Status Catalog::set_source_files(const std::string& dsc_path, const std::vector<std::string>& files)
 {
   Statement clear(m_db, "DELETE FROM sources WHERE dsc = ?");
   clear.bind(dsc_path);

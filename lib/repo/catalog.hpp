@@ -53,9 +53,9 @@ struct Member
   std::string arch; // binary: its Architecture; source: "source"
   std::string name;
   std::string version;
-  std::string source;         // the source package a binary comes from
+  std::string source; // the source package a binary comes from
   std::string source_version;
-  std::string path;           // the .deb or .dsc, relative to the staging folder
+  std::string path; // the .deb or .dsc, relative to the staging folder
   std::int64_t added_at = 0;
   std::int64_t removed_at = 0;
 };

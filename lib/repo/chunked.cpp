@@ -140,8 +140,9 @@ Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache
                                         unsigned threads)
 {
   const auto pieces = cut_pieces(text);
-  auto blocks = compress_pieces(pieces, cache, fmt::format("xz{}", preset), threads,
-                                [preset](std::string_view piece) { return xz_block(piece, preset); });
+  auto blocks =
+    compress_pieces(pieces, cache, fmt::format("xz{}", preset), threads,
+                    [preset](std::string_view piece) { return xz_block(piece, preset); });
   if (!blocks) {
     return Error{blocks.error()};
   }
@@ -157,8 +158,8 @@ Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache
     return fail("xz: out of memory");
   }
   for (const auto& block : *blocks) {
-    if (lzma_index_append(index, nullptr, get_u64(block), get_u64(std::string_view(block).substr(8))) !=
-        LZMA_OK) {
+    if (lzma_index_append(index, nullptr, get_u64(block),
+                          get_u64(std::string_view(block).substr(8))) != LZMA_OK) {
       lzma_index_end(index, nullptr);
       return fail("xz: cannot index a block");
     }
@@ -176,7 +177,8 @@ Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache
   out += encoded;
   flags.backward_size = index_size;
   std::string footer(LZMA_STREAM_HEADER_SIZE, '\0');
-  if (lzma_stream_footer_encode(&flags, reinterpret_cast<std::uint8_t*>(footer.data())) != LZMA_OK) {
+  if (lzma_stream_footer_encode(&flags, reinterpret_cast<std::uint8_t*>(footer.data())) !=
+      LZMA_OK) {
     return fail("xz: cannot write the stream footer");
   }
   return out + footer;

@@ -25,7 +25,15 @@ constexpr std::int64_t ar_magic_size = 8; // "!<arch>\n"
 constexpr std::int64_t ar_header_size = 60;
 
 // A member's compression, as dpkg decides it: by the member's name alone.
-enum class Compression { none, gzip, xz, zstd, bzip2, lzma };
+enum class Compression
+{
+  none,
+  gzip,
+  xz,
+  zstd,
+  bzip2,
+  lzma
+};
 
 struct Suffix
 {
@@ -45,7 +53,11 @@ constexpr std::array<Suffix, 6> tar_suffixes = {{
   {".lzma", Compression::lzma, ARCHIVE_FILTER_LZMA},
 }};
 
-enum class MemberKind { control, data };
+enum class MemberKind
+{
+  control,
+  data
+};
 
 // The suffix of `name` if it is the control.tar or data.tar member with a
 // compression dpkg accepts for that member.
@@ -60,8 +72,8 @@ const Suffix* member_suffix(std::string_view name, MemberKind kind)
     if (rest != suffix.text) {
       continue;
     }
-    bool allowed = kind == MemberKind::data || (suffix.compression != Compression::bzip2
-                                                && suffix.compression != Compression::lzma);
+    bool allowed = kind == MemberKind::data || (suffix.compression != Compression::bzip2 &&
+                                                suffix.compression != Compression::lzma);
     return allowed ? &suffix : nullptr;
   }
   return nullptr;
@@ -172,8 +184,7 @@ private:
       }
       if (status != ARCHIVE_OK) {
         return error("the ar archive is corrupt or truncated after {} ({})",
-                     have_control ? m_control_member : "debian-binary",
-                     archive_message(ar.get()));
+                     have_control ? m_control_member : "debian-binary", archive_message(ar.get()));
       }
       note_member(ar.get(), entry);
       std::string name = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
@@ -271,11 +282,10 @@ private:
     }
     std::string_view text = *content;
     auto line = text.substr(0, text.find('\n'));
-    bool numeric = line.size() > 2 && line.starts_with("2.")
-                   && line.substr(2).find_first_not_of("0123456789") == std::string_view::npos;
+    bool numeric = line.size() > 2 && line.starts_with("2.") &&
+                   line.substr(2).find_first_not_of("0123456789") == std::string_view::npos;
     if (!numeric || line.size() == text.size()) {
-      return error("debian-binary says {}; dpkg reads only format 2.x (\"2.0\\n\")",
-                   quote(text));
+      return error("debian-binary says {}; dpkg reads only format 2.x (\"2.0\\n\")", quote(text));
     }
     return {};
   }
@@ -305,8 +315,7 @@ private:
       done += static_cast<std::size_t>(got);
     }
     if (done < data.size()) {
-      return error("{} is truncated: the file ends {} bytes into its {}", name, done,
-                   data.size());
+      return error("{} is truncated: the file ends {} bytes into its {}", name, done, data.size());
     }
     return data;
   }
@@ -327,8 +336,8 @@ private:
                                           const std::string& name, const Suffix& suffix)
   {
     m_control_member = name;
-    auto compressed = read_member(ar, entry, name,
-                                  static_cast<std::int64_t>(m_limits.max_control_tar));
+    auto compressed =
+      read_member(ar, entry, name, static_cast<std::int64_t>(m_limits.max_control_tar));
     if (!compressed) {
       return compressed.error();
     }
@@ -338,9 +347,8 @@ private:
     }
 
     ArchivePtr tar(archive_read_new(), archive_read_free);
-    if (!tar || archive_read_support_format_tar(tar.get()) != ARCHIVE_OK
-        || archive_read_open_memory(tar.get(), tar_data->data(), tar_data->size())
-             != ARCHIVE_OK) {
+    if (!tar || archive_read_support_format_tar(tar.get()) != ARCHIVE_OK ||
+        archive_read_open_memory(tar.get(), tar_data->data(), tar_data->size()) != ARCHIVE_OK) {
       return error("{} does not hold a tar archive ({})", name, archive_message(tar.get()));
     }
     std::optional<std::string> control;
@@ -394,15 +402,15 @@ private:
                                  const Suffix& suffix) const
   {
     ArchivePtr raw(archive_read_new(), archive_read_free);
-    if (!raw || !enable_only(raw.get(), suffix)
-        || archive_read_support_format_raw(raw.get()) != ARCHIVE_OK) {
+    if (!raw || !enable_only(raw.get(), suffix) ||
+        archive_read_support_format_raw(raw.get()) != ARCHIVE_OK) {
       return error("cannot read {}: this build of libarchive has no built-in decompressor for "
                    "it",
                    name);
     }
     archive_entry* entry = nullptr;
-    if (archive_read_open_memory(raw.get(), compressed.data(), compressed.size()) != ARCHIVE_OK
-        || archive_read_next_header(raw.get(), &entry) != ARCHIVE_OK) {
+    if (archive_read_open_memory(raw.get(), compressed.data(), compressed.size()) != ARCHIVE_OK ||
+        archive_read_next_header(raw.get(), &entry) != ARCHIVE_OK) {
       return error("{} is corrupt or truncated ({})", name, archive_message(raw.get()));
     }
     // With one filter enabled, a stream of another kind is not decompressed
@@ -455,8 +463,8 @@ private:
       done += piece;
     }
     auto end = compressed.size();
-    return le32(end - 8) == static_cast<std::uint32_t>(crc)
-           && le32(end - 4) == static_cast<std::uint32_t>(data.size());
+    return le32(end - 8) == static_cast<std::uint32_t>(crc) &&
+           le32(end - 4) == static_cast<std::uint32_t>(data.size());
   }
 
   std::string m_deb;
@@ -543,7 +551,8 @@ Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wante
     return read;
   }
   if (::lseek(file->fd(), 0, SEEK_SET) != 0) {
-    return fail("{}: cannot read it again: {}", util::printable(deb.string()), std::strerror(errno));
+    return fail("{}: cannot read it again: {}", util::printable(deb.string()),
+                std::strerror(errno));
   }
   auto digests = util::digest_fd(file->fd(), wanted);
   if (!digests) {

@@ -17,8 +17,8 @@ namespace buildme::repo {
 struct DebLimits
 {
   std::uint64_t max_control_tar = 64 * 1024 * 1024; // control.tar, compressed or not
-  std::uint64_t max_control_file = 4 * 1024 * 1024;  // ./control inside it
-  std::uint64_t max_in_memory = 16 * 1024 * 1024;    // read_deb: larger files are read twice
+  std::uint64_t max_control_file = 4 * 1024 * 1024; // ./control inside it
+  std::uint64_t max_in_memory = 16 * 1024 * 1024;   // read_deb: larger files are read twice
 };
 
 // The text of the package's control file (DEBIAN/control), byte for byte as

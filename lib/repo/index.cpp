@@ -16,36 +16,107 @@ namespace {
 // apt-pkg/tagfile-order.c (apt 2.6): the order, and the spelling, in which
 // apt-ftparchive writes the fields it knows. Checked field by field against
 // apt-ftparchive's output by the unit tests.
-constexpr std::string_view package_order[] = {
-  "Package", "Package-Type", "Architecture", "Subarchitecture", "Version", "Kernel-Version",
-  "Built-Using", "Static-Built-Using", "Built-For-Profiles", "Auto-Built-Package", "Multi-Arch",
-  "Status", "Priority", "Build-Essential", "Protected", "Important", "Essential",
-  "Installer-Menu-Item", "Section", "Source", "Origin", "Phased-Update-Percentage",
-  "Maintainer", "Original-Maintainer", "Bugs", "Config-Version", "Conffiles",
-  "Triggers-Awaited", "Triggers-Pending", "Installed-Size", "Provides", "Pre-Depends",
-  "Depends", "Recommends", "Suggests", "Conflicts", "Breaks", "Replaces", "Enhances",
-  "Filename", "MSDOS-Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512", "Homepage",
-  "Description", "Description-md5", "Tag", "Task"};
+constexpr std::string_view package_order[] = {"Package",
+                                              "Package-Type",
+                                              "Architecture",
+                                              "Subarchitecture",
+                                              "Version",
+                                              "Kernel-Version",
+                                              "Built-Using",
+                                              "Static-Built-Using",
+                                              "Built-For-Profiles",
+                                              "Auto-Built-Package",
+                                              "Multi-Arch",
+                                              "Status",
+                                              "Priority",
+                                              "Build-Essential",
+                                              "Protected",
+                                              "Important",
+                                              "Essential",
+                                              "Installer-Menu-Item",
+                                              "Section",
+                                              "Source",
+                                              "Origin",
+                                              "Phased-Update-Percentage",
+                                              "Maintainer",
+                                              "Original-Maintainer",
+                                              "Bugs",
+                                              "Config-Version",
+                                              "Conffiles",
+                                              "Triggers-Awaited",
+                                              "Triggers-Pending",
+                                              "Installed-Size",
+                                              "Provides",
+                                              "Pre-Depends",
+                                              "Depends",
+                                              "Recommends",
+                                              "Suggests",
+                                              "Conflicts",
+                                              "Breaks",
+                                              "Replaces",
+                                              "Enhances",
+                                              "Filename",
+                                              "MSDOS-Filename",
+                                              "Size",
+                                              "MD5sum",
+                                              "SHA1",
+                                              "SHA256",
+                                              "SHA512",
+                                              "Homepage",
+                                              "Description",
+                                              "Description-md5",
+                                              "Tag",
+                                              "Task"};
 
-constexpr std::string_view source_order[] = {
-  "Package", "Source", "Format", "Binary", "Architecture", "Version", "Priority", "Section",
-  "Origin", "Maintainer", "Original-Maintainer", "Uploaders", "Dm-Upload-Allowed",
-  "Standards-Version", "Build-Depends", "Build-Depends-Arch", "Build-Depends-Indep",
-  "Build-Conflicts", "Build-Conflicts-Arch", "Build-Conflicts-Indep", "Testsuite",
-  "Testsuite-Triggers", "Homepage", "Description", "Vcs-Browser", "Vcs-Browse", "Vcs-Arch",
-  "Vcs-Bzr", "Vcs-Cvs", "Vcs-Darcs", "Vcs-Git", "Vcs-Hg", "Vcs-Mtn", "Vcs-Svn", "Directory",
-  "Package-List", "Files", "Checksums-Md5", "Checksums-Sha1", "Checksums-Sha256",
-  "Checksums-Sha512"};
+constexpr std::string_view source_order[] = {"Package",
+                                             "Source",
+                                             "Format",
+                                             "Binary",
+                                             "Architecture",
+                                             "Version",
+                                             "Priority",
+                                             "Section",
+                                             "Origin",
+                                             "Maintainer",
+                                             "Original-Maintainer",
+                                             "Uploaders",
+                                             "Dm-Upload-Allowed",
+                                             "Standards-Version",
+                                             "Build-Depends",
+                                             "Build-Depends-Arch",
+                                             "Build-Depends-Indep",
+                                             "Build-Conflicts",
+                                             "Build-Conflicts-Arch",
+                                             "Build-Conflicts-Indep",
+                                             "Testsuite",
+                                             "Testsuite-Triggers",
+                                             "Homepage",
+                                             "Description",
+                                             "Vcs-Browser",
+                                             "Vcs-Browse",
+                                             "Vcs-Arch",
+                                             "Vcs-Bzr",
+                                             "Vcs-Cvs",
+                                             "Vcs-Darcs",
+                                             "Vcs-Git",
+                                             "Vcs-Hg",
+                                             "Vcs-Mtn",
+                                             "Vcs-Svn",
+                                             "Directory",
+                                             "Package-List",
+                                             "Files",
+                                             "Checksums-Md5",
+                                             "Checksums-Sha1",
+                                             "Checksums-Sha256",
+                                             "Checksums-Sha512"};
 
 // Field names are ASCII; compared without allocating, as this runs for
 // every field of every package.
 bool iequals(std::string_view a, std::string_view b)
 {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
-              return lower(x) == lower(y);
-            });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 template<std::size_t N>
@@ -89,10 +160,10 @@ std::string raw_value(const debian::Field& field, const std::vector<std::string_
 
   std::string value;
   auto first = line_at(field.line);
-  bool as_written = first && first->starts_with(field.name)
-                    && first->substr(field.name.size()).starts_with(':')
-                    && std::count(field.value.begin(), field.value.end(), '\n') + 1
-                         == static_cast<std::ptrdiff_t>(field.value_lines.size());
+  bool as_written = first && first->starts_with(field.name) &&
+                    first->substr(field.name.size()).starts_with(':') &&
+                    std::count(field.value.begin(), field.value.end(), '\n') + 1 ==
+                      static_cast<std::ptrdiff_t>(field.value_lines.size());
   if (as_written) {
     auto text = first->substr(field.name.size() + 1);
     value = text.substr(std::min(text.size(), text.find_first_not_of(" \t")));
@@ -123,9 +194,8 @@ std::string raw_value(const debian::Field& field, const std::vector<std::string_
 void write_field(std::string& out, std::string_view name, std::string_view value)
 {
   out += name;
-  out += value.empty() || util::whitespace.find(value.front()) != std::string_view::npos
-           ? ":"
-           : ": ";
+  out +=
+    value.empty() || util::whitespace.find(value.front()) != std::string_view::npos ? ":" : ": ";
   out += value;
   out += '\n';
 }
@@ -242,8 +312,8 @@ std::string release_date(std::chrono::system_clock::time_point when)
                                                            "Thu", "Fri", "Sat"};
   static constexpr std::array<std::string_view, 12> months = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::time_t seconds = std::chrono::system_clock::to_time_t(
-    std::chrono::floor<std::chrono::seconds>(when));
+  std::time_t seconds =
+    std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(when));
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} UTC",

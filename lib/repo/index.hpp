@@ -46,8 +46,8 @@ namespace buildme::repo {
 // ("pool/main/h/hello/hello_1.0-1_amd64.deb"); `digests` the .deb's size and
 // all four digests. As apt-ftparchive without an override file: Filename,
 // Size, MD5sum, SHA1, SHA256 and SHA512 replace any such fields of the
-// control file (a digest missing from `digests` is left out); Priority and Section are trimmed and left out when empty;
-// Status is left out.
+// control file (a digest missing from `digests` is left out); Priority and Section are trimmed and
+// left out when empty; Status is left out.
 std::string packages_stanza(std::string_view control_text, const debian::Paragraph& control,
                             std::string_view filename, const util::Digests& digests);
 

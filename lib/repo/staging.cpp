@@ -67,10 +67,10 @@ std::pair<std::string, std::string> split_source_field(std::string_view field)
     return {std::string(field), ""};
   }
   const auto close = field.find(')', open);
-  return {std::string(util::trim(field.substr(0, open))),
-          std::string(util::trim(field.substr(open + 1, close == std::string_view::npos
-                                                           ? std::string_view::npos
-                                                           : close - open - 1)))};
+  return {
+    std::string(util::trim(field.substr(0, open))),
+    std::string(util::trim(field.substr(
+      open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1)))};
 }
 
 // A binary's control data, checked: what the index needs of it.
@@ -100,9 +100,9 @@ Result<BinaryInfo> read_binary(const fs::path& path)
   info.digests = std::move(deb->digests);
   info.control_text = std::move(deb->control);
   info.control = parsed->paragraphs.front();
-  for (auto [field, target] : {std::pair{"Package", &info.package},
-                               std::pair{"Version", &info.version},
-                               std::pair{"Architecture", &info.arch}}) {
+  for (auto [field, target] :
+       {std::pair{"Package", &info.package}, std::pair{"Version", &info.version},
+        std::pair{"Architecture", &info.arch}}) {
     auto value = info.control.get(field);
     if (!value || value->empty()) {
       return fail("{}: the control file has no {} field", path.filename().string(), field);
@@ -115,8 +115,7 @@ Result<BinaryInfo> read_binary(const fs::path& path)
   if (auto version = debian::Version::parse(info.version); !version) {
     return fail("{}: {}", path.filename().string(), version.message());
   }
-  if (!debian::is_valid_architecture(info.arch) || info.arch == "any" ||
-      info.arch == "source") {
+  if (!debian::is_valid_architecture(info.arch) || info.arch == "any" || info.arch == "source") {
     return fail("{}: '{}' is not a binary package's architecture", path.filename().string(),
                 util::printable(info.arch));
   }
@@ -220,8 +219,8 @@ std::string pool_dir(const std::string& component, const std::string& source)
 }
 
 Staging::Staging(const config::Config& config, const config::Repository& repository,
-                 std::unique_ptr<sign::Signer> signer, Catalog catalog,
-                 const util::Clock& clock, util::Log& log)
+                 std::unique_ptr<sign::Signer> signer, Catalog catalog, const util::Clock& clock,
+                 util::Log& log)
   : m_config(config), m_repository(repository), m_signer(std::move(signer)),
     m_catalog(std::move(catalog)), m_clock(clock), m_log(log), m_root(repository.staging_dir)
 {
@@ -248,8 +247,7 @@ Result<std::unique_ptr<Staging>> Staging::open(const config::Config& config,
 
 std::int64_t Staging::now() const
 {
-  return std::chrono::duration_cast<std::chrono::seconds>(m_clock.now().time_since_epoch())
-    .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(m_clock.now().time_since_epoch()).count();
 }
 
 Status Staging::ensure_dir(const fs::path& dir)
@@ -413,11 +411,21 @@ void Staging::take_debs(const fs::path& queue, const std::vector<std::string>& n
     } else {
       deb.folder_ready = static_cast<bool>(util::make_dirs(to.parent_path()));
     }
-    deb.file = {rel, {}, packages_stanza(binary->control_text, binary->control, rel, digests),
+    deb.file = {rel,
+                {},
+                packages_stanza(binary->control_text, binary->control, rel, digests),
                 *digests.sha256};
-    deb.member = {dist,           "binary",        component, binary->arch,
-                  binary->package, binary->version, binary->source,
-                  binary->source_version, rel, 0, 0};
+    deb.member = {dist,
+                  "binary",
+                  component,
+                  binary->arch,
+                  binary->package,
+                  binary->version,
+                  binary->source,
+                  binary->source_version,
+                  rel,
+                  0,
+                  0};
     return deb;
   };
   auto read_batch = [&](std::size_t first) {
@@ -502,8 +510,8 @@ bool Staging::take_batch(const fs::path& queue, std::vector<PreparedDeb>& batch,
       continue;
     }
     m_touched.insert(to.parent_path());
-    m_log.detail(fmt::format("{} {} {} -> {}", deb.member.name, deb.member.version,
-                             deb.member.arch, deb.file.path));
+    m_log.detail(fmt::format("{} {} {} -> {}", deb.member.name, deb.member.version, deb.member.arch,
+                             deb.file.path));
     // The stamp of the file where it now is (a refresh would otherwise read
     // it once more).
     if (auto stamp = stamp_of(to)) {
@@ -527,8 +535,8 @@ bool Staging::take_batch(const fs::path& queue, std::vector<PreparedDeb>& batch,
 bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
                        RunSummary& summary, KeepSource keep)
 {
-  const auto verified = debian::verify_upload(debian::Upload{queue, name},
-                                              {m_clock.now(), m_config.grace_period});
+  const auto verified =
+    debian::verify_upload(debian::Upload{queue, name}, {m_clock.now(), m_config.grace_period});
   if (verified.verdict == debian::Verdict::waiting) {
     ++summary.waiting;
     return false;
@@ -606,10 +614,14 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
     set_aside(queue, {name}, dsc_text.message(), summary);
     return false;
   }
-  CachedFile cached{rel, {}, sources_stanza(*dsc_text, paragraph, dir, files),
-                    *files.front().digests.sha256};
-  Member member{dist,      "source",  component,   "source", dsc.source,
-                dsc.version.to_string(), dsc.source, dsc.version.to_string(), rel, now(), 0};
+  CachedFile cached{
+    rel, {}, sources_stanza(*dsc_text, paragraph, dir, files), *files.front().digests.sha256};
+  Member member{dist,       "source",
+                component,  "source",
+                dsc.source, dsc.version.to_string(),
+                dsc.source, dsc.version.to_string(),
+                rel,        now(),
+                0};
   if (auto made = util::make_dirs(m_root / dir); !made) {
     m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
     ++summary.errors;
@@ -771,8 +783,7 @@ void Staging::take_unit(const fs::path& queue, const std::string& unit, const st
                    summary);
     return;
   }
-  if (!dscs.empty() &&
-      !take_dsc(dir, dscs.front(), dist, summary, KeepSource::yes)) {
+  if (!dscs.empty() && !take_dsc(dir, dscs.front(), dist, summary, KeepSource::yes)) {
     auto refused = util::stat_no_follow(dir / "rejected");
     if (refused && *refused) {
       set_aside_unit(queue, unit,
@@ -910,10 +921,10 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         summary.changed.insert(dist);
         continue;
       }
-      CachedFile reread{member.path, *stamp,
-                        packages_stanza(binary->control_text, binary->control, member.path,
-                                        binary->digests),
-                        *binary->digests.sha256};
+      CachedFile reread{
+        member.path, *stamp,
+        packages_stanza(binary->control_text, binary->control, member.path, binary->digests),
+        *binary->digests.sha256};
       stanzas[member.path] = reread.stanza;
       (void)m_catalog.put_file(reread);
     } else {
@@ -949,8 +960,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       stanzas[member.path] = reread.stanza;
       (void)m_catalog.put_file(reread);
     }
-    m_log.info(fmt::format("{} changed in the pool: its index entry was read again",
-                           member.path));
+    m_log.info(fmt::format("{} changed in the pool: its index entry was read again", member.path));
     summary.changed.insert(dist);
   }
   m_log.detail(fmt::format("checked the {} files of {} against the cache in {:.2f} s",
@@ -975,8 +985,8 @@ void Staging::prune(const std::string& dist, RunSummary& summary)
     std::sort(versions.begin(), versions.end(), [](const Member* a, const Member* b) {
       return compare_versions(a->version, b->version) > 0;
     });
-    for (std::size_t i = static_cast<std::size_t>(m_repository.keep_versions);
-         i < versions.size(); ++i) {
+    for (std::size_t i = static_cast<std::size_t>(m_repository.keep_versions); i < versions.size();
+         ++i) {
       mark_pending(dist);
       if (m_catalog.remove_member(*versions[i], now())) {
         m_log.detail(fmt::format("{} {} ({}) leaves {}: keep_versions = {}", versions[i]->name,
@@ -1167,9 +1177,9 @@ Status Staging::regenerate(const std::string& dist)
       if (m_repository.by_hash) {
         // By-hash copies are links to the new file under their final names,
         // made before the Release that names them.
-        for (auto [kind, hex] : {std::pair{"MD5Sum", *digests.md5},
-                                 std::pair{"SHA256", *digests.sha256},
-                                 std::pair{"SHA512", *digests.sha512}}) {
+        for (auto [kind, hex] :
+             {std::pair{"MD5Sum", *digests.md5}, std::pair{"SHA256", *digests.sha256},
+              std::pair{"SHA512", *digests.sha512}}) {
           const fs::path copy = dists / rel_dir / "by-hash" / kind / hex;
           auto present = util::stat_no_follow(copy);
           if (present && *present) {
@@ -1249,8 +1259,7 @@ Status Staging::regenerate(const std::string& dist)
     }
     auto detach = m_signer->detach_sign(release);
     if (!detach) {
-      return fail("signing {}/dists/{}/Release.gpg: {}", m_repository.name, dist,
-                  detach.message());
+      return fail("signing {}/dists/{}/Release.gpg: {}", m_repository.name, dist, detach.message());
     }
     inrelease = std::move(*clear);
     detached = std::move(*detach);
@@ -1388,8 +1397,8 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
   std::vector<std::string> dists;
   for (const auto& candidate : m_repository.products) {
     if ((dist.empty() || candidate == dist) &&
-        std::find(to.m_repository.products.begin(), to.m_repository.products.end(),
-                  candidate) != to.m_repository.products.end()) {
+        std::find(to.m_repository.products.begin(), to.m_repository.products.end(), candidate) !=
+          to.m_repository.products.end()) {
       dists.push_back(candidate);
     }
   }

@@ -41,11 +41,11 @@ namespace buildme::repo {
 
 struct RunSummary
 {
-  int added = 0;     // files taken into the pool
-  int refused = 0;   // set aside with a reason
-  int waiting = 0;   // sources whose files are still arriving
-  int pruned = 0;    // versions that left the indices
-  int deleted = 0;   // pool files deleted after delete_after
+  int added = 0;                 // files taken into the pool
+  int refused = 0;               // set aside with a reason
+  int waiting = 0;               // sources whose files are still arriving
+  int pruned = 0;                // versions that left the indices
+  int deleted = 0;               // pool files deleted after delete_after
   std::set<std::string> changed; // distributions regenerated
   int errors = 0;
 };
@@ -69,8 +69,8 @@ public:
   // this repository into `to`, for each distribution both hold (or only
   // `dist`), with hard links, and regenerates both. Error when nothing
   // matches.
-  Result<RunSummary> promote(const std::string& source, const std::string& version,
-                             Staging& to, const std::string& dist);
+  Result<RunSummary> promote(const std::string& source, const std::string& version, Staging& to,
+                             const std::string& dist);
 
   // Regenerates every distribution now.
   RunSummary regenerate_all();
@@ -92,7 +92,11 @@ private:
   bool take_batch(const std::filesystem::path& queue, std::vector<PreparedDeb>& batch,
                   RunSummary& summary);
   // A unit's source stays in the unit until its packages are taken too.
-  enum class KeepSource { no, yes };
+  enum class KeepSource
+  {
+    no,
+    yes
+  };
   bool take_dsc(const std::filesystem::path& queue, const std::string& name,
                 const std::string& dist, RunSummary& summary, KeepSource keep = KeepSource::no);
   void take_unit(const std::filesystem::path& queue, const std::string& unit,

@@ -221,8 +221,7 @@ Status GpgmeSigner::find_key()
                 where(), printable(m_home), m_fingerprint);
   }
   if (key->disabled) {
-    return fail("{} is disabled; enable it with gpg --edit-key {} enable", where(),
-                m_fingerprint);
+    return fail("{} is disabled; enable it with gpg --edit-key {} enable", where(), m_fingerprint);
   }
   if (key->invalid || !key->can_sign) {
     return fail("{} cannot sign: it has no valid signing key (subkeys expired, revoked, or "
@@ -281,8 +280,7 @@ Error GpgmeSigner::sign_failure(gpgme_error_t error) const
                 where, gpgme_text(error));
   }
   if (m_passphrase.configured && gpg_err_code(error) == GPG_ERR_BAD_PASSPHRASE) {
-    return fail("{}: the passphrase in passphrase_file is wrong ({})", where,
-                gpgme_text(error));
+    return fail("{}: the passphrase in passphrase_file is wrong ({})", where, gpgme_text(error));
   }
   return fail("cannot sign with {}: {}", where, gpgme_text(error));
 }
@@ -306,11 +304,9 @@ Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mo
     return sign_failure(error);
   }
   gpgme_sign_result_t result = gpgme_op_sign_result(m_ctx.get());
-  if (!result || result->invalid_signers || !result->signatures ||
-      result->signatures->next) {
-    auto reason = result && result->invalid_signers
-                    ? gpgme_text(result->invalid_signers->reason)
-                    : std::string("not exactly one signature made");
+  if (!result || result->invalid_signers || !result->signatures || result->signatures->next) {
+    auto reason = result && result->invalid_signers ? gpgme_text(result->invalid_signers->reason)
+                                                    : std::string("not exactly one signature made");
     return fail("cannot sign with key {} in {}: {}", m_fingerprint, printable(m_home), reason);
   }
   // apt warns about SHA1 signatures and will refuse them.
@@ -358,12 +354,10 @@ Result<std::unique_ptr<Signer>> make_gpgme_signer(const SignerConfig& config)
     if (!std::filesystem::is_directory(config.gnupg_home, error)) {
       return fail("GNUPGHOME {} is not a folder{}; set gnupg_home to the folder holding "
                   "the signing key",
-                  printable(config.gnupg_home),
-                  error ? ": " + error.message() : std::string());
+                  printable(config.gnupg_home), error ? ": " + error.message() : std::string());
     }
   }
-  auto signer = std::make_unique<GpgmeSigner>(std::move(*fingerprint),
-                                              home_for_messages(config));
+  auto signer = std::make_unique<GpgmeSigner>(std::move(*fingerprint), home_for_messages(config));
   if (auto ok = signer->open(config); !ok) {
     return ok.error();
   }

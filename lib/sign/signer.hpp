@@ -27,7 +27,7 @@ public:
 
 struct SignerConfig
 {
-  std::string gnupg_home;      // GNUPGHOME for the key; empty = gpg's default
+  std::string gnupg_home; // GNUPGHOME for the key; empty = gpg's default
   // Fingerprint of the signing (primary) key: 40 hex digits, any case,
   // spaces allowed (as gpg prints it). Short key ids are refused: another
   // key can be made to have the same one.

@@ -215,8 +215,7 @@ Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted)
   }
   auto digests = digest_fd(file->fd(), wanted);
   if (!digests) {
-    return fail("cannot compute checksums of {}: {}", printable(path.string()),
-                digests.message());
+    return fail("cannot compute checksums of {}: {}", printable(path.string()), digests.message());
   }
   return digests;
 }

@@ -12,7 +12,13 @@
 
 namespace buildme::util {
 
-enum class DigestKind { md5, sha1, sha256, sha512 };
+enum class DigestKind
+{
+  md5,
+  sha1,
+  sha256,
+  sha512
+};
 
 // The deb822 field that lists this digest in a .dsc/.changes: "Files" for
 // md5, "Checksums-Sha1", "Checksums-Sha256", "Checksums-Sha512".
@@ -22,8 +28,8 @@ std::string_view digest_name(DigestKind kind);
 // Length of the lower-case hex form: 32, 40, 64, 128.
 std::size_t digest_hex_length(DigestKind kind);
 
-inline constexpr DigestKind all_digest_kinds[] = {
-  DigestKind::md5, DigestKind::sha1, DigestKind::sha256, DigestKind::sha512};
+inline constexpr DigestKind all_digest_kinds[] = {DigestKind::md5, DigestKind::sha1,
+                                                  DigestKind::sha256, DigestKind::sha512};
 
 // Which digests to compute; lower-case hex results.
 struct Digests
@@ -47,8 +53,7 @@ struct DigestSet
 // feeding every wanted digest, and counts the bytes. Stops reading (and
 // returns what it has, with size > stop_after) once more than `stop_after`
 // bytes were read, so a huge file posing as a small one costs little.
-Result<Digests> digest_fd(int fd, DigestSet wanted,
-                          std::uint64_t stop_after = UINT64_MAX);
+Result<Digests> digest_fd(int fd, DigestSet wanted, std::uint64_t stop_after = UINT64_MAX);
 
 // Digests of a file given by path (regular file, symlinks not followed).
 Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted);

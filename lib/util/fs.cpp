@@ -73,8 +73,7 @@ public:
     std::string pattern = (folder_of(target) / ("." + name + ".XXXXXX")).string();
     int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
     if (fd < 0) {
-      return fail("cannot create a temporary file for {}: {}", show(target),
-                  errno_text(errno));
+      return fail("cannot create a temporary file for {}: {}", show(target), errno_text(errno));
     }
     return TempFile(fd, pattern);
   }
@@ -198,13 +197,12 @@ Result<TempFile> copy_beside(const fs::path& from, const fs::path& to)
 
 // The rename, link+unlink or copy+link that puts `from` at `to` (or, when
 // `numbered_names`, at the first free to.N) without overwriting anything.
-Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
-                                 bool numbered_names, bool sync = true)
+Result<fs::path> move_into_place(const fs::path& from, const fs::path& to, bool numbered_names,
+                                 bool sync = true)
 {
   bool unlinked_source = false;
   auto moved = place(to, numbered_names, [&](const fs::path& candidate) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, candidate.c_str(),
-                    RENAME_NOREPLACE) == 0) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, candidate.c_str(), RENAME_NOREPLACE) == 0) {
       unlinked_source = true;
       return 0;
     }
@@ -232,14 +230,13 @@ Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
 
   if (moved.error == EEXIST) {
     if (numbered_names) {
-      return fail("cannot move {} to {}: {} numbered names are taken already",
-                  show(from), show(to), max_numbered_names);
+      return fail("cannot move {} to {}: {} numbered names are taken already", show(from), show(to),
+                  max_numbered_names);
     }
     return fail("cannot move {} to {}: the target exists already", show(from), show(to));
   }
   if (moved.error != 0) {
-    return fail("cannot move {} to {}: {}", show(from), show(moved.where),
-                errno_text(moved.error));
+    return fail("cannot move {} to {}: {}", show(from), show(moved.where), errno_text(moved.error));
   }
 
   // From here on the file is at `where`; the messages say so.
@@ -249,8 +246,8 @@ Result<fs::path> move_into_place(const fs::path& from, const fs::path& to,
     return fail("moved {} to {}, but: {}", show(from), show(where), synced.message());
   }
   if (!unlinked_source && ::unlink(from.c_str()) != 0) {
-    return fail("placed {} at {}, but cannot remove the original: {}", show(from),
-                show(where), errno_text(errno));
+    return fail("placed {} at {}, but cannot remove the original: {}", show(from), show(where),
+                errno_text(errno));
   }
   if (sync && folder_of(from) != folder_of(where)) {
     synced = sync_dir(folder_of(from));
@@ -298,8 +295,8 @@ std::size_t utf8_length(std::string_view text, char32_t& code)
 // overrides that reorder what a reader sees.
 bool is_control(char32_t code)
 {
-  return (code >= 0x80 && code <= 0x9F) || code == 0x2028 || code == 0x2029
-         || (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
+  return (code >= 0x80 && code <= 0x9F) || code == 0x2028 || code == 0x2029 ||
+         (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
 }
 
 } // namespace
@@ -543,7 +540,8 @@ Result<std::optional<FileInfo>> stat_no_follow(const fs::path& path)
     std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
   info.mtime = std::chrono::system_clock::time_point(
     std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch));
-  auto changed = std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec);
+  auto changed =
+    std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec);
   info.ctime = std::chrono::system_clock::time_point(
     std::chrono::duration_cast<std::chrono::system_clock::duration>(changed));
   info.device = st.st_dev;

@@ -71,7 +71,13 @@ Status sync_filesystem(const fs::path& path);
 // What lstat says of a name inside a folder, without following symlinks.
 struct FileInfo
 {
-  enum class Type { regular, directory, symlink, other } type;
+  enum class Type
+  {
+    regular,
+    directory,
+    symlink,
+    other
+  } type;
   std::uint64_t size = 0;
   std::chrono::system_clock::time_point mtime;
   // Set by this machine's clock on every change; unlike mtime, no upload

@@ -16,8 +16,7 @@ Result<FileLock> FileLock::acquire(const std::filesystem::path& path, Mode mode)
 {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return fail("cannot open lock file {}: {}", printable(path.string()),
-                std::strerror(errno));
+    return fail("cannot open lock file {}: {}", printable(path.string()), std::strerror(errno));
   }
   int operation = mode == Mode::try_once ? LOCK_EX | LOCK_NB : LOCK_EX;
   while (::flock(fd, operation) != 0) {

@@ -12,7 +12,11 @@ namespace buildme::util {
 class FileLock
 {
 public:
-  enum class Mode { try_once, wait };
+  enum class Mode
+  {
+    try_once,
+    wait
+  };
 
   // Opens (creating) `path` and takes an exclusive flock. With try_once,
   // returns an unlocked FileLock (locked() == false) when another process

@@ -20,7 +20,13 @@ namespace buildme::util {
 class Log
 {
 public:
-  enum class Tone { plain, good, bad, pending };
+  enum class Tone
+  {
+    plain,
+    good,
+    bad,
+    pending
+  };
 
   // Writes to `out` (colour when it is a terminal and NO_COLOR is unset).
   explicit Log(std::FILE* out, const Clock& clock);

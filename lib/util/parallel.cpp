@@ -12,8 +12,7 @@ unsigned core_count()
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void parallel_for(std::size_t count, unsigned threads,
-                  const std::function<void(std::size_t)>& work)
+void parallel_for(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& work)
 {
   std::atomic<std::size_t> next{0};
   auto take = [&] {

@@ -130,18 +130,17 @@ private:
 // What the child sends back through the status pipe when it cannot exec.
 struct ChildFailure
 {
-  enum Stage { enter_folder, start } stage;
+  enum Stage
+  {
+    enter_folder,
+    start
+  } stage;
   int error;
 };
 
 // Runs in the forked child: only async-signal-safe calls from here on.
-[[noreturn]] void run_child(char* const* args,
-                            const char* cwd,
-                            const sigset_t& mask,
-                            int in,
-                            int out,
-                            int err,
-                            int status)
+[[noreturn]] void run_child(char* const* args, const char* cwd, const sigset_t& mask, int in,
+                            int out, int err, int status)
 {
   ::setpgid(0, 0);
   ::signal(SIGPIPE, SIG_DFL);
@@ -249,15 +248,17 @@ struct Child
   Fd err;
 };
 
-enum class Input { pipe, null };
+enum class Input
+{
+  pipe,
+  null
+};
 
 // Forks and execs argv in its own process group. An Error (naming the
 // program, or the folder it cannot enter) when it could not be started.
 Result<Child> start_child(const std::vector<std::string>& argv,
-                          const std::optional<std::filesystem::path>& cwd,
-                          Input input,
-                          bool merge_stderr,
-                          const sigset_t& child_mask)
+                          const std::optional<std::filesystem::path>& cwd, Input input,
+                          bool merge_stderr, const sigset_t& child_mask)
 {
   if (argv.empty() || argv[0].empty()) {
     return fail("cannot run a program: no program name given");
@@ -290,13 +291,8 @@ Result<Child> start_child(const std::vector<std::string>& argv,
     return fail("cannot run {}: cannot fork: {}", program, errno_text(errno));
   }
   if (pid == 0) {
-    run_child(args.data(),
-              cwd ? folder.c_str() : nullptr,
-              child_mask,
-              in_r.get(),
-              out_w.get(),
-              merge_stderr ? out_w.get() : err_w.get(),
-              status_w.get());
+    run_child(args.data(), cwd ? folder.c_str() : nullptr, child_mask, in_r.get(), out_w.get(),
+              merge_stderr ? out_w.get() : err_w.get(), status_w.get());
   }
   // Also here, so that a stop that comes before the child has run still
   // reaches its whole group. EACCES after the child's exec is harmless.
@@ -310,8 +306,8 @@ Result<Child> start_child(const std::vector<std::string>& argv,
   if (child_failed(status_r.get(), failure)) {
     wait_for(pid);
     if (failure.stage == ChildFailure::enter_folder) {
-      return fail("cannot run {}: cannot enter folder {}: {}",
-                  program, printable(folder), errno_text(failure.error));
+      return fail("cannot run {}: cannot enter folder {}: {}", program, printable(folder),
+                  errno_text(failure.error));
     }
     return fail("cannot run {}: {}", program, errno_text(failure.error));
   }
@@ -324,18 +320,24 @@ Result<Child> start_child(const std::vector<std::string>& argv,
 }
 
 // Why a child was stopped.
-enum class Trigger { none, timeout, idle, cancel };
+enum class Trigger
+{
+  none,
+  timeout,
+  idle,
+  cancel
+};
 
 // What supervise() watches besides the child's own end, and how it stops it.
 struct Watch
 {
-  std::string_view input;                     // written to the child's stdin
-  Sink on_out;                                // each chunk of stdout
-  Sink on_err;                                // each chunk of stderr
+  std::string_view input; // written to the child's stdin
+  Sink on_out;            // each chunk of stdout
+  Sink on_err;            // each chunk of stderr
   std::optional<Clock::time_point> deadline;
-  Clock::duration idle{0};                    // 0: silence is fine
+  Clock::duration idle{0}; // 0: silence is fine
   std::function<bool()> cancelled;
-  std::vector<int> stop_signals;              // sent in turn, `grace` apart
+  std::vector<int> stop_signals; // sent in turn, `grace` apart
   Clock::duration grace{0};
 };
 
@@ -403,9 +405,7 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
 
     // When to look again if nothing happens before; none: only an event.
     std::optional<Clock::time_point> wake;
-    auto wake_by = [&wake](Clock::time_point when) {
-      wake = wake ? std::min(*wake, when) : when;
-    };
+    auto wake_by = [&wake](Clock::time_point when) { wake = wake ? std::min(*wake, when) : when; };
     if (ended.trigger == Trigger::none) {
       if (watch.deadline) {
         wake_by(*watch.deadline);
@@ -491,8 +491,8 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options)
 {
   SigpipeBlock sigpipe_block;
-  auto child = start_child(argv, options.cwd, Input::pipe, options.merge_stderr,
-                           sigpipe_block.old_mask());
+  auto child =
+    start_child(argv, options.cwd, Input::pipe, options.merge_stderr, sigpipe_block.old_mask());
   if (!child) {
     return child.error();
   }
@@ -570,9 +570,7 @@ Result<StreamResult> run_streaming(const std::vector<std::string>& argv,
   return result;
 }
 
-
 // Workers: util::spawn
-
 
 namespace {
 
@@ -580,7 +578,7 @@ namespace {
 // async-signal-safe calls; on failure, exit 127 (the output file says why
 // when it could be opened).
 [[noreturn]] void exec_worker(const std::vector<char*>& argv, const SpawnOptions& options,
-                             int output_fd)
+                              int output_fd)
 {
   int null_fd = ::open("/dev/null", O_RDONLY);
   if (null_fd >= 0) {

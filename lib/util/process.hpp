@@ -19,15 +19,15 @@ namespace buildme::util {
 struct ProcessOptions
 {
   std::optional<std::filesystem::path> cwd;
-  std::string stdin_data;                      // written to the child's stdin
+  std::string stdin_data;                           // written to the child's stdin
   std::optional<std::chrono::milliseconds> timeout; // then SIGTERM, SIGKILL
-  bool merge_stderr = false;                   // stderr into stdout
+  bool merge_stderr = false;                        // stderr into stdout
 };
 
 struct ProcessResult
 {
-  int exit_code = -1;   // exit status, or -1 when killed by a signal
-  int signal = 0;       // the signal that ended it, 0 if none
+  int exit_code = -1; // exit status, or -1 when killed by a signal
+  int signal = 0;     // the signal that ended it, 0 if none
   bool timed_out = false;
   std::string out;
   std::string err;
@@ -62,7 +62,8 @@ struct StreamOptions
 
 struct StreamResult
 {
-  enum class End {
+  enum class End
+  {
     exited,    // ended by itself; exit_code is valid
     timed_out, // stopped after StreamOptions::timeout
     idle,      // stopped after StreamOptions::idle_timeout without output
@@ -85,18 +86,16 @@ struct StreamResult
 Result<StreamResult> run_streaming(const std::vector<std::string>& argv,
                                    const StreamOptions& options);
 
-
 // Starting a long-lived worker process that outlives its starter: buildme's
 // tick starts one per build and exits. The worker inherits exactly one extra
 // descriptor (the slot lock, as fd 3), so the lock is held without a gap from
 // the moment the tick took it until the worker ends, however it ends.
 
-
 struct SpawnOptions
 {
-  int pass_fd = -1;                  // becomes fd 3 in the child (-1: none)
-  std::filesystem::path output;      // stdout and stderr appended here
-  bool detach = true;                // new session, reparented to init
+  int pass_fd = -1;             // becomes fd 3 in the child (-1: none)
+  std::filesystem::path output; // stdout and stderr appended here
+  bool detach = true;           // new session, reparented to init
 };
 
 // Starts argv[0] (an absolute path) with argv. Detached: returns 0 (the

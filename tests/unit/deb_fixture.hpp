@@ -63,8 +63,7 @@ inline std::filesystem::path build_deb(const std::filesystem::path& dir, const s
   }
   auto deb = dir / (name + ".deb");
   run_tool(dpkg_deb,
-           {"--root-owner-group", "-Z" + compression, "--build", tree.string(), deb.string()},
-           dir);
+           {"--root-owner-group", "-Z" + compression, "--build", tree.string(), deb.string()}, dir);
   std::filesystem::remove_all(tree);
   return deb;
 }
@@ -88,9 +87,9 @@ inline std::filesystem::path ar_archive(const std::filesystem::path& dir, const 
 // A .deb made by hand: debian-binary "2.0", a control.tar.gz of the folder
 // that `fill_control` fills (tar of "."), an empty data.tar.gz. For control
 // data that dpkg-deb would refuse to build.
-inline std::filesystem::path
-hand_made_deb(const std::filesystem::path& dir, const std::string& name,
-              const std::function<void(const std::filesystem::path&)>& fill_control)
+inline std::filesystem::path hand_made_deb(
+  const std::filesystem::path& dir, const std::string& name,
+  const std::function<void(const std::filesystem::path&)>& fill_control)
 {
   auto work = dir / ("hand-" + name);
   std::filesystem::create_directories(work / "control");

@@ -40,8 +40,7 @@ public:
     }
     return fault("remove_tree");
   }
-  Status upload(const std::filesystem::path& local, const std::string& remote,
-                mode_t) override
+  Status upload(const std::filesystem::path& local, const std::string& remote, mode_t) override
   {
     if (auto failed = fault("upload"); !failed) {
       return failed;
@@ -127,8 +126,7 @@ public:
   std::string name() const override { return m_target.name(); }
   Status make_dir(const std::string& dir) override { return m_target.make_dir(dir); }
   Status remove_tree(const std::string& dir) override { return m_target.remove_tree(dir); }
-  Status upload(const std::filesystem::path& local, const std::string& remote,
-                mode_t mode) override
+  Status upload(const std::filesystem::path& local, const std::string& remote, mode_t mode) override
   {
     return m_target.upload(local, remote, mode);
   }

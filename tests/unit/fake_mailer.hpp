@@ -31,7 +31,7 @@ public:
     return answer;
   }
 
-  mail::SendResult answer;  // accepted unless a test says otherwise
+  mail::SendResult answer; // accepted unless a test says otherwise
   int attempts = 0;
   std::vector<Sent> sent;
 };

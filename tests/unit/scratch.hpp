@@ -16,8 +16,7 @@ class ScratchDir
 public:
   ScratchDir()
   {
-    std::string pattern =
-      (std::filesystem::temp_directory_path() / "buildme-test-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "buildme-test-XXXXXX").string();
     if (!mkdtemp(pattern.data())) {
       throw std::runtime_error("mkdtemp failed");
     }

@@ -52,24 +52,31 @@ public:
     ::chmod((m_dir / "authorized_keys").c_str(), 0600);
 
     m_port = free_port();
-    m_dir.write("sshd_config",
-                "ListenAddress 127.0.0.1\n"
-                "Port " + std::to_string(m_port) + "\n"
-                "HostKey " + (m_dir / "host_key").string() + "\n"
-                "AuthorizedKeysFile " + (m_dir / "authorized_keys").string() + "\n"
-                "PidFile " + (m_dir / "sshd.pid").string() + "\n"
-                "PasswordAuthentication no\n"
-                "KbdInteractiveAuthentication no\n"
-                "UsePAM no\n"
-                "StrictModes no\n"
-                "PermitRootLogin yes\n"
-                "LogLevel VERBOSE\n"
-                "Subsystem sftp internal-sftp\n"
-                // Hermetic sessions: Debian's bash sources ~/.bashrc for a
-                // command run over ssh only while it is a top-level shell
-                // (SHLVL < 2 after its own increment); SHLVL=1 here makes
-                // it 2, so the user's startup files never run in a test.
-                "SetEnv SHLVL=1\n");
+    m_dir.write("sshd_config", "ListenAddress 127.0.0.1\n"
+                               "Port " +
+                                 std::to_string(m_port) +
+                                 "\n"
+                                 "HostKey " +
+                                 (m_dir / "host_key").string() +
+                                 "\n"
+                                 "AuthorizedKeysFile " +
+                                 (m_dir / "authorized_keys").string() +
+                                 "\n"
+                                 "PidFile " +
+                                 (m_dir / "sshd.pid").string() +
+                                 "\n"
+                                 "PasswordAuthentication no\n"
+                                 "KbdInteractiveAuthentication no\n"
+                                 "UsePAM no\n"
+                                 "StrictModes no\n"
+                                 "PermitRootLogin yes\n"
+                                 "LogLevel VERBOSE\n"
+                                 "Subsystem sftp internal-sftp\n"
+                                 // Hermetic sessions: Debian's bash sources ~/.bashrc for a
+                                 // command run over ssh only while it is a top-level shell
+                                 // (SHLVL < 2 after its own increment); SHLVL=1 here makes
+                                 // it 2, so the user's startup files never run in a test.
+                                 "SetEnv SHLVL=1\n");
     m_dir.write("known_hosts", known_hosts_line(m_dir / "host_key.pub"));
     start();
   }
@@ -196,7 +203,6 @@ private:
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-
 
   static std::vector<pid_t> descendants(pid_t root)
   {

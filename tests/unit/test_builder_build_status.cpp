@@ -111,16 +111,29 @@ TEST_CASE("a status line whose code and word disagree is ignored")
 
 TEST_CASE("malformed and truncated status lines are not trusted")
 {
-  for (auto line : {"BUILDME-STATUS: 0", "BUILDME-STATUS: 0 ", "BUILDME-STATUS:",
-                    "BUILDME-STATUS: ", "BUILDME-STATUS: banana", "BUILDME-STATUS: success 0",
-                    "BUILDME-STATUS:0 success", "BUILDME-STATUS: 0success",
-                    "BUILDME-STATUS: 0 successful", "BUILDME-STATUS: 0 Success",
-                    "BUILDME-STATUS: 0 success\x01 detail", "BUILDME-STATUS: -0 success",
-                    "BUILDME-STATUS: +0 success", "BUILDME-STATUS: 0x0 success",
-                    "BUILDME-STATUS: 20 success", "BUILDME-STATUS: 137 builder-error",
+  for (auto line : {"BUILDME-STATUS: 0",
+                    "BUILDME-STATUS: 0 ",
+                    "BUILDME-STATUS:",
+                    "BUILDME-STATUS: ",
+                    "BUILDME-STATUS: banana",
+                    "BUILDME-STATUS: success 0",
+                    "BUILDME-STATUS:0 success",
+                    "BUILDME-STATUS: 0success",
+                    "BUILDME-STATUS: 0 successful",
+                    "BUILDME-STATUS: 0 Success",
+                    "BUILDME-STATUS: 0 success\x01 detail",
+                    "BUILDME-STATUS: -0 success",
+                    "BUILDME-STATUS: +0 success",
+                    "BUILDME-STATUS: 0x0 success",
+                    "BUILDME-STATUS: 20 success",
+                    "BUILDME-STATUS: 137 builder-error",
                     "BUILDME-STATUS: 99999999999999999999999999 success",
-                    "BUILDME-STATUS: 4294967296 success", "BUILDME-STATUS: 010 build-failed", "BUILDME-STATUS: 00 success",
-                    "BUILDME-STAT", "buildme-status: 0 success", "BUILDME-STATUS 0 success"}) {
+                    "BUILDME-STATUS: 4294967296 success",
+                    "BUILDME-STATUS: 010 build-failed",
+                    "BUILDME-STATUS: 00 success",
+                    "BUILDME-STAT",
+                    "buildme-status: 0 success",
+                    "BUILDME-STATUS 0 success"}) {
     INFO(std::string(line));
     CHECK_FALSE(parse_build_status(line).has_value());
     CHECK_FALSE(parse_build_status(std::string(line) + "\n").has_value());

@@ -8,8 +8,8 @@
 
 #include <filesystem>
 
-using buildme::builder::ExecResult;
 using buildme::builder::describe;
+using buildme::builder::ExecResult;
 using buildme::builder::shell_command;
 using buildme::builder::shell_quote;
 using buildme::test::ScratchDir;
@@ -23,8 +23,8 @@ std::vector<std::string> words_seen_by_sh(const std::string& command_line,
 {
   buildme::util::ProcessOptions options;
   options.cwd = cwd;
-  auto result = buildme::util::run_process(
-    {"/bin/sh", "-c", "printf '%s\\0' " + command_line}, options);
+  auto result =
+    buildme::util::run_process({"/bin/sh", "-c", "printf '%s\\0' " + command_line}, options);
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.message()));
   REQUIRE_MESSAGE(result->exit_code == 0, result->err);
   std::vector<std::string> words;
@@ -56,11 +56,33 @@ TEST_CASE("a quoted word is single-quoted with embedded quotes escaped")
 TEST_CASE("hostile words reach the program verbatim through a shell and run nothing")
 {
   ScratchDir dir;
-  std::vector<std::string> words = {
-    "with space", "it's", "'", "''", "\"double\"", "$(touch PWNED1)", "`touch PWNED2`",
-    "; touch PWNED3", "&& touch PWNED4", "| touch PWNED5", "line\nbreak", "*", "?", "~",
-    "$HOME", "${HOME}", "", "-n", "--", "back\\slash", "tab\there", "!", "#comment",
-    "a'b\"c$d`e\\f", "trailing\\", "\r\x1b[31mred", "\xff\xfe non-UTF-8"};
+  std::vector<std::string> words = {"with space",
+                                    "it's",
+                                    "'",
+                                    "''",
+                                    "\"double\"",
+                                    "$(touch PWNED1)",
+                                    "`touch PWNED2`",
+                                    "; touch PWNED3",
+                                    "&& touch PWNED4",
+                                    "| touch PWNED5",
+                                    "line\nbreak",
+                                    "*",
+                                    "?",
+                                    "~",
+                                    "$HOME",
+                                    "${HOME}",
+                                    "",
+                                    "-n",
+                                    "--",
+                                    "back\\slash",
+                                    "tab\there",
+                                    "!",
+                                    "#comment",
+                                    "a'b\"c$d`e\\f",
+                                    "trailing\\",
+                                    "\r\x1b[31mred",
+                                    "\xff\xfe non-UTF-8"};
   std::string all_bytes;
   for (int c = 1; c < 256; ++c) {
     all_bytes += static_cast<char>(c);

@@ -99,8 +99,8 @@ TEST_CASE("remove_tree refuses the root, relative paths, .. and nothing")
   auto host = make_local_host();
   auto relative = fs::relative(dir / "work", fs::current_path()).string();
   for (const std::string& bad : {std::string(), std::string("/"), std::string("//"),
-                                std::string("/."), std::string("/tmp/.."), std::string("work"),
-                                relative, (dir / "other" / ".." / "work").string()}) {
+                                 std::string("/."), std::string("/tmp/.."), std::string("work"),
+                                 relative, (dir / "other" / ".." / "work").string()}) {
     CAPTURE(bad);
     auto removed = host->remove_tree(bad);
     REQUIRE_FALSE(removed.ok());

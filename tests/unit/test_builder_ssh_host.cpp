@@ -31,8 +31,7 @@ namespace {
 std::unique_ptr<Host> connect(const SshServer& server)
 {
   auto host = connect_ssh(server.target());
-  REQUIRE_MESSAGE(host.ok(), (host.ok() ? "" : host.message()) << "\nsshd log:\n"
-                                                               << server.log());
+  REQUIRE_MESSAGE(host.ok(), (host.ok() ? "" : host.message()) << "\nsshd log:\n" << server.log());
   return std::move(*host);
 }
 
@@ -135,10 +134,22 @@ TEST_CASE("arguments arrive on the builder verbatim, however hostile")
   SshServer server;
   auto host = connect(server);
   ScratchDir work;
-  std::vector<std::string> words = {
-    "with space", "it's", "'", "\"double\"", "$(touch PWNED1)", "`touch PWNED2`",
-    "; touch PWNED3", "&& touch PWNED4", "line\nbreak", "*", "$HOME", "", "-n",
-    "back\\slash", "tab\there", "BUILDME-PGID 1"};
+  std::vector<std::string> words = {"with space",
+                                    "it's",
+                                    "'",
+                                    "\"double\"",
+                                    "$(touch PWNED1)",
+                                    "`touch PWNED2`",
+                                    "; touch PWNED3",
+                                    "&& touch PWNED4",
+                                    "line\nbreak",
+                                    "*",
+                                    "$HOME",
+                                    "",
+                                    "-n",
+                                    "back\\slash",
+                                    "tab\there",
+                                    "BUILDME-PGID 1"};
   std::vector<std::string> argv = {"printf", "%s\\n"};
   argv.insert(argv.end(), words.begin(), words.end());
   std::string expected;
@@ -230,8 +241,7 @@ TEST_CASE("a 5 MB file goes to the builder and comes back byte for byte")
   {
     auto empty = work.write("local/empty", "");
     REQUIRE(host->upload(empty, (work / "remote" / "empty").string()).ok());
-    REQUIRE(host->download((work / "remote" / "empty").string(), work / "back" / "empty", 0)
-              .ok());
+    REQUIRE(host->download((work / "remote" / "empty").string(), work / "back" / "empty", 0).ok());
     CHECK(fs::file_size(work / "back" / "empty") == 0);
   }
 }
@@ -359,8 +369,8 @@ TEST_CASE("an unknown host key is refused with its fingerprint, never trusted on
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.message().find("is not in " + target.known_hosts) != std::string::npos);
   CHECK(refused.message().find(fingerprint) != std::string::npos);
-  CHECK(refused.message().find("ssh-keyscan -p " + std::to_string(server.port()))
-        != std::string::npos);
+  CHECK(refused.message().find("ssh-keyscan -p " + std::to_string(server.port())) !=
+        std::string::npos);
   CHECK(ScratchDir::read(target.known_hosts).empty());
 
   target.known_hosts = server.path("no_such_known_hosts").string();
@@ -424,8 +434,8 @@ TEST_CASE("the wall-clock timeout stops the command and everything it started")
   // The background sleep ignores SIGINT (as a non-interactive shell sets it
   // up), so it takes the TERM that follows.
   auto ran =
-    run(*host, {"sh", "-c", "sleep 60 & echo $! > \"$1\"; echo started; wait", "sh", pidfile},
-        "", options);
+    run(*host, {"sh", "-c", "sleep 60 & echo $! > \"$1\"; echo started; wait", "sh", pidfile}, "",
+        options);
   CHECK(ran.result.end == ExecResult::End::timed_out);
   CHECK(ran.output == "started\n");
   CHECK(ran.seconds >= 1.0);
@@ -472,8 +482,9 @@ TEST_CASE("the silence timeout stops a quiet command but not one that keeps talk
   CHECK(quiet.seconds < 3.0);
 
   auto talking = run(*host,
-                     {"sh", "-c", "i=0; while [ $i -lt 12 ]; do echo $i; sleep 0.2; "
-                                  "i=$((i+1)); done"},
+                     {"sh", "-c",
+                      "i=0; while [ $i -lt 12 ]; do echo $i; sleep 0.2; "
+                      "i=$((i+1)); done"},
                      "", options);
   CHECK(talking.result.end == ExecResult::End::exited);
   CHECK(talking.result.exit_code == 0);
@@ -516,8 +527,7 @@ TEST_CASE("a builder whose sshd dies mid-command gives an error, not a hang")
   };
 
   auto result = host->run({"sleep", "20"}, "", options);
-  auto seconds =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   REQUIRE_FALSE(result.ok());
   CHECK(result.message().find("lost connection to " + host->name()) != std::string::npos);
   CHECK(result.message().find("sleep") != std::string::npos);

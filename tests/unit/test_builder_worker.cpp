@@ -138,8 +138,9 @@ TEST_SUITE("builder: the worker, with a fake host")
   TEST_CASE("a good build hands its packages and the job's source to the queue as one unit")
   {
     WorkerFixture f;
-    f.script = build_that(0, "success", {"hello_1.0-1_armel.deb", "hello-dbg_1.0-1_armel.ddeb",
-                                         "hello_1.0-1_armel.changes"});
+    f.script = build_that(
+      0, "success",
+      {"hello_1.0-1_armel.deb", "hello-dbg_1.0-1_armel.ddeb", "hello_1.0-1_armel.changes"});
     CHECK(f.run() == 0);
     const auto build = f.build();
     CHECK(build.state == jobs::BuildState::success);

@@ -92,17 +92,17 @@ TEST_SUITE("config: reading buildme.conf")
 
   TEST_CASE("[DEFAULT] may hold any key, used through references")
   {
-    auto config = parse_ok("[DEFAULT]\nroot = /data\nanything_at_all = 1\n" + minimal
-                           + "log_file = %(root)s/buildme.log\n");
+    auto config = parse_ok("[DEFAULT]\nroot = /data\nanything_at_all = 1\n" + minimal +
+                           "log_file = %(root)s/buildme.log\n");
     CHECK(config.log_file == "/data/buildme.log");
   }
 
   TEST_CASE("a [product NAME] section overrides the [buildme] folders of that product only")
   {
-    auto config = parse_ok("[DEFAULT]\nsub = x\n" + minimal
-                           + "[product diablo]\n"
-                             "incoming_dir = /home/uploads/%(product)s/%(sub)s\n"
-                             "arches = armel i386\n");
+    auto config = parse_ok("[DEFAULT]\nsub = x\n" + minimal +
+                           "[product diablo]\n"
+                           "incoming_dir = /home/uploads/%(product)s/%(sub)s\n"
+                           "arches = armel i386\n");
     CHECK(config.product("diablo")->incoming_dir == "/home/uploads/diablo/x");
     CHECK(config.product("diablo")->result_dir == "/srv/builder/diablo");
     CHECK(config.product("fremantle")->incoming_dir == "/srv/incoming/fremantle");
@@ -118,9 +118,8 @@ TEST_SUITE("config: reading buildme.conf")
   {
     // Long lists once read freed memory: more than 15 bytes left the short
     // string buffer and the words pointed into a destroyed temporary.
-    const std::vector<std::string> many = {"amd64",   "arm64",   "armel",    "armhf",
-                                           "i386",    "mips64el", "ppc64el", "s390x",
-                                           "riscv64", "loong64"};
+    const std::vector<std::string> many = {"amd64",    "arm64",   "armel", "armhf",   "i386",
+                                           "mips64el", "ppc64el", "s390x", "riscv64", "loong64"};
     std::string listed;
     for (const auto& arch : many) {
       listed += arch + " ";
@@ -157,11 +156,11 @@ TEST_SUITE("config: reading buildme.conf")
 
   TEST_CASE("grace_period that is not a whole number of seconds is an error")
   {
-    CHECK(parse_error(minimal + "grace_period = ten\n")
-          == "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600, "
-             "10m or 7d)");
-    for (auto bad : {"-5", "1.5h", "10 m", "10w", "m", "", "600ss", "0x10",
-                     "99999999999999999999", "9999999999999999h"}) {
+    CHECK(parse_error(minimal + "grace_period = ten\n") ==
+          "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600, "
+          "10m or 7d)");
+    for (auto bad : {"-5", "1.5h", "10 m", "10w", "m", "", "600ss", "0x10", "99999999999999999999",
+                     "9999999999999999h"}) {
       CAPTURE(bad);
       CHECK(has(parse_error(minimal + "grace_period = " + bad + "\n"),
                 "test.conf: [buildme] grace_period: "));
@@ -171,8 +170,8 @@ TEST_SUITE("config: reading buildme.conf")
   TEST_CASE("log_file is optional and must be absolute when given")
   {
     CHECK(parse_ok(minimal + "log_file =\n").log_file.empty());
-    CHECK(parse_ok(minimal + "log_file = /var/log/buildme.log\n").log_file
-          == "/var/log/buildme.log");
+    CHECK(parse_ok(minimal + "log_file = /var/log/buildme.log\n").log_file ==
+          "/var/log/buildme.log");
     CHECK(has(parse_error(minimal + "log_file = buildme.log\n"),
               "test.conf: [buildme] log_file: 'buildme.log' is not an absolute path"));
   }
@@ -182,10 +181,11 @@ TEST_SUITE("config: mistakes an administrator makes")
 {
   TEST_CASE("an unknown section is an error listing the known ones")
   {
-    CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n")
-          == "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
-             "[builder NAME], [mail], [repository NAME]");
-    CHECK(has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
+    CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n") ==
+          "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
+          "[builder NAME], [mail], [repository NAME]");
+    CHECK(
+      has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
   }
 
@@ -235,8 +235,9 @@ TEST_SUITE("config: mistakes an administrator makes")
 
   TEST_CASE("a folder missing from [buildme] may come from every [product NAME]")
   {
-    auto config = parse_ok(with_line("repo_queue", "") + "[product fremantle]\nrepo_queue = /q/f\n"
-                           + "[product diablo]\nrepo_queue = /q/%(product)s\n");
+    auto config =
+      parse_ok(with_line("repo_queue", "") + "[product fremantle]\nrepo_queue = /q/f\n" +
+               "[product diablo]\nrepo_queue = /q/%(product)s\n");
     CHECK(config.product("diablo")->repo_queue == "/q/diablo");
     CHECK(has(parse_error(with_line("repo_queue", "") + "[product fremantle]\nrepo_queue = /q\n"),
               "diablo"));
@@ -247,8 +248,8 @@ TEST_SUITE("config: mistakes an administrator makes")
     auto message = parse_error(with_line("incoming_dir", "incoming_dir = srv/%(product)s"));
     CHECK(has(message, "test.conf: [buildme] incoming_dir: 'srv/fremantle' (for product "
                        "fremantle) is not an absolute path"));
-    auto via_default = parse_error("[DEFAULT]\nroot = srv\n"
-                                   + with_line("result_dir", "result_dir = %(root)s/b"));
+    auto via_default =
+      parse_error("[DEFAULT]\nroot = srv\n" + with_line("result_dir", "result_dir = %(root)s/b"));
     CHECK(has(via_default, "test.conf: [buildme] result_dir: 'srv/b'"));
     auto in_product = parse_error(minimal + "[product diablo]\nresult_dir = ~/builds\n");
     CHECK(has(in_product, "test.conf: [product diablo] result_dir: '~/builds'"));
@@ -274,8 +275,8 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     auto message = parse_error(with_line("incoming_dir", "incoming_dir = /srv/%(prodcut)s"));
     CHECK(has(message, "test.conf: [buildme] incoming_dir: unknown reference %(prodcut)s"));
-    auto loop = parse_error("[DEFAULT]\na = %(b)s\nb = %(a)s\n"
-                            + with_line("state_dir", "state_dir = /%(a)s"));
+    auto loop = parse_error("[DEFAULT]\na = %(b)s\nb = %(a)s\n" +
+                            with_line("state_dir", "state_dir = /%(a)s"));
     CHECK(has(loop, "test.conf: [buildme] state_dir: "));
     CHECK(has(loop, "loop"));
     auto percent = parse_error(minimal + "[product diablo]\nincoming_dir = /srv/100%\n");
@@ -330,10 +331,10 @@ TEST_SUITE("config: loading the file")
     auto missing = (dir / "buildme.conf").string();
     auto config = load_config(missing);
     REQUIRE_FALSE(config.ok());
-    CHECK(config.message()
-          == "cannot read " + missing
-               + ": No such file or directory (use --config FILE, or copy etc/buildme.conf from "
-                 "buildme's sources)");
+    CHECK(config.message() ==
+          "cannot read " + missing +
+            ": No such file or directory (use --config FILE, or copy etc/buildme.conf from "
+            "buildme's sources)");
   }
 
   TEST_CASE("a loaded config names its file, in the result and in errors")
@@ -441,16 +442,17 @@ TEST_SUITE("config: builders")
 
 TEST_SUITE("config: repositories")
 {
-  const std::string two = minimal + "[repository extras-devel]\n"
-                                    "staging_dir = /srv/repo/staging/%(repository)s\n"
-                                    "products = fremantle diablo\n"
-                                    "components = free non-free\n"
-                                    "sign_with = 0123 4567 89AB CDEF 0123 4567 89ab cdef 0123 4567\n"
-                                    "valid_for = 7d\nby_hash = no\ncompress = xz\n"
-                                    "promote_to = extras-testing\n"
-                                    "[repository extras-testing]\n"
-                                    "staging_dir = /srv/repo/staging/extras-testing\n"
-                                    "products = fremantle\n";
+  const std::string two = minimal +
+                          "[repository extras-devel]\n"
+                          "staging_dir = /srv/repo/staging/%(repository)s\n"
+                          "products = fremantle diablo\n"
+                          "components = free non-free\n"
+                          "sign_with = 0123 4567 89AB CDEF 0123 4567 89ab cdef 0123 4567\n"
+                          "valid_for = 7d\nby_hash = no\ncompress = xz\n"
+                          "promote_to = extras-testing\n"
+                          "[repository extras-testing]\n"
+                          "staging_dir = /srv/repo/staging/extras-testing\n"
+                          "products = fremantle\n";
 
   TEST_CASE("a repository is read with its distributions, components and signing key")
   {
@@ -477,10 +479,10 @@ TEST_SUITE("config: repositories")
     const Config config = parse_ok(two);
     CHECK(config.products[0].repository == "extras-devel");
     CHECK(config.products[1].repository == "extras-devel");
-    const Config queues = parse_ok(
-      "[buildme]\nproducts = fremantle\nincoming_dir = /i/%(product)s\nresult_dir = /r\n"
-      "repo_queue = /q/%(repository)s/%(product)s\nstate_dir = /s\n"
-      "[repository extras-devel]\nstaging_dir = /st\nproducts = fremantle\n");
+    const Config queues =
+      parse_ok("[buildme]\nproducts = fremantle\nincoming_dir = /i/%(product)s\nresult_dir = /r\n"
+               "repo_queue = /q/%(repository)s/%(product)s\nstate_dir = /s\n"
+               "[repository extras-devel]\nstaging_dir = /st\nproducts = fremantle\n");
     CHECK(queues.products[0].repo_queue == "/q/extras-devel/fremantle");
   }
 
@@ -499,7 +501,8 @@ TEST_SUITE("config: repositories")
     CHECK(has(parse_error(base + "by_hash = maybe\n"), "[repository r] by_hash: 'maybe'"));
     CHECK(has(parse_error(base + "keep_versions = 0\n"), "[repository r] keep_versions: '0'"));
     CHECK(has(parse_error(base + "valid_for = soon\n"), "[repository r] valid_for: 'soon'"));
-    CHECK(has(parse_error(base + "gnupg_home = keys\n"), "[repository r] gnupg_home: 'keys' is not an absolute path"));
+    CHECK(has(parse_error(base + "gnupg_home = keys\n"),
+              "[repository r] gnupg_home: 'keys' is not an absolute path"));
   }
 }
 
@@ -530,8 +533,10 @@ TEST_SUITE("config: mail")
     CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\nstarttls = maybe\n" + ok),
               "[mail] starttls: 'maybe' is not required, optional or no"));
     CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\n"), "[mail] from: missing"));
-    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\npassword = a\n"
-                                    "password_file = /p\n" + ok),
+    CHECK(has(parse_error(minimal +
+                          "[mail]\nsmtp_url = smtp://x\npassword = a\n"
+                          "password_file = /p\n" +
+                          ok),
               "[mail] password: give password or password_file, not both"));
   }
 }

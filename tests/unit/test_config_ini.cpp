@@ -223,7 +223,8 @@ TEST_SUITE("config ini: errors")
 
   TEST_CASE("binary junk is an error with its bytes escaped")
   {
-    std::string junk = "\x7f" "ELF\x02\x01\x01\x03\xff\xfe binary";
+    std::string junk = "\x7f"
+                       "ELF\x02\x01\x01\x03\xff\xfe binary";
     auto message = parse_error(junk);
     CHECK(has(message, "test.conf:1:"));
     CHECK(has(message, "\\x7fELF\\x02"));
@@ -258,10 +259,10 @@ TEST_SUITE("config ini: interpolation")
   TEST_CASE("%(product)s comes from the variables given")
   {
     auto ini = parse_ok("[buildme]\nincoming_dir = /srv/incoming/%(product)s\n");
-    CHECK(get_ok(ini, "buildme", "incoming_dir", {{"product", "fremantle"}})
-          == "/srv/incoming/fremantle");
-    CHECK(get_ok(ini, "buildme", "incoming_dir", {{"product", "diablo"}})
-          == "/srv/incoming/diablo");
+    CHECK(get_ok(ini, "buildme", "incoming_dir", {{"product", "fremantle"}}) ==
+          "/srv/incoming/fremantle");
+    CHECK(get_ok(ini, "buildme", "incoming_dir", {{"product", "diablo"}}) ==
+          "/srv/incoming/diablo");
   }
 
   TEST_CASE("a reference finds a key of the same section, else of [DEFAULT]")

@@ -126,8 +126,8 @@ TEST_CASE("a multi-line field keeps one value line per continuation line")
 
 TEST_CASE("comment lines are skipped, even between the lines of a field")
 {
-  auto control = parse_control("# generated\nSource: hello\nFiles:\n a 1 x\n# note\n b 2 y\n",
-                               "hello.dsc");
+  auto control =
+    parse_control("# generated\nSource: hello\nFiles:\n a 1 x\n# note\n b 2 y\n", "hello.dsc");
   REQUIRE(control.ok());
   REQUIRE(control->paragraphs.size() == 1);
   const auto& paragraph = control->paragraphs[0];
@@ -214,8 +214,8 @@ TEST_CASE("dash-escaped lines are unescaped and an escaped armor line does not e
 
   // Unescaped, the armor line is signed text and so must be a field: it is
   // refused as one, not taken for the start of the signature.
-  auto escaped = parse_control(
-    signed_message("Source: hello\n- -----BEGIN PGP SIGNATURE-----\n"), "hello.dsc");
+  auto escaped =
+    parse_control(signed_message("Source: hello\n- -----BEGIN PGP SIGNATURE-----\n"), "hello.dsc");
   auto message = error_of(escaped, "hello.dsc:5");
   CHECK(message.find("no ':'") != std::string::npos);
 }
@@ -288,8 +288,7 @@ TEST_CASE("hostile input is refused with file and line")
   SUBCASE("a 10 MB line")
   {
     auto message = error_of(
-      parse_control("Source: a\nMaintainer: " + std::string(10 * 1024 * 1024, 'm') + "\n",
-                    "a.dsc"),
+      parse_control("Source: a\nMaintainer: " + std::string(10 * 1024 * 1024, 'm') + "\n", "a.dsc"),
       "a.dsc:2");
     CHECK(message.size() < 300);
   }
@@ -315,8 +314,7 @@ TEST_CASE("broken OpenPGP armor is refused with file and line")
   }
   SUBCASE("unsigned text before the signed message")
   {
-    error_of(parse_control("Source: evil\n\n" + signed_message("Source: a\n"), "a.dsc"),
-             "a.dsc:3");
+    error_of(parse_control("Source: evil\n\n" + signed_message("Source: a\n"), "a.dsc"), "a.dsc:3");
   }
   SUBCASE("a signed message without a signature")
   {
@@ -340,15 +338,13 @@ TEST_CASE("broken OpenPGP armor is refused with file and line")
   }
   SUBCASE("text after the END line")
   {
-    auto message =
-      error_of(parse_control(signed_message("Source: a\n") + "\nSource: evil\n", "a.dsc"),
-               "a.dsc:13");
+    auto message = error_of(
+      parse_control(signed_message("Source: a\n") + "\nSource: evil\n", "a.dsc"), "a.dsc:13");
     CHECK(message.find("after the OpenPGP signature") != std::string::npos);
   }
   SUBCASE("a second signed message after the first")
   {
-    error_of(parse_control(signed_message("Source: a\n") + signed_message("Source: b\n"),
-                           "a.dsc"),
+    error_of(parse_control(signed_message("Source: a\n") + signed_message("Source: b\n"), "a.dsc"),
              "a.dsc:12");
   }
   SUBCASE("a signed message nested in the signed text")
@@ -371,8 +367,8 @@ TEST_CASE("broken OpenPGP armor is refused with file and line")
   }
   SUBCASE("an armor line inside the signature")
   {
-    auto text = replaced(signed_message("Source: a\n"), "=yY0a\n",
-                         "=yY0a\n-----BEGIN PGP SIGNATURE-----\n");
+    auto text =
+      replaced(signed_message("Source: a\n"), "=yY0a\n", "=yY0a\n-----BEGIN PGP SIGNATURE-----\n");
     error_of(parse_control(text, "a.dsc"), "a.dsc:11");
   }
 }

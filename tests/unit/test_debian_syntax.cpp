@@ -43,8 +43,8 @@ bool mentions(const std::string& message, std::string_view what)
 
 TEST_CASE("ordinary package names are accepted")
 {
-  for (const char* name : {"hello", "libc6", "g++", "libstdc++6", "0ad", "python3.11",
-                           "xserver-xorg", "a0", "ab"}) {
+  for (const char* name :
+       {"hello", "libc6", "g++", "libstdc++6", "0ad", "python3.11", "xserver-xorg", "a0", "ab"}) {
     INFO(name);
     CHECK(is_valid_package_name(name));
     CHECK(check_package_name(name).ok());
@@ -126,13 +126,13 @@ TEST_CASE("the message names the refused file")
 
 TEST_CASE("architecture names and wildcards are recognised")
 {
-  for (const char* arch : {"any", "all", "source", "amd64", "armel", "i386", "linux-any",
-                           "any-arm", "kfreebsd-amd64", "x32"}) {
+  for (const char* arch : {"any", "all", "source", "amd64", "armel", "i386", "linux-any", "any-arm",
+                           "kfreebsd-amd64", "x32"}) {
     INFO(arch);
     CHECK(is_valid_architecture(arch));
   }
-  for (const char* arch : {"", "AMD64", "-any", "amd 64", "../x", "amd64\n", "arm_el", "a/b",
-                           "i386,amd64"}) {
+  for (const char* arch :
+       {"", "AMD64", "-any", "amd 64", "../x", "amd64\n", "arm_el", "a/b", "i386,amd64"}) {
     INFO(arch);
     CHECK_FALSE(is_valid_architecture(arch));
   }

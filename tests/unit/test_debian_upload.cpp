@@ -75,9 +75,9 @@ Files:
  7ca39aa4e23d366a489bca631884fe32 656 devel optional hello_1.0-1.debian.tar.xz
 )";
 
-const std::string signed_changes_text =
-  "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" + changes_text +
-  R"(-----BEGIN PGP SIGNATURE-----
+const std::string signed_changes_text = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n" +
+                                        changes_text +
+                                        R"(-----BEGIN PGP SIGNATURE-----
 
 iHUEARYKAB0WIQSJP7RI1bwThZACPPIHin1LrCjRAwUCawHDkAAKCRAHin1LrCjR
 A4Y3AP4+ovQyU95qTdoOXlmTk5FD93cY6g5CkloyonZ7yq1zRwD+LmqpKZ6KSqyk
@@ -138,9 +138,8 @@ void check_hello_dsc(const Dsc& dsc)
   CHECK(dsc.version.to_string() == "1.0-1");
   CHECK(dsc.format == "3.0 (quilt)");
   CHECK(dsc.maintainer == "Jane Doe <jane@example.org>");
-  CHECK(dsc.uploaders ==
-        std::vector<std::string>{"\"Doe, John\" <john@example.org>",
-                                 "Max Mustermann <max@example.org>"});
+  CHECK(dsc.uploaders == std::vector<std::string>{"\"Doe, John\" <john@example.org>",
+                                                  "Max Mustermann <max@example.org>"});
   CHECK(dsc.architectures == std::vector<std::string>{"any", "all"});
   CHECK(dsc.binaries == std::vector<std::string>{"hello", "hello-doc"});
   REQUIRE(dsc.files.size() == 2);
@@ -150,8 +149,7 @@ void check_hello_dsc(const Dsc& dsc)
   CHECK(orig.digests.size == 176);
   CHECK(orig.digests.md5 == "d33a9ca0a7b0e1fff2f83ffa556eb150");
   CHECK(orig.digests.sha1 == "359e28cf7ac392d781b1c51de94e48240a54c023");
-  CHECK(orig.digests.sha256 ==
-        "75ec06d5a91105c1cc0906fcc3c2e133ac2cee8078e85215e2978bf74cf82256");
+  CHECK(orig.digests.sha256 == "75ec06d5a91105c1cc0906fcc3c2e133ac2cee8078e85215e2978bf74cf82256");
   CHECK_FALSE(orig.digests.sha512.has_value());
   const auto& debian = dsc.files[1];
   CHECK(debian.name == "hello_1.0-1.debian.tar.xz");
@@ -190,8 +188,8 @@ TEST_CASE("a .dsc with CRLF line ends reads like one with LF")
 
 TEST_CASE("digests in upper case are kept in lower case")
 {
-  auto dsc = Dsc::parse(dsc_with("d33a9ca0a7b0e1fff2f83ffa556eb150", "D33A9CA0A7B0E1FFF2F83FFA556EB150"),
-                        dsc_name);
+  auto dsc = Dsc::parse(
+    dsc_with("d33a9ca0a7b0e1fff2f83ffa556eb150", "D33A9CA0A7B0E1FFF2F83FFA556EB150"), dsc_name);
   REQUIRE_MESSAGE(dsc.ok(), dsc.message());
   CHECK(dsc->files.at(0).digests.md5 == "d33a9ca0a7b0e1fff2f83ffa556eb150");
 }
@@ -214,8 +212,9 @@ TEST_CASE("a format 1.0 .dsc needs no Checksums-Sha256, and may have Sha512")
 TEST_CASE("a .dsc without Architecture, Binary and Uploaders is fine")
 {
   std::string text = dsc_with("Binary: hello, hello-doc\nArchitecture: any all\n", "");
-  text = replaced(text, "Uploaders: \"Doe, John\" <john@example.org>, Max Mustermann "
-                        "<max@example.org>\n",
+  text = replaced(text,
+                  "Uploaders: \"Doe, John\" <john@example.org>, Max Mustermann "
+                  "<max@example.org>\n",
                   "");
   auto dsc = Dsc::parse(text, dsc_name);
   REQUIRE_MESSAGE(dsc.ok(), dsc.message());
@@ -236,8 +235,8 @@ TEST_CASE("folded Binary and Uploaders fields are read across their lines")
 
 TEST_CASE("a .dsc without a required field is refused, naming the field")
 {
-  for (std::string field : {"Source", "Version", "Format", "Maintainer", "Files",
-                            "Checksums-Sha256"}) {
+  for (std::string field :
+       {"Source", "Version", "Format", "Maintainer", "Files", "Checksums-Sha256"}) {
     CAPTURE(field);
     // Drop the field and its continuation lines.
     std::string text;
@@ -268,8 +267,8 @@ TEST_CASE("a .dsc that is not one paragraph is refused")
 
 TEST_CASE("malformed identity fields of a .dsc are refused with their line")
 {
-  check_error(Dsc::parse(dsc_with("Source: hello", "Source: Hello"), dsc_name),
-              "hello_1.0-1.dsc:2", "upper-case");
+  check_error(Dsc::parse(dsc_with("Source: hello", "Source: Hello"), dsc_name), "hello_1.0-1.dsc:2",
+              "upper-case");
   check_error(Dsc::parse(dsc_with("Source: hello", "Source: hello world"), dsc_name),
               "hello_1.0-1.dsc:2", "Source");
   check_error(Dsc::parse(dsc_with("Version: 1.0-1", "Version: a1.0-1"), dsc_name),
@@ -282,23 +281,23 @@ TEST_CASE("malformed identity fields of a .dsc are refused with their line")
               "hello_1.0-1.dsc:1", "Format");
   check_error(Dsc::parse(dsc_with("Architecture: any all", "Architecture: any ARM"), dsc_name),
               "hello_1.0-1.dsc:4", "'ARM' is not a valid architecture");
-  check_error(Dsc::parse(dsc_with("Binary: hello, hello-doc", "Binary: hello hello-doc"),
-                         dsc_name),
+  check_error(Dsc::parse(dsc_with("Binary: hello, hello-doc", "Binary: hello hello-doc"), dsc_name),
               "hello_1.0-1.dsc:3", "Binary");
-  check_error(Dsc::parse(dsc_with("Binary: hello, hello-doc", "Binary: hello,, hello-doc"),
-                         dsc_name),
-              "hello_1.0-1.dsc:3", "empty");
-  check_error(Dsc::parse(dsc_with("\"Doe, John\"", "\"Doe, John"), dsc_name),
-              "hello_1.0-1.dsc:7", "unbalanced");
+  check_error(
+    Dsc::parse(dsc_with("Binary: hello, hello-doc", "Binary: hello,, hello-doc"), dsc_name),
+    "hello_1.0-1.dsc:3", "empty");
+  check_error(Dsc::parse(dsc_with("\"Doe, John\"", "\"Doe, John"), dsc_name), "hello_1.0-1.dsc:7",
+              "unbalanced");
 }
 
 TEST_CASE("malformed file listings are refused with the line of the entry")
 {
   SUBCASE("a digest one digit short")
   {
-    check_error(Dsc::parse(dsc_with("d33a9ca0a7b0e1fff2f83ffa556eb150", "d33a9ca0a7b0e1fff2f83ffa556eb15"),
-                           dsc_name),
-                "hello_1.0-1.dsc:21", "not an MD5 digest");
+    check_error(
+      Dsc::parse(dsc_with("d33a9ca0a7b0e1fff2f83ffa556eb150", "d33a9ca0a7b0e1fff2f83ffa556eb15"),
+                 dsc_name),
+      "hello_1.0-1.dsc:21", "not an MD5 digest");
   }
   SUBCASE("a digest with a letter that is not hex")
   {
@@ -307,8 +306,8 @@ TEST_CASE("malformed file listings are refused with the line of the entry")
   }
   SUBCASE("sizes that are not plain decimal numbers of bytes")
   {
-    for (std::string size : {"-1", "+176", "1e3", "0x10", "18446744073709551616",
-                             "99999999999999999999999"}) {
+    for (std::string size :
+         {"-1", "+176", "1e3", "0x10", "18446744073709551616", "99999999999999999999999"}) {
       CAPTURE(size);
       check_error(Dsc::parse(dsc_with("ffa556eb150 176 ", "ffa556eb150 " + size + " "), dsc_name),
                   "hello_1.0-1.dsc:21", "size '" + size + "'");
@@ -325,9 +324,9 @@ TEST_CASE("malformed file listings are refused with the line of the entry")
   }
   SUBCASE("a line with a word too many or too few")
   {
-    check_error(Dsc::parse(dsc_with("ffa556eb150 176 hello", "ffa556eb150 176 devel hello"),
-                           dsc_name),
-                "hello_1.0-1.dsc:21", "is not 'MD5 SIZE NAME'");
+    check_error(
+      Dsc::parse(dsc_with("ffa556eb150 176 hello", "ffa556eb150 176 devel hello"), dsc_name),
+      "hello_1.0-1.dsc:21", "is not 'MD5 SIZE NAME'");
     check_error(Dsc::parse(dsc_with("a54c023 176 hello", "a54c023 hello"), dsc_name),
                 "hello_1.0-1.dsc:15", "is not 'HASH SIZE NAME'");
   }
@@ -351,8 +350,7 @@ TEST_CASE("listings that disagree on names or sizes are refused, naming field an
 {
   SUBCASE("a size that differs from Files")
   {
-    check_error(Dsc::parse(dsc_with("f82256 176 ", "f82256 1234 "), dsc_name),
-                "hello_1.0-1.dsc:18",
+    check_error(Dsc::parse(dsc_with("f82256 176 ", "f82256 1234 "), dsc_name), "hello_1.0-1.dsc:18",
                 "Checksums-Sha256 lists hello_1.0.orig.tar.gz with size 1234 but Files says 176");
   }
   SUBCASE("a name Files does not list")
@@ -366,9 +364,9 @@ TEST_CASE("listings that disagree on names or sizes are refused, naming field an
   SUBCASE("a file missing from a checksums field")
   {
     check_error(
-      Dsc::parse(dsc_with(" 359e28cf7ac392d781b1c51de94e48240a54c023 176 hello_1.0.orig.tar.gz\n",
-                          ""),
-                 dsc_name),
+      Dsc::parse(
+        dsc_with(" 359e28cf7ac392d781b1c51de94e48240a54c023 176 hello_1.0.orig.tar.gz\n", ""),
+        dsc_name),
       "hello_1.0-1.dsc:14",
       "Checksums-Sha1 does not list hello_1.0.orig.tar.gz, which Files lists on line 20");
   }
@@ -398,7 +396,8 @@ TEST_CASE("hostile file names in a .dsc are refused")
 
 TEST_CASE("a file name split by a continuation line is not one name")
 {
-  auto text = dsc_with("ffa556eb150 176 hello_1.0.orig.tar.gz", "ffa556eb150 176 hello\n _1.0.orig.tar.gz");
+  auto text =
+    dsc_with("ffa556eb150 176 hello_1.0.orig.tar.gz", "ffa556eb150 176 hello\n _1.0.orig.tar.gz");
   check_error(Dsc::parse(text, dsc_name), "hello_1.0-1.dsc:22", "is not 'MD5 SIZE NAME'");
 }
 
@@ -406,11 +405,11 @@ TEST_CASE("people fields with control characters or line breaks are refused")
 {
   check_error(Dsc::parse(dsc_with("Jane Doe <jane", "Jane\x1b[31m Doe <jane"), dsc_name),
               "hello_1.0-1.dsc:6", "control character");
-  check_error(Dsc::parse(dsc_with("Jane Doe <jane", "Jane Doe\n Bcc: all@example.org <jane"),
-                         dsc_name),
-              "hello_1.0-1.dsc:6", "single line");
-  check_error(Dsc::parse(dsc_with("Max Mustermann", "Max\rBcc: x"), dsc_name),
-              "hello_1.0-1.dsc:7", "control character");
+  check_error(
+    Dsc::parse(dsc_with("Jane Doe <jane", "Jane Doe\n Bcc: all@example.org <jane"), dsc_name),
+    "hello_1.0-1.dsc:6", "single line");
+  check_error(Dsc::parse(dsc_with("Max Mustermann", "Max\rBcc: x"), dsc_name), "hello_1.0-1.dsc:7",
+              "control character");
   auto message = Dsc::parse(dsc_with("Jane Doe <jane", "Jane\x1b[31m Doe <jane"), dsc_name);
   CHECK(message.message().find('\x1b') == std::string::npos);
 }
@@ -418,8 +417,7 @@ TEST_CASE("people fields with control characters or line breaks are refused")
 TEST_CASE("a 10 MB field neither crashes nor passes")
 {
   std::string huge(10 * 1024 * 1024, 'm');
-  check_error(Dsc::parse(dsc_with("Jane Doe", huge), dsc_name), "hello_1.0-1.dsc:6",
-              "more than");
+  check_error(Dsc::parse(dsc_with("Jane Doe", huge), dsc_name), "hello_1.0-1.dsc:6", "more than");
   // Folded into short lines it is within the limits, and an unknown field
   // is ignored.
   std::string folded = "X-Junk:\n";
@@ -433,8 +431,10 @@ TEST_CASE("a 10 MB field neither crashes nor passes")
 
 TEST_CASE("a NUL byte in a .dsc is refused with its line")
 {
-  check_error(Dsc::parse(dsc_with("Binary: hello, hello-doc", std::string("Binary: hello, hello\0doc", 24)), dsc_name),
-              "hello_1.0-1.dsc:3", "NUL");
+  check_error(
+    Dsc::parse(dsc_with("Binary: hello, hello-doc", std::string("Binary: hello, hello\0doc", 24)),
+               dsc_name),
+    "hello_1.0-1.dsc:3", "NUL");
 }
 
 TEST_CASE("a .dsc with armor tricks is refused")
@@ -496,7 +496,8 @@ TEST_CASE("a .changes from dpkg-genchanges gives its upload")
 TEST_CASE("a .changes names its source with or without a version, binaries space-separated")
 {
   std::string text = changes_with("Source: hello", "Source: hello (1:1.0-1)");
-  text = replaced(text, "Architecture: source", "Architecture: source armel all\nBinary: hello hello-doc");
+  text = replaced(text, "Architecture: source",
+                  "Architecture: source armel all\nBinary: hello hello-doc");
   text = replaced(text, "Changed-By: Jane Doe <jane@example.org>\n", "");
   auto changes = Changes::parse(text, changes_name);
   REQUIRE_MESSAGE(changes.ok(), changes.message());
@@ -541,34 +542,33 @@ TEST_CASE("malformed .changes fields are refused with their line")
               where + "3", "NAME (VERSION)");
   check_error(Changes::parse(changes_with("Source: hello", "Source: HELLO"), changes_name),
               where + "3", "upper-case");
-  check_error(Changes::parse(changes_with("Distribution: unstable", "Distribution: ../../etc"),
-                             changes_name),
-              where + "6", "not a distribution name");
+  check_error(
+    Changes::parse(changes_with("Distribution: unstable", "Distribution: ../../etc"), changes_name),
+    where + "6", "not a distribution name");
   check_error(
     Changes::parse(changes_with("Changed-By: Jane", "Changed-By: \x1b[2JJane"), changes_name),
     where + "9", "control character");
-  check_error(Changes::parse(changes_with("Architecture: source", "Architecture: source,all"),
-                             changes_name),
-              where + "4", "architecture");
+  check_error(
+    Changes::parse(changes_with("Architecture: source", "Architecture: source,all"), changes_name),
+    where + "4", "architecture");
   check_error(Changes::parse(changes_with("Urgency: medium", "Urgency: medium\nBinary: hello,doc"),
                              changes_name),
               where + "8", "Binary");
-  check_error(Changes::parse(changes_with("devel optional hello_1.0-1.dsc",
-                                          "optional hello_1.0-1.dsc"),
-                             changes_name),
-              where + "23", "is not 'MD5 SIZE SECTION PRIORITY NAME'");
+  check_error(
+    Changes::parse(changes_with("devel optional hello_1.0-1.dsc", "optional hello_1.0-1.dsc"),
+                   changes_name),
+    where + "23", "is not 'MD5 SIZE SECTION PRIORITY NAME'");
   check_error(Changes::parse(changes_with("devel optional hello_1.0-1.dsc",
                                           "devel\x1b optional hello_1.0-1.dsc"),
                              changes_name),
               where + "23", "section or priority");
-  check_error(Changes::parse(changes_with("devel optional hello_1.0-1.dsc",
-                                          "devel optional ../hello_1.0-1.dsc"),
-                             changes_name),
+  check_error(Changes::parse(
+                changes_with("devel optional hello_1.0-1.dsc", "devel optional ../hello_1.0-1.dsc"),
+                changes_name),
               where + "23", "file name");
-  check_error(Changes::parse(changes_with("5ba5ce49bc5650 893 ", "5ba5ce49bc5650 894 "),
-                             changes_name),
-              where + "19",
-              "Checksums-Sha256 lists hello_1.0-1.dsc with size 894 but Files says 893");
+  check_error(
+    Changes::parse(changes_with("5ba5ce49bc5650 893 ", "5ba5ce49bc5650 894 "), changes_name),
+    where + "19", "Checksums-Sha256 lists hello_1.0-1.dsc with size 894 but Files says 893");
   check_error(Changes::parse(changes_text + "\nFormat: 1.8\n", changes_name), where + "27",
               "second paragraph");
 }

@@ -36,8 +36,8 @@ namespace {
 // The moment every test looks at its incoming folder (2024-01-01 12:00 UTC).
 const TimePoint now = std::chrono::system_clock::from_time_t(1'704'110'400);
 constexpr std::chrono::seconds grace = 600s;
-constexpr std::chrono::seconds young = 10s;  // well inside the grace period
-constexpr std::chrono::seconds old = 3600s;  // well past it
+constexpr std::chrono::seconds young = 10s; // well inside the grace period
+constexpr std::chrono::seconds old = 3600s; // well past it
 
 struct PackageFile
 {
@@ -433,8 +433,7 @@ TEST_CASE("a .changes and its .dsc that list different digests for one file are 
   {
     const std::string dsc = replaced(hello_dsc(), good, bad);
     incoming.put(dsc_name, dsc);
-    incoming.put(changes_name, changes_text("hello", "1.0-1",
-                                            {{dsc_name, dsc}, orig, debian_tar}));
+    incoming.put(changes_name, changes_text("hello", "1.0-1", {{dsc_name, dsc}, orig, debian_tar}));
     auto result = incoming.verify(changes_name);
     INFO(result.reason);
     CHECK(result.verdict == Verdict::rejected);
@@ -457,8 +456,7 @@ TEST_CASE("a .changes and its .dsc that list different digests for one file are 
     const PackageFile longer{debian_tar.name, debian_tar.content + "x"};
     const std::string dsc = dsc_text("hello", "1.0-1", {orig, longer});
     incoming.put(dsc_name, dsc);
-    incoming.put(changes_name, changes_text("hello", "1.0-1",
-                                            {{dsc_name, dsc}, orig, debian_tar}));
+    incoming.put(changes_name, changes_text("hello", "1.0-1", {{dsc_name, dsc}, orig, debian_tar}));
     auto result = incoming.verify(changes_name);
     INFO(result.reason);
     CHECK(result.verdict == Verdict::rejected);
@@ -599,8 +597,8 @@ TEST_CASE("a .changes must list exactly one .dsc")
   {
     const PackageFile second{"hello_1.0-2.dsc", dsc_text("hello", "1.0-2", {orig, debian_tar})};
     incoming.put(second.name, second.content);
-    incoming.put(changes_name, changes_text("hello", "1.0-1", {{dsc_name, hello_dsc()}, second,
-                                                               orig, debian_tar}));
+    incoming.put(changes_name, changes_text("hello", "1.0-1",
+                                            {{dsc_name, hello_dsc()}, second, orig, debian_tar}));
     auto result = incoming.verify(changes_name);
     INFO(result.reason);
     CHECK(result.verdict == Verdict::rejected);
@@ -615,14 +613,14 @@ TEST_CASE("a .changes whose .dsc is for another version or source is rejected")
     std::string_view source, version, what, named;
   };
   for (const auto& [source, version, what, named] :
-       {Case{"hello", "1.0-2", "version", "1.0-2"}, Case{"goodbye", "1.0-1", "source", "goodbye"}}) {
+       {Case{"hello", "1.0-2", "version", "1.0-2"},
+        Case{"goodbye", "1.0-1", "source", "goodbye"}}) {
     CAPTURE(what);
     Incoming incoming;
     incoming.put_hello_dsc();
     const std::string dsc = dsc_text(source, version, {orig, debian_tar});
     incoming.put(dsc_name, dsc);
-    incoming.put(changes_name,
-                 changes_text("hello", "1.0-1", {{dsc_name, dsc}, orig, debian_tar}));
+    incoming.put(changes_name, changes_text("hello", "1.0-1", {{dsc_name, dsc}, orig, debian_tar}));
 
     auto result = incoming.verify(changes_name);
     INFO(result.reason);

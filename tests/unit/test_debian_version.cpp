@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-using buildme::debian::Version;
 using buildme::debian::compare;
+using buildme::debian::Version;
 
 namespace {
 
@@ -21,9 +21,15 @@ Version v(std::string_view text)
   return *parsed;
 }
 
-int sign(int n) { return (n > 0) - (n < 0); }
+int sign(int n)
+{
+  return (n > 0) - (n < 0);
+}
 
-int cmp(std::string_view a, std::string_view b) { return sign(compare(v(a), v(b))); }
+int cmp(std::string_view a, std::string_view b)
+{
+  return sign(compare(v(a), v(b)));
+}
 
 // The message of a version that must not parse.
 std::string rejection(std::string_view text)
@@ -149,9 +155,9 @@ TEST_CASE("versions order as dpkg orders them")
   CHECK(cmp("1.0~", "1.0") < 0);
   CHECK(cmp("1.0", "1.0+b1") < 0);
   CHECK(cmp("1.0", "1.0a") < 0);
-  CHECK(cmp("1.0a", "1.0+") < 0);   // letters before other characters
+  CHECK(cmp("1.0a", "1.0+") < 0); // letters before other characters
   CHECK(cmp("1.0a", "1.0.") < 0);
-  CHECK(cmp("1.0Z", "1.0a") < 0);   // ASCII among letters
+  CHECK(cmp("1.0Z", "1.0a") < 0); // ASCII among letters
   CHECK(cmp("1:0.1", "9.9") > 0);
   CHECK(cmp("0:9.9", "9.9") == 0);
   CHECK(cmp("1.0-1", "1.0-1.1") < 0);
@@ -205,9 +211,9 @@ private:
 };
 
 const char* const g_tokens[] = {
-  "0", "1", "2", "9", "10", "00", "01", "007", "99", "100", "12345678901234567890123",
-  "a", "b", "z", "A", "Z", "rc", "alpha", "beta", "dfsg", "ubuntu", "bpo",
-  ".", ".", "+", "~", "~~", "-", ":",
+  "0", "1", "2", "9", "10", "00", "01",    "007",  "99",   "100",    "12345678901234567890123",
+  "a", "b", "z", "A", "Z",  "rc", "alpha", "beta", "dfsg", "ubuntu", "bpo",
+  ".", ".", "+", "~", "~~", "-",  ":",
 };
 
 std::string tokens(Dice& dice, size_t max)
@@ -307,8 +313,7 @@ int dpkg_compare(const std::string& a, const std::string& b)
 {
   auto ask = [&](const char* relation) {
     auto run = buildme::util::run_process({"dpkg", "--compare-versions", a, relation, b});
-    REQUIRE_MESSAGE(run.ok(),
-                    "the oracle test needs the real dpkg (apt install dpkg dpkg-dev): ",
+    REQUIRE_MESSAGE(run.ok(), "the oracle test needs the real dpkg (apt install dpkg dpkg-dev): ",
                     (run.ok() ? std::string() : run.message()));
     INFO("dpkg --compare-versions ", a, " ", relation, " ", b);
     INFO("stderr: ", run->err);
@@ -370,13 +375,12 @@ TEST_CASE("parse() accepts exactly what dpkg accepts without complaint")
       continue;
     }
     auto run = buildme::util::run_process({"dpkg", "--compare-versions", text, "eq", "1"});
-    REQUIRE_MESSAGE(run.ok(),
-                    "the oracle test needs the real dpkg (apt install dpkg dpkg-dev): ",
+    REQUIRE_MESSAGE(run.ok(), "the oracle test needs the real dpkg (apt install dpkg dpkg-dev): ",
                     (run.ok() ? std::string() : run.message()));
     bool dpkg_accepts = run->err.empty() && (run->exit_code == 0 || run->exit_code == 1);
     auto ours = Version::parse(text);
-    INFO("version '", text, "', dpkg said: ", run->err, " we said: ",
-         ours.ok() ? std::string("fine") : ours.message());
+    INFO("version '", text, "', dpkg said: ", run->err,
+         " we said: ", ours.ok() ? std::string("fine") : ours.message());
     CHECK(ours.ok() == dpkg_accepts);
     ++(dpkg_accepts ? accepted : rejected);
   }

@@ -32,8 +32,8 @@ History open_history(const fs::path& path)
 
 JobRecord a_job(long number, std::int64_t accepted_at = 1000)
 {
-  return {number, "fremantle", "foo", "1.0-1", "Jane <jane@example.org>", "queued",
-          accepted_at, accepted_at};
+  return {number,   "fremantle", "foo",      "1.0-1", "Jane <jane@example.org>",
+          "queued", accepted_at, accepted_at};
 }
 
 AttemptRecord an_attempt(long job, std::string arch, int attempt, std::int64_t started_at)
@@ -344,8 +344,8 @@ TEST_CASE("a history that cannot be created is an error naming the file")
   ScratchDir dir;
   auto opened = History::open((dir / "no-such-folder" / "history.sqlite").string());
   REQUIRE_FALSE(opened.ok());
-  CHECK(opened.message().find((dir / "no-such-folder" / "history.sqlite").string())
-        != std::string::npos);
+  CHECK(opened.message().find((dir / "no-such-folder" / "history.sqlite").string()) !=
+        std::string::npos);
 }
 
 TEST_CASE("a history file full of junk is a clear error: move it aside")
@@ -511,7 +511,8 @@ TEST_CASE("reflecting a job's records makes the history say what they say, kille
   job.state = "building";
   // The tick was killed after it claimed attempt 1 but before it told the
   // history: the reflect adds the running attempt.
-  REQUIRE(history.reflect(job, {LatestAttempt{"armel", 1, "b1", "u1@b1:22", 100, true, 0, "", ""}}));
+  REQUIRE(
+    history.reflect(job, {LatestAttempt{"armel", 1, "b1", "u1@b1:22", 100, true, 0, "", ""}}));
   auto running = history.running();
   REQUIRE(running);
   REQUIRE(running->size() == 1);

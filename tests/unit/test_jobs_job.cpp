@@ -39,10 +39,9 @@ TEST_SUITE("jobs: job and build records")
       CAPTURE(to_string(state));
       CHECK(parse_job_state(to_string(state)) == state);
     }
-    for (auto state :
-         {BuildState::queued, BuildState::building, BuildState::success, BuildState::build_failed,
-          BuildState::depwait, BuildState::bad_package, BuildState::builder_error,
-          BuildState::cancelled}) {
+    for (auto state : {BuildState::queued, BuildState::building, BuildState::success,
+                       BuildState::build_failed, BuildState::depwait, BuildState::bad_package,
+                       BuildState::builder_error, BuildState::cancelled}) {
       CAPTURE(to_string(state));
       CHECK(parse_build_state(to_string(state)) == state);
     }

@@ -133,14 +133,14 @@ public:
   // needs the orig tarball.
   AcceptMove hello_accept(long number) const
   {
-    return AcceptMove{incoming, hello_job(number), {changes_name, dsc_name, debian_name},
-                      {orig_name}};
+    return AcceptMove{
+      incoming, hello_job(number), {changes_name, dsc_name, debian_name}, {orig_name}};
   }
 
   RejectMove hello_reject(std::string reason = "Upload: hello\n\nMD5 checksum mismatch\n") const
   {
-    return RejectMove{incoming, rejected, changes_name, {dsc_name, debian_name, orig_name},
-                      std::move(reason), "", {}, 0};
+    return RejectMove{incoming,          rejected, changes_name, {dsc_name, debian_name, orig_name},
+                      std::move(reason), "",       {},           0};
   }
 
   // A journal as accept() writes it, under the name `name` in txn/.
@@ -385,8 +385,7 @@ TEST_CASE("recovery of an accept that had already finished only removes the jour
   CHECK(names_in(setup.txn).empty());
   for (const auto& name : {changes_name, dsc_name, debian_name, orig_name}) {
     CAPTURE(name);
-    CHECK(ScratchDir::read(setup.incoming / name) ==
-          Setup::content_of(name, " (uploaded again)"));
+    CHECK(ScratchDir::read(setup.incoming / name) == Setup::content_of(name, " (uploaded again)"));
   }
 }
 
@@ -430,8 +429,7 @@ TEST_CASE("a second reject of the same names keeps both")
   for (const auto& name : {changes_name, dsc_name, debian_name, orig_name}) {
     CAPTURE(name);
     CHECK(ScratchDir::read(setup.rejected / name) == Setup::content_of(name, " (first)"));
-    CHECK(ScratchDir::read(setup.rejected / (name + ".1")) ==
-          Setup::content_of(name, " (second)"));
+    CHECK(ScratchDir::read(setup.rejected / (name + ".1")) == Setup::content_of(name, " (second)"));
     CHECK(std::find(second->moved.begin(), second->moved.end(), std::pair{name, name + ".1"}) !=
           second->moved.end());
   }
@@ -560,9 +558,9 @@ TEST_CASE("recovery refuses a garbled journal, naming it and saying what to do")
 {
   const std::string texts[] = {
     std::string("Action: accept\n\0\0\0", 18),            // NUL bytes
-    "Action: accept\nthis line has no colon\n",            // not deb822
+    "Action: accept\nthis line has no colon\n",           // not deb822
     "Action: accept\nJob: 1\n\nAction: reject\nJob: 2\n", // two records
-    "",                                                    // empty
+    "",                                                   // empty
   };
   for (const auto& text : texts) {
     CAPTURE(text);
@@ -609,10 +607,8 @@ TEST_CASE("jobs are listed in number order")
   Setup setup;
   for (long number : {10, 2, 1}) {
     setup.put_hello();
-    auto accepted = setup.state.accept(AcceptMove{setup.incoming, hello_job(number),
-                                                  {changes_name, dsc_name, debian_name,
-                                                   orig_name},
-                                                  {}});
+    auto accepted = setup.state.accept(AcceptMove{
+      setup.incoming, hello_job(number), {changes_name, dsc_name, debian_name, orig_name}, {}});
     REQUIRE_MESSAGE(accepted, accepted.message());
   }
   // Neither a job being assembled nor a stray file is a job.

@@ -16,8 +16,8 @@ using buildme::mail::notify;
 using buildme::mail::Outbox;
 using buildme::test::CapturedLog;
 using buildme::test::FakeMailer;
-using buildme::test::ParsedMail;
 using buildme::test::parse_mail;
+using buildme::test::ParsedMail;
 using buildme::test::ScratchDir;
 namespace util = buildme::util;
 using namespace std::chrono_literals;
@@ -100,12 +100,11 @@ TEST_CASE("a failed build mails the uploader and the list, one mail each")
     CHECK(mail.body.find("Product: fremantle\n") != std::string::npos);
     CHECK(mail.body.find("Arch:    armel\n") != std::string::npos);
     CHECK(mail.body.find("Job:     7\n") != std::string::npos);
-    CHECK(mail.body.find("Reason:  dpkg-buildpackage exited with status 2\n") !=
-          std::string::npos);
+    CHECK(mail.body.find("Reason:  dpkg-buildpackage exited with status 2\n") != std::string::npos);
     CHECK(mail.body.find("make: *** [debian/rules:4: build] Error 1\n") != std::string::npos);
-    CHECK(mail.body.find(
-            "Full log: https://builder.example.org/logs/fremantle/7/armel/build.log\n") !=
-          std::string::npos);
+    CHECK(
+      mail.body.find("Full log: https://builder.example.org/logs/fremantle/7/armel/build.log\n") !=
+      std::string::npos);
   }
   CHECK(parse_mail(mails[0].rendered).raw("To") == "Jane Doe <jane@example.org>");
   CHECK(parse_mail(mails[1].rendered).raw("To") == "Extras Builds <builds@example.org>");
@@ -205,7 +204,8 @@ TEST_CASE("without a list only the uploader hears")
 TEST_CASE("the log link fills in product, job and arch, percent-encoded")
 {
   Fixture f;
-  f.config.log_url = "https://b.example.org/%(product)s/%(job)s/%(arch)s/%(arch)s.log?p=%(product)s";
+  f.config.log_url =
+    "https://b.example.org/%(product)s/%(job)s/%(arch)s/%(arch)s.log?p=%(product)s";
   Notice notice = a_failure();
   notice.product = "fre mantle/../x?";
   notice.job = 1234;

@@ -88,7 +88,8 @@ TEST_CASE("a queued mail is one file: envelope lines, an empty line, the message
                             "Date: Sat, 21 Nov 2026 18:22:39 +0000\r\n"));
   auto mail = parse_mail(content.substr(content.find("\n\n") + 2));
   CHECK(mail.raw("Message-ID").ends_with("@example.org>"));
-  struct stat info{};
+  struct stat info
+  {};
   REQUIRE(::stat(file.c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);
 }

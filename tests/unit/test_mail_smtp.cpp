@@ -32,8 +32,8 @@
 #include <vector>
 
 using buildme::config::Mail;
-using buildme::mail::make_smtp_mailer;
 using buildme::mail::Mailer;
+using buildme::mail::make_smtp_mailer;
 using buildme::mail::Message;
 using buildme::mail::Outbox;
 using buildme::mail::SendResult;
@@ -74,10 +74,10 @@ const Certificate& test_certificate()
   static Certificate made;
   if (made.cert.empty()) {
     Certificate certificate{dir / "cert.pem", dir / "key.pem"};
-    auto result = util::run_process(
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout",
-       certificate.key.string(), "-out", certificate.cert.string()});
+    auto result = util::run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                     "-days", "2", "-subj", "/CN=localhost", "-addext",
+                                     "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout",
+                                     certificate.key.string(), "-out", certificate.cert.string()});
     REQUIRE_MESSAGE(result.ok(), (result.ok() ? "" : result.message())
                                    << " (apt-get install openssl)");
     REQUIRE_MESSAGE(result->exit_code == 0, "openssl req failed: " << result->err);
@@ -146,9 +146,9 @@ public:
   void start()
   {
     REQUIRE(m_pid < 0);
-    std::vector<std::string> argv = {python, server_script.string(), "--port",
-                                     std::to_string(m_port), "--folder", m_dir.path().string(),
-                                     "--mode", m_options.mode};
+    std::vector<std::string> argv = {
+      python,     server_script.string(), "--port", std::to_string(m_port),
+      "--folder", m_dir.path().string(),  "--mode", m_options.mode};
     if (m_options.mode != "plain") {
       argv.insert(argv.end(), {"--cert", test_certificate().cert.string(), "--key",
                                test_certificate().key.string()});
@@ -399,8 +399,8 @@ TEST_CASE("a wrong password is an error that does not contain the password")
 
   // Nor does a password written into the URL show.
   config.password.clear();
-  config.smtp_url = "smtp://buildme:Wr0ng-Pa55word-xyzzy@127.0.0.1:" +
-                    std::to_string(server.port());
+  config.smtp_url =
+    "smtp://buildme:Wr0ng-Pa55word-xyzzy@127.0.0.1:" + std::to_string(server.port());
   sent = timed_send(*mailer_for(config), render_now(a_message()));
   CHECK_FALSE(sent.result.accepted());
   CHECK(sent.result.error.find("Wr0ng-Pa55word-xyzzy") == std::string::npos);

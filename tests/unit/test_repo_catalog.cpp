@@ -15,7 +15,7 @@ namespace {
 Member binary(std::string dist, std::string name, std::string version, std::string path)
 {
   return {std::move(dist), "binary", "main", "amd64", name, std::move(version), name, "1",
-          std::move(path), 100, 0};
+          std::move(path), 100,      0};
 }
 
 Catalog open_in(const ScratchDir& scratch)
@@ -85,8 +85,10 @@ TEST_SUITE("repo: catalog")
   {
     ScratchDir scratch;
     Catalog catalog = open_in(scratch);
-    Member source{"fremantle", "source", "main", "source", "hello", "1.0-1", "hello", "1.0-1",
-                  "pool/h/hello_1.0-1.dsc", 1, 0};
+    Member source{"fremantle", "source", "main",
+                  "source",    "hello",  "1.0-1",
+                  "hello",     "1.0-1",  "pool/h/hello_1.0-1.dsc",
+                  1,           0};
     REQUIRE(catalog.add_member(source));
     REQUIRE(catalog.set_source_files(source.path, {"pool/h/hello_1.0.orig.tar.gz"}));
     CHECK(*catalog.referenced("pool/h/hello_1.0.orig.tar.gz"));

@@ -105,8 +105,8 @@ TEST_SUITE("repo: chunked compression")
   TEST_CASE("a stanza longer than a piece still round-trips")
   {
     MapCache cache;
-    const std::string text = "Package: big\nDescription: x\n " + std::string(3 * 1024 * 1024, 'y') +
-                             "\n\n" + packages(10);
+    const std::string text =
+      "Package: big\nDescription: x\n " + std::string(3 * 1024 * 1024, 'y') + "\n\n" + packages(10);
     auto xz = buildme::repo::xz_compress_chunked(text, cache, 1, 2);
     REQUIRE(xz);
     CHECK(decompress("xz", *xz) == text);

@@ -92,8 +92,8 @@ TEST_CASE("the control file of a .deb reads back exactly as dpkg-deb --field pri
   ScratchDir scratch;
   for (std::string compression : compressions) {
     CAPTURE(compression);
-    auto deb = build_deb(scratch.path(), std::string("hello-") + compression, hello_control,
-                         compression);
+    auto deb =
+      build_deb(scratch.path(), std::string("hello-") + compression, hello_control, compression);
     auto control = read_deb_control(deb);
     REQUIRE_MESSAGE(control.ok(), control.message());
     CHECK(*control == dpkg_deb_field(deb));
@@ -107,8 +107,8 @@ TEST_CASE("a .deb cut short anywhere is refused, naming the file")
   ScratchDir scratch;
   for (std::string compression : compressions) {
     CAPTURE(compression);
-    auto deb = build_deb(scratch.path(), std::string("whole-") + compression, hello_control,
-                         compression);
+    auto deb =
+      build_deb(scratch.path(), std::string("whole-") + compression, hello_control, compression);
     auto bytes = ScratchDir::read(deb);
     auto cut = scratch / "cut.deb";
     for (std::size_t size = 0; size < bytes.size(); ++size) {
@@ -126,13 +126,12 @@ TEST_CASE("a .deb cut short anywhere is refused, naming the file")
         CHECK(message.find("not an ar archive") != std::string::npos);
       } else if (size == 72 + 30) { // debian-binary ends at 72
         CHECK(message.find("the file is truncated: it ends 30 bytes into the ar header after "
-                           "'debian-binary'")
-              != std::string::npos);
+                           "'debian-binary'") != std::string::npos);
       } else {
         // Cut inside a member, or between two: either way the message says so.
-        CHECK((message.find("truncated") != std::string::npos
-               || message.find("the file ends after") != std::string::npos
-               || message.find("the ar archive is empty") != std::string::npos));
+        CHECK((message.find("truncated") != std::string::npos ||
+               message.find("the file ends after") != std::string::npos ||
+               message.find("the ar archive is empty") != std::string::npos));
       }
     }
   }
@@ -146,8 +145,8 @@ TEST_CASE("a .deb with a damaged byte is refused or still gives its own control 
   ScratchDir scratch;
   for (std::string compression : {"gzip", "xz", "zstd"}) {
     CAPTURE(compression);
-    auto deb = build_deb(scratch.path(), std::string("whole-") + compression, hello_control,
-                         compression);
+    auto deb =
+      build_deb(scratch.path(), std::string("whole-") + compression, hello_control, compression);
     auto bytes = ScratchDir::read(deb);
     auto damaged = scratch / "damaged.deb";
     int refused = 0;
@@ -216,37 +215,38 @@ TEST_CASE("members out of dpkg's order are refused")
   auto dir = scratch / "members";
   unpack_members(scratch, dir);
 
-  auto data_first = ar_archive(dir, "data-first.deb",
-                               {"debian-binary", "data.tar.xz", "control.tar.xz"});
+  auto data_first =
+    ar_archive(dir, "data-first.deb", {"debian-binary", "data.tar.xz", "control.tar.xz"});
   CHECK(failure(data_first).find("data.tar.xz comes before control.tar") != std::string::npos);
 
   auto no_version = ar_archive(dir, "no-version.deb", {"control.tar.xz", "data.tar.xz"});
-  CHECK(failure(no_version).find("no debian-binary member (the first member is "
-                                 "'control.tar.xz')")
-        != std::string::npos);
+  CHECK(failure(no_version)
+          .find("no debian-binary member (the first member is "
+                "'control.tar.xz')") != std::string::npos);
 
-  auto version_last = ar_archive(dir, "version-last.deb",
-                                 {"control.tar.xz", "data.tar.xz", "debian-binary"});
+  auto version_last =
+    ar_archive(dir, "version-last.deb", {"control.tar.xz", "data.tar.xz", "debian-binary"});
   CHECK(failure(version_last).find("no debian-binary member") != std::string::npos);
 
   auto no_data = ar_archive(dir, "no-data.deb", {"debian-binary", "control.tar.xz"});
-  CHECK(failure(no_data).find("the file ends after control.tar.xz, with no data.tar member")
-        != std::string::npos);
+  CHECK(failure(no_data).find("the file ends after control.tar.xz, with no data.tar member") !=
+        std::string::npos);
 
   auto no_control = ar_archive(dir, "no-control.deb", {"debian-binary", "data.tar.xz"});
   CHECK(failure(no_control).find("comes before control.tar") != std::string::npos);
 
   auto only_version = ar_archive(dir, "only-version.deb", {"debian-binary"});
-  CHECK(failure(only_version).find("the file ends after debian-binary, with no control.tar member")
-        != std::string::npos);
+  CHECK(
+    failure(only_version).find("the file ends after debian-binary, with no control.tar member") !=
+    std::string::npos);
 
   auto twice = ar_archive(dir, "twice.deb",
                           {"debian-binary", "control.tar.xz", "control.tar.xz", "data.tar.xz"});
   CHECK(failure(twice).find("a second control member") != std::string::npos);
 
   write_bytes(dir / "README", "stray\n");
-  auto stray = ar_archive(dir, "stray.deb",
-                          {"debian-binary", "README", "control.tar.xz", "data.tar.xz"});
+  auto stray =
+    ar_archive(dir, "stray.deb", {"debian-binary", "README", "control.tar.xz", "data.tar.xz"});
   CHECK(failure(stray).find("unexpected member 'README'") != std::string::npos);
 }
 
@@ -256,8 +256,8 @@ TEST_CASE("dpkg's own underscore members are skipped like dpkg skips them")
   auto dir = scratch / "members";
   unpack_members(scratch, dir);
   write_bytes(dir / "_gpgorigin", "signature\n");
-  auto deb = ar_archive(dir, "signed.deb",
-                        {"debian-binary", "_gpgorigin", "control.tar.xz", "data.tar.xz"});
+  auto deb =
+    ar_archive(dir, "signed.deb", {"debian-binary", "_gpgorigin", "control.tar.xz", "data.tar.xz"});
   auto control = read_deb_control(deb);
   REQUIRE_MESSAGE(control.ok(), control.message());
   CHECK(*control == hello_control);
@@ -317,8 +317,8 @@ TEST_CASE("a control.tar that unpacks beyond its limit is refused before it is u
   });
   DebLimits limits;
   limits.max_control_tar = 64 * 1024;
-  CHECK(failure(deb, limits).find("control.tar.gz unpacks to more than the 65536 bytes allowed")
-        != std::string::npos);
+  CHECK(failure(deb, limits).find("control.tar.gz unpacks to more than the 65536 bytes allowed") !=
+        std::string::npos);
   CHECK(read_deb_control(deb).ok());
 }
 
@@ -329,8 +329,8 @@ TEST_CASE("a control that is a symlink, a folder or missing is refused")
     std::ofstream(folder / "real") << hello_control;
     fs::create_symlink("real", folder / "control");
   });
-  CHECK(failure(link).find("'./control' in control.tar.gz is a symbolic link, not a file")
-        != std::string::npos);
+  CHECK(failure(link).find("'./control' in control.tar.gz is a symbolic link, not a file") !=
+        std::string::npos);
 
   auto folder = hand_made_deb(scratch.path(), "folder", [](const fs::path& dir) {
     fs::create_directories(dir / "control");
@@ -386,8 +386,8 @@ fs::path dpkg_style_ar(const fs::path& dir, const std::string& name,
   std::string out = "!<arch>\n";
   for (const auto& member : members) {
     auto data = ScratchDir::read(dir / member);
-    out += fmt::format("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", member, 0, 0, 0, 100644,
-                       data.size());
+    out +=
+      fmt::format("{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", member, 0, 0, 0, 100644, data.size());
     out += data;
     if (data.size() % 2) {
       out += '\n';
@@ -447,8 +447,8 @@ TEST_CASE("a control.tar compressed with bzip2 or lzma is refused, as dpkg does"
     auto name = tool + ".deb";
     auto odd = dpkg_style_ar(dir, name, {"debian-binary", member, "data.tar"});
     CHECK_FALSE(dpkg_deb_reads(odd));
-    CHECK(failure(odd).find("uses a compression dpkg does not read for control.tar")
-          != std::string::npos);
+    CHECK(failure(odd).find("uses a compression dpkg does not read for control.tar") !=
+          std::string::npos);
   }
 }
 

@@ -83,8 +83,7 @@ std::string our_sources_stanza(const fs::path& root, const std::string& pool_pat
   auto text = util::read_file(dsc_path);
   REQUIRE_MESSAGE(text.ok(), text.message());
   auto dsc = only_paragraph(*text, pool_path);
-  std::vector<repo::SourceFile> files = {
-    {dsc_path.filename().string(), digests_of(dsc_path)}};
+  std::vector<repo::SourceFile> files = {{dsc_path.filename().string(), digests_of(dsc_path)}};
   auto listed = dsc.get("Files");
   REQUIRE(listed);
   for (auto line : util::split(*listed, "\n")) {
@@ -399,10 +398,9 @@ TEST_CASE("Release digest lists are laid out as apt-ftparchive lays them out")
   // A large index: sizes of more digits still line up.
   write_index("main/source/Sources", std::string(1234567, 'x'));
 
-  auto release = run_tool(apt_ftparchive,
-                          {"-o", "APT::FTPArchive::Release::NumericTimezone=false", "release",
-                           "dists/fremantle"},
-                          root);
+  auto release = run_tool(
+    apt_ftparchive,
+    {"-o", "APT::FTPArchive::Release::NumericTimezone=false", "release", "dists/fremantle"}, root);
   auto date_line = release.substr(0, release.find('\n'));
   REQUIRE(date_line.starts_with("Date: "));
   std::tm parsed{};
@@ -433,8 +431,8 @@ TEST_CASE("Release carries the distribution's fields, leaving out empty ones")
   digests.size = 42;
   digests.md5 = std::string(32, 'a');
   digests.sha256 = std::string(64, 'b');
-  auto text = repo::release_text(info, {{"non-free/binary-i386/Packages", digests},
-                                        {"free/binary-armel/Packages", digests}});
+  auto text = repo::release_text(
+    info, {{"non-free/binary-i386/Packages", digests}, {"free/binary-armel/Packages", digests}});
   CHECK(text == "Origin: maemo.org\n"
                 "Label: Extras devel\n"
                 "Suite: fremantle\n"
@@ -449,9 +447,13 @@ TEST_CASE("Release carries the distribution's fields, leaving out empty ones")
                 " aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa               42 non-free/binary-i386/Packages\n"
                 "SHA1:\n"
                 "SHA256:\n"
-                " " + std::string(64, 'b') + "               42 free/binary-armel/Packages\n"
-                " " + std::string(64, 'b') + "               42 non-free/binary-i386/Packages\n"
-                "SHA512:\n");
+                " " +
+                  std::string(64, 'b') +
+                  "               42 free/binary-armel/Packages\n"
+                  " " +
+                  std::string(64, 'b') +
+                  "               42 non-free/binary-i386/Packages\n"
+                  "SHA512:\n");
 }
 
 TEST_CASE("Release dates are RFC 2822 in UTC whatever the time of day")
@@ -470,8 +472,7 @@ TEST_CASE("gzip and xz indices unpack with gzip and xz to exactly the index")
   ScratchDir scratch;
   std::string index;
   for (int i = 0; index.size() < 300000; ++i) {
-    index += "Package: p" + std::to_string(i) + "\nVersion: " + std::to_string(i * 7 % 13) +
-             "\n\n";
+    index += "Package: p" + std::to_string(i) + "\nVersion: " + std::to_string(i * 7 % 13) + "\n\n";
   }
   for (const std::string& data : {index, std::string()}) {
     CAPTURE(data.size());
@@ -492,14 +493,16 @@ TEST_CASE("equal indices compress to equal bytes, with no name or time in the gz
   CHECK(repo::gzip_compress(index).value() == first);
   REQUIRE(first.size() > 10);
   CHECK(first.substr(0, 3) == "\x1f\x8b\x08");
-  CHECK(first[3] == 0);                               // no FNAME, FCOMMENT, FEXTRA
-  CHECK(first.substr(4, 4) == std::string(4, '\0'));  // MTIME 0
+  CHECK(first[3] == 0);                              // no FNAME, FCOMMENT, FEXTRA
+  CHECK(first.substr(4, 4) == std::string(4, '\0')); // MTIME 0
   CHECK(repo::gzip_compress(index + "x").value() != first);
 
   auto xz = repo::xz_compress(index).value();
   CHECK(repo::xz_compress(index).value() == xz);
   REQUIRE(xz.size() > 8);
-  CHECK(xz.substr(0, 6) == "\xfd" "7zXZ" + std::string(1, '\0'));
+  CHECK(xz.substr(0, 6) == "\xfd"
+                           "7zXZ" +
+                             std::string(1, '\0'));
   CHECK(xz[6] == 0);
   CHECK(xz[7] == 0x04); // check type CRC64
 }
@@ -564,8 +567,7 @@ TEST_CASE("a paragraph that does not come from the text given is written from it
   std::string expected = "Package: p\nFilename: p.deb\nSize: 0\n"
                          "Description: synopsis\n two spaces\n .\n";
   CHECK(repo::packages_stanza("", paragraph, "p.deb", digests) == expected);
-  CHECK(repo::packages_stanza("Other: text\nand more\n", paragraph, "p.deb", digests) ==
-        expected);
+  CHECK(repo::packages_stanza("Other: text\nand more\n", paragraph, "p.deb", digests) == expected);
 }
 
 TEST_CASE("a Sources stanza without files lists no files")

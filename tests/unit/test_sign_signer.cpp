@@ -66,8 +66,7 @@ public:
       throw std::runtime_error("mkdtemp failed");
     }
     m_path = pattern; // mode 0700, as gpg wants its home
-    write("pinentry-trap", "#!/bin/sh\ntouch '" + (m_path / "prompted").string() +
-                             "'\nsleep 30\n");
+    write("pinentry-trap", "#!/bin/sh\ntouch '" + (m_path / "prompted").string() + "'\nsleep 30\n");
     fs::permissions(m_path / "pinentry-trap", fs::perms::owner_all);
     write("gpg-agent.conf", "pinentry-program " + (m_path / "pinentry-trap").string() + "\n");
   }
@@ -98,8 +97,7 @@ public:
   // returns its fingerprint. `before` is gpg's --faked-system-time for keys
   // made in the past.
   std::string generate_key(const std::string& uid, const std::string& passphrase = "",
-                           const std::string& usage = "sign",
-                           const std::string& expire = "never",
+                           const std::string& usage = "sign", const std::string& expire = "never",
                            const std::string& before = "")
   {
     for (const char* algo : {"ed25519", "rsa3072"}) {
@@ -263,9 +261,9 @@ TEST_CASE("the fingerprint may be written as gpg prints it: spaced, in any case"
   auto signature = signer->detach_sign(release_text);
   REQUIRE(signature.ok());
   scratch.write("Release", release_text);
-  auto checked = gpgv(scratch, home.export_keyring(scratch, fingerprint),
-                      {scratch.write("Release.gpg", *signature).string(),
-                       (scratch / "Release").string()});
+  auto checked =
+    gpgv(scratch, home.export_keyring(scratch, fingerprint),
+         {scratch.write("Release.gpg", *signature).string(), (scratch / "Release").string()});
   CHECK_MESSAGE(checked.exit_code == 0, checked.err);
 }
 
@@ -332,8 +330,8 @@ TEST_CASE("a revoked key is refused, saying it is revoked")
   auto fingerprint = home.generate_key("revoked key <revoked@example.org>");
   // gpg 2.2 keeps a revocation certificate for every key it makes; its
   // armor line is escaped with ':' against importing it by accident.
-  auto certificate = ScratchDir::read(fs::path(home.path()) / "openpgp-revocs.d" /
-                                      (fingerprint + ".rev"));
+  auto certificate =
+    ScratchDir::read(fs::path(home.path()) / "openpgp-revocs.d" / (fingerprint + ".rev"));
   auto armor = certificate.find(":-----BEGIN");
   REQUIRE(armor != std::string::npos);
   certificate.erase(armor, 1);
@@ -358,8 +356,9 @@ TEST_CASE("a subkey's fingerprint is refused: the primary key is named")
 {
   GpgHome home;
   auto primary = home.generate_key("buildme test <test@example.org>");
-  REQUIRE(home.gpg({"--passphrase", "", "--pinentry-mode", "loopback", "--quick-add-key",
-                    primary, "ed25519", "sign", "never"})
+  REQUIRE(home
+            .gpg({"--passphrase", "", "--pinentry-mode", "loopback", "--quick-add-key", primary,
+                  "ed25519", "sign", "never"})
             .exit_code == 0);
   auto all = home.fingerprints(primary);
   REQUIRE(all.size() == 2);
@@ -389,9 +388,8 @@ TEST_CASE("a key with a passphrase signs unattended with passphrase_file")
   auto signer = make_signer({home.path(), fingerprint, file.string()});
   auto inrelease = signer->clearsign(release_text);
   REQUIRE_MESSAGE(inrelease.ok(), (inrelease.ok() ? "" : inrelease.message()));
-  auto checked =
-    gpgv(scratch, home.export_keyring(scratch, fingerprint),
-         {scratch.write("InRelease", *inrelease).string()});
+  auto checked = gpgv(scratch, home.export_keyring(scratch, fingerprint),
+                      {scratch.write("InRelease", *inrelease).string()});
   CHECK_MESSAGE(checked.exit_code == 0, checked.err);
   CHECK_FALSE(home.prompted());
 }

@@ -184,8 +184,8 @@ TEST_CASE("moves and copies across filesystems keep contents and never overwrite
   ScratchDir dir;
   OtherFilesystemDir other(dir.path());
   if (!other.available()) {
-    MESSAGE("/dev/shm is missing or on the same filesystem as " << dir.path()
-            << ": the cross-filesystem copy path is NOT tested here");
+    MESSAGE("/dev/shm is missing or on the same filesystem as "
+            << dir.path() << ": the cross-filesystem copy path is NOT tested here");
     return;
   }
   REQUIRE(device_of(other.path()) != device_of(dir.path()));
@@ -329,8 +329,8 @@ TEST_CASE("open_regular_file refuses symlinks, FIFOs and folders")
     fs::create_symlink(file, dir / "link");
     auto handle = open_regular_file(dir / "link");
     REQUIRE_FALSE(handle.ok());
-    CHECK(handle.message()
-          == (dir / "link").string() + " is a symbolic link; refusing to follow it");
+    CHECK(handle.message() ==
+          (dir / "link").string() + " is a symbolic link; refusing to follow it");
   }
   SUBCASE("a FIFO, without waiting for a writer")
   {
@@ -485,7 +485,8 @@ TEST_CASE("printable escapes what could rewrite a terminal or split a log line")
   CHECK(printable("\xff") == "\\xff");
   // Valid but still acting on terminals and readers: C1 CSI, a line
   // separator, a right-to-left override.
-  CHECK(printable("\xc2\x9b" "2J") == "\\xc2\\x9b2J");
+  CHECK(printable("\xc2\x9b"
+                  "2J") == "\\xc2\\x9b2J");
   CHECK(printable("a\xe2\x80\xa8z") == "a\\xe2\\x80\\xa8z");
   CHECK(printable("\xe2\x80\xaegpj.exe") == "\\xe2\\x80\\xaegpj.exe");
 }

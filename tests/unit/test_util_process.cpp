@@ -309,8 +309,8 @@ StreamResult stream_shell(const std::string& script, StreamOptions options, Hear
 TEST_CASE("streamed output arrives in order, both streams merged, while the program runs")
 {
   Heard heard;
-  auto result = stream_shell("echo one; echo two >&2; sleep 0.5; echo three >&2; echo four; exit 4",
-                             {}, heard);
+  auto result =
+    stream_shell("echo one; echo two >&2; sleep 0.5; echo three >&2; echo four; exit 4", {}, heard);
   CHECK(result.end == End::exited);
   CHECK(result.exit_code == 4);
   CHECK(result.signal == 0);
@@ -483,8 +483,8 @@ TEST_CASE("a program that ignores SIGINT and SIGTERM is killed after two graces"
   options.stop_grace = 300ms;
   Heard heard;
   auto start = std::chrono::steady_clock::now();
-  auto result = stream_shell("trap '' INT TERM; echo ready; sleep 30; echo survived", options,
-                             heard);
+  auto result =
+    stream_shell("trap '' INT TERM; echo ready; sleep 30; echo survived", options, heard);
   double took = seconds_since(start);
   CHECK(took >= 0.75);
   CHECK(took < 5);

@@ -43,7 +43,8 @@ constexpr int exit_ok = 0;
 constexpr int exit_attention = 1; // something needs an operator (or: bad upload, for check)
 constexpr int exit_usage = 2;
 
-constexpr std::string_view usage_text = R"(Usage: buildme [OPTIONS]              run one tick: take uploads in, start builds
+constexpr std::string_view usage_text =
+  R"(Usage: buildme [OPTIONS]              run one tick: take uploads in, start builds
        buildme check FILE.dsc|FILE.changes   verify one upload where it lies
        buildme list                 jobs, newest last, with their builds
        buildme show JOB             one job: files, builds, attempts, log
@@ -179,8 +180,8 @@ std::variant<util::FileLock, int> take_tick_lock(const config::Config& config, b
     fmt::print(stderr, "buildme: error: {}\n", prepared.message());
     return exit_attention;
   }
-  auto locked = util::FileLock::acquire(
-    state.lock_path(), wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
+  auto locked = util::FileLock::acquire(state.lock_path(), wait ? util::FileLock::Mode::wait
+                                                                : util::FileLock::Mode::try_once);
   if (!locked) {
     fmt::print(stderr, "buildme: error: {}\n", locked.message());
     return exit_attention;
@@ -268,12 +269,10 @@ int run_tick(const Options& options)
     log.info(fmt::format("intake: {} accepted, {} rejected, {} waiting, {} held, {} orphans "
                          "set aside; dispatch: {} started, {} waiting, {} requeued",
                          intake.accepted, intake.rejected, intake.waiting, intake.held,
-                         intake.orphans,
-                         dispatch.started,
-                         dispatch.waiting, dispatch.requeued));
+                         intake.orphans, dispatch.started, dispatch.waiting, dispatch.requeued));
   }
   return intake.errors + intake.held + dispatch.errors + failed_workers > 0 ? exit_attention
-                                                                           : exit_ok;
+                                                                            : exit_ok;
 }
 
 long job_number(const Options& options, std::string_view command)
@@ -302,8 +301,8 @@ int run_worker_command(const Options& options)
   Context& context = *std::get<0>(loaded);
   Options job_only = options;
   job_only.arguments.resize(2);
-  return builder::run_worker(context.config, job_number(job_only, "worker"),
-                           options.arguments[2], options.arguments[3], *context.log);
+  return builder::run_worker(context.config, job_number(job_only, "worker"), options.arguments[2],
+                             options.arguments[3], *context.log);
 }
 
 std::string builds_summary(const std::filesystem::path& job_dir)
@@ -355,7 +354,8 @@ std::string format_time(std::int64_t seconds)
   if (seconds == 0) {
     return "-";
   }
-  return util::format_local_time(std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
+  return util::format_local_time(
+    std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
 }
 
 int run_show(const Options& options)
@@ -389,9 +389,8 @@ int run_show(const Options& options)
   auto builds = jobs::load_builds(job_dir);
   if (builds) {
     for (const auto& record : *builds) {
-      fmt::print("Build [{}]: {}, attempt {}{}\n  {}\n", record.arch,
-                 jobs::to_string(record.state), record.attempts,
-                 record.slot.empty() ? "" : " on " + record.slot, record.reason);
+      fmt::print("Build [{}]: {}, attempt {}{}\n  {}\n", record.arch, jobs::to_string(record.state),
+                 record.attempts, record.slot.empty() ? "" : " on " + record.slot, record.reason);
       if (product) {
         const auto dir = product->result_dir / std::to_string(number) / record.arch;
         fmt::print("  log: {}\n", (dir / "build.log").string());
@@ -408,8 +407,7 @@ int run_show(const Options& options)
       fmt::print("Attempts:\n");
       for (const auto& attempt : *attempts) {
         fmt::print("  [{}] #{} on {}: {} .. {}: {} {}\n", attempt.arch, attempt.attempt,
-                   attempt.slot, format_time(attempt.started_at),
-                   format_time(attempt.finished_at),
+                   attempt.slot, format_time(attempt.started_at), format_time(attempt.finished_at),
                    attempt.result.empty() ? "running" : attempt.result, attempt.reason);
       }
     }
@@ -438,9 +436,9 @@ int run_hosts(const Options& options)
       auto builds = jobs::load_builds(state.job_dir(job.number));
       for (const auto& record : builds ? *builds : std::vector<jobs::Build>{}) {
         if (record.state == jobs::BuildState::building) {
-          running[record.slot] = fmt::format("job {} {} {} [{}] since {}", job.number, job.source,
-                                             job.version, record.arch,
-                                             format_time(record.started_at));
+          running[record.slot] =
+            fmt::format("job {} {} {} [{}] since {}", job.number, job.source, job.version,
+                        record.arch, format_time(record.started_at));
         }
       }
     }
@@ -451,8 +449,8 @@ int run_hosts(const Options& options)
                                         util::FileLock::Mode::try_once);
     const bool busy = lock && !lock->locked();
     std::string what = busy ? (running.count(slot.id()) ? running[slot.id()] : "busy") : "free";
-    fmt::print("{:<32} {:<16} {}\n", slot.describe(),
-               arches ? util::join(*arches, " ") : "?", what);
+    fmt::print("{:<32} {:<16} {}\n", slot.describe(), arches ? util::join(*arches, " ") : "?",
+               what);
   }
   return exit_ok;
 }
@@ -532,9 +530,8 @@ int run_cancel(const Options& options)
       ++changed;
       continue;
     }
-    if (auto cancelled = jobs::cancel_orphan(job_dir, record,
-                                             "cancelled by an operator (its worker was gone)",
-                                             now_seconds());
+    if (auto cancelled = jobs::cancel_orphan(
+          job_dir, record, "cancelled by an operator (its worker was gone)", now_seconds());
         !cancelled) {
       fmt::print(stderr, "buildme: error: {}\n", cancelled.message());
       return exit_attention;
@@ -636,9 +633,8 @@ using Command = std::function<int(const Options&)>;
 const std::vector<std::pair<std::string_view, Command>>& commands()
 {
   static const std::vector<std::pair<std::string_view, Command>> table = {
-    {"check", run_check},   {"worker", run_worker_command}, {"list", run_list},
-    {"show", run_show},     {"hosts", run_hosts},           {"cancel", run_cancel},
-    {"retry", run_retry},
+    {"check", run_check}, {"worker", run_worker_command}, {"list", run_list},   {"show", run_show},
+    {"hosts", run_hosts}, {"cancel", run_cancel},         {"retry", run_retry},
   };
   return table;
 }

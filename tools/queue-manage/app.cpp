@@ -146,9 +146,9 @@ Result<bool> lock_repository(Session& session, const config::Repository& reposit
   if (auto made = util::make_dirs(dir); !made) {
     return Error{made.error()};
   }
-  auto lock = util::FileLock::acquire(dir / (repository.name + ".lock"),
-                                      wait ? util::FileLock::Mode::wait
-                                           : util::FileLock::Mode::try_once);
+  auto lock =
+    util::FileLock::acquire(dir / (repository.name + ".lock"),
+                            wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
   if (!lock) {
     return Error{lock.error()};
   }
@@ -200,8 +200,8 @@ int run_queue(Session& session, const Options& options, bool regenerate)
   }
   if (!*locked) {
     if (options.verbose || isatty(STDOUT_FILENO)) {
-      session.log->info(fmt::format("another queue-manage is working on {}; nothing to do",
-                                    repository.name));
+      session.log->info(
+        fmt::format("another queue-manage is working on {}; nothing to do", repository.name));
     }
     return exit_ok;
   }
@@ -225,8 +225,8 @@ int run_promote(Session& session, const Options& options)
     throw UsageError{"--from and --to name the same repository"};
   }
   // Both locks, in name order, so two promotes never wait on each other.
-  for (const auto* repository : from.name < to.name ? std::vector{&from, &to}
-                                                     : std::vector{&to, &from}) {
+  for (const auto* repository :
+       from.name < to.name ? std::vector{&from, &to} : std::vector{&to, &from}) {
     auto locked = lock_repository(session, *repository, true);
     if (!locked) {
       fmt::print(stderr, "queue-manage: error: {}\n", locked.message());
@@ -236,12 +236,11 @@ int run_promote(Session& session, const Options& options)
   auto source = open_staging(session, from);
   auto target = open_staging(session, to);
   if (!source || !target) {
-    fmt::print(stderr, "queue-manage: error: {}\n",
-               !source ? source.message() : target.message());
+    fmt::print(stderr, "queue-manage: error: {}\n", !source ? source.message() : target.message());
     return exit_attention;
   }
-  auto promoted = (*source)->promote(options.arguments[1], options.arguments[2], **target,
-                                     options.dist);
+  auto promoted =
+    (*source)->promote(options.arguments[1], options.arguments[2], **target, options.dist);
   if (!promoted) {
     fmt::print(stderr, "queue-manage: error: {}\n", promoted.message());
     return exit_attention;
@@ -270,8 +269,8 @@ int run_list(Session& session, const Options& options)
     return exit_attention;
   }
   for (const auto& member : *members) {
-    fmt::print("{:<12} {:<10} {:<32} {:<24} {:<8} {}\n", member.dist, member.component,
-               member.name, member.version, member.arch, member.path);
+    fmt::print("{:<12} {:<10} {:<32} {:<24} {:<8} {}\n", member.dist, member.component, member.name,
+               member.version, member.arch, member.path);
   }
   return exit_ok;
 }

@@ -21,7 +21,8 @@
 
 namespace {
 
-constexpr std::string_view usage_text = R"(Usage: repo-publish [--config FILE] [--repository NAME] [--loop [--interval SECONDS]]
+constexpr std::string_view usage_text =
+  R"(Usage: repo-publish [--config FILE] [--repository NAME] [--loop [--interval SECONDS]]
 
 For each repository with `live` targets in the config (or only NAME), and for
 each distribution that queue-manage flagged as changed (staging_dir/.DIST.changed),
@@ -144,9 +145,9 @@ int main(int argc, char** argv)
         continue;
       }
       ++failures;
-      wait.delay = std::min<std::chrono::seconds>(
-        wait.delay.count() == 0 ? std::chrono::seconds(30) : wait.delay * 2,
-        std::chrono::minutes(10));
+      wait.delay = std::min<std::chrono::seconds>(wait.delay.count() == 0 ? std::chrono::seconds(30)
+                                                                          : wait.delay * 2,
+                                                  std::chrono::minutes(10));
       wait.next = clock.now() + wait.delay;
       log.verdict("FAILED", util::Log::Tone::bad,
                   loop ? fmt::format("{} (retrying in {} s)", result.message(), wait.delay.count())

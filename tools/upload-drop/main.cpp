@@ -14,7 +14,8 @@
 
 namespace {
 
-constexpr std::string_view usage_text = R"(Usage: upload-drop [--config FILE] --product PRODUCT FILE...
+constexpr std::string_view usage_text =
+  R"(Usage: upload-drop [--config FILE] --product PRODUCT FILE...
 
 Copies an upload (its .changes or .dsc and the files it lists) into the
 incoming folder of PRODUCT, as a web uploader hands uploads to buildme: every
@@ -48,7 +49,8 @@ int main(int argc, char** argv)
         files.emplace_back(argv[i]);
       }
     } else if (arg.starts_with("-")) {
-      fmt::print(stderr, "upload-drop: unknown or incomplete option {}\nTry 'upload-drop --help'.\n",
+      fmt::print(stderr,
+                 "upload-drop: unknown or incomplete option {}\nTry 'upload-drop --help'.\n",
                  util::printable(arg));
       return 2;
     } else {
