@@ -90,9 +90,7 @@ public:
     if (::unlink(temp.c_str()) != 0 && errno != ENOENT) {
       return fail("cannot remove the leftover {}: {}", show(temp), std::strerror(errno));
     }
-    if (auto copied = util::copy_exclusive(local, temp); !copied) {
-      return copied;
-    }
+    TRY(util::copy_exclusive(local, temp));
     auto placed = [&]() -> Status {
       if (::chmod(temp.c_str(), mode) != 0) {
         return fail("cannot set the mode of {}: {}", show(temp), std::strerror(errno));

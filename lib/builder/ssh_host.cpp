@@ -359,12 +359,8 @@ Status SshHost::connect()
   if (ssh_connect(m_session) != SSH_OK) {
     return fail("cannot connect to {}: {}", address(), why());
   }
-  if (auto checked = check_host_key(); !checked) {
-    return checked;
-  }
-  if (auto authenticated = authenticate(); !authenticated) {
-    return authenticated;
-  }
+  TRY(check_host_key());
+  TRY(authenticate());
   enable_tcp_keepalive();
   return {};
 }
@@ -478,9 +474,7 @@ Status SshHost::make_dir(const std::string& dir)
   if (dir.empty()) {
     return fail("cannot make a folder with an empty name on {}", name());
   }
-  if (auto opened = open_sftp(); !opened) {
-    return opened;
-  }
+  TRY(open_sftp());
   std::string path = dir.front() == '/' ? "/" : "";
   for (auto part : util::split(dir, "/")) {
     path += part;
@@ -530,9 +524,7 @@ Status SshHost::upload(const fs::path& local, const std::string& remote, mode_t 
   if (!source) {
     return source.error();
   }
-  if (auto opened = open_sftp(); !opened) {
-    return opened;
-  }
+  TRY(open_sftp());
   const std::string temp = remote + std::string(upload_suffix);
   // A leftover of an upload that was cut off: sftp_open would truncate it
   // anyway, but it may belong to another user or be a symlink.
@@ -593,9 +585,7 @@ Status SshHost::upload(const fs::path& local, const std::string& remote, mode_t 
 
 Status SshHost::download(const std::string& remote, const fs::path& local, std::uint64_t max_size)
 {
-  if (auto opened = open_sftp(); !opened) {
-    return opened;
-  }
+  TRY(open_sftp());
   Attributes attributes(sftp_lstat(m_sftp, remote.c_str()));
   if (!attributes) {
     return fail("cannot fetch {}: {}", on_host(remote), why());
@@ -691,21 +681,15 @@ Status SshHost::download(const std::string& remote, const fs::path& local, std::
   }
   file.reset();
 
-  if (auto closed = temp->close(); !closed) {
-    return closed;
-  }
-  if (auto moved = util::move_exclusive(temp->path(), local); !moved) {
-    return moved;
-  }
+  TRY(temp->close());
+  TRY(util::move_exclusive(temp->path(), local));
   temp->keep();
   return {};
 }
 
 Result<std::vector<RemoteFile>> SshHost::list_dir(const std::string& dir)
 {
-  if (auto opened = open_sftp(); !opened) {
-    return opened.error();
-  }
+  TRY(open_sftp());
   sftp_dir handle = sftp_opendir(m_sftp, dir.c_str());
   if (!handle) {
     return fail("cannot list {}: {}", on_host(dir), why());
@@ -938,9 +922,7 @@ Result<ExecResult> SshHost::run(const std::vector<std::string>& argv, const std:
 Result<std::unique_ptr<Host>> connect_ssh(const SshTarget& target)
 {
   auto host = std::make_unique<SshHost>(target);
-  if (auto connected = host->connect(); !connected) {
-    return connected.error();
-  }
+  TRY(host->connect());
   return std::unique_ptr<Host>(std::move(host));
 }
 

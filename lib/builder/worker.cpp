@@ -281,9 +281,7 @@ Status Worker::hand_over(const std::string& reason, std::int64_t now)
     return assembled;
   }
   util::failpoint("worker:unit-assembled");
-  if (auto recorded = jobs::begin_handover(m_job_dir, m_record, reason, now); !recorded) {
-    return recorded;
-  }
+  TRY(jobs::begin_handover(m_job_dir, m_record, reason, now));
   util::failpoint("worker:handover-recorded");
   if (auto committed = jobs::commit_unit(queue, unit); !committed) {
     m_log.verdict("ERROR", util::Log::Tone::bad,

@@ -592,9 +592,7 @@ Result<Repository> Reader::repository(const std::string& name,
     const std::string& value =
       std::string_view(key) == "gnupg_home" ? repository.gnupg_home : repository.passphrase_file;
     if (!value.empty()) {
-      if (auto absolute = path(section, key, value, ""); !absolute) {
-        return absolute.error();
-      }
+      TRY(path(section, key, value, ""));
     }
   }
   auto key = text("sign_with");
@@ -625,9 +623,7 @@ Result<Repository> Reader::repository(const std::string& name,
   repository.keep_versions = static_cast<int>(keep->value_or(3));
   for (auto [name_of_key, target] : {std::pair{"valid_for", &repository.valid_for},
                                      std::pair{"delete_after", &repository.delete_after}}) {
-    if (auto status = seconds_in(section, name_of_key, *target); !status) {
-      return status.error();
-    }
+    TRY(seconds_in(section, name_of_key, *target));
   }
   auto by_hash = text("by_hash");
   if (!by_hash) {
@@ -684,9 +680,7 @@ Result<Repository> Reader::repository(const std::string& name,
       return value.error();
     }
     if (!value->empty()) {
-      if (auto absolute = path(section, name_of_key, *value, ""); !absolute) {
-        return absolute.error();
-      }
+      TRY(path(section, name_of_key, *value, ""));
       *target = *value;
     }
   }
@@ -742,16 +736,12 @@ Result<Mail> Reader::mail() const
     const std::string& value =
       std::string_view(key) == "ca_file" ? mail.ca_file : mail.password_file;
     if (!value.empty()) {
-      if (auto absolute = path("mail", key, value, ""); !absolute) {
-        return absolute.error();
-      }
+      TRY(path("mail", key, value, ""));
     }
   }
   for (auto [key, target] :
        {std::pair{"timeout", &mail.timeout}, std::pair{"list_throttle", &mail.list_throttle}}) {
-    if (auto status = seconds_in("mail", key, *target); !status) {
-      return status.error();
-    }
+    TRY(seconds_in("mail", key, *target));
   }
   return mail;
 }
@@ -770,9 +760,7 @@ Result<Config> Reader::read() const
   if (!names) {
     return names.error();
   }
-  if (auto status = check_product_sections(*names); !status) {
-    return status.error();
-  }
+  TRY(check_product_sections(*names));
 
   auto raw_state_dir = m_ini.raw("buildme", "state_dir");
   if (raw_state_dir && raw_state_dir->find("%(product)s") != std::string::npos) {
@@ -799,9 +787,7 @@ Result<Config> Reader::read() const
                              std::pair{"orphan_after", &config.orphan_after},
                              std::pair{"build_timeout", &config.build_timeout},
                              std::pair{"idle_timeout", &config.idle_timeout}}) {
-    if (auto status = seconds(key, *target); !status) {
-      return status.error();
-    }
+    TRY(seconds(key, *target));
   }
   for (auto [key, target] : {std::pair{"upload_owner", &config.upload_owner},
                              std::pair{"upload_group", &config.upload_group}}) {
@@ -916,9 +902,7 @@ Result<Config> Reader::read() const
 Result<Config> read_config(const IniFile& ini)
 {
   Reader reader(ini);
-  if (auto status = reader.check_structure(); !status) {
-    return status.error();
-  }
+  TRY(reader.check_structure());
   return reader.read();
 }
 

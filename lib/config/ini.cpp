@@ -365,9 +365,7 @@ Result<std::optional<std::string>> IniFile::get(std::string_view section_name, s
   std::string lowered = util::to_lower(key);
   Interpolation interpolation{*this, section_name, lowered, vars};
   std::string out;
-  if (auto status = interpolation.expand(*raw_value, 1, out); !status) {
-    return status.error();
-  }
+  TRY(interpolation.expand(*raw_value, 1, out));
   return std::optional<std::string>(std::move(out));
 }
 

@@ -76,15 +76,9 @@ public:
   {
     ControlFile control;
     std::vector<Line> body;
-    if (auto status = split_lines(text); !status) {
-      return status.error();
-    }
-    if (auto status = strip_armor(control, body); !status) {
-      return status.error();
-    }
-    if (auto status = parse_paragraphs(body, control); !status) {
-      return status.error();
-    }
+    TRY(split_lines(text));
+    TRY(strip_armor(control, body));
+    TRY(parse_paragraphs(body, control));
     return control;
   }
 
@@ -139,9 +133,7 @@ private:
     }
     if (i == m_lines.size() || !is_armor(m_lines[i].text, begin_signed)) {
       for (const auto& line : m_lines) {
-        if (auto status = refuse_stray_armor(line); !status) {
-          return status;
-        }
+        TRY(refuse_stray_armor(line));
       }
       body = m_lines;
       return {};
@@ -282,9 +274,7 @@ private:
                      quote(text));
       }
       auto name = text.substr(0, colon);
-      if (auto status = check_field_name(name, line.number); !status) {
-        return status;
-      }
+      TRY(check_field_name(name, line.number));
       if (!in_paragraph) {
         control.paragraphs.push_back({});
         control.paragraphs.back().line = line.number;

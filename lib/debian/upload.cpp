@@ -101,9 +101,7 @@ public:
     if (!value) {
       return value;
     }
-    if (auto status = no_control(field, *value); !status) {
-      return status.error();
-    }
+    TRY(no_control(field, *value));
     return value;
   }
 
@@ -398,9 +396,7 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
   if (const Field* field = check.paragraph().find("Uploaders")) {
     std::string unfolded = field->value;
     std::replace(unfolded.begin(), unfolded.end(), '\n', ' ');
-    if (auto status = check.no_control(*field, unfolded); !status) {
-      return status.error();
-    }
+    TRY(check.no_control(*field, unfolded));
     bool quoted = false;
     std::string current;
     for (char c : unfolded + ",") {
@@ -472,9 +468,7 @@ Result<Changes> Changes::parse(std::string_view text, std::string_view filename)
   if (!format_field) {
     return format_field.error();
   }
-  if (auto format = check.format(**format_field, false); !format) {
-    return format.error();
-  }
+  TRY(check.format(**format_field, false));
 
   // "Source: foo" or, when the source version differs from the binaries',
   // "Source: foo (1.2-1)".

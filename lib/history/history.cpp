@@ -260,9 +260,7 @@ Status switch_to_wal(sqlite3* db)
 // processes opening a new file at once do not both create it.
 Status prepare_schema(sqlite3* db)
 {
-  if (auto begun = execute(db, "BEGIN IMMEDIATE", "lock it to check the schema"); !begun) {
-    return begun;
-  }
+  TRY(execute(db, "BEGIN IMMEDIATE", "lock it to check the schema"));
   auto checked = [db]() -> Status {
     auto version = Statement::prepare(db, "PRAGMA user_version", "read the schema version");
     if (!version) {
@@ -302,9 +300,7 @@ Status probe(sqlite3* db)
     if (!query) {
       return query.error();
     }
-    if (auto row = query->next(); !row) {
-      return row.error();
-    }
+    TRY(query->next());
   }
   return {};
 }
@@ -327,15 +323,9 @@ Result<History> History::open(const std::string& path)
                 raw ? sqlite3_errmsg(raw) : sqlite3_errstr(code));
   }
   sqlite3_busy_timeout(db.get(), busy_timeout_ms);
-  if (auto wal = switch_to_wal(db.get()); !wal) {
-    return wal.error();
-  }
-  if (auto schema_ready = prepare_schema(db.get()); !schema_ready) {
-    return schema_ready.error();
-  }
-  if (auto readable = probe(db.get()); !readable) {
-    return readable.error();
-  }
+  TRY(switch_to_wal(db.get()));
+  TRY(prepare_schema(db.get()));
+  TRY(probe(db.get()));
   return History(db.release());
 }
 
@@ -381,12 +371,8 @@ Status History::set_job_state(long job, const std::string& state, std::int64_t w
   if (!update) {
     return update.error();
   }
-  if (auto bound = update->bind(job, state, when); !bound) {
-    return bound;
-  }
-  if (auto ran = update->run(); !ran) {
-    return ran;
-  }
+  TRY(update->bind(job, state, when));
+  TRY(update->run());
   if (sqlite3_changes(m_db) == 0) {
     return fail("history database {}: job {} is not recorded, so its state cannot become {}",
                 path_of(m_db), job, printable(state));
@@ -420,9 +406,7 @@ Result<std::int64_t> History::start_attempt(const AttemptRecord& attempt)
   }
   std::int64_t id = insert->integer(0);
   // The insert is done when the statement has run to its end.
-  if (auto done = insert->run(); !done) {
-    return done.error();
-  }
+  TRY(insert->run());
   return id;
 }
 
@@ -435,12 +419,8 @@ Status History::finish_attempt(std::int64_t id, std::int64_t when, const std::st
   if (!update) {
     return update.error();
   }
-  if (auto bound = update->bind(id, when, result, reason); !bound) {
-    return bound;
-  }
-  if (auto ran = update->run(); !ran) {
-    return ran;
-  }
+  TRY(update->bind(id, when, result, reason));
+  TRY(update->run());
   if (sqlite3_changes(m_db) == 0) {
     return fail("history database {}: attempt {} is not recorded, so it cannot be finished",
                 path_of(m_db), id);
@@ -451,13 +431,9 @@ Status History::finish_attempt(std::int64_t id, std::int64_t when, const std::st
 Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& latest)
 {
   const std::string doing = "record job " + std::to_string(job.job);
-  if (auto begun = execute(m_db, "BEGIN IMMEDIATE", doing); !begun) {
-    return begun;
-  }
+  TRY(execute(m_db, "BEGIN IMMEDIATE", doing));
   auto body = [&]() -> Status {
-    if (auto recorded = record_job(job); !recorded) {
-      return recorded;
-    }
+    TRY(record_job(job));
     for (const auto& attempt : latest) {
       auto lost =
         Statement::prepare(m_db,
@@ -473,17 +449,13 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
           !bound) {
         return bound;
       }
-      if (auto ran = lost->run(); !ran) {
-        return ran;
-      }
+      TRY(lost->run());
       auto find = Statement::prepare(
         m_db, "SELECT id FROM attempts WHERE job = ?1 AND arch = ?2 AND attempt = ?3", doing);
       if (!find) {
         return find.error();
       }
-      if (auto bound = find->bind(job.job, attempt.arch, attempt.attempt); !bound) {
-        return bound;
-      }
+      TRY(find->bind(job.job, attempt.arch, attempt.attempt));
       auto row = find->next();
       if (!row) {
         return row.error();
@@ -515,9 +487,7 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
           !bound) {
         return bound;
       }
-      if (auto ran = finish->run(); !ran) {
-        return ran;
-      }
+      TRY(finish->run());
     }
     return {};
   };
@@ -536,9 +506,7 @@ Result<std::optional<JobRecord>> History::job(long job)
   if (!query) {
     return query.error();
   }
-  if (auto bound = query->bind(job); !bound) {
-    return bound.error();
-  }
+  TRY(query->bind(job));
   auto row = query->next();
   if (!row) {
     return row.error();
@@ -558,9 +526,7 @@ Result<std::vector<JobRecord>> History::jobs(int limit)
   if (!query) {
     return query.error();
   }
-  if (auto bound = query->bind(limit); !bound) {
-    return bound.error();
-  }
+  TRY(query->bind(limit));
   return read_all(*query, read_job);
 }
 
@@ -572,9 +538,7 @@ Result<std::vector<AttemptRecord>> History::attempts(long job)
   if (!query) {
     return query.error();
   }
-  if (auto bound = query->bind(job); !bound) {
-    return bound.error();
-  }
+  TRY(query->bind(job));
   return read_all(*query, read_attempt);
 }
 

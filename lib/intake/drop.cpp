@@ -59,9 +59,7 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
   std::vector<std::pair<fs::path, std::string>> uploads; // source, name
   for (const auto& file : files) {
     const std::string name = file.filename().string();
-    if (auto valid = debian::check_file_name(name); !valid) {
-      return Error{valid.error()};
-    }
+    TRY(debian::check_file_name(name));
     auto info = util::stat_no_follow(file);
     if (!info) {
       return Error{info.error()};
@@ -145,9 +143,7 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
     }
     dropped.push_back(final_path.filename().string());
   }
-  if (auto synced = util::sync_dir(incoming); !synced) {
-    return Error{synced.error()};
-  }
+  TRY(util::sync_dir(incoming));
   return dropped;
 }
 

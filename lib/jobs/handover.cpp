@@ -48,20 +48,12 @@ bool is_unit_name(const std::string& name)
 Status assemble_unit(const fs::path& queue, const std::string& name,
                      const std::vector<fs::path>& files)
 {
-  if (auto made = util::make_dirs(queue); !made) {
-    return made;
-  }
+  TRY(util::make_dirs(queue));
   const fs::path partial = partial_path(queue, name);
-  if (auto discarded = discard_unit(queue, name); !discarded) {
-    return discarded;
-  }
-  if (auto made = util::make_dirs(partial); !made) {
-    return made;
-  }
+  TRY(discard_unit(queue, name));
+  TRY(util::make_dirs(partial));
   for (const auto& file : files) {
-    if (auto copied = util::copy_exclusive(file, partial / file.filename()); !copied) {
-      return copied;
-    }
+    TRY(util::copy_exclusive(file, partial / file.filename()));
   }
   return util::sync_dir(partial);
 }
@@ -74,9 +66,7 @@ Status commit_unit(const fs::path& queue, const std::string& name)
     return Error{present.error()};
   }
   if (*present) {
-    if (auto moved = util::move_exclusive(partial, queue / name); !moved) {
-      return moved;
-    }
+    TRY(util::move_exclusive(partial, queue / name));
   }
   return util::sync_dir(queue);
 }

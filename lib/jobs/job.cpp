@@ -350,9 +350,7 @@ Result<Build> load_build(const fs::path& job_dir, const std::string& arch)
 
 Status save_build(const fs::path& job_dir, const Build& build)
 {
-  if (auto made = util::make_dirs(builds_dir(job_dir)); !made) {
-    return made;
-  }
+  TRY(util::make_dirs(builds_dir(job_dir)));
   return util::write_file_atomic(record_path(job_dir, build.arch),
                                  debian::write_paragraph(build.fields()));
 }

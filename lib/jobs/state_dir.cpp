@@ -99,9 +99,7 @@ fs::path StateDir::marker(std::string_view product, std::string_view source,
 Status StateDir::prepare() const
 {
   for (const auto& dir : {m_root, jobs_dir(), txn_dir(), m_root / "accepted"}) {
-    if (auto made = util::make_dirs(dir, 0755); !made) {
-      return made;
-    }
+    TRY(util::make_dirs(dir, 0755));
   }
   return {};
 }
@@ -176,16 +174,12 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
   const fs::path upload = partial / "upload";
 
   if (!present(final_dir)) {
-    if (auto made = util::make_dirs(upload, 0755); !made) {
-      return Error{made.error()};
-    }
+    TRY(util::make_dirs(upload, 0755));
     for (const auto& name : move.copy) {
       if (present(upload / name)) {
         continue; // copied before a crash: a copy appears whole or not at all
       }
-      if (auto copied = util::copy_exclusive(move.from_dir / name, upload / name); !copied) {
-        return Error{copied.error()};
-      }
+      TRY(util::copy_exclusive(move.from_dir / name, upload / name));
     }
     for (const auto& name : move.move) {
       const fs::path from = move.from_dir / name;
@@ -201,39 +195,27 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
         if (here && *here &&
             (((*here)->inode == (*there)->inode && (*here)->device == (*there)->device) ||
              util::same_content(from, to))) {
-          if (auto removed = remove_file(from); !removed) {
-            return Error{removed.error()};
-          }
+          TRY(remove_file(from));
         }
         continue;
       }
-      if (auto moved = util::move_exclusive(from, to); !moved) {
-        return Error{moved.error()};
-      }
+      TRY(util::move_exclusive(from, to));
     }
     if (auto written =
           util::write_file_atomic(partial / "job.info", debian::write_paragraph(job.fields()));
         !written) {
       return Error{written.error()};
     }
-    if (auto made = util::make_dirs(marker(job.product, "", "").parent_path(), 0755); !made) {
-      return Error{made.error()};
-    }
+    TRY(util::make_dirs(marker(job.product, "", "").parent_path(), 0755));
     if (auto marked = util::write_file_atomic(marker(job.product, job.source, job.version),
                                               fmt::format("{}\n", job.number));
         !marked) {
       return Error{marked.error()};
     }
-    if (auto renamed = util::move_exclusive(partial, final_dir); !renamed) {
-      return Error{renamed.error()};
-    }
-    if (auto synced = util::sync_dir(jobs_dir()); !synced) {
-      return Error{synced.error()};
-    }
+    TRY(util::move_exclusive(partial, final_dir));
+    TRY(util::sync_dir(jobs_dir()));
   }
-  if (auto removed = remove_file(journal); !removed) {
-    return Error{removed.error()};
-  }
+  TRY(remove_file(journal));
   return final_dir;
 }
 
@@ -301,9 +283,7 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
                                            bool replay) const
 {
   RejectOutcome outcome;
-  if (auto made = util::make_dirs(move.rejected_dir, 0755); !made) {
-    return Error{made.error()};
-  }
+  TRY(util::make_dirs(move.rejected_dir, 0755));
   std::vector<std::string> earlier; // moved by the run that was interrupted
   for (std::size_t i = 0; i < move.files.size(); ++i) {
     const std::string& name = move.files[i];
@@ -369,12 +349,8 @@ Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& jour
     }
   }
   outcome.reason = move.rejected_dir / reason_name;
-  if (auto synced = util::sync_dir(move.rejected_dir); !synced) {
-    return Error{synced.error()};
-  }
-  if (auto removed = remove_file(journal); !removed) {
-    return Error{removed.error()};
-  }
+  TRY(util::sync_dir(move.rejected_dir));
+  TRY(remove_file(journal));
   return outcome;
 }
 
@@ -392,9 +368,7 @@ Result<std::vector<std::string>> StateDir::recover() const
   for (const auto& name : *names) {
     if (name.starts_with('.')) {
       // A journal being written when a run died: nothing moved for it yet.
-      if (auto removed = remove_file(txn_dir() / name); !removed) {
-        return Error{removed.error()};
-      }
+      TRY(remove_file(txn_dir() / name));
       continue;
     }
     const fs::path journal = txn_dir() / name;

@@ -22,9 +22,7 @@ Status plan(const fs::path& job_dir, Job& job, const std::vector<std::string>& a
     build.arch = arch;
     build.with_indep = first;
     first = false;
-    if (auto saved = save_build(job_dir, build); !saved) {
-      return saved;
-    }
+    TRY(save_build(job_dir, build));
   }
   return {};
 }
@@ -52,9 +50,7 @@ Status claim(const fs::path& job_dir, Build& build, const std::string& slot,
   claimed.pid = 0;
   claimed.handover = Handover::none;
   claimed.reason = reason;
-  if (auto saved = save_build(job_dir, claimed); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, claimed));
   build = std::move(claimed);
   return {};
 }
@@ -66,9 +62,7 @@ Status unclaim(const fs::path& job_dir, Build& build, const std::string& why)
   back.attempts = std::max(0, back.attempts - 1);
   back.reason = why;
   back.pid = 0;
-  if (auto saved = save_build(job_dir, back); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, back));
   build = std::move(back);
   return {};
 }
@@ -77,9 +71,7 @@ Status note_waiting(const fs::path& job_dir, Build& build, const std::string& wh
 {
   Build waiting = build;
   waiting.reason = why;
-  if (auto saved = save_build(job_dir, waiting); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, waiting));
   build = std::move(waiting);
   return {};
 }
@@ -88,9 +80,7 @@ Status start(const fs::path& job_dir, Build& build, long pid)
 {
   Build started = build;
   started.pid = pid;
-  if (auto saved = save_build(job_dir, started); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, started));
   build = std::move(started);
   return {};
 }
@@ -107,9 +97,7 @@ Status finish(const fs::path& job_dir, Build& build, BuildState result, const st
   done.reason = reason;
   done.finished_at = now;
   done.pid = 0;
-  if (auto saved = save_build(job_dir, done); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, done));
   build = std::move(done);
   return {};
 }
@@ -134,9 +122,7 @@ Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
     next.state = BuildState::queued;
     next.reason = fmt::format("requeued after attempt {}: {}", next.attempts, why);
   }
-  if (auto saved = save_build(job_dir, next); !saved) {
-    return saved.error();
-  }
+  TRY(save_build(job_dir, next));
   build = std::move(next);
   return outcome;
 }
@@ -154,9 +140,7 @@ Status begin_handover(const fs::path& job_dir, Build& build, const std::string& 
   built.reason = reason;
   built.finished_at = now;
   built.pid = 0;
-  if (auto saved = save_build(job_dir, built); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, built));
   build = std::move(built);
   return {};
 }
@@ -165,9 +149,7 @@ Status complete_handover(const fs::path& job_dir, Build& build)
 {
   Build done = build;
   done.handover = Handover::done;
-  if (auto saved = save_build(job_dir, done); !saved) {
-    return saved;
-  }
+  TRY(save_build(job_dir, done));
   build = std::move(done);
   return {};
 }
@@ -177,9 +159,7 @@ Status hold(const fs::path& job_dir, Job& job, const std::string& reason)
   Job held = job;
   held.state = JobState::held;
   held.reason = reason;
-  if (auto saved = save_job(job_dir, held); !saved) {
-    return saved;
-  }
+  TRY(save_job(job_dir, held));
   job = std::move(held);
   return {};
 }
@@ -197,9 +177,7 @@ Result<std::vector<std::string>> cancel_queued(const fs::path& job_dir, const st
     }
     build.state = BuildState::cancelled;
     build.reason = reason;
-    if (auto saved = save_build(job_dir, build); !saved) {
-      return saved.error();
-    }
+    TRY(save_build(job_dir, build));
     changed.push_back(build.arch);
   }
   return changed;
@@ -233,9 +211,7 @@ Result<std::vector<std::string>> retry(const fs::path& job_dir)
     build.avoid.clear();
     build.finished_at = 0;
     build.reason = "retried by an operator";
-    if (auto saved = save_build(job_dir, build); !saved) {
-      return saved.error();
-    }
+    TRY(save_build(job_dir, build));
     changed.push_back(fmt::format("[{}] {}", build.arch, build.reason));
   }
   const bool unplanned_failure = builds->empty() && job->state == JobState::failed;
@@ -245,13 +221,9 @@ Result<std::vector<std::string>> retry(const fs::path& job_dir)
                   to_string(job->state), job->reason.empty() ? "" : ": " + job->reason));
     job->state = JobState::queued;
     job->reason.clear();
-    if (auto saved = save_job(job_dir, *job); !saved) {
-      return saved.error();
-    }
+    TRY(save_job(job_dir, *job));
   }
-  if (auto updated = update_job_state(job_dir); !updated) {
-    return updated.error();
-  }
+  TRY(update_job_state(job_dir));
   return changed;
 }
 
@@ -297,9 +269,7 @@ Result<JobState> update_job_state(const fs::path& job_dir)
     if (state != JobState::failed) {
       job->reason.clear();
     }
-    if (auto saved = save_job(job_dir, *job); !saved) {
-      return Error{saved.error()};
-    }
+    TRY(save_job(job_dir, *job));
   }
   return state;
 }

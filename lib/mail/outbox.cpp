@@ -158,9 +158,7 @@ Status Outbox::queue(const Message& message)
   }
 
   const fs::path dir = m_dir / "outbox";
-  if (auto made = util::make_dirs(dir); !made) {
-    return made;
-  }
+  TRY(util::make_dirs(dir));
   static std::atomic<unsigned> sequence{0};
   const auto now = m_clock.now();
   const auto micros =

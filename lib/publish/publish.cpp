@@ -91,9 +91,7 @@ Result<PublishResult> publish_repository(const config::Config& config,
   if (repository.live.empty()) {
     return result;
   }
-  if (auto made = util::make_dirs(config.state_dir / "repo"); !made) {
-    return Error{made.error()};
-  }
+  TRY(util::make_dirs(config.state_dir / "repo"));
   auto lock =
     util::FileLock::acquire(config.state_dir / "repo" / (repository.name + ".publish.lock"),
                             util::FileLock::Mode::try_once);
@@ -116,9 +114,7 @@ Result<PublishResult> publish_repository(const config::Config& config,
       continue;
     }
     if (present(changed)) {
-      if (auto renamed = rename_file(changed, publishing); !renamed) {
-        return Error{renamed.error()};
-      }
+      TRY(rename_file(changed, publishing));
       taken.push_back(dist);
     }
   }

@@ -154,27 +154,21 @@ private:
     archive_entry* entry = nullptr;
     int status = archive_read_next_header(ar.get(), &entry);
     if (status == ARCHIVE_EOF) {
-      if (auto whole = check_no_partial_header(); !whole) {
-        return whole.error();
-      }
+      TRY(check_no_partial_header());
       return error("not a Debian package: the ar archive is empty, with no debian-binary member");
     }
     if (status != ARCHIVE_OK) {
       return error("not a Debian package: not an ar archive ({})", archive_message(ar.get()));
     }
     note_member(ar.get(), entry);
-    if (auto checked = check_debian_binary(ar.get(), entry); !checked) {
-      return checked.error();
-    }
+    TRY(check_debian_binary(ar.get(), entry));
 
     std::string control;
     bool have_control = false;
     while (true) {
       status = archive_read_next_header(ar.get(), &entry);
       if (status == ARCHIVE_EOF) {
-        if (auto whole = check_no_partial_header(); !whole) {
-          return whole.error();
-        }
+        TRY(check_no_partial_header());
         if (have_control) {
           return error("the file ends after {}, with no data.tar member (truncated?)",
                        m_control_member);
@@ -218,9 +212,7 @@ private:
         if (!have_control) {
           return error("{} comes before control.tar; dpkg requires control.tar first", name);
         }
-        if (auto whole = check_complete(name); !whole) {
-          return whole.error();
-        }
+        TRY(check_complete(name));
         return control;
       }
       return error("unexpected member {}: a .deb holds debian-binary, control.tar and data.tar"

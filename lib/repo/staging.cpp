@@ -147,16 +147,12 @@ public:
   // renamed to `path` by commit().
   Result<fs::path> write(const fs::path& path, std::string_view content)
   {
-    if (auto made = util::make_dirs(path.parent_path()); !made) {
-      return Error{made.error()};
-    }
+    TRY(util::make_dirs(path.parent_path()));
     const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
     // A leftover from a run that died is ours to replace.
     std::error_code ignored;
     fs::remove(temp, ignored);
-    if (auto written = util::write_file_exclusive(temp, content); !written) {
-      return Error{written.error()};
-    }
+    TRY(util::write_file_exclusive(temp, content));
     m_pending.emplace_back(temp, path);
     return temp;
   }
@@ -170,18 +166,14 @@ public:
     std::set<fs::path> renamed_into;
     auto sync_all = [&]() -> Status {
       for (const auto& dir : renamed_into) {
-        if (auto synced = util::sync_dir(dir); !synced) {
-          return synced;
-        }
+        TRY(util::sync_dir(dir));
       }
       renamed_into.clear();
       return {};
     };
     for (const auto& [temp, path] : m_pending) {
       if (path.parent_path() == top) {
-        if (auto synced = sync_all(); !synced) {
-          return synced;
-        }
+        TRY(sync_all());
       }
       std::error_code error;
       fs::rename(temp, path, error);
@@ -232,9 +224,7 @@ Result<std::unique_ptr<Staging>> Staging::open(const config::Config& config,
                                                const util::Clock& clock, util::Log& log)
 {
   for (const auto& dir : {repository.staging_dir, config.state_dir / "repo"}) {
-    if (auto made = util::make_dirs(dir); !made) {
-      return Error{made.error()};
-    }
+    TRY(util::make_dirs(dir));
   }
   auto catalog =
     Catalog::open((config.state_dir / "repo" / (repository.name + ".sqlite")).string());
@@ -255,9 +245,7 @@ Status Staging::ensure_dir(const fs::path& dir)
   if (m_made.count(dir)) {
     return {};
   }
-  if (auto made = util::make_dirs(dir); !made) {
-    return made;
-  }
+  TRY(util::make_dirs(dir));
   m_made.insert(dir);
   return {};
 }
@@ -318,6 +306,17 @@ std::string Staging::component_for(const std::string& section) const
     }
   }
   return m_repository.components.front();
+}
+
+void Staging::note_catalog(const Status& written, std::string_view file, RunSummary& summary)
+{
+  if (written) {
+    return;
+  }
+  m_log.verdict(
+    "ERROR", util::Log::Tone::bad,
+    fmt::format("{}: the repository database was not updated: {}", file, written.message()));
+  ++summary.errors;
 }
 
 void Staging::set_aside(const fs::path& queue, const std::vector<std::string>& names,
@@ -527,7 +526,7 @@ bool Staging::take_batch(const fs::path& queue, std::vector<PreparedDeb>& batch,
         m_fresh.insert(deb->file.path);
       }
     }
-    (void)m_catalog.commit();
+    note_catalog(m_catalog.commit(), queue.string(), summary);
   }
   return true;
 }
@@ -671,7 +670,7 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
   }
   if (auto stamp = stamp_of(m_root / rel)) {
     cached.stamp = *stamp;
-    (void)m_catalog.put_file(cached);
+    note_catalog(m_catalog.put_file(cached), rel, summary);
   }
   m_log.detail(fmt::format("{} {} (source) -> {}", dsc.source, dsc.version.to_string(), rel));
   ++summary.added;
@@ -900,7 +899,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       mark_pending(dist);
       m_log.verdict("REMOVED", util::Log::Tone::bad,
                     fmt::format("{} is no longer in the pool; dropped from {}", member.path, dist));
-      (void)m_catalog.delete_member(member);
+      note_catalog(m_catalog.delete_member(member), member.path, summary);
       summary.changed.insert(dist);
       continue;
     }
@@ -917,7 +916,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
                       fmt::format("{} changed in the pool and cannot be read ({}); dropped "
                                   "from {}",
                                   member.path, binary.message(), dist));
-        (void)m_catalog.remove_member(member, now());
+        note_catalog(m_catalog.remove_member(member, now()), member.path, summary);
         summary.changed.insert(dist);
         continue;
       }
@@ -926,20 +925,26 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         packages_stanza(binary->control_text, binary->control, member.path, binary->digests),
         *binary->digests.sha256};
       stanzas[member.path] = reread.stanza;
-      (void)m_catalog.put_file(reread);
+      note_catalog(m_catalog.put_file(reread), reread.path, summary);
     } else {
       auto text = util::read_file(path, 16 * 1024 * 1024);
       auto dsc = text ? debian::Dsc::parse(*text, member.path) : Result<debian::Dsc>(text.error());
       if (!dsc) {
-        (void)m_catalog.remove_member(member, now());
+        note_catalog(m_catalog.remove_member(member, now()), member.path, summary);
         summary.changed.insert(dist);
         continue;
       }
       const std::string dir = fs::path(member.path).parent_path().string();
       std::vector<SourceFile> files;
-      for (const auto& file : std::vector<std::string>{path.filename().string()}) {
-        files.push_back({file, *util::digest_file(path, util::DigestSet::all())});
+      // The .dsc may vanish between the read and its digests (deleted by
+      // hand): then it is out of the index, like a source missing a file.
+      auto own = util::digest_file(path, util::DigestSet::all());
+      if (!own) {
+        note_catalog(m_catalog.remove_member(member, now()), member.path, summary);
+        summary.changed.insert(dist);
+        continue;
       }
+      files.push_back({path.filename().string(), *own});
       bool whole = true;
       for (const auto& file : dsc->files) {
         auto digests = util::digest_file(m_root / dir / file.name, util::DigestSet::all());
@@ -950,7 +955,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         files.push_back({file.name, *digests});
       }
       if (!whole) {
-        (void)m_catalog.remove_member(member, now());
+        note_catalog(m_catalog.remove_member(member, now()), member.path, summary);
         summary.changed.insert(dist);
         continue;
       }
@@ -958,7 +963,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
                         sources_stanza(*text, dsc->control.paragraphs.front(), dir, files),
                         *files.front().digests.sha256};
       stanzas[member.path] = reread.stanza;
-      (void)m_catalog.put_file(reread);
+      note_catalog(m_catalog.put_file(reread), reread.path, summary);
     }
     m_log.info(fmt::format("{} changed in the pool: its index entry was read again", member.path));
     summary.changed.insert(dist);
@@ -1007,7 +1012,7 @@ void Staging::delete_expired(RunSummary& summary)
     return;
   }
   for (const auto& member : *expired) {
-    (void)m_catalog.delete_member(member);
+    note_catalog(m_catalog.delete_member(member), member.path, summary);
     std::vector<std::string> paths{member.path};
     if (member.kind == "source") {
       if (auto files = m_catalog.source_files(member.path)) {
@@ -1025,10 +1030,10 @@ void Staging::delete_expired(RunSummary& summary)
         m_log.detail(fmt::format("deleted {} (out of the indices for {})", path,
                                  m_repository.delete_after.count()));
       }
-      (void)m_catalog.forget_file(path);
+      note_catalog(m_catalog.forget_file(path), path, summary);
     }
     if (member.kind == "source") {
-      (void)m_catalog.set_source_files(member.path, {});
+      note_catalog(m_catalog.set_source_files(member.path, {}), member.path, summary);
     }
   }
 }
@@ -1186,13 +1191,9 @@ Status Staging::regenerate(const std::string& dist)
             continue;
           }
           if (by_hash_made.insert(copy.parent_path()).second) {
-            if (auto made = util::make_dirs(copy.parent_path()); !made) {
-              return made;
-            }
+            TRY(util::make_dirs(copy.parent_path()));
           }
-          if (auto linked = util::link_or_copy_exclusive(*temp, copy, false); !linked) {
-            return linked;
-          }
+          TRY(util::link_or_copy_exclusive(*temp, copy, false));
         }
         by_hash_dirs.push_back(rel_dir);
       }
@@ -1211,9 +1212,7 @@ Status Staging::regenerate(const std::string& dist)
           text += '\n';
         }
       }
-      if (auto added = add_index(component + "/binary-" + arch, "Packages", text); !added) {
-        return added;
-      }
+      TRY(add_index(component + "/binary-" + arch, "Packages", text));
     }
     std::string sources;
     for (const auto& member : *members) {
@@ -1222,9 +1221,7 @@ Status Staging::regenerate(const std::string& dist)
         sources += '\n';
       }
     }
-    if (auto added = add_index(component + "/source", "Sources", sources); !added) {
-      return added;
-    }
+    TRY(add_index(component + "/source", "Sources", sources));
   }
 
   m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, watch.seconds()));
@@ -1235,9 +1232,7 @@ Status Staging::regenerate(const std::string& dist)
     by_hash_folders.insert(dir.parent_path());
   }
   for (const auto& dir : by_hash_folders) {
-    if (auto synced = util::sync_dir(dir); !synced) {
-      return synced;
-    }
+    TRY(util::sync_dir(dir));
   }
   ReleaseInfo info;
   info.origin = m_repository.origin;
@@ -1263,25 +1258,17 @@ Status Staging::regenerate(const std::string& dist)
     }
     inrelease = std::move(*clear);
     detached = std::move(*detach);
-    if (auto written = staged.write(dists / "Release.gpg", detached); !written) {
-      return Error{written.error()};
-    }
+    TRY(staged.write(dists / "Release.gpg", detached));
   }
-  if (auto written = staged.write(dists / "Release", release); !written) {
-    return Error{written.error()};
-  }
+  TRY(staged.write(dists / "Release", release));
   if (m_signer) {
-    if (auto written = staged.write(dists / "InRelease", inrelease); !written) {
-      return Error{written.error()};
-    }
+    TRY(staged.write(dists / "InRelease", inrelease));
   }
   if (auto synced = wait_for_sync(); !synced) {
     return fail("the pool is not safely on disk, so no index names its new files yet: {}",
                 synced.message());
   }
-  if (auto committed = staged.commit(dists); !committed) {
-    return committed;
-  }
+  TRY(staged.commit(dists));
 
   // Old by-hash copies go once no client can still hold a Release naming
   // them (after delete_after); the current ones stay.
@@ -1433,12 +1420,8 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
           }
           continue;
         }
-        if (auto made = util::make_dirs(target.parent_path()); !made) {
-          return Error{made.error()};
-        }
-        if (auto linked = util::link_or_copy_exclusive(m_root / path, target); !linked) {
-          return Error{linked.error()};
-        }
+        TRY(util::make_dirs(target.parent_path()));
+        TRY(util::link_or_copy_exclusive(m_root / path, target));
       }
       auto cached = m_catalog.file(member.path);
       if (!cached || !*cached) {
@@ -1448,22 +1431,18 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
       if (auto stamp = stamp_of(to.m_root / member.path)) {
         copy.stamp = *stamp;
       }
-      if (auto put = to.m_catalog.put_file(copy); !put) {
-        return Error{put.error()};
-      }
+      TRY(to.m_catalog.put_file(copy));
       if (member.kind == "source") {
         auto files = m_catalog.source_files(member.path);
         if (files) {
-          (void)to.m_catalog.set_source_files(member.path, *files);
+          TRY(to.m_catalog.set_source_files(member.path, *files));
         }
       }
       to.mark_pending(name);
       Member promoted = member;
       promoted.added_at = now();
       promoted.removed_at = 0;
-      if (auto added = to.m_catalog.add_member(promoted); !added) {
-        return Error{added.error()};
-      }
+      TRY(to.m_catalog.add_member(promoted));
       ++copied;
       m_log.detail(fmt::format("{} -> {} ({})", member.path, to.m_repository.name, name));
     }
@@ -1476,9 +1455,7 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
   for (const auto& name : dists) {
     to.prune(name, summary);
     for (Staging* side : {&to, this}) {
-      if (auto done = side->regenerate(name); !done) {
-        return Error{done.error()};
-      }
+      TRY(side->regenerate(name));
     }
     summary.changed.insert(name);
   }

@@ -103,6 +103,10 @@ private:
                  const std::string& dist, RunSummary& summary);
   void set_aside_unit(const std::filesystem::path& queue, const std::string& unit,
                       const std::string& reason, RunSummary& summary);
+  // A catalog write that failed leaves the catalog behind the disk: said
+  // with the file it concerns and counted (the next run's refresh reads the
+  // file again).
+  void note_catalog(const Status& written, std::string_view file, RunSummary& summary);
   void set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
                  const std::string& reason, RunSummary& summary);
   void refresh_cache(const std::string& dist, RunSummary& summary);

@@ -253,12 +253,8 @@ Status GpgmeSigner::open(const SignerConfig& config)
     m_passphrase.configured = true;
     m_passphrase.text = std::move(*text);
   }
-  if (auto ok = setup_context(config); !ok) {
-    return ok;
-  }
-  if (auto ok = find_key(); !ok) {
-    return ok;
-  }
+  TRY(setup_context(config));
+  TRY(find_key());
   if (auto error = gpgme_signers_add(m_ctx.get(), m_key.get())) {
     return fail("cannot sign with key {} in {}: {}", m_fingerprint, printable(m_home),
                 gpgme_text(error));
@@ -346,9 +342,7 @@ Result<std::unique_ptr<Signer>> make_gpgme_signer(const SignerConfig& config)
   if (!fingerprint) {
     return fingerprint.error();
   }
-  if (auto ok = init_gpgme(); !ok) {
-    return ok.error();
-  }
+  TRY(init_gpgme());
   if (!config.gnupg_home.empty()) {
     std::error_code error;
     if (!std::filesystem::is_directory(config.gnupg_home, error)) {
@@ -358,9 +352,7 @@ Result<std::unique_ptr<Signer>> make_gpgme_signer(const SignerConfig& config)
     }
   }
   auto signer = std::make_unique<GpgmeSigner>(std::move(*fingerprint), home_for_messages(config));
-  if (auto ok = signer->open(config); !ok) {
-    return ok.error();
-  }
+  TRY(signer->open(config));
   return std::unique_ptr<Signer>(std::move(signer));
 }
 

@@ -311,12 +311,8 @@ Result<TempFile> write_temporary(const fs::path& path, std::string_view data, mo
   if (!temp) {
     return temp.error();
   }
-  if (auto written = write_all(temp->fd(), data, path); !written) {
-    return written.error();
-  }
-  if (auto finished = temp->finish(mode, path); !finished) {
-    return finished.error();
-  }
+  TRY(write_all(temp->fd(), data, path));
+  TRY(temp->finish(mode, path));
   return temp;
 }
 
@@ -477,9 +473,7 @@ Status make_dirs(const fs::path& path, mode_t mode)
   if (parent == target) {
     return fail("cannot create folder {}: {}", show(target), errno_text(error));
   }
-  if (auto made = make_dirs(parent, mode); !made) {
-    return made;
-  }
+  TRY(make_dirs(parent, mode));
   if (::mkdir(target.c_str(), mode) != 0 && errno != EEXIST) {
     return fail("cannot create folder {}: {}", show(target), errno_text(errno));
   }

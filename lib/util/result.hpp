@@ -89,3 +89,25 @@ private:
 using Status = Result<void>;
 
 } // namespace buildme
+
+// Propagation in one line, as in ccache. TRY(expression): when the Status or
+// Result fails, the enclosing function returns its Error.
+#define TRY(expression)                                                                            \
+  do {                                                                                             \
+    auto&& buildme_try_ = (expression);                                                            \
+    if (!buildme_try_) {                                                                           \
+      return ::buildme::Error{buildme_try_.error()};                                               \
+    }                                                                                              \
+  } while (false)
+
+#define BUILDME_CONCAT_(a, b) a##b
+#define BUILDME_CONCAT(a, b) BUILDME_CONCAT_(a, b)
+
+// TRY_ASSIGN(declaration, expression): `declaration` (such as `auto text`)
+// takes the Result's value, or the enclosing function returns its Error.
+#define TRY_ASSIGN(declaration, expression)                                                        \
+  auto&& BUILDME_CONCAT(buildme_try_, __LINE__) = (expression);                                    \
+  if (!BUILDME_CONCAT(buildme_try_, __LINE__)) {                                                   \
+    return ::buildme::Error{BUILDME_CONCAT(buildme_try_, __LINE__).error()};                       \
+  }                                                                                                \
+  declaration = std::move(*BUILDME_CONCAT(buildme_try_, __LINE__))

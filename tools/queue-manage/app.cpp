@@ -143,9 +143,7 @@ const config::Repository& find_repository(const config::Config& config, const st
 Result<bool> lock_repository(Session& session, const config::Repository& repository, bool wait)
 {
   const auto dir = session.config.state_dir / "repo";
-  if (auto made = util::make_dirs(dir); !made) {
-    return Error{made.error()};
-  }
+  TRY(util::make_dirs(dir));
   auto lock =
     util::FileLock::acquire(dir / (repository.name + ".lock"),
                             wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
