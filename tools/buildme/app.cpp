@@ -39,9 +39,9 @@ namespace buildme::app {
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_attention = 1; // something needs an operator (or: bad upload, for check)
-constexpr int exit_usage = 2;
+using util::exit_attention; // also: a bad upload, for check
+using util::exit_ok;
+using util::exit_usage;
 
 constexpr std::string_view usage_text =
   R"(Usage: buildme [OPTIONS]              run one tick: take uploads in, start builds
@@ -108,36 +108,24 @@ struct UsageError
 
 Options parse_options(int argc, char** argv)
 {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--config" || arg == "-c") {
-      if (i + 1 >= argc) {
-        throw UsageError{"--config needs a FILE"};
-      }
-      options.config_path = argv[++i];
-    } else if (arg.starts_with("--config=")) {
-      options.config_path = std::string(arg.substr(9));
-    } else if (arg == "--dry-run" || arg == "-n") {
-      options.dry_run = true;
-    } else if (arg == "--verbose" || arg == "-v") {
-      options.verbose = true;
-    } else if (arg == "--wait") {
-      options.wait = true;
-    } else if (arg == "--foreground") {
-      options.foreground = true;
-    } else if (arg == "--intake-only") {
-      options.intake_only = true;
-    } else if (arg == "--") {
-      for (++i; i < argc; ++i) {
-        options.arguments.emplace_back(argv[i]);
-      }
-    } else if (arg.starts_with("-") && arg != "-") {
-      throw UsageError{fmt::format("unknown option {}", util::printable(arg))};
-    } else {
-      options.arguments.emplace_back(arg);
-    }
+  auto line = util::parse_command_line(argc, argv,
+                                       {{"config", 'c', true},
+                                        {"dry-run", 'n'},
+                                        {"verbose", 'v'},
+                                        {"wait"},
+                                        {"foreground"},
+                                        {"intake-only"}});
+  if (!line) {
+    throw UsageError{line.message()};
   }
+  Options options;
+  options.config_path = line->value("config").value_or(options.config_path);
+  options.dry_run = line->has("dry-run");
+  options.verbose = line->has("verbose");
+  options.wait = line->has("wait");
+  options.foreground = line->has("foreground");
+  options.intake_only = line->has("intake-only");
+  options.arguments = std::move(line->arguments);
   return options;
 }
 

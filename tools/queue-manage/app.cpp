@@ -25,9 +25,9 @@ namespace buildme::queue_manage {
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_attention = 1;
-constexpr int exit_usage = 2;
+using util::exit_attention;
+using util::exit_ok;
+using util::exit_usage;
 
 constexpr std::string_view usage_text = R"(Usage: queue-manage --repository NAME [OPTIONS]
        queue-manage regenerate --repository NAME
@@ -80,35 +80,26 @@ struct UsageError
 
 Options parse_options(int argc, char** argv)
 {
-  Options options;
-  auto value = [&](int& i, std::string_view name) {
-    if (i + 1 >= argc) {
-      throw UsageError{fmt::format("{} needs a value", name)};
-    }
-    return std::string(argv[++i]);
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--config" || arg == "-c") {
-      options.config_path = value(i, arg);
-    } else if (arg == "--repository" || arg == "-r") {
-      options.repository = value(i, arg);
-    } else if (arg == "--from") {
-      options.from = value(i, arg);
-    } else if (arg == "--to") {
-      options.to = value(i, arg);
-    } else if (arg == "--dist") {
-      options.dist = value(i, arg);
-    } else if (arg == "--wait") {
-      options.wait = true;
-    } else if (arg == "--verbose" || arg == "-v") {
-      options.verbose = true;
-    } else if (arg.starts_with("-")) {
-      throw UsageError{fmt::format("unknown option {}", util::printable(arg))};
-    } else {
-      options.arguments.emplace_back(arg);
-    }
+  auto line = util::parse_command_line(argc, argv,
+                                       {{"config", 'c', true},
+                                        {"repository", 'r', true},
+                                        {"from", 0, true},
+                                        {"to", 0, true},
+                                        {"dist", 0, true},
+                                        {"wait"},
+                                        {"verbose", 'v'}});
+  if (!line) {
+    throw UsageError{line.message()};
   }
+  Options options;
+  options.config_path = line->value("config").value_or(options.config_path);
+  options.repository = line->value("repository").value_or("");
+  options.from = line->value("from").value_or("");
+  options.to = line->value("to").value_or("");
+  options.dist = line->value("dist").value_or("");
+  options.wait = line->has("wait");
+  options.verbose = line->has("verbose");
+  options.arguments = std::move(line->arguments);
   return options;
 }
 

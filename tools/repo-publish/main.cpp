@@ -64,40 +64,33 @@ int main(int argc, char** argv)
         argc, argv, usage_text, fmt::format("repo-publish (buildme) {}", BUILDME_VERSION))) {
     return *answered;
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        fmt::print(stderr, "repo-publish: {} needs a value\n", arg);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--config" || arg == "-c") {
-      config_path = value();
-    } else if (arg == "--repository" || arg == "-r") {
-      only = value();
-    } else if (arg == "--loop") {
-      loop = true;
-    } else if (arg == "--verbose" || arg == "-v") {
-      verbose = true;
-    } else if (arg == "--interval") {
-      const std::string text = value();
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), interval);
-      if (error != std::errc() || end != text.data() + text.size() || interval < 1) {
-        fmt::print(stderr, "repo-publish: --interval needs a whole number of seconds\n");
-        return 2;
-      }
-    } else {
-      fmt::print(stderr, "repo-publish: unknown argument {}\nTry 'repo-publish --help'.\n",
-                 util::printable(arg));
-      return 2;
+  auto line = util::parse_command_line(argc, argv,
+                                       {{"config", 'c', true},
+                                        {"repository", 'r', true},
+                                        {"loop"},
+                                        {"verbose", 'v'},
+                                        {"interval", 0, true}});
+  if (!line || !line->arguments.empty()) {
+    fmt::print(stderr, "repo-publish: {}\nTry 'repo-publish --help'.\n",
+               line ? fmt::format("unknown argument {}", util::printable(line->arguments.front()))
+                    : line.message());
+    return util::exit_usage;
+  }
+  config_path = line->value("config").value_or(config_path);
+  only = line->value("repository").value_or("");
+  loop = line->has("loop");
+  verbose = line->has("verbose");
+  if (auto text = line->value("interval")) {
+    auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), interval);
+    if (error != std::errc() || end != text->data() + text->size() || interval < 1) {
+      fmt::print(stderr, "repo-publish: --interval needs a whole number of seconds\n");
+      return util::exit_usage;
     }
   }
   auto config = config::load_config(config_path);
   if (!config) {
     fmt::print(stderr, "repo-publish: error: {}\n", config.message());
-    return 2;
+    return util::exit_usage;
   }
   std::vector<const config::Repository*> repositories;
   for (const auto& repository : config->repositories) {
@@ -108,7 +101,7 @@ int main(int argc, char** argv)
   if (!only.empty() && repositories.empty()) {
     fmt::print(stderr, "repo-publish: error: no [repository {}] with live targets in {}\n",
                util::printable(only), config->path);
-    return 2;
+    return util::exit_usage;
   }
 
   util::SystemClock clock;

@@ -40,43 +40,36 @@ int main(int argc, char** argv)
         argc, argv, usage_text, fmt::format("upload-drop (buildme) {}", BUILDME_VERSION))) {
     return *answered;
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if ((arg == "--config" || arg == "--product") && i + 1 < argc) {
-      (arg == "--config" ? config_path : product_name) = argv[++i];
-    } else if (arg == "--") {
-      for (++i; i < argc; ++i) {
-        files.emplace_back(argv[i]);
-      }
-    } else if (arg.starts_with("-")) {
-      fmt::print(stderr,
-                 "upload-drop: unknown or incomplete option {}\nTry 'upload-drop --help'.\n",
-                 util::printable(arg));
-      return 2;
-    } else {
-      files.emplace_back(arg);
-    }
+  auto line = util::parse_command_line(argc, argv, {{"config", 'c', true}, {"product", 'p', true}});
+  if (!line) {
+    fmt::print(stderr, "upload-drop: {}\nTry 'upload-drop --help'.\n", line.message());
+    return util::exit_usage;
+  }
+  config_path = line->value("config").value_or(config_path);
+  product_name = line->value("product").value_or("");
+  for (const auto& file : line->arguments) {
+    files.emplace_back(file);
   }
   if (product_name.empty() || files.empty()) {
     fmt::print(stderr, "upload-drop: needs --product PRODUCT and the upload's files\n"
                        "Try 'upload-drop --help'.\n");
-    return 2;
+    return util::exit_usage;
   }
   auto config = config::load_config(config_path);
   if (!config) {
     fmt::print(stderr, "upload-drop: error: {}\n", config.message());
-    return 2;
+    return util::exit_usage;
   }
   const config::Product* product = config->product(product_name);
   if (!product) {
     fmt::print(stderr, "upload-drop: error: no product {} in {}\n", util::printable(product_name),
                config->path);
-    return 2;
+    return util::exit_usage;
   }
   auto dropped = intake::drop_upload(*config, *product, files);
   if (!dropped) {
     fmt::print(stderr, "upload-drop: {}\n", dropped.message());
-    return 1;
+    return util::exit_attention;
   }
   fmt::print("dropped into {}: {}\n", product->incoming_dir.string(), util::join(*dropped, " "));
   return 0;
