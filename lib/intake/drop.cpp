@@ -1,12 +1,15 @@
 #include "intake/drop.hpp"
 
 #include "debian/syntax.hpp"
+#include "util/digest.hpp"
 #include "util/fs.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <csignal>
 #include <cstring>
 #include <grp.h>
 #include <pwd.h>
@@ -50,6 +53,34 @@ Result<gid_t> group_id(const std::string& name)
   return entry->gr_gid;
 }
 
+// The hidden copies of drops that were killed before they renamed them in:
+// .upload-drop.PID.NAME whose PID no longer runs. Only those.
+void remove_temporaries_of_killed_drops(const fs::path& incoming)
+{
+  auto names = util::list_dir(incoming);
+  if (!names) {
+    return; // the drop itself says what is wrong with the folder
+  }
+  constexpr std::string_view prefix = ".upload-drop.";
+  for (const auto& name : *names) {
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    const auto dot = name.find('.', prefix.size());
+    long pid = 0;
+    const char* begin = name.data() + prefix.size();
+    const char* end = name.data() + (dot == std::string::npos ? name.size() : dot);
+    auto [stop, error] = std::from_chars(begin, end, pid);
+    if (error != std::errc() || stop != end || pid <= 0) {
+      continue;
+    }
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove(incoming / name, ignored);
+    }
+  }
+}
+
 } // namespace
 
 Result<std::vector<std::string>> drop_upload(const config::Config& config,
@@ -87,14 +118,26 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
                 "in {})",
                 incoming.string(), product.name, config.path);
   }
+  remove_temporaries_of_killed_drops(incoming);
+  // A name already there with the same bytes (the orig tarball of an
+  // earlier upload still waiting, or what a killed drop of this very upload
+  // put in place) is that file: it is left as it is. Other bytes under the
+  // name are never replaced.
+  std::vector<std::pair<fs::path, std::string>> present;
   for (const auto& [file, name] : uploads) {
     auto taken = util::stat_no_follow(incoming / name);
     if (taken && *taken) {
-      return fail("{} already holds {} (an earlier upload of it is still waiting); nothing "
-                  "was dropped",
-                  incoming.string(), name);
+      if (!util::same_content(file, incoming / name)) {
+        return fail("{} already holds a different {} (an earlier upload of it is still "
+                    "waiting); nothing was dropped",
+                    incoming.string(), name);
+      }
+      present.emplace_back(file, name);
     }
   }
+  std::erase_if(uploads, [&](const auto& upload) {
+    return std::find(present.begin(), present.end(), upload) != present.end();
+  });
   auto uid = user_id(config.upload_owner);
   auto gid = group_id(config.upload_group);
   if (!uid || !gid) {

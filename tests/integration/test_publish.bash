@@ -168,14 +168,36 @@ test_upload_drop_puts_an_upload_in_place_with_owner_and_mode()
   assert_output "ACCEPTED: hello-buildme 1.0-1 queued as job 1"
 }
 
+test_a_killed_upload_drop_is_finished_by_dropping_again()
+{
+  local dir dead
+  dir=$(source_upload 1.0-1)
+  # What a drop killed half-way leaves: one file renamed in, a hidden copy of
+  # another under its dead pid; and a live drop's copy, which is not ours.
+  sleep 0 &
+  dead=$!
+  wait "$dead"
+  cp -p "$dir/hello-buildme_1.0.orig.tar.gz" "$INCOMING/"
+  cp "$dir/hello-buildme_1.0-1.dsc" "$INCOMING/.upload-drop.$dead.hello-buildme_1.0-1.dsc"
+  echo busy >"$INCOMING/.upload-drop.$$.other.dsc"
+  OUT=$("$DROP" --config "$T/buildme.conf" --product fremantle "$dir"/* 2>&1); STATUS=$?
+  assert_status 0
+  assert_absent "$INCOMING/.upload-drop.$dead.hello-buildme_1.0-1.dsc"
+  assert_file "$INCOMING/.upload-drop.$$.other.dsc"
+  rm "$INCOMING/.upload-drop.$$.other.dsc"
+  BUILDME_EXTRA=--intake-only buildme
+  assert_output "ACCEPTED: hello-buildme 1.0-1 queued as job 1"
+}
+
 test_upload_drop_refuses_and_drops_nothing()
 {
   local dir
   dir=$(source_upload 1.0-1)
-  cp "$dir/hello-buildme_1.0-1.dsc" "$INCOMING/"
+  # Other bytes under a name already there: refused, nothing dropped.
+  { cat "$dir/hello-buildme_1.0-1.dsc"; echo; } >"$INCOMING/hello-buildme_1.0-1.dsc"
   OUT=$("$DROP" --config "$T/buildme.conf" --product fremantle "$dir"/* 2>&1); STATUS=$?
   assert_status 1
-  assert_output "already holds hello-buildme_1.0-1.dsc"
+  assert_output "already holds a different hello-buildme_1.0-1.dsc"
   [ "$(ls -A "$INCOMING")" = "hello-buildme_1.0-1.dsc" ] || fail "something was dropped: $(ls -A "$INCOMING")"
   rm "$INCOMING"/*
   OUT=$("$DROP" --config "$T/buildme.conf" --product fremantle "$dir/hello-buildme_1.0.orig.tar.gz" 2>&1); STATUS=$?
