@@ -149,9 +149,20 @@ public:
   {
     TRY(util::make_dirs(path.parent_path()));
     const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
-    // A leftover from a run that died is ours to replace.
+    // Leftovers of a run that died (queue-manage holds the repository's
+    // lock, so no other run writes here): the staged name, and the
+    // temporaries util::write_file_exclusive makes for it
+    // (..NAME.new.XXXXXX) when killed mid-write. Only those names.
     std::error_code ignored;
     fs::remove(temp, ignored);
+    const std::string partial = "." + temp.filename().string() + ".";
+    if (auto names = util::list_dir(path.parent_path())) {
+      for (const auto& name : *names) {
+        if (name.size() == partial.size() + 6 && name.starts_with(partial)) {
+          fs::remove(path.parent_path() / name, ignored);
+        }
+      }
+    }
     TRY(util::write_file_exclusive(temp, content));
     m_pending.emplace_back(temp, path);
     return temp;
