@@ -227,14 +227,9 @@ std::optional<std::string> Verifier::check_digests(const std::string& only)
       continue;
     }
     const auto& expectations = m_expected.at(name);
-    util::DigestSet wanted;
-    for (const auto& expectation : expectations) {
-      for (auto kind : util::all_digest_kinds) {
-        if (expectation.entry->digests[kind]) {
-          wanted[kind] = true;
-        }
-      }
-    }
+    // Every digest in the one pass, listed or not: the repository's indices
+    // need all four, and a file is read once on its way to the pool.
+    const util::DigestSet wanted = util::DigestSet::all();
     auto handle = util::open_regular_file(m_upload.dir / name);
     if (!handle) {
       return handle.message();
@@ -261,6 +256,7 @@ std::optional<std::string> Verifier::check_digests(const std::string& only)
         }
       }
     }
+    m_result.digests[name] = std::move(*digests);
   }
   return std::nullopt;
 }

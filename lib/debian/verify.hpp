@@ -13,6 +13,7 @@
 
 #include "debian/upload.hpp"
 #include "util/clock.hpp"
+#include "util/digest.hpp"
 #include "util/fs.hpp"
 
 #include <chrono>
@@ -64,6 +65,9 @@ struct Verification
   // the folder, by name, with what stat said when it was verified (to notice
   // a file rewritten between verification and the move).
   std::map<std::string, util::FileInfo> files;
+  // Once accepted: all four digests of each of those files, from the one
+  // read that checked them.
+  std::map<std::string, util::Digests> digests;
   std::optional<util::FileInfo> control_info;
   // When the newest file of the upload last changed (mtime, or this
   // machine's ctime for an mtime in the future).

@@ -200,7 +200,7 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
   }
 
   // sent/ is a record for a person, not a queue: a week of it is enough.
-  const auto too_old = std::chrono::system_clock::now() - keep_sent;
+  const auto too_old = m_clock.now() - keep_sent;
   for (const auto& name : mail_files(sent)) {
     auto info = util::stat_no_follow(sent / name);
     if (info && *info && (*info)->mtime < too_old) {

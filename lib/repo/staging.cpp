@@ -597,16 +597,21 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
       return false;
     }
   }
-  std::vector<SourceFile> files;
-  for (const auto& file : std::vector<std::string>{name}) {
-    auto digests = util::digest_file(queue / file, util::DigestSet::all());
-    if (!digests) {
-      set_aside(queue, {name}, digests.message(), summary);
-      return false;
-    }
-    files.push_back({file, *digests});
+  // The .dsc's digests from the text read here, the listed files' from the
+  // read that verified them: each file is read once.
+  auto dsc_text = util::read_file(queue / name, 16 * 1024 * 1024);
+  if (!dsc_text) {
+    set_aside(queue, {name}, dsc_text.message(), summary);
+    return false;
   }
+  std::vector<SourceFile> files;
+  files.push_back({name, util::digest_bytes(*dsc_text, util::DigestSet::all())});
   for (const auto& file : listed) {
+    auto verified_digests = verified.digests.find(file);
+    if (verified_digests != verified.digests.end()) {
+      files.push_back({file, verified_digests->second});
+      continue;
+    }
     auto digests = util::digest_file(queue / file, util::DigestSet::all());
     if (!digests) {
       set_aside(queue, {name}, digests.message(), summary);
@@ -618,11 +623,6 @@ bool Staging::take_dsc(const fs::path& queue, const std::string& name, const std
   std::vector<std::string> listed_rel;
   for (const auto& file : listed) {
     listed_rel.push_back(dir + "/" + file);
-  }
-  auto dsc_text = util::read_file(queue / name, 16 * 1024 * 1024);
-  if (!dsc_text) {
-    set_aside(queue, {name}, dsc_text.message(), summary);
-    return false;
   }
   CachedFile cached{
     rel, {}, sources_stanza(*dsc_text, paragraph, dir, files), *files.front().digests.sha256};

@@ -45,8 +45,9 @@ builds_slowly() { sed -i 's/^\t\$(CC)/\tsleep 3471\n&/' Makefile; }
 # The build leaves a process behind that holds its output open.
 leaves_a_process() { sed -i 's/^\t\$(CC)/\tsleep 3472 \&\n&/' Makefile; }
 
-# still_running PATTERN: whether a process runs with exactly these arguments.
-still_running() { ps -eo args= | grep -qx -- "$1"; }
+# still_running WORDS: whether a process of this test (its folder under $T)
+# runs with WORDS in its command line; another test run's are not ours.
+still_running() { runs_under "$T" "$1"; }
 
 # work_with DIR: a fresh work folder $W holding the files of DIR, as buildme
 # sends them.

@@ -299,10 +299,16 @@ TEST_CASE("sent mail is kept for a week")
   REQUIRE(f.outbox.flush(f.mailer, f.log).sent == 2);
   auto names = mail_files(f.state / "mail/sent");
   REQUIRE(names.size() == 2);
+  // A week by the outbox's clock, not the machine's.
   fs::last_write_time(f.state / "mail/sent" / names[0],
-                      fs::file_time_type::clock::now() - std::chrono::hours(8 * 24));
+                      fs::file_time_type::clock::from_sys(start_time - std::chrono::hours(8 * 24)));
+  fs::last_write_time(f.state / "mail/sent" / names[1],
+                      fs::file_time_type::clock::from_sys(start_time - std::chrono::hours(1)));
   f.outbox.flush(f.mailer, f.log);
   CHECK(mail_files(f.state / "mail/sent") == std::vector<std::string>{names[1]});
+  f.clock.advance(std::chrono::hours(7 * 24));
+  f.outbox.flush(f.mailer, f.log);
+  CHECK(mail_files(f.state / "mail/sent").empty());
 }
 
 TEST_CASE("the list hears of a key once per window")
