@@ -221,6 +221,14 @@ void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job, 
   m_log.verdict("QUEUED", util::Log::Tone::good,
                 fmt::format("finished the hand-over of attempt {} to {}", record.attempts,
                             product->repo_queue.string()));
+  if (m_config.mail) {
+    // The worker mails after its hand-over; this one was gone before that.
+    mail::Outbox outbox(m_config.state_dir, m_clock);
+    mail::notify(*m_config.mail, outbox,
+                 {"BUILT", job.source, job.version, job.product, record.arch, job.number,
+                  job.uploader, record.reason, ""},
+                 m_log);
+  }
 }
 
 // What lost attempts left half-assembled: every .job-N-ARCH-A.partial folder

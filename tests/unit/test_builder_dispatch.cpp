@@ -38,7 +38,7 @@ struct DispatchFixture
   util::SystemClock clock;
   test::CapturedLog log;
 
-  DispatchFixture()
+  explicit DispatchFixture(const std::string& extra = "")
   {
     auto parsed = config::parse_config(fmt::format("[buildme]\n"
                                                    "products = fremantle\n"
@@ -52,7 +52,8 @@ struct DispatchFixture
                                                    "[builder here]\n"
                                                    "host = local\n"
                                                    "arches = i386\n",
-                                                   scratch.path().string()),
+                                                   scratch.path().string()) +
+                                         extra,
                                        "test.conf");
     REQUIRE_MESSAGE(parsed, parsed.message());
     config = std::move(*parsed);
@@ -71,6 +72,7 @@ struct DispatchFixture
     job.version = fmt::format("1.0-{}", number);
     job.upload = "hello.dsc";
     job.dsc = "hello.dsc";
+    job.uploader = "Jane Doe <jane@example.org>";
     job.architectures = {"any"};
     job.state = job_state;
     REQUIRE(jobs::save_job(dir, job));
@@ -172,6 +174,21 @@ TEST_SUITE("builder: dispatch bookkeeping")
     CHECK_FALSE(fs::exists(f.queue / ".job-1-armel-1.partial"));
     CHECK(jobs::load_job(dir)->state == jobs::JobState::built);
     CHECK(has(f.log.text(), "finished the hand-over of attempt 1"));
+  }
+
+  TEST_CASE("the uploader hears of a build whose hand-over the tick finished")
+  {
+    DispatchFixture f("[mail]\nsmtp_url = smtp://127.0.0.1:1\nfrom = buildme <b@example.org>\n");
+    auto dir = f.add_job(1);
+    auto build = f.claimed(dir);
+    REQUIRE(jobs::assemble_unit(f.queue, "job-1-armel-1", {f.scratch.write("x.deb", "deb")}));
+    REQUIRE(jobs::begin_handover(dir, build, "built x.deb", 200));
+    f.tick();
+    std::string queued;
+    for (const auto& entry : fs::directory_iterator(f.scratch / "state/mail/outbox")) {
+      queued += ScratchDir::read(entry.path());
+    }
+    CHECK(has(queued, "BUILT hello 1.0-1"));
   }
 
   TEST_CASE("a unit renamed into the queue before the worker died is only marked done")
