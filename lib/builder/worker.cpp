@@ -581,7 +581,10 @@ int Worker::run()
   // An earlier attempt's log is kept as build.log.1, .2, ...
   const fs::path log_path = m_result_dir / "build.log";
   if (auto present = util::stat_no_follow(log_path); present && *present) {
-    (void)util::move_no_clobber(log_path, log_path);
+    if (auto kept = util::move_no_clobber(log_path, log_path); !kept) {
+      m_log.verdict("ERROR", util::Log::Tone::bad,
+                    fmt::format("the earlier attempt's log is overwritten: {}", kept.message()));
+    }
   }
   if (auto opened = m_build_log.open(log_path); !opened) {
     m_log.verdict("ERROR", util::Log::Tone::bad, opened.message());

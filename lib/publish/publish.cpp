@@ -130,6 +130,8 @@ Result<PublishResult> publish_repository(const config::Config& config,
         std::error_code ignored;
         fs::remove(publishing, ignored);
       } else {
+        // Decided: a flag that cannot be given back stays .publishing,
+        // which the next run takes up as well (see above).
         (void)rename_file(publishing, changed);
       }
     }
