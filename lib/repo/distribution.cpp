@@ -1,0 +1,244 @@
+#include "repo/distribution.hpp"
+
+#include "util/digest.hpp"
+#include "util/fs.hpp"
+#include "util/parallel.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <future>
+#include <set>
+
+namespace buildme::repo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Index files written under temporary names, renamed into place together.
+class StagedFiles
+{
+public:
+  // Writes `content` under the temporary name it returns (synced), to be
+  // renamed to `path` by commit().
+  Result<fs::path> write(const fs::path& path, std::string_view content)
+  {
+    TRY(util::make_dirs(path.parent_path()));
+    const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
+    // Leftovers of a run that died (queue-manage holds the repository's
+    // lock, so no other run writes here): the staged name, and the
+    // temporaries util::write_file_exclusive makes for it
+    // (..NAME.new.XXXXXX) when killed mid-write. Only those names.
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    const std::string partial = "." + temp.filename().string() + ".";
+    if (auto names = util::list_dir(path.parent_path())) {
+      for (const auto& name : *names) {
+        if (name.size() == partial.size() + 6 && name.starts_with(partial)) {
+          fs::remove(path.parent_path() / name, ignored);
+        }
+      }
+    }
+    TRY(util::write_file_exclusive(temp, content));
+    m_pending.emplace_back(temp, path);
+    return temp;
+  }
+  // Renames in the order written, each made durable: before the first file
+  // that goes straight into `top` (the Release files) is renamed, every
+  // folder renamed into so far, and the folders between it and `top` (new
+  // on a first run), are synced, so that after a crash no Release names an
+  // index that is not in place; `top` itself last.
+  Status commit(const fs::path& top)
+  {
+    std::set<fs::path> renamed_into;
+    auto sync_all = [&]() -> Status {
+      for (const auto& dir : renamed_into) {
+        TRY(util::sync_dir(dir));
+      }
+      renamed_into.clear();
+      return {};
+    };
+    for (const auto& [temp, path] : m_pending) {
+      if (path.parent_path() == top) {
+        TRY(sync_all());
+      }
+      std::error_code error;
+      fs::rename(temp, path, error);
+      if (error) {
+        return fail("cannot put {} in place: {}", path.string(), error.message());
+      }
+      for (fs::path dir = path.parent_path(); dir != top && dir.has_relative_path();
+           dir = dir.parent_path()) {
+        renamed_into.insert(dir);
+      }
+    }
+    m_pending.clear();
+    renamed_into.insert(top);
+    return sync_all();
+  }
+  ~StagedFiles()
+  {
+    for (const auto& [temp, path] : m_pending) {
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+    }
+  }
+
+private:
+  std::vector<std::pair<fs::path, fs::path>> m_pending;
+};
+
+} // namespace
+
+Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
+                                 const std::vector<std::string>& arches,
+                                 const std::vector<IndexText>& indices,
+                                 const std::function<Status()>& before_commit)
+{
+  const auto started = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+  const unsigned threads = util::core_count();
+
+  StagedFiles staged;
+  std::vector<ReleaseFile> release_files;
+  std::vector<std::string> by_hash_dirs;
+  std::set<fs::path> by_hash_made;
+  auto add_index = [&](const std::string& rel_dir, const std::string& name,
+                       const std::string& text) -> Status {
+    // Each file's digests are taken on a core of their own, the plain
+    // text's while it is compressed.
+    struct IndexFile
+    {
+      std::string name;
+      std::string_view content;
+      std::future<util::Digests> digests;
+    };
+    auto digest_async = [](std::string_view content) {
+      return std::async(std::launch::async,
+                        [content] { return util::digest_bytes(content, util::DigestSet::all()); });
+    };
+    std::string gz, xz;
+    std::vector<IndexFile> files;
+    files.push_back({name, text, digest_async(text)});
+    if (m_repository.gzip) {
+      auto compressed = gzip_compress_chunked(text, m_chunks, threads);
+      if (!compressed) {
+        return Error{compressed.error()};
+      }
+      gz = std::move(*compressed);
+      files.push_back({name + ".gz", gz, digest_async(gz)});
+    }
+    if (m_repository.xz) {
+      auto compressed = xz_compress_chunked(text, m_chunks, 6, threads);
+      if (!compressed) {
+        return Error{compressed.error()};
+      }
+      xz = std::move(*compressed);
+      files.push_back({name + ".xz", xz, digest_async(xz)});
+    }
+    for (auto& [file, content, pending] : files) {
+      const util::Digests digests = pending.get();
+      auto temp = staged.write(dists / rel_dir / file, content);
+      if (!temp) {
+        return Error{temp.error()};
+      }
+      if (m_repository.by_hash) {
+        // By-hash copies are links to the new file under their final names,
+        // made before the Release that names them.
+        for (auto [kind, hex] :
+             {std::pair{"MD5Sum", *digests.md5}, std::pair{"SHA256", *digests.sha256},
+              std::pair{"SHA512", *digests.sha512}}) {
+          const fs::path copy = dists / rel_dir / "by-hash" / kind / hex;
+          auto present = util::stat_no_follow(copy);
+          if (present && *present) {
+            continue;
+          }
+          if (by_hash_made.insert(copy.parent_path()).second) {
+            TRY(util::make_dirs(copy.parent_path()));
+          }
+          TRY(util::link_or_copy_exclusive(*temp, copy, false));
+        }
+        by_hash_dirs.push_back(rel_dir);
+      }
+      release_files.push_back({rel_dir + "/" + file, digests});
+    }
+    return {};
+  };
+
+  for (const auto& index : indices) {
+    TRY(add_index(index.rel_dir, index.name, index.text));
+  }
+
+  m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, seconds()));
+  // The by-hash links, and their folders when new, are on disk before any
+  // Release names them (by-hash/<Hash>, then by-hash itself).
+  std::set<fs::path> by_hash_folders = by_hash_made;
+  for (const auto& dir : by_hash_made) {
+    by_hash_folders.insert(dir.parent_path());
+  }
+  for (const auto& dir : by_hash_folders) {
+    TRY(util::sync_dir(dir));
+  }
+  ReleaseInfo info;
+  info.origin = m_repository.origin;
+  info.label = m_repository.label;
+  info.suite = dist;
+  info.codename = dist;
+  info.description = m_repository.description;
+  info.date = m_clock.now();
+  info.valid_for = m_repository.valid_for;
+  info.architectures = arches;
+  info.components = m_repository.components;
+  info.by_hash = m_repository.by_hash;
+  const std::string release = release_text(info, release_files);
+  std::string inrelease, detached;
+  if (m_signer) {
+    auto clear = m_signer->clearsign(release);
+    if (!clear) {
+      return fail("signing {}/dists/{}/InRelease: {}", m_repository.name, dist, clear.message());
+    }
+    auto detach = m_signer->detach_sign(release);
+    if (!detach) {
+      return fail("signing {}/dists/{}/Release.gpg: {}", m_repository.name, dist, detach.message());
+    }
+    inrelease = std::move(*clear);
+    detached = std::move(*detach);
+    TRY(staged.write(dists / "Release.gpg", detached));
+  }
+  TRY(staged.write(dists / "Release", release));
+  if (m_signer) {
+    TRY(staged.write(dists / "InRelease", inrelease));
+  }
+  TRY(before_commit());
+  TRY(staged.commit(dists));
+
+  // Old by-hash copies go once no client can still hold a Release naming
+  // them (after delete_after); the current ones stay.
+  std::set<std::string> current;
+  for (const auto& file : release_files) {
+    current.insert(*file.digests.md5);
+    current.insert(*file.digests.sha256);
+    current.insert(*file.digests.sha512);
+  }
+  for (const auto& rel_dir : by_hash_dirs) {
+    for (auto kind : {"MD5Sum", "SHA256", "SHA512"}) {
+      const fs::path dir = dists / rel_dir / "by-hash" / kind;
+      auto names = util::list_dir(dir);
+      for (const auto& name : names ? *names : std::vector<std::string>{}) {
+        auto info_of = util::stat_no_follow(dir / name);
+        if (!current.count(name) && info_of && *info_of &&
+            m_clock.now() - (*info_of)->mtime > m_repository.delete_after) {
+          std::error_code ignored;
+          fs::remove(dir / name, ignored);
+        }
+      }
+    }
+  }
+
+  return {};
+}
+
+} // namespace buildme::repo
