@@ -461,7 +461,9 @@ TEST_CASE("a command that closes its output still obeys the timeout")
   auto ran = run(*host, {"sh", "-c", "echo closing; exec >&- 2>&-; sleep 60"}, "", options);
   CHECK(ran.result.end == ExecResult::End::timed_out);
   CHECK(ran.output == "closing\n");
-  CHECK(ran.seconds < 3.0);
+  // Stopped by the timeout, long before the command's own 60 s; the margin
+  // is for a loaded machine, not a measure of speed.
+  CHECK(ran.seconds < 30.0);
 
   // And its exit status still counts when it ends by itself.
   auto quiet = run(*host, {"sh", "-c", "exec >&- 2>&-; sleep 0.5; exit 4"});
@@ -479,7 +481,7 @@ TEST_CASE("the silence timeout stops a quiet command but not one that keeps talk
   auto quiet = run(*host, {"sleep", "60"}, "", options);
   CHECK(quiet.result.end == ExecResult::End::idle);
   CHECK(quiet.seconds >= 1.0);
-  CHECK(quiet.seconds < 3.0);
+  CHECK(quiet.seconds < 30.0); // stopped for silence, not by sleep's own end
 
   auto talking = run(*host,
                      {"sh", "-c",
