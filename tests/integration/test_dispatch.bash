@@ -249,13 +249,13 @@ test_a_killed_worker_frees_its_slot_and_the_build_is_requeued()
   kill -9 "$pid"
   sleep 0.5
   # The build command's own process names this test's folder.
-  pgrep -f "$T/slow-build" >/dev/null || fail "the build did not outlive its worker (test broken?)"
+  runs_under "$T" "$T/slow-build" || fail "the build did not outlive its worker (test broken?)"
   sed -i 's/sleep 60/sleep 0/' "$T/slow-build"
   buildme --foreground
   assert_output "REQUEUED: requeued after attempt 1: the worker on local#1 stopped"
   assert_output "BUILDING: building on local#1 (attempt 2)"
   [ "$(build_state 1 "$ARCH")" = success ] || fail "state $(build_state 1 "$ARCH")"
-  ! pgrep -f "$T/slow-build" >/dev/null || fail "the first attempt's build still runs"
+  ! runs_under "$T" "$T/slow-build" || fail "the first attempt's build still runs"
   assert_contains "$T/results/fremantle/1/$ARCH/build.log" "stopping what an earlier build left running"
 }
 
