@@ -12,6 +12,7 @@
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
 #include "scratch.hpp"
+#include "test_config.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -40,23 +41,13 @@ struct DispatchFixture
 
   explicit DispatchFixture(const std::string& extra = "")
   {
-    auto parsed = config::parse_config(fmt::format("[buildme]\n"
-                                                   "products = fremantle\n"
-                                                   "incoming_dir = {0}/incoming/%(product)s\n"
-                                                   "result_dir = {0}/results/%(product)s\n"
-                                                   "repo_queue = {0}/queue/%(product)s\n"
-                                                   "state_dir = {0}/state\n"
-                                                   "max_attempts = 3\n"
-                                                   "[product fremantle]\n"
-                                                   "arches = armel\n"
-                                                   "[builder here]\n"
-                                                   "host = local\n"
-                                                   "arches = i386\n",
-                                                   scratch.path().string()) +
-                                         extra,
-                                       "test.conf");
-    REQUIRE_MESSAGE(parsed, parsed.message());
-    config = std::move(*parsed);
+    config = test::test_config(scratch.path(), std::string("max_attempts = 3\n"
+                                                           "[product fremantle]\n"
+                                                           "arches = armel\n"
+                                                           "[builder here]\n"
+                                                           "host = local\n"
+                                                           "arches = i386\n") +
+                                                 extra);
     REQUIRE(state.prepare());
   }
 

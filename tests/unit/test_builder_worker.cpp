@@ -10,6 +10,7 @@
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
 #include "scratch.hpp"
+#include "test_config.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -44,23 +45,12 @@ struct WorkerFixture
 
   WorkerFixture()
   {
-    const auto root = scratch.path().string();
-    auto parsed = config::parse_config(fmt::format("[buildme]\n"
-                                                   "products = fremantle\n"
-                                                   "incoming_dir = {0}/incoming/%(product)s\n"
-                                                   "result_dir = {0}/results/%(product)s\n"
-                                                   "repo_queue = {0}/queue/%(product)s\n"
-                                                   "state_dir = {0}/state\n"
-                                                   "max_attempts = 2\n"
-                                                   "[product fremantle]\n"
-                                                   "arches = armel\n"
-                                                   "[builder here]\n"
-                                                   "host = local\n"
-                                                   "arches = armel\n",
-                                                   root),
-                                       "test.conf");
-    REQUIRE_MESSAGE(parsed, parsed.message());
-    config = std::move(*parsed);
+    config = test::test_config(scratch.path(), std::string("max_attempts = 2\n"
+                                                           "[product fremantle]\n"
+                                                           "arches = armel\n"
+                                                           "[builder here]\n"
+                                                           "host = local\n"
+                                                           "arches = armel\n"));
     queue = scratch / "queue/fremantle";
     jobs::StateDir state(config.state_dir);
     REQUIRE(state.prepare());

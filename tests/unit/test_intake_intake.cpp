@@ -7,6 +7,7 @@
 #include "jobs/job.hpp"
 #include "jobs/state_dir.hpp"
 #include "scratch.hpp"
+#include "test_config.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
 
@@ -39,17 +40,7 @@ struct IntakeFixture
 
   IntakeFixture()
   {
-    auto parsed = config::parse_config(fmt::format("[buildme]\n"
-                                                   "products = fremantle\n"
-                                                   "incoming_dir = {0}/incoming/%(product)s\n"
-                                                   "result_dir = {0}/results/%(product)s\n"
-                                                   "repo_queue = {0}/queue/%(product)s\n"
-                                                   "state_dir = {0}/state\n"
-                                                   "grace_period = 10m\n",
-                                                   scratch.path().string()),
-                                       "test.conf");
-    REQUIRE_MESSAGE(parsed, parsed.message());
-    config = std::move(*parsed);
+    config = test::test_config(scratch.path(), std::string("grace_period = 10m\n"));
     fs::create_directories(incoming);
   }
 

@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "fake_signer.hpp"
 #include "scratch.hpp"
+#include "test_config.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
 
@@ -52,20 +53,11 @@ struct WriterFixture
 
   WriterFixture()
   {
-    auto parsed = config::parse_config(fmt::format("[buildme]\n"
-                                                   "products = fremantle\n"
-                                                   "incoming_dir = {0}/incoming/%(product)s\n"
-                                                   "result_dir = {0}/results/%(product)s\n"
-                                                   "repo_queue = {0}/queue/%(product)s\n"
-                                                   "state_dir = {0}/state\n"
-                                                   "[repository extras-devel]\n"
-                                                   "staging_dir = {0}/staging\n"
-                                                   "products = fremantle\n"
-                                                   "delete_after = 1d\n",
-                                                   scratch.path().string()),
-                                       "test.conf");
-    REQUIRE_MESSAGE(parsed, parsed.message());
-    config = std::move(*parsed);
+    config = test::test_config(scratch.path(), fmt::format("[repository extras-devel]\n"
+                                                           "staging_dir = {0}/staging\n"
+                                                           "products = fremantle\n"
+                                                           "delete_after = 1d\n",
+                                                           scratch.path().string()));
   }
 
   Status write(const std::string& packages, Status before_commit = {})

@@ -8,6 +8,7 @@
 #include "deb_fixture.hpp"
 #include "fake_signer.hpp"
 #include "scratch.hpp"
+#include "test_config.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
 
@@ -49,21 +50,12 @@ struct StagingFixture
 
   StagingFixture()
   {
-    auto parsed = config::parse_config(fmt::format("[buildme]\n"
-                                                   "products = fremantle\n"
-                                                   "incoming_dir = {0}/incoming/%(product)s\n"
-                                                   "result_dir = {0}/results/%(product)s\n"
-                                                   "repo_queue = {0}/queue/%(product)s\n"
-                                                   "state_dir = {0}/state\n"
-                                                   "[product fremantle]\n"
-                                                   "arches = amd64\n"
-                                                   "[repository extras-devel]\n"
-                                                   "staging_dir = {0}/staging\n"
-                                                   "products = fremantle\n",
-                                                   scratch.path().string()),
-                                       "test.conf");
-    REQUIRE_MESSAGE(parsed, parsed.message());
-    config = std::move(*parsed);
+    config = test::test_config(scratch.path(), fmt::format("[product fremantle]\n"
+                                                           "arches = amd64\n"
+                                                           "[repository extras-devel]\n"
+                                                           "staging_dir = {0}/staging\n"
+                                                           "products = fremantle\n",
+                                                           scratch.path().string()));
     fs::create_directories(queue);
     auto fake = std::make_unique<FakeSigner>();
     signer = fake.get();

@@ -466,127 +466,128 @@ void reflect_in_history(const config::Config& config, const std::filesystem::pat
   }
 }
 
-int run_cancel(const Options& options)
+// cancel and retry: the job, read with buildme.lock held, so that no tick
+// changes it meanwhile.
+int with_locked_job(
+  const Options& options, std::string_view verb,
+  const std::function<int(Context&, const std::filesystem::path&, const jobs::Job&)>& change)
 {
-  const long number = job_number(options, "cancel");
+  const long number = job_number(options, verb);
   auto loaded = load_context(options);
   if (auto* status = std::get_if<int>(&loaded)) {
     return *status;
   }
   Context& context = *std::get<0>(loaded);
-  util::Log& log = *context.log;
-  auto taken = take_tick_lock(context.config, true, options, log);
+  auto taken = take_tick_lock(context.config, true, options, *context.log);
   if (auto* status = std::get_if<int>(&taken)) {
     return *status;
   }
-  jobs::StateDir state(context.config.state_dir);
-  const auto job_dir = state.job_dir(number);
+  const auto job_dir = jobs::StateDir(context.config.state_dir).job_dir(number);
   auto job = jobs::load_job(job_dir);
   if (!job) {
     fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
     return exit_attention;
   }
-  int changed = 0;
-  auto queued = jobs::cancel_queued(job_dir, "cancelled by an operator before it started");
-  if (!queued) {
-    fmt::print(stderr, "buildme: error: {}\n", queued.message());
-    return exit_attention;
-  }
-  for (const auto& arch : *queued) {
-    log.info(fmt::format("job {} [{}]: cancelled before it started", number, arch));
-    ++changed;
-  }
-  auto builds = jobs::load_builds(job_dir);
-  if (!builds) {
-    fmt::print(stderr, "buildme: error: {}\n", builds.message());
-    return exit_attention;
-  }
-  const auto slots = builder::all_slots(context.config);
-  for (auto& record : *builds) {
-    if (record.state != jobs::BuildState::building) {
-      continue;
-    }
-    const builder::Slot* slot = builder::find_slot(slots, record.slot);
-    auto lock = slot ? util::FileLock::acquire(slot->lock_path(context.config.state_dir),
-                                               util::FileLock::Mode::try_once)
-                     : Result<util::FileLock>(util::FileLock());
-    if (lock && !lock->locked() && record.pid > 0) {
-      // The worker stops the build on the builder and records "cancelled".
-      ::kill(static_cast<pid_t>(record.pid), SIGTERM);
-      log.info(fmt::format("job {} [{}]: asked the worker (pid {}) to stop the build", number,
-                           record.arch, record.pid));
-      ++changed;
-      continue;
-    }
-    if (auto cancelled = jobs::cancel_orphan(
-          job_dir, record, "cancelled by an operator (its worker was gone)", now_seconds());
-        !cancelled) {
-      fmt::print(stderr, "buildme: error: {}\n", cancelled.message());
-      return exit_attention;
-    }
-    log.info(fmt::format("job {} [{}]: {}", number, record.arch, record.reason));
-    ++changed;
-  }
-  if (auto updated = jobs::update_job_state(job_dir); !updated) {
-    log.verdict("ERROR", util::Log::Tone::bad, updated.message());
-  }
-  reflect_in_history(context.config, job_dir, log);
-  if (changed == 0) {
-    fmt::print(stderr, "buildme: job {} has nothing to cancel (it is {})\n", number,
-               jobs::to_string(job->state));
-    return exit_attention;
-  }
-  return exit_ok;
+  return change(context, job_dir, *job);
+}
+
+int run_cancel(const Options& options)
+{
+  return with_locked_job(
+    options, "cancel",
+    [&](Context& context, const std::filesystem::path& job_dir, const jobs::Job& job) {
+      const long number = job.number;
+      util::Log& log = *context.log;
+      int changed = 0;
+      auto queued = jobs::cancel_queued(job_dir, "cancelled by an operator before it started");
+      if (!queued) {
+        fmt::print(stderr, "buildme: error: {}\n", queued.message());
+        return exit_attention;
+      }
+      for (const auto& arch : *queued) {
+        log.info(fmt::format("job {} [{}]: cancelled before it started", number, arch));
+        ++changed;
+      }
+      auto builds = jobs::load_builds(job_dir);
+      if (!builds) {
+        fmt::print(stderr, "buildme: error: {}\n", builds.message());
+        return exit_attention;
+      }
+      const auto slots = builder::all_slots(context.config);
+      for (auto& record : *builds) {
+        if (record.state != jobs::BuildState::building) {
+          continue;
+        }
+        const builder::Slot* slot = builder::find_slot(slots, record.slot);
+        auto lock = slot ? util::FileLock::acquire(slot->lock_path(context.config.state_dir),
+                                                   util::FileLock::Mode::try_once)
+                         : Result<util::FileLock>(util::FileLock());
+        if (lock && !lock->locked() && record.pid > 0) {
+          // The worker stops the build on the builder and records "cancelled".
+          ::kill(static_cast<pid_t>(record.pid), SIGTERM);
+          log.info(fmt::format("job {} [{}]: asked the worker (pid {}) to stop the build", number,
+                               record.arch, record.pid));
+          ++changed;
+          continue;
+        }
+        if (auto cancelled = jobs::cancel_orphan(
+              job_dir, record, "cancelled by an operator (its worker was gone)", now_seconds());
+            !cancelled) {
+          fmt::print(stderr, "buildme: error: {}\n", cancelled.message());
+          return exit_attention;
+        }
+        log.info(fmt::format("job {} [{}]: {}", number, record.arch, record.reason));
+        ++changed;
+      }
+      if (auto updated = jobs::update_job_state(job_dir); !updated) {
+        log.verdict("ERROR", util::Log::Tone::bad, updated.message());
+      }
+      reflect_in_history(context.config, job_dir, log);
+      if (changed == 0) {
+        fmt::print(stderr, "buildme: job {} has nothing to cancel (it is {})\n", number,
+                   jobs::to_string(job.state));
+        return exit_attention;
+      }
+      return exit_ok;
+    });
 }
 
 int run_retry(const Options& options)
 {
-  const long number = job_number(options, "retry");
-  auto loaded = load_context(options);
-  if (auto* status = std::get_if<int>(&loaded)) {
-    return *status;
-  }
-  Context& context = *std::get<0>(loaded);
-  util::Log& log = *context.log;
-  auto taken = take_tick_lock(context.config, true, options, log);
-  if (auto* status = std::get_if<int>(&taken)) {
-    return *status;
-  }
-  jobs::StateDir state(context.config.state_dir);
-  const auto job_dir = state.job_dir(number);
-  auto job = jobs::load_job(job_dir);
-  if (!job) {
-    fmt::print(stderr, "buildme: error: no job {} ({})\n", number, job.message());
-    return exit_attention;
-  }
-  if (job->state == jobs::JobState::held) {
-    // Held because its files did not verify: they must now.
-    util::SystemClock clock;
-    const auto again = debian::verify_upload(debian::Upload{job_dir / "upload", job->upload},
-                                             {clock.now(), std::chrono::seconds(0)});
-    if (again.verdict != debian::Verdict::accepted) {
-      fmt::print(stderr,
-                 "buildme: job {} stays held: its upload in {} still does not verify ({}); "
-                 "fix the files there or remove the job\n",
-                 number, (job_dir / "upload").string(), util::printable(again.reason));
-      return exit_attention;
-    }
-  }
-  auto changed = jobs::retry(job_dir);
-  if (!changed) {
-    fmt::print(stderr, "buildme: error: {}\n", changed.message());
-    return exit_attention;
-  }
-  for (const auto& line : *changed) {
-    log.info(fmt::format("job {} {}", number, line));
-  }
-  reflect_in_history(context.config, job_dir, log);
-  if (changed->empty()) {
-    fmt::print(stderr, "buildme: job {} has nothing to retry (it is {})\n", number,
-               jobs::to_string(job->state));
-    return exit_attention;
-  }
-  return exit_ok;
+  return with_locked_job(
+    options, "retry",
+    [&](Context& context, const std::filesystem::path& job_dir, const jobs::Job& job) {
+      const long number = job.number;
+      util::Log& log = *context.log;
+      if (job.state == jobs::JobState::held) {
+        // Held because its files did not verify: they must now.
+        util::SystemClock clock;
+        const auto again = debian::verify_upload(debian::Upload{job_dir / "upload", job.upload},
+                                                 {clock.now(), std::chrono::seconds(0)});
+        if (again.verdict != debian::Verdict::accepted) {
+          fmt::print(stderr,
+                     "buildme: job {} stays held: its upload in {} still does not verify ({}); "
+                     "fix the files there or remove the job\n",
+                     number, (job_dir / "upload").string(), util::printable(again.reason));
+          return exit_attention;
+        }
+      }
+      auto changed = jobs::retry(job_dir);
+      if (!changed) {
+        fmt::print(stderr, "buildme: error: {}\n", changed.message());
+        return exit_attention;
+      }
+      for (const auto& line : *changed) {
+        log.info(fmt::format("job {} {}", number, line));
+      }
+      reflect_in_history(context.config, job_dir, log);
+      if (changed->empty()) {
+        fmt::print(stderr, "buildme: job {} has nothing to retry (it is {})\n", number,
+                   jobs::to_string(job.state));
+        return exit_attention;
+      }
+      return exit_ok;
+    });
 }
 
 int run_check(const Options& options)
