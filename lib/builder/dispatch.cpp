@@ -254,15 +254,13 @@ void Dispatcher::discard_lost_units()
       }
       const std::string unit =
         name.substr(1, name.size() - 1 - std::string_view(".partial").size());
-      if (!jobs::is_unit_name(unit)) {
-        continue;
+      const auto parsed = jobs::parse_unit_name(unit);
+      if (!parsed) {
+        continue; // not a unit's name: not ours to touch
       }
-      // job-N-ARCH-A
-      const auto first = unit.find('-', 4);
-      const auto last = unit.rfind('-');
-      const long number = std::stol(unit.substr(4, first - 4));
-      const std::string arch = unit.substr(first + 1, last - first - 1);
-      const int attempt = std::stoi(unit.substr(last + 1));
+      const long number = parsed->job;
+      const std::string& arch = parsed->arch;
+      const int attempt = parsed->attempt;
       const fs::path job_dir = m_state.job_dir(number);
       auto record = jobs::load_build(job_dir, arch);
       if (record && record->attempts == attempt && record->state == jobs::BuildState::building) {

@@ -56,4 +56,14 @@ std::string unescape_value(std::string_view value)
   return out;
 }
 
+std::string list_value(const std::vector<std::string>& items)
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += '\n';
+    out += item;
+  }
+  return out;
+}
+
 } // namespace buildme::debian

@@ -16,6 +16,10 @@ using FieldList = std::vector<std::pair<std::string, std::string>>;
 // line empty, as Files does). Fields with an empty value are skipped.
 std::string write_paragraph(const FieldList& fields);
 
+// A list of names as a multi-line value: "\nA\nB" (one name a line, the
+// first line empty, as Files is written).
+std::string list_value(const std::vector<std::string>& items);
+
 // The inverse of the " ." rule for values read back by parse_control.
 std::string unescape_value(std::string_view value);
 

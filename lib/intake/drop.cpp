@@ -3,12 +3,13 @@
 #include "debian/syntax.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
+#include <limits>
 #include <csignal>
 #include <cstring>
 #include <grp.h>
@@ -67,14 +68,12 @@ void remove_temporaries_of_killed_drops(const fs::path& incoming)
       continue;
     }
     const auto dot = name.find('.', prefix.size());
-    long pid = 0;
-    const char* begin = name.data() + prefix.size();
-    const char* end = name.data() + (dot == std::string::npos ? name.size() : dot);
-    auto [stop, error] = std::from_chars(begin, end, pid);
-    if (error != std::errc() || stop != end || pid <= 0) {
+    const auto pid = util::parse_count(std::string_view(name).substr(
+      prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size()));
+    if (!pid || *pid <= 0 || *pid > std::numeric_limits<pid_t>::max()) {
       continue;
     }
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+    if (::kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH) {
       std::error_code ignored;
       fs::remove(incoming / name, ignored);
     }

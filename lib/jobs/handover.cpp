@@ -2,10 +2,11 @@
 
 #include "debian/syntax.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
-#include <charconv>
+#include <limits>
 #include <system_error>
 
 namespace buildme::jobs {
@@ -26,23 +27,30 @@ std::string unit_name(long job, const std::string& arch, int attempt)
   return fmt::format("job-{}-{}-{}", job, arch, attempt);
 }
 
-bool is_unit_name(const std::string& name)
+std::optional<UnitName> parse_unit_name(std::string_view name)
 {
-  // job-<digits>-<arch>-<digits>, the arch a Debian architecture name.
+  // job-<number>-<arch>-<number>, the arch a Debian architecture name.
   if (!name.starts_with("job-")) {
-    return false;
+    return std::nullopt;
   }
   const auto first = name.find('-', 4);
   const auto last = name.rfind('-');
-  if (first == std::string::npos || last <= first) {
-    return false;
+  if (first == std::string_view::npos || last <= first) {
+    return std::nullopt;
   }
-  auto digits = [](std::string_view text) {
-    return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
-  };
-  const std::string_view view(name);
-  return digits(view.substr(4, first - 4)) && digits(view.substr(last + 1)) &&
-         debian::is_valid_architecture(view.substr(first + 1, last - first - 1));
+  const auto job = util::parse_count(name.substr(4, first - 4));
+  const auto attempt = util::parse_count(name.substr(last + 1));
+  const auto arch = name.substr(first + 1, last - first - 1);
+  if (!job || !attempt || *job > std::numeric_limits<long>::max() ||
+      *attempt > std::numeric_limits<int>::max() || !debian::is_valid_architecture(arch)) {
+    return std::nullopt;
+  }
+  return UnitName{static_cast<long>(*job), std::string(arch), static_cast<int>(*attempt)};
+}
+
+bool is_unit_name(const std::string& name)
+{
+  return parse_unit_name(name).has_value();
 }
 
 Status assemble_unit(const fs::path& queue, const std::string& name,

@@ -21,6 +21,7 @@
 #include "util/result.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,14 @@ namespace buildme::jobs {
 
 // "job-12-armel-2": the unit's name in repo_queue.
 std::string unit_name(long job, const std::string& arch, int attempt);
-// Whether `name` is a unit folder's name (the form unit_name gives).
+// What a unit folder's name says; nullopt for a name of another form.
+struct UnitName
+{
+  long job = 0;
+  std::string arch;
+  int attempt = 0;
+};
+std::optional<UnitName> parse_unit_name(std::string_view name);
 bool is_unit_name(const std::string& name);
 
 // Step 1: copies `files` into repo_queue/.NAME.partial (made anew), synced.

@@ -74,16 +74,6 @@ std::string known_words(const std::array<std::pair<Enum, std::string_view>, N>& 
   return out;
 }
 
-std::optional<long long> to_number(std::string_view text)
-{
-  long long value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 // A numeric field that may be empty (0); anything else is an error.
 Result<long long> number_field(const debian::Paragraph& record, std::string_view field,
                                std::string_view filename)
@@ -92,21 +82,11 @@ Result<long long> number_field(const debian::Paragraph& record, std::string_view
   if (text.empty()) {
     return 0LL;
   }
-  auto value = to_number(text);
+  auto value = util::parse_count(text);
   if (!value) {
     return fail("{}: {} is '{}', not a number", filename, field, util::printable(text));
   }
   return *value;
-}
-
-std::string join_lines(const std::vector<std::string>& items)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += '\n';
-    out += item;
-  }
-  return out;
 }
 
 Result<debian::Paragraph> one_record(std::string_view text, std::string_view filename,
@@ -183,7 +163,7 @@ debian::FieldList Job::fields() const
     {"Accepted-At", std::to_string(accepted_at)},
     {"State", std::string(to_string(state))},
     {"Reason", util::printable(reason)},
-    {"Files", join_lines(files)},
+    {"Files", debian::list_value(files)},
   };
 }
 
@@ -194,7 +174,7 @@ Result<Job> Job::from_text(std::string_view text, std::string_view filename)
     return record.error();
   }
   Job job;
-  auto number = to_number(record->get("Job").value_or(""));
+  auto number = util::parse_count(record->get("Job").value_or(""));
   if (!number || *number == 0) {
     return fail("{}: no valid Job number", filename);
   }
@@ -208,7 +188,7 @@ Result<Job> Job::from_text(std::string_view text, std::string_view filename)
   job.architectures = util::split_words(record->get("Architecture").value_or(""));
   job.files = util::split_words(record->get("Files").value_or(""));
   job.priority = record->get("Priority").value_or("no") == "yes";
-  job.accepted_at = to_number(record->get("Accepted-At").value_or("0")).value_or(0);
+  job.accepted_at = util::parse_count(record->get("Accepted-At").value_or("0")).value_or(0);
   const std::string state = record->get("State").value_or("queued");
   auto parsed = parse_job_state(state);
   if (!parsed) {

@@ -22,26 +22,6 @@ namespace {
 
 using util::split_words;
 
-std::string join_lines(const std::vector<std::string>& items)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += '\n';
-    out += item;
-  }
-  return out;
-}
-
-std::optional<long long> to_number(std::string_view text)
-{
-  long long value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 Result<std::optional<util::FileInfo>> look(const fs::path& path)
 {
   return util::stat_no_follow(path);
@@ -115,7 +95,7 @@ std::optional<long> StateDir::accepted_job(std::string_view product, std::string
   while (!number.empty() && std::isspace(static_cast<unsigned char>(number.back()))) {
     number.remove_suffix(1);
   }
-  return static_cast<long>(to_number(number).value_or(0));
+  return static_cast<long>(util::parse_count(number).value_or(0));
 }
 
 Result<long> StateDir::allocate_job_number() const
@@ -128,7 +108,7 @@ Result<long> StateDir::allocate_job_number() const
     while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
       value.remove_suffix(1);
     }
-    next = std::max(1L, static_cast<long>(to_number(value).value_or(1)));
+    next = std::max(1L, static_cast<long>(util::parse_count(value).value_or(1)));
   }
   auto names = util::list_dir(jobs_dir());
   if (!names) {
@@ -141,7 +121,7 @@ Result<long> StateDir::allocate_job_number() const
         name = name.substr(0, dot);
       }
     }
-    if (auto number = to_number(name)) {
+    if (auto number = util::parse_count(name)) {
       next = std::max(next, static_cast<long>(*number) + 1);
     }
   }
@@ -156,8 +136,8 @@ Result<fs::path> StateDir::accept(const AcceptMove& move) const
 {
   debian::FieldList fields = move.job.fields();
   fields.insert(fields.begin(), {{"Action", "accept"}, {"From", move.from_dir.string()}});
-  fields.emplace_back("Move", join_lines(move.move));
-  fields.emplace_back("Copy", join_lines(move.copy));
+  fields.emplace_back("Move", debian::list_value(move.move));
+  fields.emplace_back("Copy", debian::list_value(move.copy));
   const fs::path journal = txn_dir() / journal_name("accept");
   if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields), 0644);
       !written) {
@@ -234,7 +214,7 @@ debian::FieldList reject_fields(const RejectMove& move)
     {"Control", move.control},
     {"Control-Inode", move.control_inode ? std::to_string(move.control_inode) : ""},
     {"Control-Target", move.control_target},
-    {"Files", join_lines(move.files)},
+    {"Files", debian::list_value(move.files)},
     {"Inodes", util::join(inodes, " ")},
     {"Reason", "\n" + move.reason},
   };
@@ -405,10 +385,10 @@ Result<std::vector<std::string>> StateDir::recover() const
                       {},
                       0};
       for (const auto& word : split_words(record->get("Inodes").value_or(""))) {
-        move.inodes.push_back(static_cast<unsigned long>(to_number(word).value_or(0)));
+        move.inodes.push_back(static_cast<unsigned long>(util::parse_count(word).value_or(0)));
       }
       move.control_inode = static_cast<unsigned long>(
-        to_number(record->get("Control-Inode").value_or("0")).value_or(0));
+        util::parse_count(record->get("Control-Inode").value_or("0")).value_or(0));
       if (move.from_dir.empty() || move.rejected_dir.empty() || move.control.empty()) {
         return fail("cannot replay {}: it lacks From, Rejected-Dir or Control ({})",
                     journal.string(), advice);
@@ -437,7 +417,7 @@ Result<std::vector<Job>> StateDir::list_jobs() const
     return Error{names.error()};
   }
   for (const auto& name : *names) {
-    if (!to_number(name)) {
+    if (!util::parse_count(name)) {
       continue;
     }
     const fs::path info = jobs_dir() / name / "job.info";

@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <charconv>
+
 namespace buildme::util {
 
 std::string_view trim(std::string_view text, std::string_view blanks)
@@ -57,6 +59,16 @@ std::string to_lower(std::string_view text)
     }
   }
   return out;
+}
+
+std::optional<long long> parse_count(std::string_view text)
+{
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 } // namespace buildme::util

@@ -3,6 +3,7 @@
 // names and config keys are ASCII).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,9 @@ std::vector<std::string> split_words(std::string_view text,
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 
 std::string to_lower(std::string_view text);
+
+// `text` as a whole non-negative decimal number (no sign, no blanks);
+// nullopt for anything else, an overflow included.
+std::optional<long long> parse_count(std::string_view text);
 
 } // namespace buildme::util

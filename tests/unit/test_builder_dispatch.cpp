@@ -135,6 +135,9 @@ TEST_SUITE("builder: dispatch bookkeeping")
     // Another job's unit in the queue, and an unrelated hidden folder: not ours to touch.
     f.scratch.write("queue/fremantle/job-7-armel-1/hello_1.0-7_armel.deb", "whole");
     f.scratch.write("queue/fremantle/.something-else/x", "x");
+    // A name of the unit's form with a number no job has: left alone, and
+    // the tick goes on (it once threw out of std::stol).
+    f.scratch.write("queue/fremantle/.job-99999999999999999999999-armel-1.partial/x", "x");
     auto summary = f.tick();
     CHECK(summary.requeued == 1);
     auto build = f.build(dir);
@@ -143,6 +146,7 @@ TEST_SUITE("builder: dispatch bookkeeping")
     CHECK_FALSE(fs::exists(f.queue / ".job-1-armel-1.partial"));
     CHECK(fs::exists(f.queue / "job-7-armel-1/hello_1.0-7_armel.deb"));
     CHECK(fs::exists(f.queue / ".something-else/x"));
+    CHECK(fs::exists(f.queue / ".job-99999999999999999999999-armel-1.partial/x"));
     // The history says how attempt 1 ended.
     auto attempts = f.history().attempts(1);
     REQUIRE(attempts);

@@ -81,3 +81,14 @@ TEST_SUITE("jobs: the hand-over to repo_queue")
     REQUIRE(discard_unit(queue, "job-9-armel-1"));
   }
 }
+
+TEST_CASE("a unit name with a number too large for a job is not a unit (and never throws)")
+{
+  CHECK_FALSE(is_unit_name("job-99999999999999999999999-armel-1"));
+  CHECK_FALSE(is_unit_name("job-1-armel-99999999999"));
+  auto parsed = parse_unit_name("job-12-kfreebsd-amd64-3");
+  REQUIRE(parsed);
+  CHECK(parsed->job == 12);
+  CHECK(parsed->arch == "kfreebsd-amd64");
+  CHECK(parsed->attempt == 3);
+}
