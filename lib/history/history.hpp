@@ -9,14 +9,13 @@
 #pragma once
 
 #include "util/result.hpp"
+#include "util/sqlite.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-struct sqlite3;
 
 namespace buildme::history {
 
@@ -66,10 +65,6 @@ public:
   // Opens (creating, and migrating the schema if needed) `path`.
   static Result<History> open(const std::string& path);
 
-  History(History&&) noexcept;
-  History& operator=(History&&) noexcept;
-  ~History();
-
   Status record_job(const JobRecord& job); // insert or replace
   Status set_job_state(long job, const std::string& state, std::int64_t when);
   Result<std::int64_t> start_attempt(const AttemptRecord& attempt); // returns id
@@ -90,8 +85,8 @@ public:
   Result<std::vector<AttemptRecord>> running();
 
 private:
-  explicit History(sqlite3* db) : m_db(db) {}
-  sqlite3* m_db = nullptr;
+  explicit History(util::sqlite::Database db) : m_db(std::move(db)) {}
+  util::sqlite::Database m_db;
 };
 
 } // namespace buildme::history

@@ -1,14 +1,16 @@
 #include "repo/catalog.hpp"
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
-#include <map>
 #include <utility>
 
 namespace buildme::repo {
 
 namespace {
+
+using util::sqlite::Blob;
+using util::sqlite::Database;
+using util::sqlite::Statement;
 
 constexpr const char* schema = R"(
 CREATE TABLE IF NOT EXISTS files (
@@ -49,78 +51,12 @@ CREATE TABLE IF NOT EXISTS chunks (
   data BLOB NOT NULL,
   used_at INTEGER NOT NULL
 );
+PRAGMA user_version = 1; -- schema_version
 )";
 
-// A prepared statement with bound parameters. Statements in the catalog's
-// cache (the ones run once per package) are prepared once and reset after
-// use; the rest are finalized on destruction.
-class Statement
-{
-public:
-  Statement(sqlite3* db, const char* sql, std::map<const char*, sqlite3_stmt*>* cache = nullptr)
-    : m_cached(cache != nullptr)
-  {
-    if (cache) {
-      auto found = cache->find(sql);
-      if (found != cache->end()) {
-        m_stmt = found->second;
-        m_status = SQLITE_OK;
-        return;
-      }
-    }
-    m_status = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
-    if (cache && m_status == SQLITE_OK) {
-      (*cache)[sql] = m_stmt;
-    }
-  }
-  ~Statement()
-  {
-    if (m_cached) {
-      sqlite3_reset(m_stmt);
-      sqlite3_clear_bindings(m_stmt);
-    } else {
-      sqlite3_finalize(m_stmt);
-    }
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return m_status == SQLITE_OK; }
-
-  Statement& bind(std::string_view text)
-  {
-    sqlite3_bind_text(m_stmt, ++m_index, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind_blob(std::string_view data)
-  {
-    sqlite3_bind_blob(m_stmt, ++m_index, data.data(), static_cast<int>(data.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(std::int64_t number)
-  {
-    sqlite3_bind_int64(m_stmt, ++m_index, number);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return sqlite3_step(m_stmt); }
-  std::string text(int column) const
-  {
-    const auto* data = sqlite3_column_text(m_stmt, column);
-    return data ? std::string(reinterpret_cast<const char*>(data),
-                              static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, column)))
-                : std::string();
-  }
-  std::int64_t number(int column) const { return sqlite3_column_int64(m_stmt, column); }
-
-private:
-  sqlite3_stmt* m_stmt = nullptr;
-  int m_status = SQLITE_ERROR;
-  int m_index = 0;
-  bool m_cached;
-};
+// PRAGMA user_version of the schema above; catalogs written before it was
+// versioned (0) take the schema as it is, every statement being IF NOT EXISTS.
+constexpr int schema_version = 1;
 
 Member read_member(const Statement& row)
 {
@@ -134,8 +70,8 @@ Member read_member(const Statement& row)
   member.source = row.text(6);
   member.source_version = row.text(7);
   member.path = row.text(8);
-  member.added_at = row.number(9);
-  member.removed_at = row.number(10);
+  member.added_at = row.integer(9);
+  member.removed_at = row.integer(10);
   return member;
 }
 
@@ -145,111 +81,47 @@ constexpr const char* member_columns =
 
 } // namespace
 
-Error Catalog::error(std::string_view what) const
-{
-  return fail("repository database {}: {}: {} (it is a cache of the pool: move it aside and "
-              "run queue-manage again to rebuild what it can)",
-              m_path, what, sqlite3_errmsg(m_db));
-}
-
 Result<Catalog> Catalog::open(const std::string& path)
 {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return fail("cannot open repository database {}: {}", path, why);
-  }
-  Catalog catalog(db, path);
-  sqlite3_busy_timeout(db, 10000);
-  char* message = nullptr;
-  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", nullptr, nullptr,
-                   &message) != SQLITE_OK ||
-      sqlite3_exec(db, schema, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string why = message ? message : sqlite3_errmsg(db);
-    sqlite3_free(message);
-    return fail("repository database {} is not usable: {} (move it aside; queue-manage "
-                "rebuilds it)",
-                path, why);
-  }
-  return catalog;
-}
-
-Catalog::Catalog(Catalog&& other) noexcept
-  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)),
-    m_statements(std::move(other.m_statements))
-{
-  other.m_statements.clear();
-}
-
-Catalog& Catalog::operator=(Catalog&& other) noexcept
-{
-  if (this != &other) {
-    finalize_statements();
-    sqlite3_close(m_db);
-    m_db = std::exchange(other.m_db, nullptr);
-    m_path = std::move(other.m_path);
-    m_statements = std::move(other.m_statements);
-    other.m_statements.clear();
-  }
-  return *this;
-}
-
-void Catalog::finalize_statements()
-{
-  for (auto& [sql, statement] : m_statements) {
-    sqlite3_finalize(statement);
-  }
-  m_statements.clear();
-}
-
-Catalog::~Catalog()
-{
-  finalize_statements();
-  sqlite3_close(m_db);
+  TRY_ASSIGN(auto database, Database::open(path,
+                                           {"repository database",
+                                            "it is a cache of the pool: move it aside and "
+                                            "run queue-manage again to rebuild what it can"},
+                                           schema, schema_version));
+  TRY(database.probe({"SELECT path FROM files ORDER BY rowid DESC LIMIT 1",
+                      "SELECT path FROM members ORDER BY rowid DESC LIMIT 1"}));
+  return Catalog(std::move(database));
 }
 
 Status Catalog::begin()
 {
-  if (sqlite3_exec(m_db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return error("begin");
-  }
-  return {};
+  return m_db.begin("begin a transaction");
 }
 
 Status Catalog::commit()
 {
-  if (sqlite3_exec(m_db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return error("commit");
-  }
-  return {};
+  return m_db.commit("commit a transaction");
 }
 
 void Catalog::rollback()
 {
-  sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+  m_db.rollback();
 }
 
 Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
 {
-  Statement query(m_db, "SELECT size, mtime_ns, ctime_ns, inode, stanza, sha256 FROM files "
-                        "WHERE path = ?");
-  if (!query.ok()) {
-    return error("read files");
-  }
-  query.bind(path);
-  const int status = query.step();
-  if (status == SQLITE_DONE) {
+  TRY_ASSIGN(auto query, m_db.cached("SELECT size, mtime_ns, ctime_ns, inode, stanza, sha256 "
+                                     "FROM files WHERE path = ?",
+                                     "read files"));
+  TRY(query.bind(path));
+  TRY_ASSIGN(bool row, query.next());
+  if (!row) {
     return std::optional<CachedFile>();
-  }
-  if (status != SQLITE_ROW) {
-    return error("read files");
   }
   CachedFile file;
   file.path = path;
-  file.stamp = {static_cast<std::uint64_t>(query.number(0)), query.number(1), query.number(2),
-                static_cast<std::uint64_t>(query.number(3))};
+  file.stamp = {static_cast<std::uint64_t>(query.integer(0)), query.integer(1), query.integer(2),
+                static_cast<std::uint64_t>(query.integer(3))};
   file.stanza = query.text(4);
   file.sha256 = query.text(5);
   return std::optional<CachedFile>(std::move(file));
@@ -257,98 +129,106 @@ Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
 
 Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
 {
-  Statement query(m_db, "SELECT files.path, size, mtime_ns, ctime_ns, inode, stanza, sha256 "
-                        "FROM files JOIN members ON members.path = files.path WHERE "
-                        "members.dist = ? AND members.removed_at = 0");
-  query.bind(dist);
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT files.path, size, mtime_ns, ctime_ns, inode, stanza, sha256 "
+                          "FROM files JOIN members ON members.path = files.path WHERE "
+                          "members.dist = ? AND members.removed_at = 0",
+                          "read files"));
+  TRY(query.bind(dist));
   std::vector<CachedFile> files;
-  int status;
-  while ((status = query.step()) == SQLITE_ROW) {
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return files;
+    }
     files.push_back({query.text(0),
-                     {static_cast<std::uint64_t>(query.number(1)), query.number(2), query.number(3),
-                      static_cast<std::uint64_t>(query.number(4))},
+                     {static_cast<std::uint64_t>(query.integer(1)), query.integer(2),
+                      query.integer(3), static_cast<std::uint64_t>(query.integer(4))},
                      query.text(5),
                      query.text(6)});
   }
-  if (!query.ok() || status != SQLITE_DONE) {
-    return error("read files");
-  }
-  return files;
 }
 
+// The chunk cache only saves work: a piece not read or not kept is
+// compressed again next time, so its errors are not the run's errors.
 std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)
 {
-  Statement query(m_db, "SELECT data FROM chunks WHERE key = ?", &m_statements);
-  query.bind(key);
-  if (query.step() != SQLITE_ROW) {
+  auto query = m_db.cached("SELECT data FROM chunks WHERE key = ?", "read chunks");
+  if (!query || !query->bind(key)) {
     return std::nullopt;
   }
-  std::string data = query.text(0);
-  Statement touch(m_db, "UPDATE chunks SET used_at = ? WHERE key = ?", &m_statements);
-  touch.bind(now).bind(key);
-  touch.step();
+  if (auto row = query->next(); !row || !*row) {
+    return std::nullopt;
+  }
+  std::string data = query->text(0);
+  auto touch = m_db.cached("UPDATE chunks SET used_at = ? WHERE key = ?", "write chunks");
+  if (touch && touch->bind(now, key)) {
+    (void)touch->run(); // see above: a cache
+  }
   return data;
 }
 
 void Catalog::put_chunk(const std::string& key, const std::string& data, std::int64_t now)
 {
-  Statement insert(m_db, "INSERT OR REPLACE INTO chunks (key, data, used_at) VALUES (?, ?, ?)",
-                   &m_statements);
-  insert.bind(key).bind_blob(data).bind(now);
-  insert.step(); // a cache: a chunk not kept is compressed again next time
+  auto insert = m_db.cached("INSERT OR REPLACE INTO chunks (key, data, used_at) VALUES (?, ?, ?)",
+                            "write chunks");
+  if (insert && insert->bind(key, Blob{data}, now)) {
+    (void)insert->run(); // see chunk(): a cache
+  }
 }
 
 void Catalog::prune_chunks(std::int64_t before)
 {
-  Statement remove(m_db, "DELETE FROM chunks WHERE used_at < ?");
-  remove.bind(before);
-  remove.step();
+  auto remove = m_db.prepare("DELETE FROM chunks WHERE used_at < ?", "prune chunks");
+  if (remove && remove->bind(before)) {
+    (void)remove->run(); // see chunk(): a cache
+  }
 }
 
 Status Catalog::put_file(const CachedFile& file)
 {
-  Statement insert(m_db,
-                   "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, "
-                   "stanza, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   &m_statements);
-  insert.bind(file.path)
-    .bind(static_cast<std::int64_t>(file.stamp.size))
-    .bind(file.stamp.mtime_ns)
-    .bind(file.stamp.ctime_ns)
-    .bind(static_cast<std::int64_t>(file.stamp.inode))
-    .bind(file.stanza)
-    .bind(file.sha256);
-  if (!insert.ok() || insert.step() != SQLITE_DONE) {
-    return error("write files");
-  }
-  return {};
+  TRY_ASSIGN(auto insert,
+             m_db.cached("INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, "
+                         "stanza, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         "write files"));
+  TRY(insert.bind(file.path, static_cast<std::int64_t>(file.stamp.size), file.stamp.mtime_ns,
+                  file.stamp.ctime_ns, static_cast<std::int64_t>(file.stamp.inode), file.stanza,
+                  file.sha256));
+  return insert.run();
 }
 
 Status Catalog::set_stamp(const std::string& path, const FileStamp& stamp)
 {
-  Statement update(
-    m_db, "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ? WHERE path = ?",
-    &m_statements);
-  update.bind(static_cast<std::int64_t>(stamp.size))
-    .bind(stamp.mtime_ns)
-    .bind(stamp.ctime_ns)
-    .bind(static_cast<std::int64_t>(stamp.inode))
-    .bind(path);
-  if (!update.ok() || update.step() != SQLITE_DONE) {
-    return error("write files");
-  }
-  return {};
+  TRY_ASSIGN(auto update, m_db.cached("UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, "
+                                      "inode = ? WHERE path = ?",
+                                      "write files"));
+  TRY(update.bind(static_cast<std::int64_t>(stamp.size), stamp.mtime_ns, stamp.ctime_ns,
+                  static_cast<std::int64_t>(stamp.inode), path));
+  return update.run();
 }
 
 Status Catalog::forget_file(const std::string& path)
 {
-  Statement remove(m_db, "DELETE FROM files WHERE path = ?");
-  remove.bind(path);
-  if (!remove.ok() || remove.step() != SQLITE_DONE) {
-    return error("delete from files");
-  }
-  return {};
+  TRY_ASSIGN(auto remove, m_db.prepare("DELETE FROM files WHERE path = ?", "delete from files"));
+  TRY(remove.bind(path));
+  return remove.run();
 }
+
+namespace {
+
+Result<std::vector<Member>> read_members(Statement& query)
+{
+  std::vector<Member> result;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return result;
+    }
+    result.push_back(read_member(query));
+  }
+}
+
+} // namespace
 
 Result<std::vector<Member>> Catalog::members(const std::string& dist, const std::string& kind)
 {
@@ -358,141 +238,101 @@ Result<std::vector<Member>> Catalog::members(const std::string& dist, const std:
     "SELECT {} FROM members WHERE {} removed_at = 0 AND (? = '' OR kind = ?) ORDER BY {}name, "
     "path",
     member_columns, dist.empty() ? "" : "dist = ? AND", dist.empty() ? "" : "dist, removed_at, ");
-  Statement query(m_db, sql.c_str());
+  TRY_ASSIGN(auto query, m_db.prepare(sql, "read members"));
   if (!dist.empty()) {
-    query.bind(dist);
+    TRY(query.bind(dist, kind, kind));
+  } else {
+    TRY(query.bind(kind, kind));
   }
-  query.bind(kind).bind(kind);
-  std::vector<Member> result;
-  int status;
-  while ((status = query.step()) == SQLITE_ROW) {
-    result.push_back(read_member(query));
-  }
-  if (!query.ok() || status != SQLITE_DONE) {
-    return error("read members");
-  }
-  return result;
+  return read_members(query);
 }
 
 Result<std::vector<Member>> Catalog::removed_before(std::int64_t before)
 {
   const std::string sql = fmt::format(
     "SELECT {} FROM members WHERE removed_at > 0 AND removed_at < ? ORDER BY path", member_columns);
-  Statement query(m_db, sql.c_str());
-  query.bind(before);
-  std::vector<Member> result;
-  int status;
-  while ((status = query.step()) == SQLITE_ROW) {
-    result.push_back(read_member(query));
-  }
-  if (!query.ok() || status != SQLITE_DONE) {
-    return error("read removed members");
-  }
-  return result;
+  TRY_ASSIGN(auto query, m_db.prepare(sql, "read removed members"));
+  TRY(query.bind(before));
+  return read_members(query);
 }
 
 Status Catalog::add_member(const Member& member)
 {
-  Statement replace(m_db,
-                    "UPDATE members SET removed_at = ? WHERE dist = ? AND kind = ? AND "
-                    "name = ? AND arch = ? AND version = ? AND path != ? AND removed_at = 0",
-                    &m_statements);
-  replace.bind(member.added_at)
-    .bind(member.dist)
-    .bind(member.kind)
-    .bind(member.name)
-    .bind(member.arch)
-    .bind(member.version)
-    .bind(member.path);
-  if (!replace.ok() || replace.step() != SQLITE_DONE) {
-    return error("replace member");
-  }
-  Statement insert(m_db,
-                   "INSERT INTO members (dist, kind, component, arch, name, version, "
-                   "source, source_version, path, added_at, removed_at) VALUES "
-                   "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dist, kind, path) DO "
-                   "UPDATE SET removed_at = 0, component = excluded.component",
-                   &m_statements);
-  insert.bind(member.dist)
-    .bind(member.kind)
-    .bind(member.component)
-    .bind(member.arch)
-    .bind(member.name)
-    .bind(member.version)
-    .bind(member.source)
-    .bind(member.source_version)
-    .bind(member.path)
-    .bind(member.added_at);
-  if (!insert.ok() || insert.step() != SQLITE_DONE) {
-    return error("add member");
-  }
-  return {};
+  TRY_ASSIGN(auto replace,
+             m_db.cached("UPDATE members SET removed_at = ? WHERE dist = ? AND kind = ? AND "
+                         "name = ? AND arch = ? AND version = ? AND path != ? AND removed_at = 0",
+                         "replace member"));
+  TRY(replace.bind(member.added_at, member.dist, member.kind, member.name, member.arch,
+                   member.version, member.path));
+  TRY(replace.run());
+  TRY_ASSIGN(auto insert,
+             m_db.cached("INSERT INTO members (dist, kind, component, arch, name, version, "
+                         "source, source_version, path, added_at, removed_at) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (dist, kind, path) DO "
+                         "UPDATE SET removed_at = 0, component = excluded.component",
+                         "add member"));
+  TRY(insert.bind(member.dist, member.kind, member.component, member.arch, member.name,
+                  member.version, member.source, member.source_version, member.path,
+                  member.added_at));
+  return insert.run();
 }
 
 Status Catalog::remove_member(const Member& member, std::int64_t when)
 {
-  Statement update(m_db, "UPDATE members SET removed_at = ? WHERE dist = ? AND kind = ? AND "
-                         "path = ?");
-  update.bind(when).bind(member.dist).bind(member.kind).bind(member.path);
-  if (!update.ok() || update.step() != SQLITE_DONE) {
-    return error("remove member");
-  }
-  return {};
+  TRY_ASSIGN(auto update, m_db.prepare("UPDATE members SET removed_at = ? WHERE dist = ? AND "
+                                       "kind = ? AND path = ?",
+                                       "remove member"));
+  TRY(update.bind(when, member.dist, member.kind, member.path));
+  return update.run();
 }
 
 Status Catalog::delete_member(const Member& member)
 {
-  Statement remove(m_db, "DELETE FROM members WHERE dist = ? AND kind = ? AND path = ?");
-  remove.bind(member.dist).bind(member.kind).bind(member.path);
-  if (!remove.ok() || remove.step() != SQLITE_DONE) {
-    return error("delete member");
-  }
-  return {};
+  TRY_ASSIGN(
+    auto remove,
+    m_db.prepare("DELETE FROM members WHERE dist = ? AND kind = ? AND path = ?", "delete member"));
+  TRY(remove.bind(member.dist, member.kind, member.path));
+  return remove.run();
 }
 
 Result<bool> Catalog::referenced(const std::string& path)
 {
-  Statement query(m_db, "SELECT 1 FROM members WHERE removed_at = 0 AND path = ? UNION ALL "
-                        "SELECT 1 FROM sources JOIN members ON members.path = sources.dsc "
-                        "WHERE members.removed_at = 0 AND sources.file = ? LIMIT 1");
-  query.bind(path).bind(path);
-  const int status = query.step();
-  if (!query.ok() || (status != SQLITE_ROW && status != SQLITE_DONE)) {
-    return error("read references");
-  }
-  return status == SQLITE_ROW;
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT 1 FROM members WHERE removed_at = 0 AND path = ? UNION ALL "
+                          "SELECT 1 FROM sources JOIN members ON members.path = sources.dsc "
+                          "WHERE members.removed_at = 0 AND sources.file = ? LIMIT 1",
+                          "read references"));
+  TRY(query.bind(path, path));
+  return query.next();
 }
 
 Status Catalog::set_source_files(const std::string& dsc_path, const std::vector<std::string>& files)
 {
-  Statement clear(m_db, "DELETE FROM sources WHERE dsc = ?");
-  clear.bind(dsc_path);
-  if (!clear.ok() || clear.step() != SQLITE_DONE) {
-    return error("write sources");
-  }
+  TRY_ASSIGN(auto clear, m_db.prepare("DELETE FROM sources WHERE dsc = ?", "write sources"));
+  TRY(clear.bind(dsc_path));
+  TRY(clear.run());
   for (const auto& file : files) {
-    Statement insert(m_db, "INSERT OR IGNORE INTO sources (dsc, file) VALUES (?, ?)");
-    insert.bind(dsc_path).bind(file);
-    if (!insert.ok() || insert.step() != SQLITE_DONE) {
-      return error("write sources");
-    }
+    TRY_ASSIGN(auto insert, m_db.cached("INSERT OR IGNORE INTO sources (dsc, file) VALUES (?, ?)",
+                                        "write sources"));
+    TRY(insert.bind(dsc_path, file));
+    TRY(insert.run());
   }
   return {};
 }
 
 Result<std::vector<std::string>> Catalog::source_files(const std::string& dsc_path)
 {
-  Statement query(m_db, "SELECT file FROM sources WHERE dsc = ? ORDER BY file");
-  query.bind(dsc_path);
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT file FROM sources WHERE dsc = ? ORDER BY file", "read sources"));
+  TRY(query.bind(dsc_path));
   std::vector<std::string> files;
-  int status;
-  while ((status = query.step()) == SQLITE_ROW) {
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return files;
+    }
     files.push_back(query.text(0));
   }
-  if (!query.ok() || status != SQLITE_DONE) {
-    return error("read sources");
-  }
-  return files;
 }
 
 } // namespace buildme::repo

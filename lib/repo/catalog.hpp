@@ -16,15 +16,13 @@
 #pragma once
 
 #include "util/result.hpp"
+#include "util/sqlite.hpp"
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace buildme::repo {
 
@@ -64,9 +62,6 @@ class Catalog
 {
 public:
   static Result<Catalog> open(const std::string& path);
-  Catalog(Catalog&&) noexcept;
-  Catalog& operator=(Catalog&&) noexcept;
-  ~Catalog();
 
   Status begin();
   Status commit();
@@ -105,14 +100,9 @@ public:
   Result<std::vector<std::string>> source_files(const std::string& dsc_path);
 
 private:
-  explicit Catalog(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
-  Error error(std::string_view what) const;
-  void finalize_statements();
+  explicit Catalog(util::sqlite::Database db) : m_db(std::move(db)) {}
 
-  sqlite3* m_db = nullptr;
-  std::string m_path;
-  // Statements run once per package, prepared once (keyed by their text).
-  std::map<const char*, sqlite3_stmt*> m_statements;
+  util::sqlite::Database m_db;
 };
 
 } // namespace buildme::repo
