@@ -1,11 +1,11 @@
 #include "builder/dispatch.hpp"
 
+#include "builder/announce.hpp"
 #include "builder/slots.hpp"
 #include "jobs/handover.hpp"
 #include "jobs/reflect.hpp"
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
-#include "mail/notify.hpp"
 #include "history/history.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -147,15 +147,8 @@ void Dispatcher::give_up_or_requeue(const fs::path& job_dir, const jobs::Job& jo
   m_log.heading(
     fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version, record.arch));
   if (*outcome == jobs::FaultOutcome::gave_up) {
+    // The worker that would have mailed is gone: run() announces it.
     m_log.verdict("FAILED", util::Log::Tone::bad, record.reason);
-    if (m_config.mail) {
-      // The worker that would have mailed is gone; the tick flushes this.
-      mail::Outbox outbox(m_config.state_dir, m_clock);
-      mail::notify(*m_config.mail, outbox,
-                   {"GAVE UP", job.source, job.version, job.product, record.arch, job.number,
-                    job.uploader, record.reason, ""},
-                   m_log);
-    }
   } else {
     m_log.verdict("REQUEUED", util::Log::Tone::pending, record.reason);
     ++m_summary.requeued;
@@ -221,14 +214,6 @@ void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job, 
   m_log.verdict("QUEUED", util::Log::Tone::good,
                 fmt::format("finished the hand-over of attempt {} to {}", record.attempts,
                             product->repo_queue.string()));
-  if (m_config.mail) {
-    // The worker mails after its hand-over; this one was gone before that.
-    mail::Outbox outbox(m_config.state_dir, m_clock);
-    mail::notify(*m_config.mail, outbox,
-                 {"BUILT", job.source, job.version, job.product, record.arch, job.number,
-                  job.uploader, record.reason, ""},
-                 m_log);
-  }
 }
 
 // What lost attempts left half-assembled: every .job-N-ARCH-A.partial folder
@@ -508,6 +493,13 @@ DispatchSummary Dispatcher::run()
       if (record.state == jobs::BuildState::success && record.handover == jobs::Handover::pending &&
           !m_options.dry_run) {
         finish_handover(job_dir, job, record);
+      }
+      if (record.announce && !m_options.dry_run) {
+        // What a worker killed after recording its result did not mail.
+        if (auto announced = announce(m_config, job_dir, job, record.arch, m_clock, m_log);
+            !announced) {
+          error(announced.message());
+        }
       }
       if (record.state == jobs::BuildState::queued) {
         queue.push_back({job, job_dir, record});

@@ -10,7 +10,9 @@
 #include "jobs/reflect.hpp"
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
-#include "mail/notify.hpp"
+#include "builder/announce.hpp"
+#include "mail/outbox.hpp"
+#include "mail/smtp.hpp"
 #include "history/history.hpp"
 #include "util/failpoint.hpp"
 #include "util/fs.hpp"
@@ -505,6 +507,11 @@ void Worker::finish(const Outcome& outcome)
     }
   }
   m_build_log.note(fmt::format("result: {} ({})", jobs::to_string(state), m_record.reason));
+  util::failpoint("worker:result-recorded");
+  // The uploader and the list hear of every result; a requeue is not one.
+  if (auto announced = announce(m_config, m_job_dir, m_job, m_arch, m_clock, m_log); !announced) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, announced.message());
+  }
   if (auto updated = jobs::update_job_state(m_job_dir); !updated) {
     m_log.verdict("ERROR", util::Log::Tone::bad, updated.message());
   }
@@ -516,17 +523,7 @@ void Worker::finish(const Outcome& outcome)
     m_log.verdict("ERROR", util::Log::Tone::bad, history.message());
   }
   if (m_config.mail && state != jobs::BuildState::queued && state != jobs::BuildState::cancelled) {
-    // The uploader and the list hear of every result; a requeue is not one.
     mail::Outbox outbox(m_config.state_dir, m_clock);
-    const std::string verdict = state == jobs::BuildState::success         ? "BUILT"
-                                : state == jobs::BuildState::builder_error ? "GAVE UP"
-                                                                           : "FAILED";
-    mail::notify(
-      *m_config.mail, outbox,
-      {verdict, m_job.source, m_job.version, m_job.product, m_arch, m_job.number, m_job.uploader,
-       m_record.reason,
-       state == jobs::BuildState::success ? std::string() : m_build_log.last_lines(summary_lines)},
-      m_log);
     if (auto mailer = mail::make_smtp_mailer(*m_config.mail)) {
       outbox.flush(**mailer, m_log); // what fails waits for the next tick
     }

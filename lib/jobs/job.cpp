@@ -218,6 +218,7 @@ debian::FieldList Build::fields() const
     {"Avoid", util::join(avoid, " ")},
     {"With-Indep", with_indep ? "yes" : "no"},
     {"Handover", handover == Handover::none ? "" : std::string(to_string(handover))},
+    {"Announce", announce ? "pending" : ""},
   };
 }
 
@@ -246,6 +247,12 @@ Result<Build> Build::from_text(std::string_view text, std::string_view filename)
                 known_words(handover_words));
   }
   build.handover = *handed;
+  const std::string announce = record->get("Announce").value_or("");
+  if (announce != "" && announce != "pending") {
+    return fail("{}: Announce is '{}'; it is 'pending' or absent", filename,
+                util::printable(announce));
+  }
+  build.announce = announce == "pending";
   for (auto [field, target] :
        {std::pair<std::string_view, std::int64_t*>{"Started-At", &build.started_at},
         {"Finished-At", &build.finished_at}}) {

@@ -104,6 +104,9 @@ struct Build
   std::vector<std::string> avoid; // slots where it failed for a builder fault
   bool with_indep = true;         // also build the arch-independent packages
   Handover handover = Handover::none;
+  // Its result is recorded but not yet in the mail outbox (the worker, or
+  // the tick after a killed one, announces it).
+  bool announce = false;
 
   bool finished() const { return is_finished(state); }
 

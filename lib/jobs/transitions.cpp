@@ -97,6 +97,7 @@ Status finish(const fs::path& job_dir, Build& build, BuildState result, const st
   done.reason = reason;
   done.finished_at = now;
   done.pid = 0;
+  done.announce = result != BuildState::cancelled;
   TRY(save_build(job_dir, done));
   build = std::move(done);
   return {};
@@ -117,6 +118,7 @@ Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
     next.state = BuildState::builder_error;
     next.finished_at = now;
     next.reason = fmt::format("gave up after {} attempts; last: {}", counted, why);
+    next.announce = true;
     outcome = FaultOutcome::gave_up;
   } else {
     next.state = BuildState::queued;
@@ -137,6 +139,7 @@ Status begin_handover(const fs::path& job_dir, Build& build, const std::string& 
   Build built = build;
   built.state = BuildState::success;
   built.handover = Handover::pending;
+  built.announce = true;
   built.reason = reason;
   built.finished_at = now;
   built.pid = 0;
@@ -149,6 +152,15 @@ Status complete_handover(const fs::path& job_dir, Build& build)
 {
   Build done = build;
   done.handover = Handover::done;
+  TRY(save_build(job_dir, done));
+  build = std::move(done);
+  return {};
+}
+
+Status announced(const fs::path& job_dir, Build& build)
+{
+  Build done = build;
+  done.announce = false;
   TRY(save_build(job_dir, done));
   build = std::move(done);
   return {};
@@ -210,6 +222,7 @@ Result<std::vector<std::string>> retry(const fs::path& job_dir)
     build.retried_after = build.attempts;
     build.avoid.clear();
     build.finished_at = 0;
+    build.announce = false; // the old result is not news any more
     build.reason = "retried by an operator";
     TRY(save_build(job_dir, build));
     changed.push_back(fmt::format("[{}] {}", build.arch, build.reason));
@@ -255,9 +268,10 @@ Result<JobState> update_job_state(const fs::path& job_dir)
     return std::all_of(builds->begin(), builds->end(),
                        [state](const Build& build) { return build.state == state; });
   };
-  // A build whose hand-over is not done still has a step to go.
+  // A build whose hand-over or announcement is not done still has a step to go.
   const bool handing_over = std::any_of(builds->begin(), builds->end(), [](const Build& build) {
-    return build.state == BuildState::success && build.handover == Handover::pending;
+    return (build.state == BuildState::success && build.handover == Handover::pending) ||
+           build.announce;
   });
   const JobState state = any(BuildState::building) || handing_over ? JobState::building
                          : any(BuildState::queued)                 ? JobState::queued

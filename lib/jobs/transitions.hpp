@@ -71,6 +71,9 @@ Status begin_handover(const std::filesystem::path& job_dir, Build& build, const 
                       std::int64_t now);
 // The unit is in the queue: the hand-over is done.
 Status complete_handover(const std::filesystem::path& job_dir, Build& build);
+// Its result mail is in the outbox (finish, begin_handover and a give-up
+// mark a result to announce).
+Status announced(const std::filesystem::path& job_dir, Build& build);
 
 // The job is set aside for a person: never dispatched until retried.
 Status hold(const std::filesystem::path& job_dir, Job& job, const std::string& reason);

@@ -153,6 +153,26 @@ test_an_upload_goes_from_scp_to_an_apt_install_from_live_with_mail()
   [ -z "$(ls -A "$STATE/mail/outbox" 2>/dev/null)" ] || fail "mail left in the outbox"
 }
 
+test_a_worker_killed_after_recording_its_result_still_mails_it_once()
+{
+  start_smtp || return
+  configure || return
+  upload 1.0-1
+  BUILDME_FAILPOINT=worker:result-recorded buildme --foreground
+  grep -q "^State: success" "$STATE/jobs/1/builds/$ARCH.info" || fail "the build did not end built"
+  grep -q "^Announce: pending" "$STATE/jobs/1/builds/$ARCH.info" || fail "the result is not marked to announce (failpoint not reached?)"
+  local built="[buildme] BUILT hello-buildme 1.0-1 (fremantle, $ARCH)"
+  [ "$(mails_with "$built" maintainer@example.org)" = 0 ] || fail "mailed before the failpoint"
+  buildme
+  assert_status 0
+  buildme
+  assert_status 0
+  [ "$(mails_with "$built" maintainer@example.org)" = 1 ] || fail "uploader got $(mails_with "$built" maintainer@example.org) mails"
+  [ "$(mails_with "$built" builds@example.org)" = 1 ] || fail "list got $(mails_with "$built" builds@example.org) mails"
+  grep -q "^Announce:" "$STATE/jobs/1/builds/$ARCH.info" && fail "still marked to announce"
+  grep -q "^State: built" "$STATE/jobs/1/job.info" || fail "job $(sed -n 's/^State: //p' "$STATE/jobs/1/job.info")"
+}
+
 test_mail_waits_while_the_server_is_down_and_goes_once_when_it_is_up()
 {
   start_smtp || return

@@ -119,7 +119,28 @@ TEST_SUITE("jobs: transitions")
     CHECK(update_job_state(f.dir).value() == JobState::building);
     REQUIRE(complete_handover(f.dir, armel));
     CHECK(f.build("armel").handover == Handover::done);
+    // Both results are still to be mailed.
+    CHECK(f.build("armel").announce);
+    CHECK(f.build("i386").announce);
+    CHECK(update_job_state(f.dir).value() == JobState::building);
+    REQUIRE(announced(f.dir, armel));
+    CHECK(update_job_state(f.dir).value() == JobState::building);
+    REQUIRE(announced(f.dir, i386));
     CHECK(update_job_state(f.dir).value() == JobState::failed);
+  }
+
+  TEST_CASE("a cancelled build has nothing to announce; a give-up has")
+  {
+    Fixture f;
+    auto armel = f.build("armel");
+    auto i386 = f.build("i386");
+    REQUIRE(claim(f.dir, armel, "b1.u1", "", 1));
+    REQUIRE(finish(f.dir, armel, BuildState::cancelled, "cancelled by root", 2));
+    CHECK_FALSE(f.build("armel").announce);
+    REQUIRE(claim(f.dir, i386, "b1.u2", "", 1));
+    REQUIRE(requeue_or_give_up(f.dir, i386, "lost", 1, 3));
+    CHECK(f.build("i386").state == BuildState::builder_error);
+    CHECK(f.build("i386").announce);
   }
 
   TEST_CASE("success is only reached through the hand-over, and only from building")
@@ -154,6 +175,8 @@ TEST_SUITE("jobs: transitions")
     REQUIRE(begin_handover(f.dir, armel, "built", 2));
     REQUIRE(complete_handover(f.dir, armel));
     REQUIRE(finish(f.dir, i386, BuildState::build_failed, "build-failed", 3));
+    REQUIRE(announced(f.dir, armel));
+    REQUIRE(announced(f.dir, i386));
     REQUIRE(update_job_state(f.dir).value() == JobState::failed);
     auto changed = retry(f.dir);
     REQUIRE(changed);
