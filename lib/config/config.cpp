@@ -27,16 +27,20 @@ struct SectionKind
 const std::vector<SectionKind>& section_kinds()
 {
   static const std::vector<SectionKind> kinds = {
-    {"buildme",
-     false,
-     {"products", "incoming_dir", "result_dir", "repo_queue", "state_dir", "grace_period",
-      "settle_time", "orphan_after", "log_file", "build_timeout", "idle_timeout", "max_attempts",
-      "upload_owner", "upload_group", "upload_mode"}},
-    {"product", true, {"incoming_dir", "result_dir", "repo_queue", "arches"}},
+    {"buildme", false, {"products",     "incoming_dir",  "result_dir",      "repo_queue",
+                        "state_dir",    "grace_period",  "settle_time",     "orphan_after",
+                        "log_file",     "build_timeout", "idle_timeout",    "max_attempts",
+                        "upload_owner", "upload_group",  "upload_mode",     "env_max_age",
+                        "base_mirror",  "base_suite",    "base_components", "base_keyring",
+                        "build_in"}},
+    {"product",
+     true,
+     {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
+      "base_components", "base_keyring", "build_in"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
-      "work_dir"}},
+      "work_dir", "env_dir"}},
     {"mail",
      false,
      {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
@@ -141,6 +145,7 @@ private:
   Result<std::filesystem::path> path(std::string_view section, std::string_view key,
                                      const std::string& value, std::string_view context) const;
   Result<Product> product(const std::string& name, const std::string& repository) const;
+  Status build_target(const std::string& own_section, Product& product) const;
   Result<Repository> repository(const std::string& name,
                                 const std::vector<std::string>& products) const;
   Status seconds_in(const std::string& section, std::string_view key,
@@ -253,7 +258,9 @@ Result<Product> Reader::product(const std::string& name, const std::string& repo
   const IniFile::Vars vars = {{"product", name}, {"repository", repository}};
   const std::string context = fmt::format(" (for product {})", name);
 
-  Product product{name, {}, {}, {}, {}, repository};
+  Product product;
+  product.name = name;
+  product.repository = repository;
   std::filesystem::path* targets[] = {&product.incoming_dir, &product.result_dir,
                                       &product.repo_queue};
   for (std::size_t i = 0; i < std::size(per_product_paths); ++i) {
@@ -284,7 +291,78 @@ Result<Product> Reader::product(const std::string& name, const std::string& repo
     }
     product.arches = std::move(*arches);
   }
+  TRY(build_target(own_section, product));
   return product;
+}
+
+// base_* and build_in: [product NAME] overrides [buildme].
+Status Reader::build_target(const std::string& own_section, Product& product) const
+{
+  const IniFile::Section* own = m_ini.section(own_section);
+  auto text = [&](std::string_view key) -> Result<std::pair<std::string, std::string>> {
+    std::string section = has_key(own, key) ? own_section : "buildme";
+    auto value = m_ini.get(section, key);
+    if (!value) {
+      return value.error();
+    }
+    return std::pair{section, std::string(trim(value->value_or("")))};
+  };
+  TRY_ASSIGN(auto mirror, text("base_mirror"));
+  TRY_ASSIGN(auto suite, text("base_suite"));
+  TRY_ASSIGN(auto components, text("base_components"));
+  TRY_ASSIGN(auto keyring, text("base_keyring"));
+  TRY_ASSIGN(auto build_in, text("build_in"));
+  if (!mirror.second.empty()) {
+    const std::string& url = mirror.second;
+    const bool scheme =
+      url.starts_with("http://") || url.starts_with("https://") || url.starts_with("file:///");
+    if (!scheme || url.find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
+      return error(mirror.first, "base_mirror",
+                   fmt::format("'{}' is not an http://, https:// or file:/// URL", printable(url)));
+    }
+    product.base_mirror = url;
+  }
+  if (!suite.second.empty()) {
+    if (!is_product_name(suite.second)) {
+      return error(
+        suite.first, "base_suite",
+        fmt::format("'{}' is not a suite name (like bookworm)", printable(suite.second)));
+    }
+    product.base_suite = suite.second;
+  }
+  if (!components.second.empty()) {
+    product.base_components.clear();
+    for (auto& component : util::split_words(components.second)) {
+      if (!is_product_name(component)) {
+        return error(components.first, "base_components",
+                     fmt::format("'{}' is not a component name (like main)", printable(component)));
+      }
+      product.base_components.push_back(std::move(component));
+    }
+  }
+  if (!keyring.second.empty()) {
+    TRY_ASSIGN(product.base_keyring, path(keyring.first, "base_keyring", keyring.second, ""));
+  }
+  product.build_in = product.base_suite.empty() ? Product::BuildIn::host : Product::BuildIn::chroot;
+  if (build_in.second == "host") {
+    product.build_in = Product::BuildIn::host;
+  } else if (build_in.second == "chroot") {
+    product.build_in = Product::BuildIn::chroot;
+  } else if (!build_in.second.empty()) {
+    return error(build_in.first, "build_in",
+                 fmt::format("'{}' is chroot or host", printable(build_in.second)));
+  }
+  if (product.build_in == Product::BuildIn::chroot &&
+      (product.base_suite.empty() || product.base_mirror.empty())) {
+    return error(build_in.first.empty() ? own_section : suite.first,
+                 product.base_suite.empty() ? "base_suite" : "base_mirror",
+                 fmt::format("missing; product {} builds in a clean environment (build_in = "
+                             "chroot), made from base_mirror and base_suite, like "
+                             "'base_mirror = http://deb.debian.org/debian' and "
+                             "'base_suite = bookworm'",
+                             product.name));
+  }
+  return {};
 }
 
 Result<std::vector<std::string>> Reader::arch_list(const std::string& section,
@@ -427,6 +505,19 @@ Result<Builder> Reader::builder(const std::string& name) const
                    fmt::format("'{}' must not be / or contain '..'", printable(*work_dir)));
     }
     builder.work_dir = *work_dir;
+  }
+  auto env_dir = text("env_dir");
+  if (!env_dir) {
+    return env_dir.error();
+  }
+  if (!env_dir->empty()) {
+    if (env_dir->find("..") != std::string::npos || *env_dir == "/" ||
+        env_dir->find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
+      return error(
+        section, "env_dir",
+        fmt::format("'{}' must not be /, contain '..' or shell characters", printable(*env_dir)));
+    }
+    builder.env_dir = *env_dir;
   }
 
   const IniFile::Section* own = m_ini.section(section);
@@ -786,6 +877,7 @@ Result<Config> Reader::read() const
                              std::pair{"settle_time", &config.settle_time},
                              std::pair{"orphan_after", &config.orphan_after},
                              std::pair{"build_timeout", &config.build_timeout},
+                             std::pair{"env_max_age", &config.env_max_age},
                              std::pair{"idle_timeout", &config.idle_timeout}}) {
     TRY(seconds(key, *target));
   }

@@ -46,6 +46,20 @@ struct Product
   // The repository new builds enter: the first [repository] that lists the
   // product (empty when none does). repo_queue may use %(repository)s.
   std::string repository;
+
+  // The build target: where build dependencies come from. With base_suite
+  // set, every build runs in a fresh copy of a base environment made with
+  // mmdebstrap from base_mirror and base_suite (build_in = chroot).
+  std::string base_mirror; // http(s):// or file:// URL
+  std::string base_suite;
+  std::vector<std::string> base_components{"main"};
+  std::filesystem::path base_keyring{"/usr/share/keyrings/debian-archive-keyring.gpg"};
+  enum class BuildIn
+  {
+    host,  // dpkg-buildpackage in the slot's account, with what the host has
+    chroot // sbuild in a fresh copy of the base environment
+  };
+  BuildIn build_in = BuildIn::host;
 };
 
 // An APT repository that queue-manage builds: [repository NAME]. It holds one
@@ -99,6 +113,11 @@ struct Builder
   // (SSH) or below state_dir (local). One subfolder per slot, cleaned before
   // each build.
   std::string work_dir = "buildme-work";
+  // Where the base environments are kept on the builder (one tarball per
+  // product and arch); relative as work_dir, for an SSH builder below the
+  // home of its first user, who makes them (the others must be able to read
+  // them: use an absolute, shared folder when slots are several accounts).
+  std::string env_dir = "buildme-envs";
 
   bool is_local() const { return host == "local"; }
 };
@@ -144,6 +163,8 @@ struct Config
   std::chrono::seconds build_timeout{24 * 3600};
   std::chrono::seconds idle_timeout{4 * 3600};
   int max_attempts = 3;
+  // A base environment older than this is made again.
+  std::chrono::seconds env_max_age{7 * 24 * 3600};
   std::vector<Repository> repositories;
   std::optional<Mail> mail;
 

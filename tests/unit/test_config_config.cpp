@@ -130,6 +130,50 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(has(message, "[product diablo] arches: 'all' is not an architecture name"));
   }
 
+  TEST_CASE("a product with a base suite builds in a clean environment; [product] overrides")
+  {
+    Config config = parse_ok(minimal + "base_mirror = http://deb.debian.org/debian\n"
+                                       "base_suite = bookworm\n"
+                                       "[product diablo]\n"
+                                       "base_suite = trixie\n"
+                                       "base_components = main contrib\n"
+                                       "base_keyring = /etc/buildme/diablo.gpg\n");
+    const auto* fremantle = config.product("fremantle");
+    const auto* diablo = config.product("diablo");
+    CHECK(fremantle->build_in == buildme::config::Product::BuildIn::chroot);
+    CHECK(fremantle->base_suite == "bookworm");
+    CHECK(fremantle->base_components == std::vector<std::string>{"main"});
+    CHECK(fremantle->base_keyring == "/usr/share/keyrings/debian-archive-keyring.gpg");
+    CHECK(diablo->base_suite == "trixie");
+    CHECK(diablo->base_mirror == "http://deb.debian.org/debian");
+    CHECK(diablo->base_components == std::vector<std::string>{"main", "contrib"});
+    CHECK(diablo->base_keyring == "/etc/buildme/diablo.gpg");
+    CHECK(config.env_max_age == std::chrono::hours(7 * 24));
+  }
+
+  TEST_CASE("without a base suite a product builds on the host; build_in = host keeps that")
+  {
+    Config config = parse_ok(minimal + "[product diablo]\nbase_mirror = http://m/debian\n"
+                                       "base_suite = bookworm\nbuild_in = host\n");
+    CHECK(config.product("fremantle")->build_in == buildme::config::Product::BuildIn::host);
+    CHECK(config.product("diablo")->build_in == buildme::config::Product::BuildIn::host);
+  }
+
+  TEST_CASE("bad build targets are errors naming the key and the fix")
+  {
+    CHECK(has(parse_error(minimal + "build_in = chroot\n"), "base_suite: missing"));
+    CHECK(has(parse_error(minimal + "base_suite = bookworm\n"), "base_mirror: missing"));
+    CHECK(has(parse_error(minimal + "build_in = docker\nbase_suite = b\nbase_mirror = http://m\n"),
+              "'docker' is chroot or host"));
+    CHECK(has(parse_error(minimal + "base_mirror = ftp://m/debian\n"), "not an http://"));
+    CHECK(has(parse_error(minimal + "base_mirror = http://m/$(reboot)\n"), "not an http://"));
+    CHECK(has(parse_error(minimal + "base_suite = ../etc\n"), "not a suite name"));
+    CHECK(has(parse_error(minimal + "base_components = main ../x\n"), "not a component name"));
+    CHECK(has(parse_error(minimal + "base_keyring = keys.gpg\n"), "base_keyring"));
+    CHECK(has(parse_error(minimal + "env_max_age = soon\n"), "env_max_age"));
+    CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nenv_dir = ../up\n"), "env_dir"));
+  }
+
   TEST_CASE("an empty arches list is an error")
   {
     auto message = parse_error(minimal + "[product diablo]\narches =\n");
