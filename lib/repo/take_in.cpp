@@ -235,6 +235,7 @@ bool QueueTaker::take_batch(const fs::path& queue, std::vector<PreparedDeb>& bat
       continue;
     }
     m_pool.touch(to.parent_path());
+    util::failpoint("queue-manage:deb-moved");
     m_log.detail(fmt::format("{} {} {} -> {}", deb.member.name, deb.member.version, deb.member.arch,
                              deb.file.path));
     // The stamp of the file where it now is (a refresh would otherwise read
