@@ -1,6 +1,9 @@
 #include "repo/deb.hpp"
 
+#include "debian/syntax.hpp"
+#include "debian/version.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -480,6 +483,21 @@ Result<std::int64_t> size_of(int fd, const std::filesystem::path& deb)
   return static_cast<std::int64_t>(st.st_size);
 }
 
+// "foo (1.2-3)" -> {"foo", "1.2-3"}; "foo" -> {"foo", ""}.
+std::pair<std::string, std::string> split_source_field(std::string_view field)
+{
+  field = util::trim(field);
+  const auto open = field.find('(');
+  if (open == std::string_view::npos) {
+    return {std::string(field), ""};
+  }
+  const auto close = field.find(')', open);
+  return {
+    std::string(util::trim(field.substr(0, open))),
+    std::string(util::trim(field.substr(
+      open + 1, close == std::string_view::npos ? std::string_view::npos : close - open - 1)))};
+}
+
 } // namespace
 
 Result<std::string> read_deb_control(const std::filesystem::path& deb, const DebLimits& limits)
@@ -553,6 +571,53 @@ Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wante
   }
   read.digests = std::move(*digests);
   return read;
+}
+
+Result<BinaryInfo> read_binary(const std::filesystem::path& path)
+{
+  auto deb = read_deb(path, util::DigestSet::all());
+  if (!deb) {
+    return Error{deb.error()};
+  }
+  auto parsed = debian::parse_control(deb->control, path.filename().string() + " (control)");
+  if (!parsed) {
+    return Error{parsed.error()};
+  }
+  if (parsed->paragraphs.size() != 1) {
+    return fail("{}: the control file has {} paragraphs, not one", path.filename().string(),
+                parsed->paragraphs.size());
+  }
+  BinaryInfo info;
+  info.digests = std::move(deb->digests);
+  info.control_text = std::move(deb->control);
+  info.control = parsed->paragraphs.front();
+  for (auto [field, target] :
+       {std::pair{"Package", &info.package}, std::pair{"Version", &info.version},
+        std::pair{"Architecture", &info.arch}}) {
+    auto value = info.control.get(field);
+    if (!value || value->empty()) {
+      return fail("{}: the control file has no {} field", path.filename().string(), field);
+    }
+    *target = *value;
+  }
+  if (auto valid = debian::check_package_name(info.package); !valid) {
+    return fail("{}: {}", path.filename().string(), valid.message());
+  }
+  if (auto version = debian::Version::parse(info.version); !version) {
+    return fail("{}: {}", path.filename().string(), version.message());
+  }
+  if (!debian::is_valid_architecture(info.arch) || info.arch == "any" || info.arch == "source") {
+    return fail("{}: '{}' is not a binary package's architecture", path.filename().string(),
+                util::printable(info.arch));
+  }
+  auto [source, source_version] = split_source_field(info.control.get("Source").value_or(""));
+  info.source = source.empty() ? info.package : source;
+  info.source_version = source_version.empty() ? info.version : source_version;
+  if (auto valid = debian::check_package_name(info.source); !valid) {
+    return fail("{}: Source: {}", path.filename().string(), valid.message());
+  }
+  info.section = info.control.get("Section").value_or("");
+  return info;
 }
 
 } // namespace buildme::repo

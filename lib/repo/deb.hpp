@@ -5,6 +5,7 @@
 // naming the file and what is wrong, never a crash.
 #pragma once
 
+#include "debian/deb822.hpp"
 #include "util/digest.hpp"
 #include "util/result.hpp"
 
@@ -43,5 +44,19 @@ struct DebFile
 };
 Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
                          const DebLimits& limits = {});
+
+// A binary's control data, checked: what the index needs of it.
+struct BinaryInfo
+{
+  util::Digests digests; // of the whole .deb
+  std::string control_text;
+  debian::Paragraph control;
+  std::string package, version, arch, source, source_version, section;
+};
+
+// read_deb with every digest, and the control file parsed: one paragraph
+// with a valid Package, Version and binary Architecture; Source (and its
+// version) default to the package's own.
+Result<BinaryInfo> read_binary(const std::filesystem::path& path);
 
 } // namespace buildme::repo

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace buildme::util {
@@ -30,6 +31,25 @@ public:
 
 private:
   time_point m_now;
+};
+
+// Seconds since the epoch, as the catalogs keep times.
+inline std::int64_t unix_seconds(Clock::time_point when)
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count();
+}
+
+// Seconds since it was made, for the --verbose timings of long work.
+class Stopwatch
+{
+public:
+  double seconds() const
+  {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  }
+
+private:
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
 };
 
 // "2026-11-21 18:22:39" in local time, as buildme's log lines show it.

@@ -1,5 +1,5 @@
 #include "repo/catalog.hpp"
-#include "repo/staging.hpp"
+#include "repo/pool.hpp"
 
 #include "scratch.hpp"
 

@@ -1,6 +1,7 @@
 // queue-manage's repository writer with a fake signer: what a run leaves in
 // the pool, the indices and the queue, for units, refusals, a failed
-// signature and a killed run's leftovers. The .debs are real (dpkg-deb).
+// signature, a killed run's leftovers, and the order of the pool's sync
+// and the Release. The .debs are real (dpkg-deb).
 #include "repo/staging.hpp"
 
 #include "captured_log.hpp"
@@ -11,11 +12,23 @@
 #include "test_config.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 using namespace buildme;
 using buildme::test::FakeSigner;
@@ -29,6 +42,30 @@ bool has(std::string_view text, std::string_view part)
   return text.find(part) != std::string_view::npos;
 }
 
+std::size_t count(std::string_view text, std::string_view part)
+{
+  std::size_t found = 0;
+  for (auto at = text.find(part); at != std::string_view::npos; at = text.find(part, at + 1)) {
+    ++found;
+  }
+  return found;
+}
+
+// The .deb files below `dir`, by name, as often as each is there.
+std::vector<std::string> debs_below(const fs::path& dir)
+{
+  std::vector<std::string> names;
+  if (fs::exists(dir)) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (entry.path().extension() == ".deb") {
+        names.push_back(entry.path().filename().string());
+      }
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 const std::string hello_control = "Package: hello\n"
                                   "Version: 1.0-1\n"
                                   "Architecture: amd64\n"
@@ -36,6 +73,67 @@ const std::string hello_control = "Package: hello\n"
                                   "Section: misc\n"
                                   "Description: greets\n"
                                   " Prints a greeting.\n";
+
+// A binary package built from the source hello 1.0-1.
+std::string part_of_hello(const std::string& package)
+{
+  return fmt::format("Package: {}\n"
+                     "Source: hello\n"
+                     "Version: 1.0-1\n"
+                     "Architecture: amd64\n"
+                     "Maintainer: Jane Doe <jane@example.org>\n"
+                     "Section: misc\n"
+                     "Description: part of hello\n"
+                     " A part of hello.\n",
+                     package);
+}
+
+// Syncs for real, and notes for each folder whether a Release was in place
+// already when its sync was done. The first sync is held back a moment: in
+// the right order only the Release's commit waits for it, so a commit that
+// did not wait would come first, and show here.
+class SyncRecorder : public repo::FolderSync
+{
+public:
+  struct Synced
+  {
+    fs::path folder;
+    bool release_in_place;
+  };
+
+  explicit SyncRecorder(fs::path release) : m_release(std::move(release)) {}
+
+  Status sync_dir(const fs::path& dir) override
+  {
+    return note(dir, [&] { return util::sync_dir(dir); });
+  }
+  Status sync_filesystem(const fs::path& path) override
+  {
+    return note(path, [&] { return util::sync_filesystem(path); });
+  }
+
+  std::vector<Synced> synced() const
+  {
+    std::lock_guard lock(m_mutex);
+    return m_synced;
+  }
+
+private:
+  Status note(const fs::path& folder, const std::function<Status()>& sync)
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_synced.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    auto done = sync();
+    m_synced.push_back({folder, fs::exists(m_release)});
+    return done;
+  }
+
+  fs::path m_release;
+  mutable std::mutex m_mutex;
+  std::vector<Synced> m_synced;
+};
 
 struct StagingFixture
 {
@@ -57,10 +155,17 @@ struct StagingFixture
                                                            "products = fremantle\n",
                                                            scratch.path().string()));
     fs::create_directories(queue);
+    open();
+  }
+
+  // (Again:) the staging as queue-manage opens it, its pool synced by `sync`.
+  void open(repo::FolderSync& sync = repo::disk_sync())
+  {
+    staging.reset();
     auto fake = std::make_unique<FakeSigner>();
     signer = fake.get();
     auto opened = repo::Staging::open(config, *config.repository("extras-devel"), std::move(fake),
-                                      clock, log.log());
+                                      clock, log.log(), sync);
     REQUIRE_MESSAGE(opened, opened.message());
     staging = std::move(*opened);
   }
@@ -187,5 +292,77 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     CHECK_FALSE(fs::exists(f.dists / "main/binary-amd64/..Packages.xz.new.AbC123"));
     CHECK_FALSE(fs::exists(f.dists / "..Release.new.q1w2e3"));
     CHECK(fs::exists(f.dists / "..Release.new.keep-me"));
+  }
+
+  TEST_CASE("a run killed mid-batch, after the catalog took the batch, loses no package: the next "
+            "run puts each in the pool and in the index once")
+  {
+    StagingFixture f;
+    const std::vector<std::string> packages{"hello", "hello-data", "libhello1"};
+    std::vector<std::string> files;
+    for (const auto& package : packages) {
+      test::build_deb(f.queue, package + "_1.0-1_amd64", part_of_hello(package));
+      files.push_back(package + "_1.0-1_amd64.deb");
+    }
+    std::sort(files.begin(), files.end());
+    // The run is a child killed at its first move into the pool (as
+    // test_handover.bash does with queue-manage); it opens the staging
+    // itself, so that no SQLite connection crosses the fork.
+    f.staging.reset();
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::setenv("BUILDME_FAILPOINT", "queue-manage:deb-moved", 1);
+      test::CapturedLog log;
+      auto opened = repo::Staging::open(f.config, *f.config.repository("extras-devel"),
+                                        std::make_unique<FakeSigner>(), f.clock, log.log());
+      if (opened) {
+        (*opened)->process_queue();
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE_MESSAGE(WIFSIGNALED(status), "the run did not stop at queue-manage:deb-moved");
+    CHECK(WTERMSIG(status) == SIGKILL);
+    const fs::path pool = f.scratch / "staging/pool";
+    REQUIRE(debs_below(pool).size() == 1);
+    REQUIRE(debs_below(f.queue).size() == 2);
+    CHECK(fs::exists(f.pending_marker()));
+
+    f.open();
+    CHECK(f.staging->catalog().members("fremantle")->size() == packages.size());
+    auto summary = f.staging->process_queue();
+    CHECK(summary.errors == 0);
+    CHECK(util::join(debs_below(pool), ", ") == util::join(files, ", "));
+    const auto index = f.index("main/binary-amd64/Packages");
+    for (const auto& package : packages) {
+      CHECK(count(index, "Package: " + package + "\n") == 1);
+      CHECK(count(index, "Filename: pool/main/h/hello/" + package + "_1.0-1_amd64.deb\n") == 1);
+    }
+    CHECK(fs::is_empty(f.queue));
+    CHECK_FALSE(fs::exists(f.pending_marker()));
+  }
+
+  TEST_CASE("the pool folders a run put files in are on disk before a Release names them")
+  {
+    StagingFixture f;
+    SyncRecorder recorder(f.dists / "Release");
+    f.open(recorder);
+    test::build_deb(f.queue, "hello_1.0-1_amd64", hello_control);
+    auto summary = f.staging->process_queue();
+    CHECK(summary.errors == 0);
+    REQUIRE(has(f.index("main/binary-amd64/Packages"),
+                "Filename: pool/main/h/hello/hello_1.0-1_amd64.deb\n"));
+    const auto synced = recorder.synced();
+    for (const fs::path& folder : {f.scratch / "staging/pool/main/h/hello", f.queue}) {
+      CAPTURE(folder);
+      CHECK(std::any_of(synced.begin(), synced.end(),
+                        [&](const SyncRecorder::Synced& entry) { return entry.folder == folder; }));
+    }
+    for (const auto& entry : synced) {
+      CAPTURE(entry.folder);
+      CHECK_FALSE(entry.release_in_place);
+    }
   }
 }
