@@ -276,6 +276,9 @@ Status Worker::hand_over(const std::string& reason, std::int64_t now)
       files.push_back(m_job_dir / "upload" / name);
     }
   }
+  if (auto manifest = util::stat_no_follow(m_job_dir / jobs::digests_file); manifest && *manifest) {
+    files.push_back(m_job_dir / jobs::digests_file);
+  }
   if (auto assembled = jobs::assemble_unit(queue, unit, files); !assembled) {
     if (auto discarded = jobs::discard_unit(queue, unit); !discarded) {
       m_log.verdict("ERROR", util::Log::Tone::bad, discarded.message());

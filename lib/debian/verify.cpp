@@ -166,6 +166,9 @@ private:
   std::optional<std::string> stat_files();
   // Checks every expected file, or only `only` when given.
   std::optional<std::string> check_digests(const std::string& only = {});
+  // What VerifyOptions::known_digests says of a file of `size` bytes that
+  // stat found at that size; Error when it says nothing usable.
+  Result<util::Digests> known_digests(const std::string& name, std::uint64_t size) const;
   Result<debian::Dsc> read_dsc(const std::string& name);
 
   const Upload& m_upload;
@@ -227,17 +230,20 @@ std::optional<std::string> Verifier::check_digests(const std::string& only)
       continue;
     }
     const auto& expectations = m_expected.at(name);
-    // Every digest in the one pass, listed or not: the repository's indices
-    // need all four, and a file is read once on its way to the pool.
-    const util::DigestSet wanted = util::DigestSet::all();
-    auto handle = util::open_regular_file(m_upload.dir / name);
-    if (!handle) {
-      return handle.message();
-    }
     const std::uint64_t size = expectations.front().entry->size;
-    auto digests = util::digest_fd(handle->fd(), wanted, size);
+    Result<util::Digests> digests = known_digests(name, size);
     if (!digests) {
-      return fmt::format("{}: {}", name, digests.message());
+      // Every digest in the one pass, listed or not: the repository's
+      // indices need all four, and a file is read once on its way to the
+      // pool.
+      auto handle = util::open_regular_file(m_upload.dir / name);
+      if (!handle) {
+        return handle.message();
+      }
+      digests = util::digest_fd(handle->fd(), util::DigestSet::all(), size);
+      if (!digests) {
+        return fmt::format("{}: {}", name, digests.message());
+      }
     }
     if (digests->size != size) {
       return fmt::format("{} changed size while it was read ({} bytes, {} lists {})", name,
@@ -259,6 +265,21 @@ std::optional<std::string> Verifier::check_digests(const std::string& only)
     m_result.digests[name] = std::move(*digests);
   }
   return std::nullopt;
+}
+
+Result<util::Digests> Verifier::known_digests(const std::string& name, std::uint64_t size) const
+{
+  if (!m_options.known_digests) {
+    return fail("none known");
+  }
+  auto known = m_options.known_digests->find(name);
+  auto present = m_result.files.find(name);
+  if (known == m_options.known_digests->end() || present == m_result.files.end() ||
+      known->second.size != size || present->second.size != size || !known->second.md5 ||
+      !known->second.sha1 || !known->second.sha256 || !known->second.sha512) {
+    return fail("not known for this file");
+  }
+  return known->second;
 }
 
 Result<debian::Dsc> Verifier::read_dsc(const std::string& name)

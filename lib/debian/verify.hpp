@@ -49,6 +49,11 @@ struct VerifyOptions
   // How long an incomplete upload may wait before it is rejected. Zero for
   // `buildme check`, which judges what is there now.
   std::chrono::seconds grace_period{600};
+  // Digests an earlier verification took of these very files (a build's
+  // unit carries the ones intake took: util::parse_digest_manifest): a file
+  // of the listed size is not read again, and its digests are still
+  // compared with what the control file lists.
+  const std::map<std::string, util::Digests>* known_digests = nullptr;
 };
 
 struct Verification

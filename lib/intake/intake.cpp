@@ -1,6 +1,7 @@
 #include "intake/intake.hpp"
 
 #include "debian/syntax.hpp"
+#include "jobs/handover.hpp"
 #include "jobs/transitions.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -339,6 +340,8 @@ void Intake::accept(const config::Product& product, const Upload& upload,
   // A file rewritten between verification and the move (a second scp of the
   // same name) is caught here: the job's copy is verified again.
   bool changed = false;
+  const std::map<std::string, util::Digests>* digests = &result.digests;
+  Verification again;
   for (const auto& name : move.move) {
     auto now = util::stat_no_follow(*job_dir / "upload" / name);
     const auto& before = name == upload.control ? *result.control_info : result.files.at(name);
@@ -348,8 +351,9 @@ void Intake::accept(const config::Product& product, const Upload& upload,
     }
   }
   if (changed) {
-    auto again = verify_upload(Upload{*job_dir / "upload", upload.control},
-                               VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
+    again = verify_upload(Upload{*job_dir / "upload", upload.control},
+                          VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
+    digests = &again.digests;
     if (again.verdict != Verdict::accepted) {
       // Held, never built: a person looks at the files first.
       const std::string why = fmt::format(
@@ -365,6 +369,13 @@ void Intake::accept(const config::Product& product, const Upload& upload,
       ++m_summary.held;
       return;
     }
+  }
+  // The digests travel with the job into its builds' units, so that
+  // queue-manage need not read the source files again. Without them it does.
+  if (auto written = util::write_file_atomic(*job_dir / jobs::digests_file,
+                                             util::write_digest_manifest(*digests));
+      !written) {
+    m_log.detail(fmt::format("job {}: {}", job.number, written.message()));
   }
   m_log.verdict("ACCEPTED", util::Log::Tone::good,
                 fmt::format("{} {} queued as job {}", job.source, job.version, job.number));

@@ -27,6 +27,11 @@
 
 namespace buildme::jobs {
 
+// The digests intake took of the upload's files (util::write_digest_manifest),
+// kept in the job's folder and carried in each unit beside the source, so
+// that queue-manage does not read the source files again.
+inline constexpr const char* digests_file = "source.digests";
+
 // "job-12-armel-2": the unit's name in repo_queue.
 std::string unit_name(long job, const std::string& arch, int attempt);
 // What a unit folder's name says; nullopt for a name of another form.

@@ -259,10 +259,12 @@ bool QueueTaker::take_batch(const fs::path& queue, std::vector<PreparedDeb>& bat
 }
 
 bool QueueTaker::take_dsc(const fs::path& queue, const std::string& name, const std::string& dist,
-                          RunSummary& summary, KeepSource keep)
+                          RunSummary& summary, KeepSource keep,
+                          const std::map<std::string, util::Digests>* known)
 {
-  const auto verified =
-    debian::verify_upload(debian::Upload{queue, name}, {m_clock.now(), m_config.grace_period});
+  debian::VerifyOptions options{m_clock.now(), m_config.grace_period};
+  options.known_digests = known;
+  const auto verified = debian::verify_upload(debian::Upload{queue, name}, options);
   if (verified.verdict == debian::Verdict::waiting) {
     ++summary.waiting;
     return false;
@@ -510,7 +512,19 @@ void QueueTaker::take_unit(const fs::path& queue, const std::string& unit, const
                    summary);
     return;
   }
-  if (!dscs.empty() && !take_dsc(dir, dscs.front(), dist, summary, KeepSource::yes)) {
+  // The digests intake took travel in the unit; a manifest that does not
+  // parse is only a lost shortcut.
+  std::optional<std::map<std::string, util::Digests>> known;
+  if (auto text = util::read_file(dir / jobs::digests_file, 1024 * 1024)) {
+    auto parsed = util::parse_digest_manifest(*text, (dir / jobs::digests_file).string());
+    if (parsed) {
+      known = std::move(*parsed);
+    } else {
+      m_log.detail(fmt::format("{} (the source files are read again)", parsed.message()));
+    }
+  }
+  if (!dscs.empty() &&
+      !take_dsc(dir, dscs.front(), dist, summary, KeepSource::yes, known ? &*known : nullptr)) {
     auto refused = util::stat_no_follow(dir / "rejected");
     if (refused && *refused) {
       set_aside_unit(queue, unit,

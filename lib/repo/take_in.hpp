@@ -25,6 +25,7 @@
 #include "repo/pool.hpp"
 #include "repo/summary.hpp"
 #include "util/clock.hpp"
+#include "util/digest.hpp"
 #include "util/log.hpp"
 
 #include <cstdint>
@@ -61,8 +62,10 @@ private:
     no,
     yes
   };
+  // `known`: the digests a unit carries (jobs::digests_file), if any.
   bool take_dsc(const std::filesystem::path& queue, const std::string& name,
-                const std::string& dist, RunSummary& summary, KeepSource keep = KeepSource::no);
+                const std::string& dist, RunSummary& summary, KeepSource keep = KeepSource::no,
+                const std::map<std::string, util::Digests>* known = nullptr);
   void take_unit(const std::filesystem::path& queue, const std::string& unit,
                  const std::string& dist, RunSummary& summary);
   void set_aside_unit(const std::filesystem::path& queue, const std::string& unit,

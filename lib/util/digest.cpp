@@ -1,11 +1,15 @@
 #include "util/digest.hpp"
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <fmt/format.h>
 
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -245,6 +249,73 @@ bool same_content(const std::filesystem::path& a, const std::filesystem::path& b
   auto da = digest_file(a, sha256);
   auto db = digest_file(b, sha256);
   return da && db && da->size == db->size && da->sha256 == db->sha256;
+}
+
+namespace {
+
+bool is_hex(std::string_view text, std::size_t length)
+{
+  return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+bool is_plain_name(std::string_view name)
+{
+  return !name.empty() && name != "." && name != ".." && name.size() <= 255 &&
+         std::all_of(name.begin(), name.end(),
+                     [](char c) { return c > ' ' && c < 127 && c != '/'; });
+}
+
+} // namespace
+
+std::string write_digest_manifest(const std::map<std::string, Digests>& files)
+{
+  std::string text;
+  for (const auto& [name, digests] : files) {
+    if (!digests.md5 || !digests.sha1 || !digests.sha256 || !digests.sha512) {
+      continue; // a manifest names only files with all four
+    }
+    text += fmt::format("{} {} {} {} {} {}\n", name, digests.size, *digests.md5, *digests.sha1,
+                        *digests.sha256, *digests.sha512);
+  }
+  return text;
+}
+
+Result<std::map<std::string, Digests>> parse_digest_manifest(std::string_view text,
+                                                             std::string_view filename)
+{
+  std::map<std::string, Digests> files;
+  std::size_t number = 0;
+  while (!text.empty()) {
+    ++number;
+    const auto end = text.find('\n');
+    if (end == std::string_view::npos) {
+      return fail("{}:{}: the last line is cut short (no newline)", filename, number);
+    }
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(end + 1);
+    const auto words = split_words(line);
+    if (words.size() != 6) {
+      return fail("{}:{}: {} words; a line is NAME SIZE MD5 SHA1 SHA256 SHA512", filename, number,
+                  words.size());
+    }
+    const auto size = parse_count(words[1]);
+    if (!is_plain_name(words[0]) || !size || !is_hex(words[2], 32) || !is_hex(words[3], 40) ||
+        !is_hex(words[4], 64) || !is_hex(words[5], 128)) {
+      return fail("{}:{}: not NAME SIZE MD5 SHA1 SHA256 SHA512 (a plain name, a number and "
+                  "four lower-case hex digests)",
+                  filename, number);
+    }
+    Digests digests;
+    digests.size = static_cast<std::uint64_t>(*size);
+    digests.md5 = words[2];
+    digests.sha1 = words[3];
+    digests.sha256 = words[4];
+    digests.sha512 = words[5];
+    if (!files.emplace(words[0], std::move(digests)).second) {
+      return fail("{}:{}: {} is listed twice", filename, number, printable(words[0]));
+    }
+  }
+  return files;
 }
 
 } // namespace buildme::util

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,15 @@ Result<Digests> digest_file(const std::filesystem::path& path, DigestSet wanted)
 
 // Digests of a buffer.
 Digests digest_bytes(std::string_view data, DigestSet wanted);
+
+// A digest manifest, so that digests taken once travel with the files
+// (intake, the job, a build's unit, the pool): one line per file,
+//   NAME SIZE MD5 SHA1 SHA256 SHA512
+// NAME a plain file name. Parsing is strict: a manifest with one bad line is
+// refused whole (the caller then reads the files itself).
+std::string write_digest_manifest(const std::map<std::string, Digests>& files);
+Result<std::map<std::string, Digests>> parse_digest_manifest(std::string_view text,
+                                                             std::string_view filename);
 
 // "The same bytes": both files readable, of one size and one SHA-256. The
 // one test of whether a file already in place is the one being placed.

@@ -85,6 +85,11 @@ test_a_worker_killed_after_the_unit_is_in_the_queue_is_not_built_again()
   BUILDME_FAILPOINT=worker:unit-committed buildme --foreground
   [ "$(build_field 1 "$ARCH" Handover)" = pending ] || fail "hand-over $(build_field 1 "$ARCH" Handover)"
   assert_file "$QUEUE/job-1-$ARCH-1/$DEB"
+  # The digests intake took travel with the unit, and agree with the files.
+  assert_same "$STATE/jobs/1/source.digests" "$QUEUE/job-1-$ARCH-1/source.digests"
+  local orig=hello-buildme_1.0.orig.tar.gz
+  grep -q "^$orig $(stat -c %s "$QUEUE/job-1-$ARCH-1/$orig") [0-9a-f]* [0-9a-f]* $(sha256sum <"$QUEUE/job-1-$ARCH-1/$orig" | cut -d' ' -f1) " \
+    "$QUEUE/job-1-$ARCH-1/source.digests" || fail "source.digests does not list $orig as it is"
   # The history was not told yet: the next tick puts it right.
   buildme show 1
   assert_output ": running"

@@ -944,3 +944,43 @@ TEST_CASE("a .changes whose whole .dsc does not parse is rejected for the .dsc")
   CHECK(has(result.reason, dsc_name));
   CHECK(has(result.reason, "upper-case"));
 }
+
+TEST_CASE("digests known from intake are used instead of reading the file again, and still checked")
+{
+  Incoming incoming;
+  incoming.put_hello_dsc();
+  const auto first = incoming.verify(dsc_name);
+  REQUIRE(first.verdict == Verdict::accepted);
+  std::map<std::string, buildme::util::Digests> known = first.digests;
+
+  // Same size, other bytes: only a verification that reads the file sees it.
+  std::string other(orig.content.size(), 'x');
+  incoming.put(orig.name, other);
+  VerifyOptions options{now, grace};
+  options.known_digests = &known;
+  const auto trusted = verify_upload(Upload{incoming.dir(), dsc_name}, options);
+  INFO(trusted.reason);
+  CHECK(trusted.verdict == Verdict::accepted);
+  CHECK(*trusted.digests.at(orig.name).sha512 == *first.digests.at(orig.name).sha512);
+
+  SUBCASE("a known digest that disagrees with the .dsc is a mismatch, as a read one")
+  {
+    known[orig.name].sha256 = std::string(64, '0');
+    const auto result = verify_upload(Upload{incoming.dir(), dsc_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(has(result.reason, "SHA256 checksum of hello_1.0.orig.tar.gz"));
+  }
+  SUBCASE("a known size that is not the file's makes the file be read")
+  {
+    known[orig.name].size += 1;
+    const auto result = verify_upload(Upload{incoming.dir(), dsc_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(has(result.reason, "checksum of hello_1.0.orig.tar.gz"));
+  }
+  SUBCASE("a known entry without every digest makes the file be read")
+  {
+    known[orig.name].sha1.reset();
+    const auto result = verify_upload(Upload{incoming.dir(), dsc_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+  }
+}

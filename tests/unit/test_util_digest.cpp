@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fmt/format.h>
+#include <map>
 #include <string>
 
 using buildme::test::ScratchDir;
@@ -176,4 +179,49 @@ TEST_CASE("digest kinds carry their .dsc field names and lengths")
   for (auto kind : all_digest_kinds) {
     CHECK(digest_bytes("", DigestSet::all())[kind]->size() == digest_hex_length(kind));
   }
+}
+
+TEST_CASE("a digest manifest reads back what was written")
+{
+  std::map<std::string, buildme::util::Digests> files;
+  files["hello_1.0.orig.tar.gz"] =
+    buildme::util::digest_bytes("upstream", buildme::util::DigestSet::all());
+  files["hello_1.0-1.dsc"] = buildme::util::digest_bytes("dsc", buildme::util::DigestSet::all());
+  const std::string text = buildme::util::write_digest_manifest(files);
+  auto parsed = buildme::util::parse_digest_manifest(text, "source.digests");
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 2);
+  CHECK(*parsed->at("hello_1.0.orig.tar.gz").sha512 == *files["hello_1.0.orig.tar.gz"].sha512);
+  CHECK(parsed->at("hello_1.0-1.dsc").size == 3);
+  CHECK(buildme::util::parse_digest_manifest("", "m")->empty());
+}
+
+TEST_CASE("a malformed, hostile or truncated digest manifest is refused whole, naming the line")
+{
+  const auto digests = buildme::util::digest_bytes("x", buildme::util::DigestSet::all());
+  const std::string good = fmt::format("a.tar.gz 1 {} {} {} {}\n", *digests.md5, *digests.sha1,
+                                       *digests.sha256, *digests.sha512);
+  auto refused = [](const std::string& text) {
+    auto parsed = buildme::util::parse_digest_manifest(text, "m");
+    CAPTURE(text);
+    REQUIRE_FALSE(parsed.ok());
+    return parsed.message();
+  };
+  CHECK(refused(good.substr(0, good.size() - 1)).find("m:1: the last line is cut short") == 0);
+  CHECK(refused(good + good).find("m:2: a.tar.gz is listed twice") == 0);
+  CHECK(refused(good + "b 1 2 3\n").find("m:2: 4 words") == 0);
+  std::string upper = good;
+  std::transform(upper.begin() + 11, upper.end(), upper.begin() + 11, ::toupper);
+  CHECK(refused(upper).find("m:1: not NAME SIZE") == 0);
+  for (std::string_view name : {"../etc/passwd", ".", "..", "sub/dir"}) {
+    std::string hostile = good;
+    hostile.replace(0, 8, name);
+    CHECK(refused(hostile).find("m:1: not NAME SIZE") == 0);
+  }
+  std::string huge = good;
+  huge.replace(9, 1, "99999999999999999999999");
+  CHECK(refused(huge).find("m:1: not NAME SIZE") == 0);
+  std::string short_hash = good;
+  short_hash.erase(11, 1);
+  CHECK(refused(short_hash).find("m:1: not NAME SIZE") == 0);
 }
