@@ -1,6 +1,7 @@
 #include "builder/dispatch.hpp"
 
 #include "builder/announce.hpp"
+#include "builder/environment.hpp"
 #include "builder/slots.hpp"
 #include "jobs/handover.hpp"
 #include "jobs/reflect.hpp"
@@ -76,6 +77,14 @@ private:
   void assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& free);
   bool start_worker(QueuedBuild& build, FreeSlot& slot);
   void note_waiting(QueuedBuild& build, const std::string& why);
+  // For a build of a product that builds in a clean environment: whether
+  // the base it needs on `builder` is in place (checked once per tick), and
+  // a maker started in the background when one is due.
+  const EnvNeed& env_need(const config::Builder& builder, const config::Product& product,
+                          const std::string& arch);
+  void start_env_maker(const config::Builder& builder, const config::Product& product,
+                       const std::string& arch);
+  std::map<std::string, EnvNeed> m_env_needs;
 
   const config::Config& m_config;
   const DispatchOptions& m_options;
@@ -393,6 +402,79 @@ bool Dispatcher::start_worker(QueuedBuild& build, FreeSlot& free)
   return true;
 }
 
+const EnvNeed& Dispatcher::env_need(const config::Builder& builder, const config::Product& product,
+                                    const std::string& arch)
+{
+  static const EnvNeed unusable;
+  auto wanted = base_arch(builder, arch);
+  if (!wanted) {
+    error(wanted.message());
+    return unusable;
+  }
+  const std::string key = builder.name + " " + product.name + "/" + *wanted;
+  auto found = m_env_needs.find(key);
+  if (found != m_env_needs.end()) {
+    return found->second;
+  }
+  EnvStore store(m_config.state_dir);
+  auto env = store.load(builder.name, product.name, *wanted);
+  if (!env) {
+    error(env.message());
+    return m_env_needs[key] = unusable;
+  }
+  if (auto made =
+        util::make_dirs(store.lock_path(builder.name, product.name, *wanted).parent_path());
+      !made) {
+    error(made.message());
+    return m_env_needs[key] = unusable;
+  }
+  auto lock = util::FileLock::acquire(store.lock_path(builder.name, product.name, *wanted),
+                                      util::FileLock::Mode::try_once);
+  const bool being_made = lock && !lock->locked();
+  if (lock && lock->locked()) {
+    lock->release();
+  }
+  EnvNeed need = assess(*env, m_config, now(), being_made);
+  if (need.make && !m_options.dry_run) {
+    start_env_maker(builder, product, *wanted);
+    need.why = assess(*env, m_config, now(), true).why;
+  }
+  return m_env_needs[key] = std::move(need);
+}
+
+void Dispatcher::start_env_maker(const config::Builder& builder, const config::Product& product,
+                                 const std::string& arch)
+{
+  EnvStore store(m_config.state_dir);
+  auto lock = util::FileLock::acquire(store.lock_path(builder.name, product.name, arch),
+                                      util::FileLock::Mode::try_once);
+  if (!lock) {
+    error(lock.message());
+    return;
+  }
+  if (!lock->locked()) {
+    return; // another process makes it now
+  }
+  std::vector<std::string> argv = {
+    m_options.program, "--config", m_options.config_path, "env-make", builder.name,
+    product.name,      arch};
+  // Detached, always: making a base takes minutes and must not hold up the
+  // tick, intake or other builds; its output goes to the environment's log.
+  auto started = util::spawn(argv, {lock->fd(), fs::path(), true});
+  if (!started) {
+    error(fmt::format("cannot start making the build environment {}/{} on {}: {}", product.name,
+                      arch, builder.name, started.message()));
+    return;
+  }
+  lock->hand_over();
+  m_log.heading(
+    fmt::format("builder {}: build environment {}/{}", builder.name, product.name, arch));
+  m_log.verdict("MAKING", util::Log::Tone::pending,
+                fmt::format("mmdebstrap of {} {} in the background; its log: {}",
+                            product.base_mirror, product.base_suite,
+                            store.log_path(builder.name, product.name, arch).string()));
+}
+
 void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& free)
 {
   auto fits = [](const FreeSlot& slot, const std::string& arch) {
@@ -400,6 +482,9 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
            std::find(slot.arches.begin(), slot.arches.end(), arch) != slot.arches.end();
   };
   for (auto& build : queue) {
+    const config::Product* product = m_config.product(build.job.product);
+    const bool in_chroot = product && product->build_in == config::Product::BuildIn::chroot;
+    std::string env_why; // why no fitting slot has its environment
     // Candidates: free slots that build this arch, on a builder this build
     // has not failed on, else any; the builder with the most free slots first.
     std::map<std::string, int> free_per_builder;
@@ -414,6 +499,13 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
     for (auto& slot : free) {
       if (!slot.lock.locked() || !fits(slot, build.record.arch)) {
         continue;
+      }
+      if (in_chroot) {
+        const EnvNeed& need = env_need(*slot.slot->builder, *product, build.record.arch);
+        if (!need.usable) {
+          env_why = need.why;
+          continue;
+        }
       }
       const bool avoided = std::find(build.record.avoid.begin(), build.record.avoid.end(),
                                      slot.slot->id()) != build.record.avoid.end();
@@ -434,6 +526,10 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
                       fmt::format("would build on {} (dry run)", best->slot->describe()));
         best->lock.release();
       }
+      continue;
+    }
+    if (!env_why.empty()) {
+      note_waiting(build, env_why);
       continue;
     }
     bool exists = false;

@@ -11,6 +11,7 @@
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
 #include "builder/announce.hpp"
+#include "builder/environment.hpp"
 #include "mail/outbox.hpp"
 #include "mail/smtp.hpp"
 #include "history/history.hpp"
@@ -204,17 +205,28 @@ Result<std::unique_ptr<Host>> Worker::connect()
 std::vector<std::string> Worker::command() const
 {
   std::vector<std::string> words = m_slot->builder->build_command;
+  const bool in_chroot = m_product->build_in == config::Product::BuildIn::chroot;
+  std::string base;
+  if (in_chroot) {
+    auto arch = base_arch(*m_slot->builder, m_arch);
+    base = base_path(m_config, *m_slot->builder, m_product->name, arch ? *arch : m_arch);
+  }
   if (words.empty()) {
     words = {"bash", "buildme-build", "--dsc", "{dsc}", "--arch", "{arch}"};
     if (!m_record.with_indep) {
       words.emplace_back("--arch-only");
+    }
+    if (in_chroot) {
+      words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}"});
     }
   }
   for (auto& word : words) {
     for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"{dsc}", m_job.dsc},
                               {"{arch}", m_arch},
                               {"{source}", m_job.source},
-                              {"{version}", m_job.version}}) {
+                              {"{version}", m_job.version},
+                              {"{base}", base},
+                              {"{suite}", m_product->base_suite}}) {
       for (std::size_t at = word.find(key); at != std::string::npos;
            at = word.find(key, at + value.size())) {
         word.replace(at, key.size(), value);

@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include "builder/dispatch.hpp"
+#include "builder/environment.hpp"
 #include "builder/slots.hpp"
 #include "builder/worker.hpp"
 #include "config/config.hpp"
@@ -51,6 +52,9 @@ constexpr std::string_view usage_text =
        buildme hosts                builder slots and what each is building
        buildme cancel JOB           stop a job's builds (queued or running)
        buildme retry JOB            build a job's failed builds again
+       buildme env list             the build environments and their state
+       buildme env update [PRODUCT[/ARCH]] [--builder NAME]
+                                    make the build environments again now
 
 A tick first takes new uploads from the incoming folder of every product in
 the config. Each upload (a .changes with its files, or a lone .dsc with its
@@ -70,6 +74,14 @@ into result_dir/JOB/ARCH/, and puts the .debs and the sources into repo_queue.
 A builder that cannot be reached or is lost mid-build gives the build to
 another slot, up to max_attempts; a failed build is not retried.
 
+A product with base_suite set builds in a clean environment: every build
+runs in a fresh copy of a base made with mmdebstrap from base_mirror and
+base_suite (one per builder, product and arch, kept on the builder in
+env_dir), with sbuild, which installs its Build-Depends. A tick makes a
+missing base (or one older than env_max_age) in the background while the
+builds that need it wait; 'buildme env update' makes them now, showing the
+progress.
+
 Options:
   --config FILE   configuration file (default /etc/buildme.conf)
   --dry-run       verify and report, move nothing
@@ -79,6 +91,7 @@ Options:
   --foreground    wait for the builds this tick starts (by hand, the demo)
   --intake-only   take uploads in, start no builds (builders down for
                   maintenance)
+  --builder NAME  env update: only the environments of this builder
   --help          show this help
   --version       show the version
 
@@ -98,6 +111,7 @@ struct Options
   bool wait = false;
   bool foreground = false;
   bool intake_only = false;
+  std::string builder;                // env update --builder
   std::vector<std::string> arguments; // the subcommand and its arguments
 };
 
@@ -114,7 +128,8 @@ Options parse_options(int argc, char** argv)
                                         {"verbose", 'v'},
                                         {"wait"},
                                         {"foreground"},
-                                        {"intake-only"}});
+                                        {"intake-only"},
+                                        {"builder", 0, true}});
   if (!line) {
     throw UsageError{line.message()};
   }
@@ -125,6 +140,7 @@ Options parse_options(int argc, char** argv)
   options.wait = line->has("wait");
   options.foreground = line->has("foreground");
   options.intake_only = line->has("intake-only");
+  options.builder = line->value("builder").value_or("");
   options.arguments = std::move(line->arguments);
   return options;
 }
@@ -617,13 +633,229 @@ int run_check(const Options& options)
   return good ? exit_ok : exit_attention;
 }
 
+namespace fs = std::filesystem;
+
+std::string age_text(std::int64_t seconds)
+{
+  if (seconds < 7200) {
+    return fmt::format("{} min", seconds / 60);
+  }
+  if (seconds < 2 * 86400) {
+    return fmt::format("{} h", seconds / 3600);
+  }
+  return fmt::format("{} days", seconds / 86400);
+}
+
+bool env_being_made(const builder::EnvStore& store, const builder::EnvTarget& target)
+{
+  auto lock = util::FileLock::acquire(
+    store.lock_path(target.builder->name, target.product->name, target.arch),
+    util::FileLock::Mode::try_once);
+  return lock && !lock->locked();
+}
+
+int run_env_list(Context& context)
+{
+  auto targets = builder::wanted_envs(context.config);
+  if (!targets) {
+    fmt::print(stderr, "buildme: error: {}\n", targets.message());
+    return exit_usage;
+  }
+  if (targets->empty()) {
+    fmt::print("No product builds in a clean environment (set base_mirror and base_suite in "
+               "{}).\n",
+               context.config.path);
+    return exit_ok;
+  }
+  builder::EnvStore store(context.config.state_dir);
+  const std::int64_t now = now_seconds();
+  fmt::print("{:<16} {:<24} {:<10} {:<10} {}\n", "BUILDER", "PRODUCT/ARCH", "STATE", "AGE",
+             "PATH / WHY");
+  int status = exit_ok;
+  for (const auto& target : *targets) {
+    auto env = store.load(target.builder->name, target.product->name, target.arch);
+    if (!env) {
+      fmt::print("{:<16} {:<24} {}\n", target.builder->name,
+                 target.product->name + "/" + target.arch, env.message());
+      status = exit_attention;
+      continue;
+    }
+    const bool making = env_being_made(store, target);
+    std::string state = making ? "making" : std::string(builder::to_string(env->state));
+    if (!making && env->state == builder::EnvState::making) {
+      state = "stopped"; // its maker died: the next tick makes it again
+    }
+    const std::string age = env->made_at ? age_text(now - env->made_at) : "-";
+    std::string detail = env->made_at ? env->path : std::string();
+    if (making) {
+      detail = fmt::format("since {} ago; log: {}", age_text(now - env->started_at),
+                           store.log_path(env->builder, env->product, env->arch).string());
+    } else if (env->state == builder::EnvState::failed) {
+      detail = fmt::format("{} (log: {})", env->reason,
+                           store.log_path(env->builder, env->product, env->arch).string());
+      status = exit_attention;
+    } else if (env->made_at && now - env->made_at >= context.config.env_max_age.count()) {
+      detail += " (older than env_max_age: made again by the next tick)";
+    }
+    fmt::print("{:<16} {:<24} {:<10} {:<10} {}\n", env->builder, env->name(), state, age,
+               util::printable(detail));
+  }
+  return status;
+}
+
+int run_env_update(const Options& options, Context& context)
+{
+  std::string product_filter;
+  std::string arch_filter;
+  if (options.arguments.size() > 3) {
+    throw UsageError{"env update takes at most one PRODUCT or PRODUCT/ARCH"};
+  }
+  if (options.arguments.size() == 3) {
+    const std::string& wanted = options.arguments[2];
+    const auto slash = wanted.find('/');
+    product_filter = wanted.substr(0, slash);
+    arch_filter = slash == std::string::npos ? "" : wanted.substr(slash + 1);
+    if (!context.config.product(product_filter)) {
+      throw UsageError{
+        fmt::format("no product {} in {}", util::printable(product_filter), context.config.path)};
+    }
+  }
+  if (!options.builder.empty() && !context.config.builder(options.builder)) {
+    throw UsageError{
+      fmt::format("no builder {} in {}", util::printable(options.builder), context.config.path)};
+  }
+  auto targets = builder::wanted_envs(context.config);
+  if (!targets) {
+    fmt::print(stderr, "buildme: error: {}\n", targets.message());
+    return exit_usage;
+  }
+  builder::EnvStore store(context.config.state_dir);
+  util::Log& log = *context.log;
+  int matched = 0;
+  int failed = 0;
+  for (const auto& target : *targets) {
+    if ((!product_filter.empty() && target.product->name != product_filter) ||
+        (!arch_filter.empty() && target.arch != arch_filter) ||
+        (!options.builder.empty() && target.builder->name != options.builder)) {
+      continue;
+    }
+    ++matched;
+    log.heading(fmt::format("builder {}: build environment {}/{}", target.builder->name,
+                            target.product->name, target.arch));
+    const fs::path lock_path =
+      store.lock_path(target.builder->name, target.product->name, target.arch);
+    if (auto made = util::make_dirs(lock_path.parent_path()); !made) {
+      log.verdict("ERROR", util::Log::Tone::bad, made.message());
+      ++failed;
+      continue;
+    }
+    auto lock = util::FileLock::acquire(lock_path, util::FileLock::Mode::try_once);
+    if (!lock || !lock->locked()) {
+      log.verdict(
+        "BUSY", util::Log::Tone::pending,
+        fmt::format(
+          "being made by another process now; its log: {}",
+          store.log_path(target.builder->name, target.product->name, target.arch).string()));
+      continue;
+    }
+    const fs::path log_path =
+      store.log_path(target.builder->name, target.product->name, target.arch);
+    std::FILE* file = std::fopen(log_path.c_str(), "w");
+    auto made = builder::make_base_on_builder(context.config, target, context.clock,
+                                              [&](std::string_view chunk) {
+                                                // Progress as it comes, and the whole output kept
+                                                // in the log.
+                                                std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+                                                std::fflush(stdout);
+                                                if (file) {
+                                                  std::fwrite(chunk.data(), 1, chunk.size(), file);
+                                                }
+                                              });
+    if (file) {
+      std::fclose(file);
+    }
+    if (!made) {
+      log.verdict("FAILED", util::Log::Tone::bad,
+                  fmt::format("{} (log: {})", made.message(), log_path.string()));
+      ++failed;
+      continue;
+    }
+    auto env = store.load(target.builder->name, target.product->name, target.arch);
+    log.verdict("MADE", util::Log::Tone::good, env ? env->path : std::string());
+  }
+  if (matched == 0) {
+    fmt::print(stderr, "buildme: no build environment matches; 'buildme env list' shows them\n");
+    return exit_attention;
+  }
+  return failed ? exit_attention : exit_ok;
+}
+
+int run_env(const Options& options)
+{
+  if (options.arguments.size() < 2 ||
+      (options.arguments[1] != "list" && options.arguments[1] != "update")) {
+    throw UsageError{"env needs 'list' or 'update [PRODUCT[/ARCH]] [--builder NAME]'"};
+  }
+  if (options.arguments[1] == "list" && options.arguments.size() != 2) {
+    throw UsageError{"env list takes no arguments"};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  return options.arguments[1] == "list" ? run_env_list(context) : run_env_update(options, context);
+}
+
+// Started by a tick with the environment's lock as fd 3 (held until exit)
+// and its output appended to the environment's log.
+int run_env_make(const Options& options)
+{
+  if (options.arguments.size() != 4) {
+    throw UsageError{"env-make needs BUILDER PRODUCT ARCH (it is started by buildme itself)"};
+  }
+  auto loaded = load_context(options);
+  if (auto* status = std::get_if<int>(&loaded)) {
+    return *status;
+  }
+  Context& context = *std::get<0>(loaded);
+  const config::Builder* builder = context.config.builder(options.arguments[1]);
+  const config::Product* product = context.config.product(options.arguments[2]);
+  if (!builder || !product) {
+    fmt::print(stderr, "buildme: error: no builder {} or product {} in {}\n",
+               util::printable(options.arguments[1]), util::printable(options.arguments[2]),
+               context.config.path);
+    return exit_usage;
+  }
+  builder::EnvStore store(context.config.state_dir);
+  std::error_code ignored;
+  fs::resize_file(store.log_path(builder->name, product->name, options.arguments[3]), 0, ignored);
+  auto made =
+    builder::make_base_on_builder(context.config, {builder, product, options.arguments[3]},
+                                  context.clock, [](std::string_view chunk) {
+                                    std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+                                    std::fflush(stdout);
+                                  });
+  context.log->heading(fmt::format("builder {}: build environment {}/{}", builder->name,
+                                   product->name, options.arguments[3]));
+  if (!made) {
+    context.log->verdict("FAILED", util::Log::Tone::bad, made.message());
+    return exit_attention;
+  }
+  context.log->verdict("MADE", util::Log::Tone::good, "ready for builds");
+  return exit_ok;
+}
+
 using Command = std::function<int(const Options&)>;
 
 const std::vector<std::pair<std::string_view, Command>>& commands()
 {
   static const std::vector<std::pair<std::string_view, Command>> table = {
-    {"check", run_check}, {"worker", run_worker_command}, {"list", run_list},   {"show", run_show},
-    {"hosts", run_hosts}, {"cancel", run_cancel},         {"retry", run_retry},
+    {"check", run_check},       {"worker", run_worker_command},
+    {"list", run_list},         {"show", run_show},
+    {"hosts", run_hosts},       {"cancel", run_cancel},
+    {"retry", run_retry},       {"env", run_env},
+    {"env-make", run_env_make},
   };
   return table;
 }
