@@ -2,7 +2,7 @@
 // codes are sbdmock's, so a site's own build_command can report the same way:
 //
 //   0 success   10 build failed   30 dependencies missing
-//   40 bad package   50 builder error
+//   40 bad package   50 builder error   51 builder unfit (before the build)
 //
 // buildme-build ends its log with one status line:
 //
@@ -25,6 +25,10 @@ enum class BuildResult
   depwait = 30, // build dependencies missing
   bad_package = 40,
   builder_error = 50,
+  // The builder cannot take builds (a tool missing, its build environment
+  // missing, an arch it cannot build): checked before the build begins, so
+  // the build waits for another builder without using an attempt.
+  builder_unfit = 51,
 };
 
 std::string_view result_word(BuildResult result);  // "success", "build-failed", ...

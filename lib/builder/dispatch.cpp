@@ -2,6 +2,7 @@
 
 #include "builder/announce.hpp"
 #include "builder/environment.hpp"
+#include "builder/health.hpp"
 #include "builder/slots.hpp"
 #include "jobs/handover.hpp"
 #include "jobs/reflect.hpp"
@@ -85,6 +86,8 @@ private:
   void start_env_maker(const config::Builder& builder, const config::Product& product,
                        const std::string& arch);
   std::map<std::string, EnvNeed> m_env_needs;
+  // Builders set aside now, with why and until when (health.hpp).
+  std::map<std::string, std::string> m_set_aside;
 
   const config::Config& m_config;
   const DispatchOptions& m_options;
@@ -308,7 +311,21 @@ std::vector<FreeSlot> Dispatcher::lock_free_slots()
     error(made.message());
     return free;
   }
+  HealthStore health(m_config.state_dir);
   for (const auto& slot : m_slots) {
+    const std::string& builder = slot.builder->name;
+    if (!m_set_aside.count(builder)) {
+      auto state = health.load(builder);
+      if (!state) {
+        error(state.message());
+      } else if (state->set_aside(now())) {
+        m_set_aside[builder] = fmt::format("builder {} is set aside ({}); tried again in {} s",
+                                           builder, state->reason, state->set_aside_until - now());
+      }
+    }
+    if (m_set_aside.count(builder)) {
+      continue;
+    }
     auto lock =
       util::FileLock::acquire(slot.lock_path(m_config.state_dir), util::FileLock::Mode::try_once);
     if (!lock) {
@@ -533,12 +550,24 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
       continue;
     }
     bool exists = false;
+    std::string set_aside; // why every builder for the arch is out of service
+    bool in_service = false;
     for (const auto& slot : m_slots) {
       auto arches = config::builder_arches(*slot.builder);
       if (arches && (build.record.arch == "all" || std::find(arches->begin(), arches->end(),
                                                              build.record.arch) != arches->end())) {
         exists = true;
+        auto aside = m_set_aside.find(slot.builder->name);
+        if (aside == m_set_aside.end()) {
+          in_service = true;
+        } else {
+          set_aside = aside->second;
+        }
       }
+    }
+    if (exists && !in_service) {
+      note_waiting(build, set_aside);
+      continue;
     }
     note_waiting(build, exists ? fmt::format("all builders for {} are busy", build.record.arch)
                                : fmt::format("no builder for {}; add one to {} with "

@@ -12,6 +12,7 @@
 #include "jobs/transitions.hpp"
 #include "builder/announce.hpp"
 #include "builder/environment.hpp"
+#include "builder/health.hpp"
 #include "mail/outbox.hpp"
 #include "mail/smtp.hpp"
 #include "history/history.hpp"
@@ -135,7 +136,8 @@ struct Outcome
   enum class Kind
   {
     result,
-    fault,
+    fault, // lost after the build began: counts toward max_attempts
+    unfit, // the builder could not take it: waits, no attempt used
     cancelled
   } kind = Kind::fault;
   BuildResult result = BuildResult::builder_error;
@@ -374,7 +376,7 @@ Outcome Worker::build()
 {
   auto host = connect();
   if (!host) {
-    return {Outcome::Kind::fault, BuildResult::builder_error,
+    return {Outcome::Kind::unfit, BuildResult::builder_unfit,
             fmt::format("cannot reach {}: {}", m_slot->describe(), host.message())};
   }
   const config::Builder& builder = *m_slot->builder;
@@ -388,27 +390,32 @@ Outcome Worker::build()
     m_build_log.note(why);
     return Outcome{Outcome::Kind::fault, BuildResult::builder_error, std::move(why)};
   };
+  // Before the build command runs, a fault is the builder's, not the build's.
+  auto unfit = [&](std::string why) {
+    m_build_log.note(why);
+    return Outcome{Outcome::Kind::unfit, BuildResult::builder_unfit, std::move(why)};
+  };
   if (auto stopped = stop_leftovers(**host, work); !stopped) {
-    return fault(fmt::format("cannot stop what an earlier build left running in {}: {}", work,
+    return unfit(fmt::format("cannot stop what an earlier build left running in {}: {}", work,
                              stopped.message()));
   }
   if (auto removed = (*host)->remove_tree(work); !removed) {
-    return fault(fmt::format("cannot clean {}: {}", work, removed.message()));
+    return unfit(fmt::format("cannot clean {}: {}", work, removed.message()));
   }
   if (auto made = (*host)->make_dir(work); !made) {
-    return fault(fmt::format("cannot create {}: {}", work, made.message()));
+    return unfit(fmt::format("cannot create {}: {}", work, made.message()));
   }
   auto script = m_setup.build_script ? m_setup.build_script() : find_build_script();
   if (!script) {
-    return fault(script.message());
+    return unfit(script.message());
   }
   for (const auto& name : m_job.files) {
     if (auto sent = (*host)->upload(m_job_dir / "upload" / name, work + "/" + name); !sent) {
-      return fault(fmt::format("cannot send {}: {}", name, sent.message()));
+      return unfit(fmt::format("cannot send {}: {}", name, sent.message()));
     }
   }
   if (auto sent = (*host)->upload(*script, work + "/buildme-build", 0755); !sent) {
-    return fault(fmt::format("cannot send buildme-build: {}", sent.message()));
+    return unfit(fmt::format("cannot send buildme-build: {}", sent.message()));
   }
 
   const auto argv = command();
@@ -445,6 +452,14 @@ Outcome Worker::build()
   }
 
   const BuildStatus status = classify_build(m_build_log.tail(), ran->exit_code);
+  if (status.result == BuildResult::builder_unfit) {
+    return unfit(status.detail.empty() ? std::string("the builder cannot take builds")
+                                       : status.detail);
+  }
+  // The build began there: the builder is in service.
+  if (auto cleared = HealthStore(m_config.state_dir).clear(m_slot->builder->name); !cleared) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, cleared.message());
+  }
   std::string why = status.detail.empty()
                       ? std::string(result_word(status.result))
                       : fmt::format("{}: {}", result_word(status.result), status.detail);
@@ -469,6 +484,7 @@ jobs::BuildState state_of(BuildResult result)
   case BuildResult::bad_package:
     return jobs::BuildState::bad_package;
   case BuildResult::builder_error:
+  case BuildResult::builder_unfit: // never a result: the build waits (record())
     return jobs::BuildState::builder_error;
   }
   return jobs::BuildState::builder_error;
@@ -487,6 +503,11 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
       jobs::requeue_or_give_up(m_job_dir, m_record, outcome.reason, m_config.max_attempts, now);
     return next ? Status() : Status(next.error());
   }
+  case Outcome::Kind::unfit:
+    set_builder_aside(m_config, *m_slot->builder, outcome.reason, m_clock, m_log);
+    return jobs::requeue_uncounted(
+      m_job_dir, m_record,
+      fmt::format("{} is set aside: {}", m_slot->builder->name, outcome.reason));
   case Outcome::Kind::result:
     break;
   }

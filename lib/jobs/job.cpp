@@ -209,7 +209,7 @@ debian::FieldList Build::fields() const
     {"Arch", arch},
     {"State", std::string(to_string(state))},
     {"Attempts", std::to_string(attempts)},
-    {"Retried-After", retried_after ? std::to_string(retried_after) : ""},
+    {"Uncounted", uncounted ? std::to_string(uncounted) : ""},
     {"Slot", slot},
     {"Pid", pid ? std::to_string(pid) : ""},
     {"Started-At", started_at ? std::to_string(started_at) : ""},
@@ -263,13 +263,13 @@ Result<Build> Build::from_text(std::string_view text, std::string_view filename)
     *target = *value;
   }
   auto attempts = number_field(*record, "Attempts", filename);
-  auto retried = number_field(*record, "Retried-After", filename);
+  auto retried = number_field(*record, "Uncounted", filename);
   auto pid = number_field(*record, "Pid", filename);
   if (!attempts || !retried || !pid) {
     return !attempts ? attempts.error() : !retried ? retried.error() : pid.error();
   }
   build.attempts = static_cast<int>(std::min<long long>(*attempts, 1'000'000));
-  build.retried_after = static_cast<int>(std::min<long long>(*retried, build.attempts));
+  build.uncounted = static_cast<int>(std::min<long long>(*retried, build.attempts));
   build.pid = static_cast<long>(*pid);
   build.slot = record->get("Slot").value_or("");
   build.reason = record->get("Reason").value_or("");

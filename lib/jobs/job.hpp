@@ -94,10 +94,12 @@ struct Build
 {
   std::string arch;
   BuildState state = BuildState::queued;
-  int attempts = 0;      // started attempts, never reset
-  int retried_after = 0; // attempts before the last retry (max_attempts counts after)
-  std::string slot;      // slot id of the current or last attempt
-  long pid = 0;          // the worker, while building
+  int attempts = 0; // started attempts, never reset
+  // Attempts that do not count toward max_attempts: those before the last
+  // retry, and those a builder fault stopped before the build began.
+  int uncounted = 0;
+  std::string slot; // slot id of the current or last attempt
+  long pid = 0;     // the worker, while building
   std::int64_t started_at = 0;
   std::int64_t finished_at = 0;
   std::string reason;             // the last outcome, or why it waits

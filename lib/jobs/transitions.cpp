@@ -113,7 +113,7 @@ Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
   }
   next.pid = 0;
   FaultOutcome outcome = FaultOutcome::requeued;
-  const int counted = next.attempts - next.retried_after;
+  const int counted = next.attempts - next.uncounted;
   if (counted >= max_attempts) {
     next.state = BuildState::builder_error;
     next.finished_at = now;
@@ -127,6 +127,23 @@ Result<FaultOutcome> requeue_or_give_up(const fs::path& job_dir, Build& build,
   TRY(save_build(job_dir, next));
   build = std::move(next);
   return outcome;
+}
+
+Status requeue_uncounted(const fs::path& job_dir, Build& build, const std::string& why)
+{
+  if (build.state != BuildState::building) {
+    return fail("{}: [{}] is {}, not building; not requeued", job_dir.string(), build.arch,
+                to_string(build.state));
+  }
+  Build next = build;
+  next.state = BuildState::queued;
+  next.pid = 0;
+  next.uncounted = std::min(next.uncounted + 1, next.attempts);
+  next.reason =
+    fmt::format("waiting: attempt {} did not start ({}); it does not count", next.attempts, why);
+  TRY(save_build(job_dir, next));
+  build = std::move(next);
+  return {};
 }
 
 Status begin_handover(const fs::path& job_dir, Build& build, const std::string& reason,
@@ -219,7 +236,7 @@ Result<std::vector<std::string>> retry(const fs::path& job_dir)
     build.state = BuildState::queued;
     // Attempts go on counting (each names its own unit and history row);
     // max_attempts counts from here.
-    build.retried_after = build.attempts;
+    build.uncounted = build.attempts;
     build.avoid.clear();
     build.finished_at = 0;
     build.announce = false; // the old result is not news any more

@@ -64,6 +64,12 @@ enum class FaultOutcome
 Result<FaultOutcome> requeue_or_give_up(const std::filesystem::path& job_dir, Build& build,
                                         const std::string& why, int max_attempts, std::int64_t now);
 
+// A builder that could not take the build (unfit, unreachable): back to the
+// queue without using an attempt; the builder is set aside instead of the
+// slot being avoided.
+Status requeue_uncounted(const std::filesystem::path& job_dir, Build& build,
+                         const std::string& why);
+
 // building -> success with its hand-over pending: the caller has assembled
 // the build's unit under its temporary name in repo_queue, synced. From
 // here on the build is built, whoever is killed when.

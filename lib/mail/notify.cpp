@@ -148,4 +148,27 @@ void notify(const config::Mail& config, Outbox& outbox, const Notice& notice, ut
   send_to(*list, "the list");
 }
 
+void notify_list(const config::Mail& config, Outbox& outbox, const std::string& subject,
+                 const std::string& body, util::Log& log)
+{
+  if (config.list.empty()) {
+    return;
+  }
+  const auto from = parse_address(config.from);
+  const auto list = parse_address(config.list);
+  if (!from || !list) {
+    log.info(fmt::format("no mail to the list about {}: [mail] {}", subject,
+                         !from ? from.message() : list.message()));
+    return;
+  }
+  Message message;
+  message.from = *from;
+  message.to = {*list};
+  message.subject = "[buildme] " + subject;
+  message.body = body + "\n-- \nbuildme\n";
+  if (auto queued = outbox.queue(message); !queued) {
+    log.info(fmt::format("no mail to the list about {}: {}", subject, queued.message()));
+  }
+}
+
 } // namespace buildme::mail

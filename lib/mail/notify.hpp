@@ -39,4 +39,9 @@ struct Notice
 // the caller: a problem is logged.
 void notify(const config::Mail& config, Outbox& outbox, const Notice& notice, util::Log& log);
 
+// A mail to the list alone about the archive itself (a builder set aside):
+// "[buildme] SUBJECT". Never fails the caller: a problem is logged.
+void notify_list(const config::Mail& config, Outbox& outbox, const std::string& subject,
+                 const std::string& body, util::Log& log);
+
 } // namespace buildme::mail

@@ -3,6 +3,8 @@
 // is pinned down: held jobs, lost workers, unfinished hand-overs, lost
 // attempts' leftovers, and a history that follows the records.
 #include "builder/dispatch.hpp"
+#include "builder/environment.hpp"
+#include "builder/health.hpp"
 
 #include "captured_log.hpp"
 #include "config/config.hpp"
@@ -114,6 +116,48 @@ TEST_SUITE("builder: dispatch bookkeeping")
     CHECK(summary.started == 0);
     CHECK(summary.waiting == 1);
     CHECK(has(f.build(dir).reason, "no builder for armel"));
+  }
+
+  TEST_CASE("a build waits while the only builder for its arch is set aside, saying why")
+  {
+    DispatchFixture f("[builder b2]\nhost = local\narches = armel\n");
+    auto dir = f.add_job(1);
+    const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(f.clock.now().time_since_epoch()).count();
+    REQUIRE(builder::HealthStore(f.config.state_dir).fault("b2", "connection refused", now));
+    auto summary = f.tick();
+    CHECK(summary.started == 0);
+    CHECK(summary.waiting == 1);
+    CHECK(has(f.build(dir).reason, "builder b2 is set aside (connection refused)"));
+    CHECK(f.build(dir).attempts == 0);
+  }
+
+  TEST_CASE("a clean-environment build waits while its base could not be made, during the back-off")
+  {
+    DispatchFixture f("[builder b2]\nhost = local\narches = armel\n");
+    auto& product = f.config.products.front();
+    product.base_mirror = "http://deb.debian.org/debian";
+    product.base_suite = "bookworm";
+    product.build_in = config::Product::BuildIn::chroot;
+    auto dir = f.add_job(1);
+    const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(f.clock.now().time_since_epoch()).count();
+    builder::EnvStore store(f.config.state_dir);
+    builder::BaseEnv env;
+    env.builder = "b2";
+    env.product = "fremantle";
+    env.arch = "armel";
+    env.state = builder::EnvState::failed;
+    env.failed_at = now;
+    env.failures = 1;
+    env.reason = "mmdebstrap failed (exit 1)";
+    REQUIRE(store.save(env));
+    auto summary = f.tick();
+    CHECK(summary.started == 0);
+    CHECK(summary.errors == 0); // no maker started during the back-off
+    CHECK(has(f.build(dir).reason, "build environment fremantle/armel on b2 could not be made "
+                                   "(mmdebstrap failed (exit 1))"));
+    CHECK(f.build(dir).attempts == 0);
   }
 
   TEST_CASE("a held job is never planned nor dispatched")

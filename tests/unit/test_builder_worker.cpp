@@ -1,5 +1,6 @@
 // The worker with a fake builder host: what each way a build can end leaves
 // in the build record, the repository queue and the history.
+#include "builder/health.hpp"
 #include "builder/worker.hpp"
 
 #include "captured_log.hpp"
@@ -207,6 +208,56 @@ TEST_SUITE("builder: the worker, with a fake host")
     f.run();
     CHECK(f.build().state == jobs::BuildState::queued);
     CHECK(has(f.build().reason, "cannot create"));
+    CHECK(f.build().uncounted == 1);
+  }
+
+  TEST_CASE("a builder that cannot take builds is set aside and the build keeps its attempts")
+  {
+    WorkerFixture f;
+    f.config.mail = config::Mail{};
+    f.config.mail->from = "buildme <buildme@example.org>";
+    f.config.mail->list = "builds@example.org";
+    f.script = build_that(51, "builder-unfit this builder has no sbuild: install sbuild");
+    // Many times over: never a given-up build, never a second mail.
+    for (int round = 1; round <= 4; ++round) {
+      CAPTURE(round);
+      f.run();
+      auto build = f.build();
+      CHECK(build.state == jobs::BuildState::queued);
+      CHECK(build.attempts == round);
+      CHECK(build.uncounted == round);
+      CHECK(build.avoid.empty());
+      CHECK(has(build.reason, "here is set aside: this builder has no sbuild"));
+      f.claim();
+    }
+    auto health = builder::HealthStore(f.config.state_dir).load("here");
+    REQUIRE(health);
+    CHECK(health->faults == 4);
+    CHECK(health->set_aside_until > health->since);
+    CHECK(has(health->reason, "this builder has no sbuild"));
+    auto outbox = util::list_dir(f.config.state_dir / "mail" / "outbox");
+    REQUIRE(outbox);
+    CHECK(outbox->size() == 1);
+
+    // A build that begins there puts it back in service.
+    f.script = build_that(10, "build-failed", {});
+    f.run();
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->faults == 0);
+    CHECK(f.build().state == jobs::BuildState::build_failed);
+  }
+
+  TEST_CASE("a builder that cannot be reached is set aside; the attempt does not count")
+  {
+    WorkerFixture f;
+    f.setup.connect = [](const builder::Slot&) -> Result<std::unique_ptr<builder::Host>> {
+      return fail("connection refused");
+    };
+    f.run();
+    auto build = f.build();
+    CHECK(build.state == jobs::BuildState::queued);
+    CHECK(build.uncounted == 1);
+    CHECK(has(build.reason, "cannot reach"));
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->faults == 1);
   }
 
   TEST_CASE("a queue that cannot take the unit fails the build and leaves no half copy")

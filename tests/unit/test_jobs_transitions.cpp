@@ -184,7 +184,7 @@ TEST_SUITE("jobs: transitions")
     CHECK(f.build("armel").state == BuildState::success);
     CHECK(f.build("i386").state == BuildState::queued);
     CHECK(f.build("i386").attempts == 1);
-    CHECK(f.build("i386").retried_after == 1);
+    CHECK(f.build("i386").uncounted == 1);
     CHECK(f.state() == JobState::queued);
     auto nothing = retry(f.dir);
     REQUIRE(nothing);

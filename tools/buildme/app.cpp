@@ -2,6 +2,7 @@
 
 #include "builder/dispatch.hpp"
 #include "builder/environment.hpp"
+#include "builder/health.hpp"
 #include "builder/slots.hpp"
 #include "builder/worker.hpp"
 #include "config/config.hpp"
@@ -447,12 +448,24 @@ int run_hosts(const Options& options)
       }
     }
   }
+  builder::HealthStore health(context.config.state_dir);
   for (const auto& slot : builder::all_slots(context.config)) {
     auto arches = config::builder_arches(*slot.builder);
     auto lock = util::FileLock::acquire(slot.lock_path(context.config.state_dir),
                                         util::FileLock::Mode::try_once);
     const bool busy = lock && !lock->locked();
     std::string what = busy ? (running.count(slot.id()) ? running[slot.id()] : "busy") : "free";
+    auto fitness = health.load(slot.builder->name);
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    if (!fitness) {
+      what += fmt::format(" ({})", fitness.message());
+    } else if (fitness->set_aside(now)) {
+      what = fmt::format("SET ASIDE until {} after {} fault(s): {}",
+                         format_time(fitness->set_aside_until), fitness->faults,
+                         util::printable(fitness->reason));
+    }
     fmt::print("{:<32} {:<16} {}\n", slot.describe(), arches ? util::join(*arches, " ") : "?",
                what);
   }
