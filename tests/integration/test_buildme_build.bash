@@ -167,17 +167,17 @@ test_a_missing_dsc_is_a_bad_package_40()
   assert_result 40 bad-package "$DSC is not in the work folder"
 }
 
-test_an_arch_this_host_cannot_build_is_a_builder_error_50()
+test_an_arch_this_host_cannot_build_makes_the_builder_unfit_51()
 {
   local arch
   arch=$(other_arch)
   work_with "$(source_upload 1.0-1 --dsc-only)"
   build --dsc "$DSC" --arch "$arch"
-  assert_result 50 builder-error "builder cannot build $arch"
+  assert_result 51 builder-unfit "builder cannot build $arch"
   assert_absent "$W/build"
 }
 
-test_bad_usage_is_a_builder_error_50()
+test_bad_usage_makes_the_builder_unfit_51()
 {
   work_with "$(source_upload 1.0-1 --dsc-only)"
   local -a args
@@ -188,7 +188,7 @@ test_bad_usage_is_a_builder_error_50()
     echo "    buildme-build $usage" >&2
     read -ra args <<<"$usage"
     build "${args[@]}"
-    assert_result 50 builder-error "usage"
+    assert_result 51 builder-unfit "usage"
     assert_absent "$W/build"
   done
 }
@@ -210,8 +210,8 @@ test_hostile_dsc_names_run_nothing()
     build --dsc "$name" --arch "$NATIVE"
     case $STATUS in
       40) assert_result 40 bad-package ;;
-      50) assert_result 50 builder-error ;;
-      *) fail "--dsc $(printf '%q' "$name"): exit $STATUS, expected 40 or 50" ;;
+      51) assert_result 51 builder-unfit ;;
+      *) fail "--dsc $(printf '%q' "$name"): exit $STATUS, expected 40 or 51" ;;
     esac
     assert_absent "$W/build"
     assert_absent "$W/pwned"
@@ -300,7 +300,7 @@ test_a_rerun_removes_the_old_build_out_and_log()
   assert_file "$W/out/$DEB"
 }
 
-test_a_builder_without_dpkg_dev_says_so_with_50()
+test_a_builder_without_dpkg_dev_says_so_with_51()
 {
   # A PATH with what the script itself needs, but no dpkg-dev.
   local bin=$T/bin tool
@@ -312,7 +312,7 @@ test_a_builder_without_dpkg_dev_says_so_with_50()
   OUT=$(cd "$W" && PATH=$bin "$bin/bash" "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE" 2>&1)
   STATUS=$?
   printf '%s\n' "$OUT" | tail -n 3 | sed 's/^/    | /' >&2
-  assert_result 50 builder-error "install dpkg-dev"
+  assert_result 51 builder-unfit "install dpkg-dev"
   assert_absent "$W/build"
 }
 

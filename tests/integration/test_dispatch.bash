@@ -146,8 +146,9 @@ test_a_build_goes_to_the_other_builder_when_one_dies_mid_build()
   assert_output "#2 on root@127.0.0.1:${SSHD_PORT[b2]}"
 }
 
-test_an_unreachable_builder_gives_up_after_max_attempts()
+test_an_unreachable_builder_is_set_aside_and_the_upload_keeps_its_attempts()
 {
+  # A typo in a builder's port is the builder's problem, never the upload's.
   cat >>"$T/buildme.conf" <<CONF
 max_attempts = 2
 
@@ -163,11 +164,21 @@ CONF
   : >"$T/known_hosts"
   upload 1.0-1
   buildme --foreground
-  [ "$(build_state 1 "$ARCH")" = queued ] || fail "after one attempt: $(build_state 1 "$ARCH")"
-  buildme --foreground
-  [ "$(build_state 1 "$ARCH")" = builder-error ] || fail "after two: $(build_state 1 "$ARCH")"
-  grep -q "gave up after 2 attempts" <<<"$(build_field 1 "$ARCH" Reason)" || fail "reason: $(build_field 1 "$ARCH" Reason)"
-  grep -q "^State: failed" "$STATE/jobs/1/job.info" || fail "job not failed"
+  assert_output "SET ASIDE: cannot reach root@127.0.0.1:1"
+  [ "$(build_state 1 "$ARCH")" = queued ] || fail "after one tick: $(build_state 1 "$ARCH")"
+  [ "$(build_field 1 "$ARCH" Uncounted)" = 1 ] || fail "the attempt counted"
+  for tick in 2 3 4; do
+    buildme --foreground
+    assert_status 0
+  done
+  # Set aside: no more attempts while its back-off lasts, and never given up.
+  [ "$(build_state 1 "$ARCH")" = queued ] || fail "after four ticks: $(build_state 1 "$ARCH")"
+  [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
+  grep -q "builder gone is set aside (cannot reach" <<<"$(build_field 1 "$ARCH" Reason)" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+  grep -q "^State: queued" "$STATE/jobs/1/job.info" || fail "job $(sed -n 's/^State: //p' "$STATE/jobs/1/job.info")"
+  buildme hosts
+  assert_output "SET ASIDE until"
+  assert_output "Connection refused"
 }
 
 test_a_build_that_runs_too_long_is_stopped_and_reported()

@@ -1,0 +1,134 @@
+#!/bin/bash
+# Builds in a clean environment (build_in = chroot) with the real sbuild and
+# mmdebstrap: each build in a fresh copy of the base environment that
+# tests/integration/make-test-base made once for the run ($BUILDME_TEST_BASE),
+# its Build-Depends installed from the Debian mirror.
+source "$(dirname "$0")/lib.bash"
+require_tools sbuild mmdebstrap newuidmap dpkg-source
+
+ARCH=$(dpkg --print-architecture)
+BASE=${BUILDME_TEST_BASE:-$BUILDME_SOURCE/build/test-base/bookworm-$ARCH.tar}
+if [ ! -s "$BASE" ]; then
+  echo "FAIL: no base environment at $BASE (ctest makes it first: 'fixture: base environment';" \
+    "by hand: tests/integration/make-test-base $BASE)" >&2
+  exit 1
+fi
+
+build_field() { sed -n "s/^$3: //p" "$STATE/jobs/$1/builds/$2.info" 2>/dev/null; }
+
+# The base as buildme would have made it: a ready record and the tarball in
+# the builder's env_dir (a link to the shared one).
+configure()
+{
+  # The builds run as root mapped to a subordinate id, which must be able to
+  # reach the test's folders.
+  chmod 0755 "$T"
+  cat >>"$T/buildme.conf" <<CONF
+base_mirror = ${BUILDME_TEST_MIRROR:-http://deb.debian.org/debian}
+base_suite = bookworm
+settle_time = 0
+
+[builder here]
+host = local
+env_dir = $T/envs
+CONF
+  mkdir -p "$T/envs" "$STATE/envs/here"
+  ln -s "$BASE" "$T/envs/fremantle_$ARCH.tar"
+  cat >"$STATE/envs/here/fremantle_$ARCH.info" <<INFO
+Builder: here
+Product: fremantle
+Arch: $ARCH
+State: ready
+Path: $T/envs/fremantle_$ARCH.tar
+Made-At: $(date +%s)
+INFO
+}
+
+# variant_upload SUFFIX BUILD_DEPENDS: the example as a lone .dsc upload of
+# version 1.0-1SUFFIX whose Build-Depends are BUILD_DEPENDS.
+variant_upload()
+{
+  local suffix=$1 depends=$2 dir="$SOURCE_CACHE/variant-$1" orig
+  if [ ! -d "$dir" ]; then
+    orig=$(source_upload 1.0-1 --dsc-only) || return 1
+    mkdir -p "$dir/hello-buildme-1.0"
+    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/hello-buildme-1.0/"
+    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/"
+    sed -i "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/hello-buildme-1.0/debian/control"
+    sed -i "1s/(1.0-1)/(1.0-1$suffix)/" "$dir/hello-buildme-1.0/debian/changelog"
+    (cd "$dir/hello-buildme-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
+      echo "FAIL: dpkg-source -b of variant $suffix" >&2
+      return 1
+    }
+  fi
+  cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
+}
+
+test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment()
+{
+  configure
+  dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed" &&
+    echo "note: this host has help2man; the test still shows it installed in the buildroot" >&2
+  variant_upload help2man "debhelper-compat (= 13), help2man"
+  age_all
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  local log=$T/results/fremantle/1/$ARCH/build.log
+  assert_contains "$log" "in a clean bookworm environment"
+  grep -q "^Setting up help2man" "$log" || fail "help2man was not installed in the buildroot"
+  assert_file "$T/repo/incoming/extras-devel/fremantle/job-1-$ARCH-1/hello-buildme_1.0-1help2man_$ARCH.deb"
+  # The build left nothing installed on the host.
+  if ! dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed"; then
+    command -v help2man >/dev/null && fail "help2man appeared on the host"
+  fi
+  true
+}
+
+test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it()
+{
+  configure
+  variant_upload missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  age_all
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = depwait ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  build_field 1 "$ARCH" Reason | grep -q "buildme-no-such-package (>= 1)" || fail "the reason does not name the dependency: $(build_field 1 "$ARCH" Reason)"
+  [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
+}
+
+test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
+{
+  configure
+  variant_upload missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  # dpkg-source refuses to make such a .dsc: an uploader's hand did.
+  local dsc=$INCOMING/hello-buildme_1.0-1missing.dsc
+  sed -i 's/^Build-Depends: .*/Build-Depends: debhelper-compat (= 13), foo (>> /' "$dsc"
+  age_all
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = bad-package ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  build_field 1 "$ARCH" Reason | grep -qF "not valid syntax: Build-Depends: debhelper-compat (= 13), foo (>>" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts()
+{
+  configure
+  rm "$T/envs/fremantle_$ARCH.tar"
+  upload 1.0-1
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  [ "$(build_field 1 "$ARCH" Uncounted)" = 1 ] || fail "the attempt counted: $(build_field 1 "$ARCH" Uncounted)"
+  build_field 1 "$ARCH" Reason | grep -q "here is set aside: the base environment" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+  buildme hosts
+  assert_output "SET ASIDE until"
+  # The next ticks leave it waiting (no attempt used, not given up).
+  buildme
+  buildme
+  [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State)"
+  [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
+  build_field 1 "$ARCH" Reason | grep -q "builder here is set aside" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+run_tests
