@@ -598,6 +598,7 @@ void QueueTaker::set_aside_unit(const fs::path& queue, const std::string& unit,
   if (m_journal_left) {
     // A set-aside inside the unit may be unfinished: moving the unit would
     // take the files its journal names from where the replay looks.
+    m_log.detail(fmt::format("{} waits for the next run: {}", (queue / unit).string(), reason));
     return;
   }
   ++summary.refused;
