@@ -230,15 +230,17 @@ void Intake::set_aside_orphans(const config::Product& product)
       m_log.verdict("ORPHAN", util::Log::Tone::bad, why + " (dry run: nothing moved)");
       continue;
     }
-    jobs::RejectMove move;
+    jobs::SetAside move;
     move.from_dir = dir;
     move.rejected_dir = dir / "rejected";
     move.control = name;
     move.control_inode = static_cast<unsigned long>((*info)->inode);
-    move.reason = fmt::format("File: {}\nProduct: {}\nSet aside: {}\n\n{}.\nNothing was "
-                              "deleted; move it back into {} if an upload still needs it.\n",
-                              util::printable(name), product.name,
-                              util::format_local_time(m_clock.now()), why, dir.string());
+    move.header = {{"File", util::printable(name)},
+                   {"Product", product.name},
+                   {"Set aside", util::format_local_time(m_clock.now())}};
+    move.reason = fmt::format("{}.\nNothing was deleted; move it back into {} if an upload still "
+                              "needs it.",
+                              why, dir.string());
     auto outcome = m_state.reject(std::move(move));
     if (!outcome) {
       error(fmt::format("setting aside {}: {}", util::printable(name), outcome.message()));
@@ -392,7 +394,7 @@ void Intake::reject(const config::Product& product, const Upload& upload,
                   fmt::format("{} (dry run: nothing moved)", reason));
     return;
   }
-  jobs::RejectMove move;
+  jobs::SetAside move;
   move.from_dir = upload.dir;
   move.rejected_dir = upload.dir / "rejected";
   move.control = upload.control;
@@ -423,12 +425,13 @@ void Intake::reject(const config::Product& product, const Upload& upload,
   if (result.control_info) {
     move.control_inode = static_cast<unsigned long>(result.control_info->inode);
   }
-  move.reason =
-    fmt::format("Upload: {}\nProduct: {}\nRejected: {}\n\n{}\n", util::printable(upload.control),
-                product.name, util::format_local_time(m_clock.now()), util::printable(reason));
+  move.header = {{"Upload", util::printable(upload.control)},
+                 {"Product", product.name},
+                 {"Rejected", util::format_local_time(m_clock.now())}};
+  move.reason = util::printable(reason);
   if (!kept.empty()) {
-    move.reason += fmt::format("\nLeft in the incoming folder because another upload there "
-                               "also lists them: {}\n",
+    move.reason += fmt::format("\n\nLeft in the incoming folder because another upload there "
+                               "also lists them: {}",
                                join(kept, ", "));
   }
   auto outcome = m_state.reject(std::move(move));

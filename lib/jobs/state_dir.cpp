@@ -1,6 +1,7 @@
 #include "jobs/state_dir.hpp"
 
 #include "debian/deb822.hpp"
+#include "jobs/journal.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -8,7 +9,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -39,28 +39,6 @@ Status remove_file(const fs::path& path)
     return fail("cannot remove {}: {}", path.string(), std::strerror(errno));
   }
   return {};
-}
-
-Result<debian::Paragraph> read_record(const fs::path& path)
-{
-  auto text = util::read_file(path, 16 * 1024 * 1024);
-  if (!text) {
-    return Error{text.error()};
-  }
-  auto control = debian::parse_one_paragraph(*text, path.string(), "a journal entry");
-  if (!control) {
-    return Error{control.error()};
-  }
-  return std::move(control->paragraphs.front());
-}
-
-std::string journal_name(std::string_view action)
-{
-  static std::atomic<unsigned> counter{0};
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("{}-{}-{}-{}", action,
-                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(), ::getpid(),
-                     counter++);
 }
 
 } // namespace
@@ -139,10 +117,7 @@ Result<fs::path> StateDir::accept(const AcceptMove& move) const
   fields.emplace_back("Move", debian::list_value(move.move));
   fields.emplace_back("Copy", debian::list_value(move.copy));
   const fs::path journal = txn_dir() / journal_name("accept");
-  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(fields), 0644);
-      !written) {
-    return Error{written.error()};
-  }
+  TRY(write_journal(journal, fields));
   return run_accept(move, journal);
 }
 
@@ -195,143 +170,13 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
     TRY(util::move_exclusive(partial, final_dir));
     TRY(util::sync_dir(jobs_dir()));
   }
-  TRY(remove_file(journal));
+  TRY(remove_journal(journal));
   return final_dir;
 }
 
-namespace {
-
-debian::FieldList reject_fields(const RejectMove& move)
+Result<SetAsideOutcome> StateDir::reject(SetAside move) const
 {
-  std::vector<std::string> inodes;
-  for (auto inode : move.inodes) {
-    inodes.push_back(std::to_string(inode));
-  }
-  return {
-    {"Action", "reject"},
-    {"From", move.from_dir.string()},
-    {"Rejected-Dir", move.rejected_dir.string()},
-    {"Control", move.control},
-    {"Control-Inode", move.control_inode ? std::to_string(move.control_inode) : ""},
-    {"Control-Target", move.control_target},
-    {"Files", debian::list_value(move.files)},
-    {"Inodes", util::join(inodes, " ")},
-    {"Reason", "\n" + move.reason},
-  };
-}
-
-// Is `path` the file this move is about? Unknown inodes trust the name.
-bool same_file(const fs::path& path, unsigned long inode)
-{
-  auto info = util::stat_no_follow(path);
-  return info && *info && (inode == 0 || (*info)->inode == inode);
-}
-
-// Where a file that the interrupted run had already moved ended up: the
-// numbered name in rejected/ with its inode, when the journal knows it.
-std::string describe_earlier_move(const RejectMove& move, const std::string& name)
-{
-  const auto at = std::find(move.files.begin(), move.files.end(), name);
-  const std::size_t index = static_cast<std::size_t>(at - move.files.begin());
-  const unsigned long inode = index < move.inodes.size() ? move.inodes[index] : 0;
-  for (unsigned n = 0; n < 100000; ++n) {
-    const std::string candidate = n == 0 ? name : fmt::format("{}.{}", name, n);
-    auto info = util::stat_no_follow(move.rejected_dir / candidate);
-    if (!info || !*info) {
-      break;
-    }
-    if (inode == 0 || (*info)->inode == inode) {
-      return candidate == name ? name : fmt::format("{} (as {})", name, candidate);
-    }
-  }
-  return fmt::format("{} (moved before buildme was interrupted)", name);
-}
-
-} // namespace
-
-Result<RejectOutcome> StateDir::reject(RejectMove move) const
-{
-  const fs::path journal = txn_dir() / journal_name("reject");
-  if (auto written = util::write_file_atomic(journal, debian::write_paragraph(reject_fields(move)));
-      !written) {
-    return Error{written.error()};
-  }
-  return run_reject(std::move(move), journal, false);
-}
-
-Result<RejectOutcome> StateDir::run_reject(RejectMove move, const fs::path& journal,
-                                           bool replay) const
-{
-  RejectOutcome outcome;
-  TRY(util::make_dirs(move.rejected_dir, 0755));
-  std::vector<std::string> earlier; // moved by the run that was interrupted
-  for (std::size_t i = 0; i < move.files.size(); ++i) {
-    const std::string& name = move.files[i];
-    const fs::path from = move.from_dir / name;
-    if (!same_file(from, i < move.inodes.size() ? move.inodes[i] : 0)) {
-      earlier.push_back(name); // moved before a crash (a new file of that name stays)
-      continue;
-    }
-    auto moved = util::move_no_clobber(from, move.rejected_dir / name);
-    if (!moved) {
-      return Error{moved.error()};
-    }
-    outcome.moved.emplace_back(name, moved->filename().string());
-  }
-
-  // The control file goes last, to a name chosen and journalled first, so a
-  // replay knows where to put the .reason even when the move already happened.
-  const fs::path control_from = move.from_dir / move.control;
-  const bool moved_before =
-    replay && !move.control_target.empty() && present(move.rejected_dir / move.control_target);
-  while (!moved_before && same_file(control_from, move.control_inode)) {
-    if (move.control_target.empty() || present(move.rejected_dir / move.control_target)) {
-      move.control_target = util::free_name(move.rejected_dir, move.control);
-      if (auto written =
-            util::write_file_atomic(journal, debian::write_paragraph(reject_fields(move)));
-          !written) {
-        return Error{written.error()};
-      }
-    }
-    auto moved = util::move_exclusive(control_from, move.rejected_dir / move.control_target);
-    if (moved) {
-      break;
-    }
-    if (!present(move.rejected_dir / move.control_target)) {
-      return Error{moved.error()};
-    }
-    // The name was taken between choosing and moving: choose again.
-  }
-  if (move.control_target.empty() || !present(move.rejected_dir / move.control_target)) {
-    return fail("{}: {} vanished before it could be moved to {} (delete this journal once you "
-                "have looked for it)",
-                journal.string(), move.control, move.rejected_dir.string());
-  }
-  outcome.control = move.rejected_dir / move.control_target;
-  outcome.moved.emplace_back(move.control, move.control_target);
-
-  std::string body = move.reason;
-  if (!body.empty() && body.back() != '\n') {
-    body += '\n';
-  }
-  body += "\nFiles moved to this folder:\n";
-  for (const auto& [from, to] : outcome.moved) {
-    body += from == to ? fmt::format("  {}\n", from) : fmt::format("  {} (as {})\n", from, to);
-  }
-  for (std::size_t i = 0; i < earlier.size(); ++i) {
-    body += fmt::format("  {}\n", describe_earlier_move(move, earlier[i]));
-  }
-  const std::string reason_name = move.control_target + ".reason";
-  if (!present(move.rejected_dir / reason_name)) {
-    if (auto written = util::write_file_exclusive(move.rejected_dir / reason_name, body);
-        !written) {
-      return Error{written.error()};
-    }
-  }
-  outcome.reason = move.rejected_dir / reason_name;
-  TRY(util::sync_dir(move.rejected_dir));
-  TRY(remove_file(journal));
-  return outcome;
+  return set_aside(txn_dir(), std::move(move));
 }
 
 Result<std::vector<std::string>> StateDir::recover() const
@@ -341,18 +186,9 @@ Result<std::vector<std::string>> StateDir::recover() const
   constexpr std::string_view advice =
     "inspect it, finish the move by hand, then delete it; buildme takes no upload until then";
   std::vector<std::string> done;
-  auto names = util::list_dir(txn_dir());
-  if (!names) {
-    return Error{names.error()};
-  }
-  for (const auto& name : *names) {
-    if (name.starts_with('.')) {
-      // A journal being written when a run died: nothing moved for it yet.
-      TRY(remove_file(txn_dir() / name));
-      continue;
-    }
-    const fs::path journal = txn_dir() / name;
-    auto record = read_record(journal);
+  TRY_ASSIGN(const std::vector<fs::path> journals, pending_journals(txn_dir()));
+  for (const auto& journal : journals) {
+    auto record = read_journal(journal);
     if (!record) {
       return fail("cannot replay {}: {} ({})", journal.string(), record.message(), advice);
     }
@@ -375,32 +211,10 @@ Result<std::vector<std::string>> StateDir::recover() const
       }
       done.push_back(fmt::format("finished accepting {} {} as job {} (interrupted run)",
                                  move.job.source, move.job.version, move.job.number));
-    } else if (action == "reject") {
-      RejectMove move{record->get("From").value_or(""),
-                      record->get("Rejected-Dir").value_or(""),
-                      record->get("Control").value_or(""),
-                      split_words(record->get("Files").value_or("")),
-                      debian::unescape_value(record->get("Reason").value_or("")),
-                      record->get("Control-Target").value_or(""),
-                      {},
-                      0};
-      for (const auto& word : split_words(record->get("Inodes").value_or(""))) {
-        move.inodes.push_back(static_cast<unsigned long>(util::parse_count(word).value_or(0)));
-      }
-      move.control_inode = static_cast<unsigned long>(
-        util::parse_count(record->get("Control-Inode").value_or("0")).value_or(0));
-      if (move.from_dir.empty() || move.rejected_dir.empty() || move.control.empty()) {
-        return fail("cannot replay {}: it lacks From, Rejected-Dir or Control ({})",
-                    journal.string(), advice);
-      }
-      while (!move.reason.empty() && move.reason.front() == '\n') {
-        move.reason.erase(0, 1);
-      }
-      auto finished = run_reject(move, journal, true);
-      if (!finished) {
-        return Error{finished.error()};
-      }
-      done.push_back(fmt::format("finished rejecting {} (interrupted run)", move.control));
+    } else if (is_set_aside_journal(*record)) {
+      TRY_ASSIGN(const SetAsideOutcome finished, replay_set_aside(journal, *record, advice));
+      done.push_back(
+        fmt::format("finished rejecting {} (interrupted run)", finished.moved.back().first));
     } else {
       return fail("cannot replay {}: unknown Action '{}' ({})", journal.string(),
                   util::printable(action), advice);

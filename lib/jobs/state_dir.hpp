@@ -17,6 +17,7 @@
 #pragma once
 
 #include "jobs/job.hpp"
+#include "jobs/set_aside.hpp"
 #include "util/clock.hpp"
 #include "util/result.hpp"
 
@@ -36,30 +37,6 @@ struct AcceptMove
   Job job;
   std::vector<std::string> move;
   std::vector<std::string> copy;
-};
-
-// Moving a rejected upload into `rejected_dir`, the control file last, then
-// writing CONTROL.reason beside it.
-struct RejectMove
-{
-  std::filesystem::path from_dir;
-  std::filesystem::path rejected_dir;
-  std::string control;
-  std::vector<std::string> files; // other files to move (not the control)
-  std::string reason;             // the body of the .reason file
-  std::string control_target;     // where the control went, once chosen
-  // The inodes of `files` and of the control when the reject began (0 or
-  // missing: unknown), so that a replay never takes a new upload's file of
-  // the same name for one of these.
-  std::vector<unsigned long> inodes;
-  unsigned long control_inode = 0;
-};
-
-struct RejectOutcome
-{
-  std::filesystem::path control;                          // final path of the control file
-  std::filesystem::path reason;                           // final path of the .reason file
-  std::vector<std::pair<std::string, std::string>> moved; // name -> final name
 };
 
 class StateDir
@@ -83,8 +60,9 @@ public:
 
   // Journals and performs an accept: returns the job's folder.
   Result<std::filesystem::path> accept(const AcceptMove& move) const;
-  // Journals and performs a reject.
-  Result<RejectOutcome> reject(RejectMove move) const;
+  // Journals (in txn/) and performs a reject: the upload's files into
+  // `move.rejected_dir`, with a .reason (jobs/set_aside.hpp).
+  Result<SetAsideOutcome> reject(SetAside move) const;
 
   // Finishes every journalled move a killed run left behind; returns one
   // line per finished move for the log.
@@ -99,8 +77,6 @@ private:
                                std::string_view version) const;
   Result<std::filesystem::path> run_accept(const AcceptMove& move,
                                            const std::filesystem::path& journal) const;
-  Result<RejectOutcome> run_reject(RejectMove move, const std::filesystem::path& journal,
-                                   bool replay) const;
 
   std::filesystem::path m_root;
 };

@@ -3,6 +3,7 @@
 #include "config/arches.hpp"
 #include "debian/deb822.hpp"
 #include "debian/upload.hpp"
+#include "jobs/set_aside.hpp"
 #include "repo/deb.hpp"
 #include "repo/distribution.hpp"
 #include "repo/index.hpp"
@@ -193,6 +194,11 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
                            members->size(), dist, watch.seconds()));
 }
 
+fs::path Staging::journal_dir() const
+{
+  return m_config.state_dir / "repo" / (m_repository.name + ".txn");
+}
+
 fs::path Staging::pending_marker(const std::string& dist) const
 {
   return m_config.state_dir / "repo" / (m_repository.name + "." + dist + ".pending");
@@ -316,10 +322,23 @@ RunSummary Staging::process_queue()
       pending.insert(dist);
     }
   }
-  QueueTaker taker(m_config, m_repository, m_catalog, m_pool, m_clock, m_log);
-  for (const auto& product : m_config.products) {
-    if (product.repository == m_repository.name) {
-      taker.take_queue(product, summary, [&] { mark_pending(product.name); });
+  // Set-asides a killed run left half-done are finished first: until they
+  // are, the queue may hold part of what they set aside, so nothing is taken.
+  auto replayed = jobs::replay_set_asides(
+    journal_dir(), "inspect it, finish the move by hand, then delete it; queue-manage takes "
+                   "nothing from the queue until then");
+  if (!replayed) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, replayed.message());
+    ++summary.errors;
+  } else {
+    for (const auto& line : *replayed) {
+      m_log.info(line);
+    }
+    QueueTaker taker(m_config, m_repository, m_catalog, m_pool, journal_dir(), m_clock, m_log);
+    for (const auto& product : m_config.products) {
+      if (product.repository == m_repository.name) {
+        taker.take_queue(product, summary, [&] { mark_pending(product.name); });
+      }
     }
   }
   // The moves become durable while the indices are made; none is put in

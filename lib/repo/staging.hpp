@@ -90,6 +90,9 @@ private:
   // run that stops or fails in between leaves the next one a reason to
   // regenerate it.
   std::filesystem::path pending_marker(const std::string& dist) const;
+  // state_dir/repo/<repository>.txn/: the journals of set-asides
+  // (jobs/set_aside.hpp), replayed at the start of process_queue.
+  std::filesystem::path journal_dir() const;
   void mark_pending(const std::string& dist);
   bool is_pending(const std::string& dist) const;
   void clear_pending(const std::string& dist);

@@ -21,9 +21,10 @@ namespace buildme::repo {
 namespace fs = std::filesystem;
 
 QueueTaker::QueueTaker(const config::Config& config, const config::Repository& repository,
-                       Catalog& catalog, Pool& pool, const util::Clock& clock, util::Log& log)
-  : m_config(config), m_repository(repository), m_catalog(catalog), m_pool(pool), m_clock(clock),
-    m_log(log)
+                       Catalog& catalog, Pool& pool, fs::path journal_dir, const util::Clock& clock,
+                       util::Log& log)
+  : m_config(config), m_repository(repository), m_catalog(catalog), m_pool(pool),
+    m_journal_dir(std::move(journal_dir)), m_clock(clock), m_log(log)
 {
 }
 
@@ -45,43 +46,53 @@ std::string QueueTaker::component_for(const std::string& section) const
   return m_repository.components.front();
 }
 
-void QueueTaker::set_aside(const fs::path& queue, const std::vector<std::string>& names,
+bool QueueTaker::set_aside(const fs::path& queue, const std::vector<std::string>& names,
                            const std::string& reason, RunSummary& summary)
 {
   ++summary.refused;
-  const fs::path rejected = queue / "rejected";
   m_log.heading((queue / names.front()).string());
   m_log.verdict("REFUSED", util::Log::Tone::bad, reason);
-  if (auto made = util::make_dirs(rejected); !made) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
-    ++summary.errors;
-    return;
-  }
-  std::string first;
-  std::string moved;
+  // The first name is the control, moved last with NAME.reason beside it;
+  // the inodes keep a replay off a new file of the same name.
+  jobs::SetAside move;
+  move.from_dir = queue;
+  move.rejected_dir = queue / "rejected";
+  move.header = {{"Repository", m_repository.name},
+                 {"Refused", util::format_local_time(m_clock.now())}};
+  move.reason = reason;
   for (const auto& name : names) {
-    auto to = util::move_no_clobber(queue / name, rejected / name);
-    if (!to) {
-      m_log.verdict("ERROR", util::Log::Tone::bad, to.message());
-      ++summary.errors;
-      continue;
+    auto info = util::stat_no_follow(queue / name);
+    if (!info || !*info) {
+      continue; // (gone since it was listed: nothing to set aside)
     }
-    if (first.empty()) {
-      first = to->filename().string();
+    const auto inode = static_cast<unsigned long>((*info)->inode);
+    if (move.control.empty()) {
+      move.control = name;
+      move.control_inode = inode;
+    } else {
+      move.files.push_back(name);
+      move.inodes.push_back(inode);
     }
-    moved += fmt::format("  {}\n", to->filename().string());
   }
-  if (first.empty()) {
-    return;
+  if (move.control.empty()) {
+    return true;
   }
-  const std::string body =
-    fmt::format("Repository: {}\nRefused: {}\n\n{}\n\nFiles moved to this folder:\n{}",
-                m_repository.name, util::format_local_time(m_clock.now()), reason, moved);
-  const std::string reason_name = util::free_name(rejected, first + ".reason");
-  if (auto written = util::write_file_exclusive(rejected / reason_name, body); !written) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, written.message());
+  return finish_set_aside(std::move(move), summary).has_value();
+}
+
+std::optional<jobs::SetAsideOutcome> QueueTaker::finish_set_aside(jobs::SetAside move,
+                                                                  RunSummary& summary)
+{
+  auto done = jobs::set_aside(m_journal_dir, std::move(move));
+  if (!done) {
+    // Its journal stays: the next run finishes it before taking anything.
+    m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
     ++summary.errors;
+    m_journal_left = true;
+    return std::nullopt;
   }
+  m_log.detail(fmt::format("reason written to {}", done->reason.string()));
+  return std::move(*done);
 }
 
 // What reading one queued .deb found: everything the catalog needs, or why
@@ -504,6 +515,16 @@ void QueueTaker::take_unit(const fs::path& queue, const std::string& unit, const
       debs.push_back(name);
     }
   }
+  auto refused_before = util::stat_no_follow(dir / "rejected");
+  if (dscs.empty() && refused_before && *refused_before) {
+    // A run killed after setting the source aside (the replay finished that).
+    set_aside_unit(queue, unit,
+                   fmt::format("its source was refused (see rejected/{}/rejected); none of its "
+                               "packages is published",
+                               unit),
+                   summary);
+    return;
+  }
   if (dscs.size() > 1 || (dscs.empty() && !debs.empty())) {
     set_aside_unit(queue, unit,
                    fmt::format("a build's unit holds its one source package; {} holds {} .dsc "
@@ -574,28 +595,38 @@ void QueueTaker::take_unit(const fs::path& queue, const std::string& unit, const
 void QueueTaker::set_aside_unit(const fs::path& queue, const std::string& unit,
                                 const std::string& reason, RunSummary& summary)
 {
+  if (m_journal_left) {
+    // A set-aside inside the unit may be unfinished: moving the unit would
+    // take the files its journal names from where the replay looks.
+    m_log.detail(fmt::format("{} waits for the next run: {}", (queue / unit).string(), reason));
+    return;
+  }
   ++summary.refused;
-  const fs::path rejected = queue / "rejected";
   m_log.heading((queue / unit).string());
   m_log.verdict("REFUSED", util::Log::Tone::bad, reason);
-  if (auto made = util::make_dirs(rejected); !made) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
+  auto info = util::stat_no_follow(queue / unit);
+  if (!info || !*info) {
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  fmt::format("{} is gone", (queue / unit).string()));
     ++summary.errors;
     return;
   }
-  auto to = util::move_no_clobber(queue / unit, rejected / unit);
-  if (!to) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, to.message());
-    ++summary.errors;
-    return;
-  }
-  const std::string body =
-    fmt::format("Repository: {}\nRefused: {}\n\n{}\n\nFolder moved here: {}\n", m_repository.name,
-                util::format_local_time(m_clock.now()), reason, to->filename().string());
-  const std::string reason_name = util::free_name(rejected, to->filename().string() + ".reason");
-  if (auto written = util::write_file_exclusive(rejected / reason_name, body); !written) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, written.message());
-    ++summary.errors;
+  jobs::SetAside move;
+  move.from_dir = queue;
+  move.rejected_dir = queue / "rejected";
+  move.control = unit;
+  move.control_inode = static_cast<unsigned long>((*info)->inode);
+  move.header = {{"Repository", m_repository.name},
+                 {"Unit", unit},
+                 {"Refused", util::format_local_time(m_clock.now())}};
+  move.reason = reason;
+  const fs::path dir = queue / unit;
+  auto done = finish_set_aside(std::move(move), summary);
+  if (done) {
+    // The packages this run took out of the unit left entries to sync in
+    // the folder, which is now in rejected/.
+    m_pool.untouch(dir);
+    m_pool.touch(done->control);
   }
 }
 

@@ -9,7 +9,8 @@
 //    the queue).
 //  - Nothing is clobbered: a pool name taken by other content is refused; a
 //    refused file or unit goes to the queue's rejected/ with NAME.reason
-//    beside it.
+//    beside it, journalled (jobs/set_aside.hpp): a run killed half-way
+//    through a set-aside is finished by the next.
 //  - Nothing is published without its source: a unit's source is taken
 //    first and its queue copies go last, and a unit whose source is refused
 //    is set aside whole.
@@ -21,6 +22,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "jobs/set_aside.hpp"
 #include "repo/catalog.hpp"
 #include "repo/pool.hpp"
 #include "repo/summary.hpp"
@@ -31,6 +33,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,8 +42,11 @@ namespace buildme::repo {
 class QueueTaker
 {
 public:
+  // `journal_dir`: where set-asides are journalled (Staging replays what a
+  // killed run left there before the next take_queue).
   QueueTaker(const config::Config& config, const config::Repository& repository, Catalog& catalog,
-             Pool& pool, const util::Clock& clock, util::Log& log);
+             Pool& pool, std::filesystem::path journal_dir, const util::Clock& clock,
+             util::Log& log);
 
   // Takes product.repo_queue into the distribution product.name. When the
   // queue holds anything to take, `changing` runs first, before anything
@@ -68,10 +74,15 @@ private:
                 const std::map<std::string, util::Digests>* known = nullptr);
   void take_unit(const std::filesystem::path& queue, const std::string& unit,
                  const std::string& dist, RunSummary& summary);
+  // Refusals, set aside in the queue's rejected/ with a .reason through
+  // jobs::set_aside: the first of `names` is the control. False when the
+  // set-aside failed (its journal stays for the next run).
+  bool set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
+                 const std::string& reason, RunSummary& summary);
+  // A whole unit folder; nothing when a set-aside failed earlier in this run.
   void set_aside_unit(const std::filesystem::path& queue, const std::string& unit,
                       const std::string& reason, RunSummary& summary);
-  void set_aside(const std::filesystem::path& queue, const std::vector<std::string>& names,
-                 const std::string& reason, RunSummary& summary);
+  std::optional<jobs::SetAsideOutcome> finish_set_aside(jobs::SetAside move, RunSummary& summary);
   std::string component_for(const std::string& section) const;
   std::int64_t now() const;
 
@@ -79,6 +90,8 @@ private:
   const config::Repository& m_repository;
   Catalog& m_catalog;
   Pool& m_pool;
+  std::filesystem::path m_journal_dir;
+  bool m_journal_left = false; // a set-aside failed and its journal stays
   const util::Clock& m_clock;
   util::Log& m_log;
 };

@@ -14,7 +14,7 @@ using buildme::debian::FieldList;
 using buildme::debian::write_paragraph;
 using buildme::jobs::AcceptMove;
 using buildme::jobs::Job;
-using buildme::jobs::RejectMove;
+using buildme::jobs::SetAside;
 using buildme::jobs::StateDir;
 using buildme::test::ScratchDir;
 
@@ -137,10 +137,15 @@ public:
       incoming, hello_job(number), {changes_name, dsc_name, debian_name}, {orig_name}};
   }
 
-  RejectMove hello_reject(std::string reason = "Upload: hello\n\nMD5 checksum mismatch\n") const
+  SetAside hello_reject(std::string reason = "Upload: hello\n\nMD5 checksum mismatch\n") const
   {
-    return RejectMove{incoming,          rejected, changes_name, {dsc_name, debian_name, orig_name},
-                      std::move(reason), "",       {},           0};
+    SetAside move;
+    move.from_dir = incoming;
+    move.rejected_dir = rejected;
+    move.control = changes_name;
+    move.files = {dsc_name, debian_name, orig_name};
+    move.reason = std::move(reason);
+    return move;
   }
 
   // A journal as accept() writes it, under the name `name` in txn/.
@@ -153,8 +158,10 @@ public:
     scratch.write("state/txn/" + std::string(name), write_paragraph(fields));
   }
 
-  // A journal as reject() writes it.
-  void write_reject_journal(const RejectMove& move, std::string_view name = "reject-1") const
+  // A journal as reject() wrote it before set-asides had their own unit
+  // (no Journal-Format, the header inside Reason): a killed older run may
+  // have left one.
+  void write_reject_journal(const SetAside& move, std::string_view name = "reject-1") const
   {
     const FieldList fields{
       {"Action", "reject"},
@@ -458,7 +465,7 @@ TEST_CASE("recovery of a reject whose control file already moved only writes its
   setup.scratch.write("incoming/rejected/" + changes_name + ".reason", "older reason\n");
   // The interrupted run had moved every file and the control file, to the
   // name it journalled, but had not written the .reason.
-  RejectMove move = setup.hello_reject("Upload: hello\n\nSHA256 checksum mismatch\n");
+  SetAside move = setup.hello_reject("Upload: hello\n\nSHA256 checksum mismatch\n");
   move.control_target = changes_name + ".1";
   setup.write_reject_journal(move);
   setup.scratch.write("incoming/rejected/" + changes_name + ".1", "this upload\n");
@@ -486,7 +493,7 @@ TEST_CASE("recovery of a reject leaves alone a new upload of the same name")
 {
   Setup setup;
   setup.scratch.write("incoming/rejected/" + changes_name, "older upload\n");
-  RejectMove move = setup.hello_reject("Upload: hello\n\nSHA256 checksum mismatch\n");
+  SetAside move = setup.hello_reject("Upload: hello\n\nSHA256 checksum mismatch\n");
   move.files.clear();
   move.control_target = changes_name + ".1";
   setup.write_reject_journal(move);
@@ -504,7 +511,7 @@ TEST_CASE("recovery of a reject moves what is left, the control file last")
 {
   Setup setup;
   setup.put_hello();
-  const RejectMove move = setup.hello_reject("Upload: hello\n\nline one\n\nline three\n");
+  const SetAside move = setup.hello_reject("Upload: hello\n\nline one\n\nline three\n");
   setup.write_reject_journal(move);
   fs::create_directories(setup.rejected);
   fs::rename(setup.incoming / dsc_name, setup.rejected / dsc_name);

@@ -236,7 +236,72 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     CHECK_FALSE(fs::exists(f.scratch / "staging/pool/main/h/hello/hello_1.0-1_amd64.deb"));
     CHECK(fs::exists(f.queue / "rejected/job-1-amd64-1/hello_1.0-1_amd64.deb"));
     const auto reason = ScratchDir::read(f.queue / "rejected/job-1-amd64-1.reason");
+    INFO(reason);
+    CHECK(reason.starts_with("Repository: extras-devel\nUnit: job-1-amd64-1\nRefused: "));
     CHECK(has(reason, "none of its packages is published"));
+    CHECK(reason.ends_with("\n\nFiles moved to this folder:\n  job-1-amd64-1/\n"));
+    const auto source_reason =
+      ScratchDir::read(f.queue / "rejected/job-1-amd64-1/rejected/hello_1.0-1.dsc.reason");
+    INFO(source_reason);
+    CHECK(source_reason.starts_with("Repository: extras-devel\nRefused: "));
+    CHECK(has(source_reason, "Files moved to this folder:\n"));
+    CHECK(has(source_reason, "  hello_1.0-1.dsc\n"));
+  }
+
+  TEST_CASE("a unit whose refused source a killed run was setting aside is finished by the next "
+            "run: everything in rejected/ with its .reason, nothing left in the queue")
+  {
+    StagingFixture f;
+    const fs::path unit = f.queue / "job-1-amd64-1";
+    f.write_source(unit, true);
+    test::build_deb(unit, "hello_1.0-1_amd64", hello_control);
+    // The run is a child killed after the first of the source's files went
+    // to the unit's rejected/; it opens the staging itself.
+    f.staging.reset();
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::setenv("BUILDME_FAILPOINT", "set-aside:file-moved", 1);
+      test::CapturedLog log;
+      auto opened = repo::Staging::open(f.config, *f.config.repository("extras-devel"),
+                                        std::make_unique<FakeSigner>(), f.clock, log.log());
+      if (opened) {
+        (*opened)->process_queue();
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE_MESSAGE(WIFSIGNALED(status), "the run did not stop at set-aside:file-moved");
+    const fs::path journals = f.scratch / "state/repo/extras-devel.txn";
+    REQUIRE(!fs::is_empty(journals));
+    REQUIRE(fs::exists(unit / "hello_1.0-1.dsc"));
+    REQUIRE_FALSE(fs::exists(unit / "rejected/hello_1.0-1.dsc.reason"));
+
+    f.open();
+    auto summary = f.staging->process_queue();
+    CHECK(summary.errors == 0);
+    CHECK(has(f.log.text(), "finished setting aside hello_1.0-1.dsc"));
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(f.queue)) {
+      left.push_back(entry.path().filename().string());
+    }
+    CHECK(left == std::vector<std::string>{"rejected"});
+    const fs::path set_aside = f.queue / "rejected/job-1-amd64-1";
+    CHECK(fs::exists(set_aside / "hello_1.0-1_amd64.deb"));
+    for (const auto* name :
+         {"hello_1.0-1.dsc", "hello_1.0.orig.tar.gz", "hello_1.0-1.debian.tar.xz"}) {
+      CAPTURE(name);
+      CHECK(fs::exists(set_aside / "rejected" / name));
+      CHECK_FALSE(fs::exists(set_aside / name));
+      CHECK(has(ScratchDir::read(set_aside / "rejected/hello_1.0-1.dsc.reason"),
+                fmt::format("  {}\n", name)));
+    }
+    CHECK(
+      has(ScratchDir::read(f.queue / "rejected/job-1-amd64-1.reason"), "its source was refused"));
+    CHECK(fs::is_empty(journals));
+    CHECK_FALSE(fs::exists(f.scratch / "staging/pool/main/h/hello/hello_1.0-1_amd64.deb"));
+    CHECK_FALSE(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
   }
 
   TEST_CASE("a unit of packages without a source is refused whole")
