@@ -72,6 +72,9 @@ private:
                           const std::string& why);
   void discard_lost_units();
   void finish_handover(const fs::path& job_dir, const jobs::Job& job, jobs::Build& record);
+  // A depwait build: retried when its product's distribution changed since
+  // it began waiting, failed after depwait_expire.
+  void revisit_depwait(const fs::path& job_dir, const jobs::Job& job, jobs::Build& record);
   void reflect(const fs::path& job_dir);
   void reflect_stale_history();
   std::vector<FreeSlot> lock_free_slots();
@@ -226,6 +229,45 @@ void Dispatcher::finish_handover(const fs::path& job_dir, const jobs::Job& job, 
   m_log.verdict("QUEUED", util::Log::Tone::good,
                 fmt::format("finished the hand-over of attempt {} to {}", record.attempts,
                             product->repo_queue.string()));
+}
+
+void Dispatcher::revisit_depwait(const fs::path& job_dir, const jobs::Job& job, jobs::Build& record)
+{
+  const std::string heading =
+    fmt::format("job {}: {} {} [{}]", job.number, job.source, job.version, record.arch);
+  if (now() - record.finished_at >= m_config.depwait_expire.count()) {
+    const std::string why = fmt::format(
+      "its build dependencies were not available for {} days (depwait_expire); last: {}",
+      m_config.depwait_expire.count() / 86400, record.reason);
+    if (auto expired = jobs::expire_depwait(job_dir, record, why, now()); !expired) {
+      error(expired.message());
+      return;
+    }
+    m_log.heading(heading);
+    m_log.verdict("FAILED", util::Log::Tone::bad, why);
+    return;
+  }
+  // The archive's own distribution of the product, as queue-manage last
+  // wrote it: a Release newer than the wait may hold what it waits for.
+  const config::Product* product = m_config.product(job.product);
+  const config::Repository* repository =
+    product ? m_config.repository(product->repository) : nullptr;
+  if (!repository) {
+    return;
+  }
+  const fs::path release = repository->staging_dir / "dists" / job.product / "Release";
+  auto info = util::stat_no_follow(release);
+  if (!info || !*info || seconds_since_epoch((*info)->mtime) < record.finished_at) {
+    return;
+  }
+  const std::string why =
+    fmt::format("retried: {} changed since it waited ({})", release.string(), record.reason);
+  if (auto retried = jobs::retry_depwait(job_dir, record, why); !retried) {
+    error(retried.message());
+    return;
+  }
+  m_log.heading(heading);
+  m_log.verdict("RETRY", util::Log::Tone::pending, why);
 }
 
 // What lost attempts left half-assembled: every .job-N-ARCH-A.partial folder
@@ -625,6 +667,9 @@ DispatchSummary Dispatcher::run()
             !announced) {
           error(announced.message());
         }
+      }
+      if (record.state == jobs::BuildState::depwait && !m_options.dry_run) {
+        revisit_depwait(job_dir, job, record);
       }
       if (record.state == jobs::BuildState::queued) {
         queue.push_back({job, job_dir, record});

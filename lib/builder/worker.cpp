@@ -220,6 +220,19 @@ std::vector<std::string> Worker::command() const
     }
     if (in_chroot) {
       words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}"});
+      // A local builder also sees the archive's own distribution of the
+      // product, so that a package can build against one built minutes ago.
+      const config::Repository* repository = m_config.repository(m_product->repository);
+      auto release =
+        repository
+          ? util::stat_no_follow(repository->staging_dir / "dists" / m_product->name / "Release")
+          : Result<std::optional<util::FileInfo>>(std::nullopt);
+      if (m_slot->builder->is_local() && repository && release && *release) {
+        words.insert(words.end(),
+                     {"--local-repository", repository->staging_dir.string(), "--extra-repository",
+                      fmt::format("deb [trusted=yes] file:/srv/buildme-repository {} {}",
+                                  m_product->name, util::join(repository->components, " "))});
+      }
     }
   }
   for (auto& word : words) {

@@ -27,12 +27,12 @@ struct SectionKind
 const std::vector<SectionKind>& section_kinds()
 {
   static const std::vector<SectionKind> kinds = {
-    {"buildme", false, {"products",     "incoming_dir",  "result_dir",      "repo_queue",
-                        "state_dir",    "grace_period",  "settle_time",     "orphan_after",
-                        "log_file",     "build_timeout", "idle_timeout",    "max_attempts",
-                        "upload_owner", "upload_group",  "upload_mode",     "env_max_age",
-                        "base_mirror",  "base_suite",    "base_components", "base_keyring",
-                        "build_in"}},
+    {"buildme", false, {"products",       "incoming_dir",  "result_dir",   "repo_queue",
+                        "state_dir",      "grace_period",  "settle_time",  "orphan_after",
+                        "log_file",       "build_timeout", "idle_timeout", "max_attempts",
+                        "upload_owner",   "upload_group",  "upload_mode",  "env_max_age",
+                        "depwait_expire", "base_mirror",   "base_suite",   "base_components",
+                        "base_keyring",   "build_in"}},
     {"product",
      true,
      {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
@@ -878,6 +878,7 @@ Result<Config> Reader::read() const
                              std::pair{"orphan_after", &config.orphan_after},
                              std::pair{"build_timeout", &config.build_timeout},
                              std::pair{"env_max_age", &config.env_max_age},
+                             std::pair{"depwait_expire", &config.depwait_expire},
                              std::pair{"idle_timeout", &config.idle_timeout}}) {
     TRY(seconds(key, *target));
   }

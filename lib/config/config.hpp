@@ -165,6 +165,8 @@ struct Config
   int max_attempts = 3;
   // A base environment older than this is made again.
   std::chrono::seconds env_max_age{7 * 24 * 3600};
+  // A build waiting for its build dependencies (depwait) fails after this.
+  std::chrono::seconds depwait_expire{7 * 24 * 3600};
   std::vector<Repository> repositories;
   std::optional<Mail> mail;
 

@@ -24,7 +24,7 @@ constexpr std::array<std::pair<JobState, std::string_view>, 6> job_words = {{
   {JobState::cancelled, "cancelled"},
 }};
 
-constexpr std::array<std::pair<BuildState, std::string_view>, 8> build_words = {{
+constexpr std::array<std::pair<BuildState, std::string_view>, 9> build_words = {{
   {BuildState::queued, "queued"},
   {BuildState::building, "building"},
   {BuildState::success, "success"},
@@ -33,6 +33,7 @@ constexpr std::array<std::pair<BuildState, std::string_view>, 8> build_words = {
   {BuildState::bad_package, "bad-package"},
   {BuildState::builder_error, "builder-error"},
   {BuildState::cancelled, "cancelled"},
+  {BuildState::depwait_expired, "depwait-expired"},
 }};
 
 constexpr std::array<std::pair<Handover, std::string_view>, 3> handover_words = {{
@@ -140,7 +141,8 @@ std::optional<Handover> parse_handover(std::string_view text)
 
 bool is_finished(BuildState state)
 {
-  return state != BuildState::queued && state != BuildState::building;
+  return state != BuildState::queued && state != BuildState::building &&
+         state != BuildState::depwait;
 }
 
 bool is_open(JobState state)

@@ -42,10 +42,14 @@ enum class BuildState
   building,
   success,
   build_failed,
+  // Waiting for build dependencies the build could not install: retried
+  // when the product's distribution in the archive changes, and
+  // depwait_expired after depwait_expire (as wanna-build's Dep-Wait).
   depwait,
   bad_package,
   builder_error,
   cancelled,
+  depwait_expired,
 };
 
 // Where a successful build's packages are on their way to repo_queue:

@@ -97,7 +97,8 @@ Status finish(const fs::path& job_dir, Build& build, BuildState result, const st
   done.reason = reason;
   done.finished_at = now;
   done.pid = 0;
-  done.announce = result != BuildState::cancelled;
+  // A depwait is news only once it expires.
+  done.announce = result != BuildState::cancelled && result != BuildState::depwait;
   TRY(save_build(job_dir, done));
   build = std::move(done);
   return {};
@@ -143,6 +144,39 @@ Status requeue_uncounted(const fs::path& job_dir, Build& build, const std::strin
     fmt::format("waiting: attempt {} did not start ({}); it does not count", next.attempts, why);
   TRY(save_build(job_dir, next));
   build = std::move(next);
+  return {};
+}
+
+Status retry_depwait(const fs::path& job_dir, Build& build, const std::string& why)
+{
+  if (build.state != BuildState::depwait) {
+    return fail("{}: [{}] is {}, not depwait; not retried", job_dir.string(), build.arch,
+                to_string(build.state));
+  }
+  Build next = build;
+  next.state = BuildState::queued;
+  // The attempt that waited ended as it should: it does not count.
+  next.uncounted = std::min(next.uncounted + 1, next.attempts);
+  next.reason = why;
+  TRY(save_build(job_dir, next));
+  build = std::move(next);
+  return {};
+}
+
+Status expire_depwait(const fs::path& job_dir, Build& build, const std::string& why,
+                      std::int64_t now)
+{
+  if (build.state != BuildState::depwait) {
+    return fail("{}: [{}] is {}, not depwait", job_dir.string(), build.arch,
+                to_string(build.state));
+  }
+  Build done = build;
+  done.state = BuildState::depwait_expired;
+  done.reason = why;
+  done.finished_at = now;
+  done.announce = true;
+  TRY(save_build(job_dir, done));
+  build = std::move(done);
   return {};
 }
 
@@ -290,11 +324,11 @@ Result<JobState> update_job_state(const fs::path& job_dir)
     return (build.state == BuildState::success && build.handover == Handover::pending) ||
            build.announce;
   });
-  const JobState state = any(BuildState::building) || handing_over ? JobState::building
-                         : any(BuildState::queued)                 ? JobState::queued
-                         : all(BuildState::success)                ? JobState::built
-                         : all(BuildState::cancelled)              ? JobState::cancelled
-                                                                   : JobState::failed;
+  const JobState state = any(BuildState::building) || handing_over             ? JobState::building
+                         : any(BuildState::queued) || any(BuildState::depwait) ? JobState::queued
+                         : all(BuildState::success)                            ? JobState::built
+                         : all(BuildState::cancelled)                          ? JobState::cancelled
+                                                                               : JobState::failed;
   if (state != job->state) {
     job->state = state;
     if (state != JobState::failed) {

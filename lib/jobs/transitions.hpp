@@ -70,6 +70,13 @@ Result<FaultOutcome> requeue_or_give_up(const std::filesystem::path& job_dir, Bu
 Status requeue_uncounted(const std::filesystem::path& job_dir, Build& build,
                          const std::string& why);
 
+// depwait -> queued: what it waited for may be there now (the product's
+// distribution changed). The attempt that waited does not count.
+Status retry_depwait(const std::filesystem::path& job_dir, Build& build, const std::string& why);
+// depwait -> depwait-expired after depwait_expire: final, and announced.
+Status expire_depwait(const std::filesystem::path& job_dir, Build& build, const std::string& why,
+                      std::int64_t now);
+
 // building -> success with its hand-over pending: the caller has assembled
 // the build's unit under its temporary name in repo_queue, synced. From
 // here on the build is built, whoever is killed when.

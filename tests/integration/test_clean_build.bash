@@ -4,6 +4,7 @@
 # tests/integration/make-test-base made once for the run ($BUILDME_TEST_BASE),
 # its Build-Depends installed from the Debian mirror.
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/repo.bash"
 require_tools sbuild mmdebstrap newuidmap dpkg-source
 
 ARCH=$(dpkg --print-architecture)
@@ -13,6 +14,8 @@ if [ ! -s "$BASE" ]; then
     "by hand: tests/integration/make-test-base $BASE)" >&2
   exit 1
 fi
+
+teardown() { [ -z "${GNUPGHOME_DIR:-}" ] || drop_key; }
 
 build_field() { sed -n "s/^$3: //p" "$STATE/jobs/$1/builds/$2.info" 2>/dev/null; }
 
@@ -129,6 +132,60 @@ test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts
   [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State)"
   [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
   build_field 1 "$ARCH" Reason | grep -q "builder here is set aside" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+# renamed_upload NAME BUILD_DEPENDS: the example renamed to source and
+# binary package NAME (version 1.0-1), as a lone .dsc upload.
+renamed_upload()
+{
+  local name=$1 depends=$2 dir="$SOURCE_CACHE/renamed-$1" orig
+  if [ ! -d "$dir" ]; then
+    orig=$(source_upload 1.0-1 --dsc-only) || return 1
+    mkdir -p "$dir/$name-1.0"
+    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/$name-1.0/"
+    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/${name}_1.0.orig.tar.gz"
+    sed -i -e "s/^Source: .*/Source: $name/" -e "s/^Package: .*/Package: $name/" \
+      -e "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/$name-1.0/debian/control"
+    sed -i "1s/^hello-buildme /$name /" "$dir/$name-1.0/debian/changelog"
+    (cd "$dir/$name-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
+      echo "FAIL: dpkg-source -b of $name" >&2
+      return 1
+    }
+  fi
+  cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
+}
+
+test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_command_by_hand()
+{
+  new_key
+  configure
+  sed -i 's/^host = local$/host = local\nslots = 2/' "$T/buildme.conf"
+  repository_section extras-devel >>"$T/buildme.conf"
+  renamed_upload buildme-chain-a "debhelper-compat (= 13)"
+  renamed_upload buildme-chain-b "debhelper-compat (= 13), buildme-chain-a"
+  age_all
+  # A and B build at once: B cannot find A yet and waits.
+  buildme --foreground
+  assert_status 0
+  local a b
+  a=$(grep -l "^Source: buildme-chain-a" "$STATE"/jobs/*/job.info | xargs dirname | xargs basename)
+  b=$(grep -l "^Source: buildme-chain-b" "$STATE"/jobs/*/job.info | xargs dirname | xargs basename)
+  [ "$(build_field "$a" "$ARCH" State)" = success ] || fail "A: $(build_field "$a" "$ARCH" State): $(build_field "$a" "$ARCH" Reason)"
+  [ "$(build_field "$b" "$ARCH" State)" = depwait ] || fail "B: $(build_field "$b" "$ARCH" State): $(build_field "$b" "$ARCH" Reason)"
+  build_field "$b" "$ARCH" Reason | grep -q "buildme-chain-a" || fail "B's reason: $(build_field "$b" "$ARCH" Reason)"
+  grep -q "^State: queued" "$STATE/jobs/$b/job.info" || fail "B's job is not waiting"
+  # Nothing changed in the archive: B waits, not retried on a timer.
+  buildme --foreground
+  [ "$(build_field "$b" "$ARCH" State)" = depwait ] || fail "B retried with nothing new"
+  # A reaches the repository; the next tick builds B against it.
+  queue_manage --repository extras-devel
+  assert_status 0
+  buildme --foreground
+  assert_status 0
+  assert_output "RETRY: retried:"
+  [ "$(build_field "$b" "$ARCH" State)" = success ] || fail "B: $(build_field "$b" "$ARCH" State): $(build_field "$b" "$ARCH" Reason)"
+  assert_contains "$T/results/fremantle/$b/$ARCH/build.log" "file:/srv/buildme-repository"
+  [ "$(build_field "$b" "$ARCH" Uncounted)" = 1 ] || fail "the waiting attempt counted"
 }
 
 run_tests

@@ -253,12 +253,12 @@ TEST_SUITE("builder: dispatch bookkeeping")
       REQUIRE(history.start_attempt({0, 1, "armel", 1, "here", "local#1", 100, 0, "", ""}));
     }
     // The worker recorded its result and was killed before the history.
-    REQUIRE(jobs::finish(dir, build, jobs::BuildState::depwait, "depwait: libfoo", 150));
+    REQUIRE(jobs::finish(dir, build, jobs::BuildState::build_failed, "build-failed", 150));
     REQUIRE(jobs::update_job_state(dir));
     f.tick();
     auto history = f.history();
     CHECK(history.running()->empty());
-    CHECK(history.attempts(1)->front().result == "depwait");
+    CHECK(history.attempts(1)->front().result == "build-failed");
     CHECK(history.job(1)->value().state == "failed");
   }
 

@@ -113,7 +113,7 @@ TEST_SUITE("jobs: transitions")
     REQUIRE(claim(f.dir, i386, "b1.u2", "", 1));
     REQUIRE(begin_handover(f.dir, armel, "built", 2));
     CHECK(update_job_state(f.dir).value() == JobState::building);
-    REQUIRE(finish(f.dir, i386, BuildState::depwait, "depwait: libfoo-dev", 3));
+    REQUIRE(finish(f.dir, i386, BuildState::build_failed, "build-failed", 3));
     // armel's packages are not in the queue yet: the job has a step to go.
     CHECK(f.build("armel").handover == Handover::pending);
     CHECK(update_job_state(f.dir).value() == JobState::building);
@@ -141,6 +141,35 @@ TEST_SUITE("jobs: transitions")
     REQUIRE(requeue_or_give_up(f.dir, i386, "lost", 1, 3));
     CHECK(f.build("i386").state == BuildState::builder_error);
     CHECK(f.build("i386").announce);
+  }
+
+  TEST_CASE("a depwait build keeps its job waiting, is news only when it expires")
+  {
+    Fixture f({"armel"});
+    auto armel = f.build("armel");
+    REQUIRE(claim(f.dir, armel, "b1.u1", "", 1));
+    REQUIRE(
+      finish(f.dir, armel, BuildState::depwait, "depwait: unmet build dependencies: libfoo", 2));
+    CHECK_FALSE(f.build("armel").announce);
+    CHECK_FALSE(f.build("armel").finished());
+    CHECK(update_job_state(f.dir).value() == JobState::queued);
+
+    SUBCASE("retried: back to the queue, the waiting attempt uncounted")
+    {
+      REQUIRE(retry_depwait(f.dir, armel, "retried: the distribution changed"));
+      CHECK(f.build("armel").state == BuildState::queued);
+      CHECK(f.build("armel").uncounted == 1);
+      CHECK_FALSE(retry_depwait(f.dir, armel, "again")); // only from depwait
+    }
+    SUBCASE("expired: final, announced, the job failed")
+    {
+      REQUIRE(expire_depwait(f.dir, armel, "not available for 7 days", 3));
+      CHECK(f.build("armel").state == BuildState::depwait_expired);
+      CHECK(f.build("armel").announce);
+      CHECK(f.build("armel").finished());
+      REQUIRE(announced(f.dir, armel));
+      CHECK(update_job_state(f.dir).value() == JobState::failed);
+    }
   }
 
   TEST_CASE("success is only reached through the hand-over, and only from building")
