@@ -8,7 +8,7 @@ source "$(dirname "$0")/repo.bash"
 require_tools sbuild mmdebstrap newuidmap dpkg-source
 
 ARCH=$(dpkg --print-architecture)
-BASE=${BUILDME_TEST_BASE:-$BUILDME_SOURCE/build/test-base/bookworm-$ARCH.tar}
+BASE=${BUILDME_TEST_BASE:-$BUILDME_SOURCE/build/test-base/bookworm.tar}
 if [ ! -s "$BASE" ]; then
   echo "FAIL: no base environment at $BASE (ctest makes it first: 'fixture: base environment';" \
     "by hand: tests/integration/make-test-base $BASE)" >&2
@@ -132,6 +132,65 @@ test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts
   [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State)"
   [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
   build_field 1 "$ARCH" Reason | grep -q "builder here is set aside" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+# rules_upload SUFFIX RULES: the example, version 1.0-1SUFFIX, with RULES as
+# its debian/rules.
+rules_upload()
+{
+  local suffix=$1 rules=$2 dir="$SOURCE_CACHE/rules-$1" orig
+  if [ ! -d "$dir" ]; then
+    orig=$(source_upload 1.0-1 --dsc-only) || return 1
+    mkdir -p "$dir/hello-buildme-1.0"
+    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/hello-buildme-1.0/"
+    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/"
+    printf '%s\n' "$rules" >"$dir/hello-buildme-1.0/debian/rules"
+    chmod +x "$dir/hello-buildme-1.0/debian/rules"
+    sed -i "1s/(1.0-1)/(1.0-1$suffix)/" "$dir/hello-buildme-1.0/debian/changelog"
+    (cd "$dir/hello-buildme-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
+      echo "FAIL: dpkg-source -b of variant $suffix" >&2
+      return 1
+    }
+  fi
+  cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
+}
+
+test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
+{
+  configure
+  # Unique to this test, so that its processes are found by name safely.
+  local marker
+  marker="buildme-leak-$(basename "$T")"
+  # The first build writes outside its tree, installs a package by hand and
+  # leaves a process running; the second fails if it sees any of that.
+  rules_upload leak "#!/usr/bin/make -f
+%:
+	dh \$@
+override_dh_auto_build:
+	dh_auto_build
+	echo leaked >/tmp/$marker
+	echo leaked >/etc/$marker
+	(exec -a $marker-process sleep 3600) </dev/null >/dev/null 2>&1 &"
+  age_all
+  buildme --foreground
+  [ "$(build_field 1 "$ARCH" State)" = success ] || fail "leaking build: $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  assert_contains "$T/results/fremantle/1/$ARCH/build.log" "echo leaked >/etc/$marker"
+  rules_upload check "#!/usr/bin/make -f
+%:
+	dh \$@
+override_dh_auto_build:
+	! test -e /tmp/$marker || { echo SAW-TMP; exit 1; }
+	! test -e /etc/$marker || { echo SAW-ETC; exit 1; }
+	! grep -qa $marker-proces[s] /proc/[0-9]*/cmdline || { echo SAW-PROCESS; exit 1; }
+	dh_auto_build"
+  age_all
+  buildme --foreground
+  [ "$(build_field 2 "$ARCH" State)" = success ] || fail "the next build saw the first one's leftovers: $(build_field 2 "$ARCH" Reason); $(grep -o 'SAW-[A-Z]*' "$T/results/fremantle/2/$ARCH/build.log" | head -1)"
+  assert_absent "/tmp/$marker"
+  assert_absent "/etc/$marker"
+  # (The bracket keeps this grep from finding its own command line.)
+  grep -qa -- "$marker-proces[s]" /proc/[0-9]*/cmdline 2>/dev/null && fail "the first build's process still runs on the host"
+  true
 }
 
 # renamed_upload NAME BUILD_DEPENDS: the example renamed to source and
