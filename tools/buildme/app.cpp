@@ -420,6 +420,14 @@ int run_show(const Options& options)
   return exit_ok;
 }
 
+bool env_being_made(const builder::EnvStore& store, const builder::EnvTarget& target)
+{
+  auto lock = util::FileLock::acquire(
+    store.lock_path(target.builder->name, target.product->name, target.arch),
+    util::FileLock::Mode::try_once);
+  return lock && !lock->locked();
+}
+
 int run_hosts(const Options& options)
 {
   if (options.arguments.size() != 1) {
@@ -468,6 +476,27 @@ int run_hosts(const Options& options)
     }
     fmt::print("{:<32} {:<16} {}\n", slot.describe(), arches ? util::join(*arches, " ") : "?",
                what);
+  }
+  // The build environments being made, or that could not be made.
+  builder::EnvStore envs(context.config.state_dir);
+  if (auto targets = builder::wanted_envs(context.config)) {
+    for (const auto& target : *targets) {
+      auto env = envs.load(target.builder->name, target.product->name, target.arch);
+      if (!env) {
+        continue;
+      }
+      const std::string label =
+        fmt::format("env {}/{} on {}", env->product, env->arch, env->builder);
+      if (env_being_made(envs, target)) {
+        fmt::print("{:<49} making since {} (log: {})\n", label, format_time(env->started_at),
+                   envs.log_path(env->builder, env->product, env->arch).string());
+      } else if (env->state == builder::EnvState::failed) {
+        fmt::print("{:<49} FAILED {}: {}\n", label, format_time(env->failed_at),
+                   util::printable(env->reason));
+      } else if (env->made_at == 0) {
+        fmt::print("{:<49} missing (the next tick makes it)\n", label);
+      }
+    }
   }
   return exit_ok;
 }
@@ -657,14 +686,6 @@ std::string age_text(std::int64_t seconds)
     return fmt::format("{} h", seconds / 3600);
   }
   return fmt::format("{} days", seconds / 86400);
-}
-
-bool env_being_made(const builder::EnvStore& store, const builder::EnvTarget& target)
-{
-  auto lock = util::FileLock::acquire(
-    store.lock_path(target.builder->name, target.product->name, target.arch),
-    util::FileLock::Mode::try_once);
-  return lock && !lock->locked();
 }
 
 int run_env_list(Context& context)
