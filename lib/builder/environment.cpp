@@ -31,20 +31,6 @@ constexpr std::array<std::pair<EnvState, std::string_view>, 4> state_words = {{
 constexpr std::int64_t first_backoff = 600;
 constexpr std::int64_t longest_backoff = 6 * 3600;
 
-Result<std::int64_t> number(const debian::Paragraph& record, std::string_view field,
-                            std::string_view filename)
-{
-  const std::string text = record.get(field).value_or("");
-  if (text.empty()) {
-    return std::int64_t{0};
-  }
-  auto value = util::parse_count(text);
-  if (!value) {
-    return fail("{}: {} is '{}', not a number", filename, field, util::printable(text));
-  }
-  return static_cast<std::int64_t>(*value);
-}
-
 std::string file_stem(const std::string& product, const std::string& arch)
 {
   return product + "_" + arch;
@@ -116,10 +102,10 @@ Result<BaseEnv> BaseEnv::from_text(std::string_view text, std::string_view filen
   }
   env.state = found->first;
   env.path = record.get("Path").value_or("");
-  TRY_ASSIGN(env.started_at, number(record, "Started-At", filename));
-  TRY_ASSIGN(env.made_at, number(record, "Made-At", filename));
-  TRY_ASSIGN(env.failed_at, number(record, "Failed-At", filename));
-  TRY_ASSIGN(auto failures, number(record, "Failures", filename));
+  TRY_ASSIGN(env.started_at, debian::count_field(record, "Started-At", filename));
+  TRY_ASSIGN(env.made_at, debian::count_field(record, "Made-At", filename));
+  TRY_ASSIGN(env.failed_at, debian::count_field(record, "Failed-At", filename));
+  TRY_ASSIGN(auto failures, debian::count_field(record, "Failures", filename));
   env.failures = static_cast<int>(std::min<std::int64_t>(failures, 1000));
   env.reason = record.get("Reason").value_or("");
   return env;

@@ -17,22 +17,6 @@ namespace {
 constexpr std::int64_t first_backoff = 300;
 constexpr std::int64_t longest_backoff = 6 * 3600;
 
-Result<std::int64_t> number(const debian::Paragraph& record, std::string_view field,
-                            std::string_view filename)
-{
-  const std::string text = record.get(field).value_or("");
-  if (text.empty()) {
-    return std::int64_t{0};
-  }
-  auto value = util::parse_count(text);
-  if (!value) {
-    return fail("{}: {} is '{}', not a number (delete the file to put the builder back in "
-                "service)",
-                filename, field, util::printable(text));
-  }
-  return static_cast<std::int64_t>(*value);
-}
-
 std::string format_utc(std::int64_t seconds)
 {
   const std::time_t time = static_cast<std::time_t>(seconds);
@@ -56,10 +40,10 @@ Result<BuilderHealth> HealthStore::load(const std::string& builder) const
   TRY_ASSIGN(auto text, util::read_file(path, 64 * 1024));
   TRY_ASSIGN(auto control, debian::parse_one_paragraph(text, path.string(), "a builder record"));
   const auto& record = control.paragraphs.front();
-  TRY_ASSIGN(health.set_aside_until, number(record, "Set-Aside-Until", path.string()));
-  TRY_ASSIGN(auto faults, number(record, "Faults", path.string()));
+  TRY_ASSIGN(health.set_aside_until, debian::count_field(record, "Set-Aside-Until", path.string()));
+  TRY_ASSIGN(auto faults, debian::count_field(record, "Faults", path.string()));
   health.faults = static_cast<int>(std::min<std::int64_t>(faults, 1000));
-  TRY_ASSIGN(health.since, number(record, "Since", path.string()));
+  TRY_ASSIGN(health.since, debian::count_field(record, "Since", path.string()));
   health.reason = record.get("Reason").value_or("");
   return health;
 }

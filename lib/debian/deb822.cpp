@@ -426,4 +426,18 @@ Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view 
   return check_one_paragraph(std::move(*control), filename, kind);
 }
 
+Result<long long> count_field(const Paragraph& record, std::string_view field,
+                              std::string_view filename)
+{
+  const std::string text = record.get(field).value_or("");
+  if (text.empty()) {
+    return 0LL;
+  }
+  auto value = util::parse_count(text);
+  if (!value) {
+    return fail("{}: {} is '{}', not a number", filename, field, util::printable(text));
+  }
+  return *value;
+}
+
 } // namespace buildme::debian

@@ -85,4 +85,10 @@ Result<ControlFile> read_control_file(const std::string& path, const ParseLimits
 Result<ControlFile> parse_one_paragraph(std::string_view text, std::string_view filename,
                                         std::string_view kind);
 
+// A field of buildme's own records that holds a count or a time in seconds:
+// absent or empty is 0; anything but digits is an Error naming the file,
+// the field and the text.
+Result<long long> count_field(const Paragraph& record, std::string_view field,
+                              std::string_view filename);
+
 } // namespace buildme::debian

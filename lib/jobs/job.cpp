@@ -75,21 +75,6 @@ std::string known_words(const std::array<std::pair<Enum, std::string_view>, N>& 
   return out;
 }
 
-// A numeric field that may be empty (0); anything else is an error.
-Result<long long> number_field(const debian::Paragraph& record, std::string_view field,
-                               std::string_view filename)
-{
-  const std::string text = record.get(field).value_or("");
-  if (text.empty()) {
-    return 0LL;
-  }
-  auto value = util::parse_count(text);
-  if (!value) {
-    return fail("{}: {} is '{}', not a number", filename, field, util::printable(text));
-  }
-  return *value;
-}
-
 Result<debian::Paragraph> one_record(std::string_view text, std::string_view filename,
                                      std::string_view kind)
 {
@@ -258,15 +243,15 @@ Result<Build> Build::from_text(std::string_view text, std::string_view filename)
   for (auto [field, target] :
        {std::pair<std::string_view, std::int64_t*>{"Started-At", &build.started_at},
         {"Finished-At", &build.finished_at}}) {
-    auto value = number_field(*record, field, filename);
+    auto value = debian::count_field(*record, field, filename);
     if (!value) {
       return value.error();
     }
     *target = *value;
   }
-  auto attempts = number_field(*record, "Attempts", filename);
-  auto retried = number_field(*record, "Uncounted", filename);
-  auto pid = number_field(*record, "Pid", filename);
+  auto attempts = debian::count_field(*record, "Attempts", filename);
+  auto retried = debian::count_field(*record, "Uncounted", filename);
+  auto pid = debian::count_field(*record, "Pid", filename);
   if (!attempts || !retried || !pid) {
     return !attempts ? attempts.error() : !retried ? retried.error() : pid.error();
   }

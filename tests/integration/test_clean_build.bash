@@ -47,20 +47,25 @@ Made-At: $(date +%s)
 INFO
 }
 
-# variant_upload SUFFIX BUILD_DEPENDS: the example as a lone .dsc upload of
-# version 1.0-1SUFFIX whose Build-Depends are BUILD_DEPENDS.
-variant_upload()
+# variant NAME SUFFIX BUILD_DEPENDS [RULES]: the example as source package
+# NAME, version 1.0-1SUFFIX, with those Build-Depends (and RULES as its
+# debian/rules), copied into incoming as a lone .dsc upload.
+variant()
 {
-  local suffix=$1 depends=$2 dir="$SOURCE_CACHE/variant-$1" orig
+  local name=$1 suffix=$2 depends=$3 rules=${4:-} dir="$SOURCE_CACHE/variant-$1-$2" orig
   if [ ! -d "$dir" ]; then
     orig=$(source_upload 1.0-1 --dsc-only) || return 1
-    mkdir -p "$dir/hello-buildme-1.0"
-    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/hello-buildme-1.0/"
-    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/"
-    sed -i "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/hello-buildme-1.0/debian/control"
-    sed -i "1s/(1.0-1)/(1.0-1$suffix)/" "$dir/hello-buildme-1.0/debian/changelog"
-    (cd "$dir/hello-buildme-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
-      echo "FAIL: dpkg-source -b of variant $suffix" >&2
+    mkdir -p "$dir/$name-1.0"
+    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/$name-1.0/"
+    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/${name}_1.0.orig.tar.gz"
+    sed -i -e "s/^Source: .*/Source: $name/" -e "s/^Package: .*/Package: $name/" \
+      -e "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/$name-1.0/debian/control"
+    sed -i "1s/^hello-buildme (1.0-1)/$name (1.0-1$suffix)/" "$dir/$name-1.0/debian/changelog"
+    if [ -n "$rules" ]; then
+      printf '%s\n' "$rules" >"$dir/$name-1.0/debian/rules"
+    fi
+    (cd "$dir/$name-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
+      echo "FAIL: dpkg-source -b of $name 1.0-1$suffix" >&2
       return 1
     }
   fi
@@ -72,7 +77,7 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
   configure
   dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed" &&
     echo "note: this host has help2man; the test still shows it installed in the buildroot" >&2
-  variant_upload help2man "debhelper-compat (= 13), help2man"
+  variant hello-buildme help2man "debhelper-compat (= 13), help2man"
   age_all
   buildme --foreground
   assert_status 0
@@ -91,7 +96,7 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
 test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it()
 {
   configure
-  variant_upload missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  variant hello-buildme missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
   age_all
   buildme --foreground
   assert_status 0
@@ -103,7 +108,7 @@ test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it()
 test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
 {
   configure
-  variant_upload missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  variant hello-buildme missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
   # dpkg-source refuses to make such a .dsc: an uploader's hand did.
   local dsc=$INCOMING/hello-buildme_1.0-1missing.dsc
   sed -i 's/^Build-Depends: .*/Build-Depends: debhelper-compat (= 13), foo (>> /' "$dsc"
@@ -134,27 +139,6 @@ test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts
   build_field 1 "$ARCH" Reason | grep -q "builder here is set aside" || fail "reason: $(build_field 1 "$ARCH" Reason)"
 }
 
-# rules_upload SUFFIX RULES: the example, version 1.0-1SUFFIX, with RULES as
-# its debian/rules.
-rules_upload()
-{
-  local suffix=$1 rules=$2 dir="$SOURCE_CACHE/rules-$1" orig
-  if [ ! -d "$dir" ]; then
-    orig=$(source_upload 1.0-1 --dsc-only) || return 1
-    mkdir -p "$dir/hello-buildme-1.0"
-    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/hello-buildme-1.0/"
-    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/"
-    printf '%s\n' "$rules" >"$dir/hello-buildme-1.0/debian/rules"
-    chmod +x "$dir/hello-buildme-1.0/debian/rules"
-    sed -i "1s/(1.0-1)/(1.0-1$suffix)/" "$dir/hello-buildme-1.0/debian/changelog"
-    (cd "$dir/hello-buildme-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
-      echo "FAIL: dpkg-source -b of variant $suffix" >&2
-      return 1
-    }
-  fi
-  cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
-}
-
 test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
 {
   configure
@@ -163,7 +147,7 @@ test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
   marker="buildme-leak-$(basename "$T")"
   # The first build writes outside its tree, installs a package by hand and
   # leaves a process running; the second fails if it sees any of that.
-  rules_upload leak "#!/usr/bin/make -f
+  variant hello-buildme leak "debhelper-compat (= 13)" "#!/usr/bin/make -f
 %:
 	dh \$@
 override_dh_auto_build:
@@ -175,7 +159,7 @@ override_dh_auto_build:
   buildme --foreground
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "leaking build: $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   assert_contains "$T/results/fremantle/1/$ARCH/build.log" "echo leaked >/etc/$marker"
-  rules_upload check "#!/usr/bin/make -f
+  variant hello-buildme check "debhelper-compat (= 13)" "#!/usr/bin/make -f
 %:
 	dh \$@
 override_dh_auto_build:
@@ -193,35 +177,14 @@ override_dh_auto_build:
   true
 }
 
-# renamed_upload NAME BUILD_DEPENDS: the example renamed to source and
-# binary package NAME (version 1.0-1), as a lone .dsc upload.
-renamed_upload()
-{
-  local name=$1 depends=$2 dir="$SOURCE_CACHE/renamed-$1" orig
-  if [ ! -d "$dir" ]; then
-    orig=$(source_upload 1.0-1 --dsc-only) || return 1
-    mkdir -p "$dir/$name-1.0"
-    cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/$name-1.0/"
-    cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/${name}_1.0.orig.tar.gz"
-    sed -i -e "s/^Source: .*/Source: $name/" -e "s/^Package: .*/Package: $name/" \
-      -e "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/$name-1.0/debian/control"
-    sed -i "1s/^hello-buildme /$name /" "$dir/$name-1.0/debian/changelog"
-    (cd "$dir/$name-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
-      echo "FAIL: dpkg-source -b of $name" >&2
-      return 1
-    }
-  fi
-  cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
-}
-
 test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_command_by_hand()
 {
   new_key
   configure
   sed -i 's/^host = local$/host = local\nslots = 2/' "$T/buildme.conf"
   repository_section extras-devel >>"$T/buildme.conf"
-  renamed_upload buildme-chain-a "debhelper-compat (= 13)"
-  renamed_upload buildme-chain-b "debhelper-compat (= 13), buildme-chain-a"
+  variant buildme-chain-a "" "debhelper-compat (= 13)"
+  variant buildme-chain-b "" "debhelper-compat (= 13), buildme-chain-a"
   age_all
   # A and B build at once: B cannot find A yet and waits.
   buildme --foreground
