@@ -186,6 +186,16 @@ Result<std::vector<std::string>> StateDir::recover() const
   constexpr std::string_view advice =
     "inspect it, finish the move by hand, then delete it; buildme takes no upload until then";
   std::vector<std::string> done;
+  // next-job is only written under buildme.lock, which the caller holds: a
+  // temporary of it here is a killed run's.
+  TRY_ASSIGN(const auto names, util::list_dir(m_root));
+  for (const auto& name : names) {
+    if (name.starts_with(".next-job.")) {
+      std::error_code ignored;
+      fs::remove(m_root / name, ignored); // one that stays is tried again next tick
+      done.push_back(fmt::format("removed {}, left by a killed run", name));
+    }
+  }
   TRY_ASSIGN(const std::vector<fs::path> journals, pending_journals(txn_dir()));
   for (const auto& journal : journals) {
     auto record = read_journal(journal);

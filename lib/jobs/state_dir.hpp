@@ -64,8 +64,9 @@ public:
   // `move.rejected_dir`, with a .reason (jobs/set_aside.hpp).
   Result<SetAsideOutcome> reject(SetAside move) const;
 
-  // Finishes every journalled move a killed run left behind; returns one
-  // line per finished move for the log.
+  // Finishes every journalled move a killed run left behind, and removes the
+  // temporaries of next-job it left; returns one line per thing done for the
+  // log. The caller holds buildme.lock.
   Result<std::vector<std::string>> recover() const;
 
   // All jobs, in number order.

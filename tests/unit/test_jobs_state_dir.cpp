@@ -227,6 +227,22 @@ TEST_CASE("job numbers count up from one")
   }
 }
 
+TEST_CASE("the next-job temporary a killed run left is removed, and only that")
+{
+  ScratchDir dir;
+  StateDir state(dir.path());
+  REQUIRE(state.prepare());
+  REQUIRE(state.allocate_job_number().value() == 1);
+  dir.write(".next-job.Ab12Cd", "7\n");
+  dir.write(".other.Ab12Cd", "kept\n");
+  auto recovered = state.recover();
+  REQUIRE(recovered);
+  CHECK(recovered->size() == 1);
+  CHECK_FALSE(std::filesystem::exists(dir / ".next-job.Ab12Cd"));
+  CHECK(std::filesystem::exists(dir / ".other.Ab12Cd"));
+  CHECK(state.allocate_job_number().value() == 2);
+}
+
 TEST_CASE("a lost or garbled next-job file never hands out the number of an existing job")
 {
   Setup setup;
