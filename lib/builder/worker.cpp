@@ -219,7 +219,11 @@ std::vector<std::string> Worker::command() const
       words.emplace_back("--arch-only");
     }
     if (in_chroot) {
-      words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}"});
+      // The packages apt downloads are kept beside the bases, for the next
+      // build of this builder.
+      const std::string bases = base.substr(0, base.rfind('/') + 1);
+      words.insert(words.end(),
+                   {"--base", "{base}", "--suite", "{suite}", "--apt-cache", bases + "apt-cache"});
       // A local builder also sees the archive's own distribution of the
       // product, so that a package can build against one built minutes ago.
       const config::Repository* repository = m_config.repository(m_product->repository);

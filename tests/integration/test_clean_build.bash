@@ -170,6 +170,10 @@ override_dh_auto_build:
   age_all
   buildme --foreground
   [ "$(build_field 2 "$ARCH" State)" = success ] || fail "the next build saw the first one's leftovers: $(build_field 2 "$ARCH" Reason); $(grep -o 'SAW-[A-Z]*' "$T/results/fremantle/2/$ARCH/build.log" | head -1)"
+  # The same Build-Depends again: apt finds every package in the builder's
+  # cache and downloads nothing but sbuild's own dummy package (bytes).
+  grep -Eq "^Need to get [0-9]+ B/" "$T/results/fremantle/2/$ARCH/build.log" ||
+    fail "the second build downloaded its Build-Depends again: $(grep '^Need to get' "$T/results/fremantle/2/$ARCH/build.log")"
   assert_absent "/tmp/$marker"
   assert_absent "/etc/$marker"
   # (The bracket keeps this grep from finding its own command line.)
