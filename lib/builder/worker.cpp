@@ -220,10 +220,11 @@ std::vector<std::string> Worker::command() const
     }
     if (in_chroot) {
       // The packages apt downloads are kept beside the bases, for the next
-      // build of this builder.
+      // build in this slot. One cache per slot: apt locks its archive folder
+      // and does not wait, so two builds at once cannot share one.
       const std::string bases = base.substr(0, base.rfind('/') + 1);
-      words.insert(words.end(),
-                   {"--base", "{base}", "--suite", "{suite}", "--apt-cache", bases + "apt-cache"});
+      words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}", "--apt-cache",
+                                 bases + "apt-cache/" + m_slot->id()});
       // A local builder also sees the archive's own distribution of the
       // product, so that a package can build against one built minutes ago.
       const config::Repository* repository = m_config.repository(m_product->repository);
