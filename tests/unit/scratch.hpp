@@ -2,12 +2,14 @@
 // outcomes on disk, and no case sees another's files.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace buildme::test {
 
@@ -52,5 +54,19 @@ public:
 private:
   std::filesystem::path m_path;
 };
+
+// The names in a folder, sorted; empty when it does not exist.
+inline std::vector<std::string> names_in(const std::filesystem::path& dir)
+{
+  std::vector<std::string> names;
+  if (!std::filesystem::exists(dir)) {
+    return names;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 } // namespace buildme::test

@@ -17,6 +17,7 @@ using buildme::builder::ExecOptions;
 using buildme::builder::ExecResult;
 using buildme::builder::make_local_host;
 using buildme::builder::RemoteFile;
+using buildme::test::names_in;
 using buildme::test::ScratchDir;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -33,16 +34,6 @@ mode_t mode_of(const fs::path& path)
 double seconds_since(std::chrono::steady_clock::time_point start)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::vector<std::string> names_in(const fs::path& dir)
-{
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 } // namespace

@@ -22,6 +22,7 @@ using buildme::jobs::MovedName;
 using buildme::jobs::reason_text;
 using buildme::jobs::replay_set_asides;
 using buildme::jobs::SetAside;
+using buildme::test::names_in;
 using buildme::test::ScratchDir;
 
 namespace fs = std::filesystem;
@@ -31,19 +32,6 @@ namespace {
 bool has(std::string_view text, std::string_view part)
 {
   return text.find(part) != std::string_view::npos;
-}
-
-std::vector<std::string> names_in(const fs::path& dir)
-{
-  std::vector<std::string> names;
-  if (!fs::exists(dir)) {
-    return names;
-  }
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 std::vector<std::string> sorted(std::vector<std::string> names)

@@ -16,6 +16,7 @@ using buildme::jobs::AcceptMove;
 using buildme::jobs::Job;
 using buildme::jobs::SetAside;
 using buildme::jobs::StateDir;
+using buildme::test::names_in;
 using buildme::test::ScratchDir;
 
 namespace fs = std::filesystem;
@@ -40,20 +41,6 @@ std::string lines(const std::vector<std::string>& names)
     out += "\n" + name;
   }
   return out;
-}
-
-// Names in a folder, sorted; empty when it does not exist.
-std::vector<std::string> names_in(const fs::path& dir)
-{
-  std::vector<std::string> names;
-  if (!fs::exists(dir)) {
-    return names;
-  }
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 std::vector<std::string> sorted(std::vector<std::string> names)
