@@ -158,6 +158,30 @@ struct StagingFixture
     open();
   }
 
+  // A queue-manage run in a child killed at `failpoint` (util::failpoint
+  // sends SIGKILL there); the child opens the staging itself, so that no
+  // SQLite connection crosses the fork.
+  void run_killed_at(const char* failpoint)
+  {
+    staging.reset();
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::setenv("BUILDME_FAILPOINT", failpoint, 1);
+      test::CapturedLog child_log;
+      auto opened = repo::Staging::open(config, *config.repository("extras-devel"),
+                                        std::make_unique<FakeSigner>(), clock, child_log.log());
+      if (opened) {
+        (*opened)->process_queue();
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE_MESSAGE(WIFSIGNALED(status), "the run did not stop at " << failpoint);
+    CHECK(WTERMSIG(status) == SIGKILL);
+  }
+
   // (Again:) the staging as queue-manage opens it, its pool synced by `sync`.
   void open(repo::FolderSync& sync = repo::disk_sync())
   {
@@ -255,24 +279,9 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     const fs::path unit = f.queue / "job-1-amd64-1";
     f.write_source(unit, true);
     test::build_deb(unit, "hello_1.0-1_amd64", hello_control);
-    // The run is a child killed after the first of the source's files went
-    // to the unit's rejected/; it opens the staging itself.
-    f.staging.reset();
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      ::setenv("BUILDME_FAILPOINT", "set-aside:file-moved", 1);
-      test::CapturedLog log;
-      auto opened = repo::Staging::open(f.config, *f.config.repository("extras-devel"),
-                                        std::make_unique<FakeSigner>(), f.clock, log.log());
-      if (opened) {
-        (*opened)->process_queue();
-      }
-      ::_exit(0);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE_MESSAGE(WIFSIGNALED(status), "the run did not stop at set-aside:file-moved");
+    // The run is killed after the first of the source's files went to the
+    // unit's rejected/.
+    f.run_killed_at("set-aside:file-moved");
     const fs::path journals = f.scratch / "state/repo/extras-devel.txn";
     REQUIRE(!fs::is_empty(journals));
     REQUIRE(fs::exists(unit / "hello_1.0-1.dsc"));
@@ -370,26 +379,9 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
       files.push_back(package + "_1.0-1_amd64.deb");
     }
     std::sort(files.begin(), files.end());
-    // The run is a child killed at its first move into the pool (as
-    // test_handover.bash does with queue-manage); it opens the staging
-    // itself, so that no SQLite connection crosses the fork.
-    f.staging.reset();
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      ::setenv("BUILDME_FAILPOINT", "queue-manage:deb-moved", 1);
-      test::CapturedLog log;
-      auto opened = repo::Staging::open(f.config, *f.config.repository("extras-devel"),
-                                        std::make_unique<FakeSigner>(), f.clock, log.log());
-      if (opened) {
-        (*opened)->process_queue();
-      }
-      ::_exit(0);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE_MESSAGE(WIFSIGNALED(status), "the run did not stop at queue-manage:deb-moved");
-    CHECK(WTERMSIG(status) == SIGKILL);
+    // The run is killed at its first move into the pool (as
+    // test_handover.bash does with queue-manage).
+    f.run_killed_at("queue-manage:deb-moved");
     const fs::path pool = f.scratch / "staging/pool";
     REQUIRE(debs_below(pool).size() == 1);
     REQUIRE(debs_below(f.queue).size() == 2);
