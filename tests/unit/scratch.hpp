@@ -55,6 +55,12 @@ private:
   std::filesystem::path m_path;
 };
 
+// Whether `text` holds `part`: what most messages are checked for.
+inline bool has(std::string_view text, std::string_view part)
+{
+  return text.find(part) != std::string_view::npos;
+}
+
 // The names in a folder, sorted; empty when it does not exist.
 inline std::vector<std::string> names_in(const std::filesystem::path& dir)
 {

@@ -8,14 +8,10 @@
 #include <string>
 
 namespace builder = buildme::builder;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 
 namespace {
-
-bool has(const std::string& text, std::string_view part)
-{
-  return text.find(part) != std::string::npos;
-}
 
 builder::BaseEnv env_made_at(std::int64_t made_at)
 {

@@ -20,16 +20,12 @@
 
 using namespace buildme;
 using buildme::test::FakeHost;
+using buildme::test::has;
 using buildme::test::HostRef;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 struct WorkerFixture
 {

@@ -23,6 +23,7 @@ using buildme::debian::verdict_label;
 using buildme::debian::Verification;
 using buildme::debian::verify_upload;
 using buildme::debian::VerifyOptions;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 using buildme::util::DigestKind;
 using buildme::util::DigestSet;
@@ -96,11 +97,6 @@ std::string replaced(std::string text, std::string_view from, std::string_view t
   REQUIRE_MESSAGE(at != std::string::npos, from);
   REQUIRE_MESSAGE(text.find(from, at + 1) == std::string::npos, from);
   return text.replace(at, from.size(), to);
-}
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
 }
 
 const PackageFile orig{"hello_1.0.orig.tar.gz", "the upstream source of hello, version 1.0\n"};

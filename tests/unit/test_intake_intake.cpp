@@ -18,15 +18,11 @@
 #include <fstream>
 
 using namespace buildme;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 struct IntakeFixture
 {

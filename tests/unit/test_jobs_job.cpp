@@ -9,14 +9,10 @@
 
 using namespace buildme::jobs;
 using buildme::debian::write_paragraph;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 const std::string good_build = "Arch: armel\n"
                                "State: building\n"

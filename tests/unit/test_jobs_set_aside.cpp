@@ -22,17 +22,13 @@ using buildme::jobs::MovedName;
 using buildme::jobs::reason_text;
 using buildme::jobs::replay_set_asides;
 using buildme::jobs::SetAside;
+using buildme::test::has;
 using buildme::test::names_in;
 using buildme::test::ScratchDir;
 
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 std::vector<std::string> sorted(std::vector<std::string> names)
 {

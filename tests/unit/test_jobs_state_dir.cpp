@@ -16,6 +16,7 @@ using buildme::jobs::AcceptMove;
 using buildme::jobs::Job;
 using buildme::jobs::SetAside;
 using buildme::jobs::StateDir;
+using buildme::test::has;
 using buildme::test::names_in;
 using buildme::test::ScratchDir;
 
@@ -27,11 +28,6 @@ const std::string changes_name = "hello_1.0-1_source.changes";
 const std::string dsc_name = "hello_1.0-1.dsc";
 const std::string orig_name = "hello_1.0.orig.tar.gz";
 const std::string debian_name = "hello_1.0-1.debian.tar.xz";
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 // "\nA\nB": how buildme writes a list of names as a deb822 value.
 std::string lines(const std::vector<std::string>& names)

@@ -8,15 +8,11 @@
 #include <string>
 
 using namespace buildme::jobs;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 // A job in a fresh folder, its builds planned for `arches`.
 struct Fixture

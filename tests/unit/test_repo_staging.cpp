@@ -32,15 +32,11 @@
 
 using namespace buildme;
 using buildme::test::FakeSigner;
+using buildme::test::has;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool has(std::string_view text, std::string_view part)
-{
-  return text.find(part) != std::string_view::npos;
-}
 
 std::size_t count(std::string_view text, std::string_view part)
 {
