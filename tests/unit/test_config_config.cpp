@@ -172,6 +172,16 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(has(parse_error(minimal + "base_keyring = keys.gpg\n"), "base_keyring"));
     CHECK(has(parse_error(minimal + "env_max_age = soon\n"), "env_max_age"));
     CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nenv_dir = ../up\n"), "env_dir"));
+    CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nbuild_tmpdir = shm\n"),
+              "build_tmpdir: 'shm' must be an absolute folder"));
+    CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nbuild_tmpdir = /tmp/$x\n"),
+              "build_tmpdir"));
+    CHECK(has(parse_error(minimal + "[repository r]\nstaging_dir = /srv/r\nproducts = fremantle\n"
+                                    "url = rsync://repo/r\n"),
+              "[repository r] url: 'rsync://repo/r' is not an http://"));
+    CHECK(has(parse_error(minimal + "[repository r]\nstaging_dir = /srv/r\nproducts = fremantle\n"
+                                    "url = http://repo/r x\n"),
+              "is not an http://"));
   }
 
   TEST_CASE("an empty arches list is an error")
