@@ -175,6 +175,10 @@ private:
   Status hand_over(const std::string& reason, std::int64_t now);
   void finish(const Outcome& outcome);
   Status record(const Outcome& outcome, std::int64_t now);
+  // buildme-build found no base where the record says one is: the record
+  // goes back to missing, so that the next tick makes it again. True when
+  // that was the fault.
+  bool forget_gone_base(const std::string& reason);
 
   const config::Config& m_config;
   long m_job_number;
@@ -212,6 +216,38 @@ Result<std::unique_ptr<Host>> Worker::connect()
   target.identity = builder.identity;
   target.known_hosts = builder.known_hosts;
   return connect_ssh(target);
+}
+
+bool Worker::forget_gone_base(const std::string& reason)
+{
+  // buildme-build's words for it: "the base environment PATH is not on
+  // this builder".
+  if (m_product->build_in != config::Product::BuildIn::chroot ||
+      reason.find("the base environment ") == std::string::npos ||
+      reason.find(" is not on this builder") == std::string::npos) {
+    return false;
+  }
+  auto arch = base_arch(*m_slot->builder, m_arch);
+  if (!arch) {
+    return false;
+  }
+  EnvStore store(m_config.state_dir);
+  auto env = store.load(m_slot->builder->name, m_product->name, *arch);
+  if (!env || env->state != EnvState::ready) {
+    return false;
+  }
+  env->state = EnvState::missing;
+  env->made_at = 0;
+  env->reason = "gone from the builder; the next tick makes it again";
+  if (auto saved = store.save(*env); !saved) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, saved.message());
+    return false;
+  }
+  m_log.heading(fmt::format("builder {}: build environment {}", m_slot->builder->name,
+                            env->name()));
+  m_log.verdict("GONE", util::Log::Tone::pending,
+                fmt::format("{} was not on the builder; the next tick makes it again", env->path));
+  return true;
 }
 
 std::optional<Worker::ArchiveSource> Worker::archive_source() const
@@ -581,6 +617,14 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
     return next ? Status() : Status(next.error());
   }
   case Outcome::Kind::unfit:
+    if (forget_gone_base(outcome.reason)) {
+      // Not the builder's fault: the next tick makes the base again, and
+      // the build waits for it.
+      return jobs::requeue_uncounted(
+        m_job_dir, m_record,
+        fmt::format("its build environment was gone from {}; it is made again",
+                    m_slot->builder->name));
+    }
     set_builder_aside(m_config, *m_slot->builder, outcome.reason, m_clock, m_log);
     return jobs::requeue_uncounted(
       m_job_dir, m_record,

@@ -1,5 +1,6 @@
 // The worker with a fake builder host: what each way a build can end leaves
 // in the build record, the repository queue and the history.
+#include "builder/environment.hpp"
 #include "builder/health.hpp"
 #include "builder/worker.hpp"
 
@@ -336,6 +337,40 @@ TEST_SUITE("builder: the worker, with a fake host")
       CHECK(has(ScratchDir::read(f->scratch / "results/fremantle/1/armel/build.log"),
                 "not using the archive's own packages: cannot send"));
     }
+  }
+
+  TEST_CASE("a base gone from the builder is made again; the builder is not set aside")
+  {
+    WorkerFixture f("base_mirror = http://deb.debian.org/debian\nbase_suite = bookworm\n"
+                    "[builder here]\nhost = local\narches = armel\n");
+    builder::EnvStore store(f.config.state_dir);
+    builder::BaseEnv env;
+    env.builder = "here";
+    env.product = "fremantle";
+    env.arch = "armel";
+    env.state = builder::EnvState::ready;
+    env.path = "/somewhere/fremantle_armel.tar";
+    env.made_at = 50;
+    REQUIRE(store.save(env));
+    f.script =
+      build_that(51, "builder-unfit the base environment /somewhere/fremantle_armel.tar is not "
+                     "on this builder");
+    f.run();
+    auto build = f.build();
+    CHECK(build.state == jobs::BuildState::queued);
+    CHECK(build.uncounted == 1);
+    CHECK(has(build.reason, "its build environment was gone from here; it is made again"));
+    auto after = store.load("here", "fremantle", "armel");
+    REQUIRE(after);
+    CHECK(after->state == builder::EnvState::missing);
+    CHECK(after->made_at == 0);
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->set_aside_until == 0);
+
+    // Any other unfitness still sets the builder aside.
+    f.claim();
+    f.script = build_that(51, "builder-unfit this builder has no sbuild: install sbuild");
+    f.run();
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->set_aside_until > 0);
   }
 
   TEST_CASE("a queue that cannot take the unit fails the build and leaves no half copy")
