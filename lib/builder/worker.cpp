@@ -165,9 +165,9 @@ private:
   // it: set by archive_source(), before command().
   struct ArchiveSource
   {
-    std::string line;       // the apt sources line
-    std::string mount;      // a local builder's staging_dir, or empty
-    fs::path key;           // the repository's public key here, or empty
+    std::string line;  // the apt sources line
+    std::string mount; // a local builder's staging_dir, or empty
+    fs::path key;      // the repository's public key here, or empty
   };
   std::optional<ArchiveSource> archive_source() const;
   std::vector<std::string> command() const;
@@ -243,8 +243,8 @@ bool Worker::forget_gone_base(const std::string& reason)
     m_log.verdict("ERROR", util::Log::Tone::bad, saved.message());
     return false;
   }
-  m_log.heading(fmt::format("builder {}: build environment {}", m_slot->builder->name,
-                            env->name()));
+  m_log.heading(
+    fmt::format("builder {}: build environment {}", m_slot->builder->name, env->name()));
   m_log.verdict("GONE", util::Log::Tone::pending,
                 fmt::format("{} was not on the builder; the next tick makes it again", env->path));
   return true;

@@ -45,11 +45,13 @@ const std::vector<SectionKind>& section_kinds()
      false,
      {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
       "ca_file", "timeout", "list_throttle"}},
-    {"repository",
-     true,
-     {"staging_dir", "products", "components", "origin", "label", "description", "keep_versions",
-      "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash", "compress",
-      "url", "promote_to", "delete_after", "live", "live_identity", "live_known_hosts", "live_port"}},
+    {"repository", true, {"staging_dir",      "products",  "components",
+                          "origin",           "label",     "description",
+                          "keep_versions",    "sign_with", "gnupg_home",
+                          "passphrase_file",  "valid_for", "by_hash",
+                          "compress",         "url",       "promote_to",
+                          "delete_after",     "live",      "live_identity",
+                          "live_known_hosts", "live_port"}},
   };
   return kinds;
 }
@@ -733,8 +735,9 @@ Result<Repository> Reader::repository(const std::string& name,
   }
   if (!url->empty()) {
     if (!is_apt_url(*url)) {
-      return error(section, "url",
-                   fmt::format("'{}' is not an http://, https:// or file:/// URL", printable(*url)));
+      return error(
+        section, "url",
+        fmt::format("'{}' is not an http://, https:// or file:/// URL", printable(*url)));
     }
     repository.url = *url;
   }

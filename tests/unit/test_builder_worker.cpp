@@ -50,7 +50,8 @@ struct WorkerFixture
     : slot_id(std::move(slot))
   {
     config = test::test_config(
-      scratch.path(), std::string("max_attempts = 2\n[product fremantle]\narches = armel\n") + more);
+      scratch.path(),
+      std::string("max_attempts = 2\n[product fremantle]\narches = armel\n") + more);
     queue = scratch / "queue/fremantle";
     jobs::StateDir state(config.state_dir);
     REQUIRE(state.prepare());
@@ -297,13 +298,13 @@ TEST_SUITE("builder: the worker, with a fake host")
     {
       auto [f, argv] = run_with(local, "here.1", repository + key, true);
       CHECK(after(argv, "--local-repository") == (f->scratch / "staging").string());
-      CHECK(after(argv, "--extra-repository") ==
-            "deb file:/srv/buildme-repository fremantle main");
+      CHECK(after(argv, "--extra-repository") == "deb file:/srv/buildme-repository fremantle main");
       CHECK(after(argv, "--extra-key") == "archive-key.asc");
       CHECK(after(argv, "--tmpdir") == "/var/tmp/builds");
       const auto& sent = f->fake.uploaded;
-      CHECK(std::any_of(sent.begin(), sent.end(),
-                        [](const std::string& path) { return path.ends_with("/archive-key.asc"); }));
+      CHECK(std::any_of(sent.begin(), sent.end(), [](const std::string& path) {
+        return path.ends_with("/archive-key.asc");
+      }));
     }
     SUBCASE("an unsigned repository is marked trusted, as its configuration says")
     {
