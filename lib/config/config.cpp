@@ -32,11 +32,11 @@ const std::vector<SectionKind>& section_kinds()
                         "log_file",       "build_timeout", "idle_timeout", "max_attempts",
                         "upload_owner",   "upload_group",  "upload_mode",  "env_max_age",
                         "depwait_expire", "base_mirror",   "base_suite",   "base_components",
-                        "base_keyring",   "build_in"}},
+                        "base_keyring",   "build_in",      "build_profiles"}},
     {"product",
      true,
      {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
-      "base_components", "base_keyring", "build_in"}},
+      "base_components", "base_keyring", "build_in", "build_profiles"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
@@ -323,6 +323,19 @@ Status Reader::build_target(const std::string& own_section, Product& product) co
   TRY_ASSIGN(auto components, text("base_components"));
   TRY_ASSIGN(auto keyring, text("base_keyring"));
   TRY_ASSIGN(auto build_in, text("build_in"));
+  TRY_ASSIGN(auto profiles, text("build_profiles"));
+  for (auto& profile : util::split_words(profiles.second)) {
+    // dpkg's syntax for a profile name: lowercase letters, digits, . + -.
+    const bool valid = !profile.empty() && std::all_of(profile.begin(), profile.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '-';
+    });
+    if (!valid) {
+      return error(profiles.first, "build_profiles",
+                   fmt::format("'{}' is not a build profile name (like nocheck or nodoc)",
+                               printable(profile)));
+    }
+    product.build_profiles.push_back(std::move(profile));
+  }
   if (!mirror.second.empty()) {
     const std::string& url = mirror.second;
     if (!is_apt_url(url)) {

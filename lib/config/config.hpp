@@ -60,6 +60,10 @@ struct Product
     chroot // sbuild in a fresh copy of the base environment
   };
   BuildIn build_in = BuildIn::host;
+  // Build profiles every build of the product is made with (like nocheck
+  // or nodoc): its Build-Depends are read with them, and dpkg-buildpackage
+  // and debian/rules see them (DEB_BUILD_PROFILES).
+  std::vector<std::string> build_profiles;
 };
 
 // The file in a signed repository's staging_dir (and so in the published

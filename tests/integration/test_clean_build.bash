@@ -78,10 +78,19 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
   dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed" &&
     echo "note: this host has help2man; the test still shows it installed in the buildroot" >&2
   variant hello-buildme help2man "debhelper-compat (= 13), help2man"
+  # The base is older than env_max_age: the tick starts making a new one in
+  # the background (here from an empty mirror, so that it fails at once)
+  # and the build goes on in the old one.
+  sed -i "s/^Made-At: .*/Made-At: $(($(date +%s) - 8 * 86400))/" "$STATE/envs/here/fremantle_$ARCH.info"
+  mkdir -p "$T/no-mirror"
+  sed -i "s|^base_mirror = .*|base_mirror = file://$T/no-mirror|" "$T/buildme.conf"
   age_all
   buildme --foreground
   assert_status 0
+  assert_output "MAKING: mmdebstrap of file://$T/no-mirror bookworm in the background"
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  wait_for_env_state failed || return
+  assert_file "$T/envs/fremantle_$ARCH.tar" # the old one stays in use
   local log=$T/results/fremantle/1/$ARCH/build.log
   assert_contains "$log" "in a clean bookworm environment"
   grep -q "^Setting up help2man" "$log" || fail "help2man was not installed in the buildroot"
@@ -117,6 +126,24 @@ test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
   assert_status 0
   [ "$(build_field 1 "$ARCH" State)" = bad-package ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   build_field 1 "$ARCH" Reason | grep -qF "not valid syntax: Build-Depends: debhelper-compat (= 13), foo (>>" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build()
+{
+  configure
+  sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck/' "$T/buildme.conf"
+  # Installable only with the nocheck profile on.
+  variant hello-buildme profile "debhelper-compat (= 13), buildme-no-such-package <!nocheck>" "#!/usr/bin/make -f
+%:
+	dh \$@
+override_dh_auto_build:
+	dh_auto_build
+	@echo \"profiles: \$\$DEB_BUILD_PROFILES\""
+  age_all
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  grep -q "^profiles: nocheck" "$T/results/fremantle/1/$ARCH/build.log" || fail "the build did not see the profile"
 }
 
 test_a_base_gone_from_the_builder_is_made_again_and_the_upload_keeps_its_attempts()

@@ -263,7 +263,8 @@ TEST_SUITE("builder: the worker, with a fake host")
   TEST_CASE("a clean build sees the archive's own distribution, verified with its key")
   {
     const std::string clean = "base_mirror = http://deb.debian.org/debian\n"
-                              "base_suite = bookworm\n";
+                              "base_suite = bookworm\n"
+                              "build_profiles = nocheck nodoc\n";
     const std::string repository = "[repository extras]\n"
                                    "products = fremantle\n"
                                    "staging_dir = {0}/staging\n"
@@ -301,6 +302,7 @@ TEST_SUITE("builder: the worker, with a fake host")
       CHECK(after(argv, "--extra-repository") == "deb file:/srv/buildme-repository fremantle main");
       CHECK(after(argv, "--extra-key") == "archive-key.asc");
       CHECK(after(argv, "--tmpdir") == "/var/tmp/builds");
+      CHECK(after(argv, "--profiles") == "nocheck,nodoc");
       const auto& sent = f->fake.uploaded;
       CHECK(std::any_of(sent.begin(), sent.end(), [](const std::string& path) {
         return path.ends_with("/archive-key.asc");
