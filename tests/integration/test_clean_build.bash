@@ -90,7 +90,8 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
   assert_output "MAKING: mmdebstrap of file://$T/no-mirror bookworm in the background"
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   wait_for_env_state failed || return
-  assert_file "$T/envs/fremantle_$ARCH.tar" # the old one stays in use
+  assert_symlink "$T/envs/fremantle_$ARCH.tar" # the old one (the shared base) stays in use
+  assert_contains "$STATE/envs/here/fremantle_$ARCH.log" "mmdebstrap failed"
   local log=$T/results/fremantle/1/$ARCH/build.log
   assert_contains "$log" "in a clean bookworm environment"
   grep -q "^Setting up help2man" "$log" || fail "help2man was not installed in the buildroot"
