@@ -506,7 +506,7 @@ TEST_SUITE("config: repositories")
     CHECK(devel.staging_dir == "/srv/repo/staging/extras-devel");
     CHECK(devel.products == std::vector<std::string>{"fremantle", "diablo"});
     CHECK(devel.components == std::vector<std::string>{"free", "non-free"});
-    CHECK(devel.sign_with == "0123456789ABCDEF0123456789abcdef01234567");
+    CHECK(devel.sign_with == "0123456789ABCDEF0123456789ABCDEF01234567");
     CHECK(devel.valid_for == std::chrono::hours(7 * 24));
     CHECK_FALSE(devel.by_hash);
     CHECK_FALSE(devel.gzip);
