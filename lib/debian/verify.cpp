@@ -82,23 +82,22 @@ bool may_be_cut_short(std::string_view text)
 }
 
 // The names a control file's Files field lists, read leniently from a file
-// that does not parse as a whole; only plain file names in the folder.
+// that does not parse as a whole: line by line, so that a file broken
+// anywhere around its list (cut short, text outside its signature) still
+// says which files are its own. Only plain file names in the folder.
 std::vector<std::string> names_in_files_field(std::string_view text)
 {
   std::vector<std::string> names;
-  auto control = debian::parse_control(text, "");
-  if (!control || control->paragraphs.empty()) {
-    return names;
-  }
-  const debian::Field* files = control->paragraphs.front().find("Files");
-  if (!files) {
-    return names;
-  }
-  for (auto line : util::split(files->value, "\n")) {
-    auto words = util::split(line);
-    if (words.size() >= 3 && debian::check_file_name(words.back())) {
-      names.emplace_back(words.back());
+  bool in_files = false;
+  for (auto line : util::split(text, "\n")) {
+    if (line.starts_with(' ') || line.starts_with('\t')) {
+      auto words = util::split(line);
+      if (in_files && words.size() >= 3 && debian::check_file_name(words.back())) {
+        names.emplace_back(words.back());
+      }
+      continue;
     }
+    in_files = util::to_lower(line.substr(0, 6)) == "files:";
   }
   return names;
 }

@@ -1,6 +1,7 @@
 #include "debian/verify.hpp"
 
 #include "scratch.hpp"
+#include "upload_texts.hpp"
 #include "util/digest.hpp"
 
 #include <doctest/doctest.h>
@@ -23,7 +24,11 @@ using buildme::debian::verdict_label;
 using buildme::debian::Verification;
 using buildme::debian::verify_upload;
 using buildme::debian::VerifyOptions;
+using buildme::test::changes_text;
+using buildme::test::digest;
+using buildme::test::dsc_text;
 using buildme::test::has;
+using buildme::test::PackageFile;
 using buildme::test::ScratchDir;
 using buildme::util::DigestKind;
 using buildme::util::DigestSet;
@@ -39,56 +44,6 @@ const TimePoint now = std::chrono::system_clock::from_time_t(1'704'110'400);
 constexpr std::chrono::seconds grace = 600s;
 constexpr std::chrono::seconds young = 10s; // well inside the grace period
 constexpr std::chrono::seconds old = 3600s; // well past it
-
-struct PackageFile
-{
-  std::string name;
-  std::string content;
-};
-
-std::string digest(DigestKind kind, std::string_view content)
-{
-  return *buildme::util::digest_bytes(content, DigestSet::all())[kind];
-}
-
-std::string listing(DigestKind kind, const std::vector<PackageFile>& files, bool with_section)
-{
-  std::string text = fmt::format("{}:\n", buildme::util::digest_field(kind));
-  for (const auto& file : files) {
-    text += fmt::format(" {} {} {}{}\n", digest(kind, file.content), file.content.size(),
-                        with_section ? "devel optional " : "", file.name);
-  }
-  return text;
-}
-
-// A .dsc as dpkg-source -b writes it, listing `files` with their real sizes
-// and digests.
-std::string dsc_text(std::string_view source, std::string_view version,
-                     const std::vector<PackageFile>& files)
-{
-  return fmt::format("Format: 3.0 (quilt)\nSource: {0}\nBinary: {0}\nArchitecture: any all\n"
-                     "Version: {1}\nMaintainer: Jane Doe <jane@example.org>\n",
-                     source, version) +
-         listing(DigestKind::sha1, files, false) + listing(DigestKind::sha256, files, false) +
-         listing(DigestKind::md5, files, false);
-}
-
-// A source-only .changes as dpkg-genchanges -S writes it.
-std::string changes_text(std::string_view source, std::string_view version,
-                         const std::vector<PackageFile>& files,
-                         std::string_view changed_by = "John Roe <john@example.org>")
-{
-  std::string text = fmt::format(
-    "Format: 1.8\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nSource: {}\nArchitecture: source\n"
-    "Version: {}\nDistribution: unstable\nMaintainer: Jane Doe <jane@example.org>\n",
-    source, version);
-  if (!changed_by.empty()) {
-    text += fmt::format("Changed-By: {}\n", changed_by);
-  }
-  text += "Changes:\n hello (1.0-1) unstable; urgency=medium\n .\n   * Initial release.\n";
-  return text + listing(DigestKind::sha1, files, false) +
-         listing(DigestKind::sha256, files, false) + listing(DigestKind::md5, files, true);
-}
 
 // `text` with the one occurrence of `from` replaced.
 std::string replaced(std::string text, std::string_view from, std::string_view to)
