@@ -102,6 +102,20 @@ std::vector<std::string> names_in_files_field(std::string_view text)
   return names;
 }
 
+// Whether more bytes could still make `text` a whole clear-signed file: it
+// is the start of the armor line, or its signature is not closed yet.
+// Anything else can never become signed: armor must start the file.
+bool may_still_be_signing(std::string_view text)
+{
+  constexpr std::string_view begin = "-----BEGIN PGP SIGNED MESSAGE-----";
+  text.remove_prefix(std::min(text.find_first_not_of(" \t\r\n"), text.size()));
+  if (text.size() < begin.size()) {
+    return begin.starts_with(text);
+  }
+  return text.starts_with(begin) &&
+         text.find("\n-----END PGP SIGNATURE-----") == std::string_view::npos;
+}
+
 // Whether `text` is a clear-signed control file. One whose armor is broken
 // is not: parsing it then says what is wrong.
 bool is_clear_signed(std::string_view text)
@@ -393,7 +407,7 @@ Verification& Verifier::run()
     m_result.signature = m_options.signatures->check(*text, control);
     const SignatureCheck& signature = *m_result.signature;
     if (!signature.refused.empty()) {
-      if (young() && may_be_cut_short(*text)) {
+      if (young() && may_still_be_signing(*text)) {
         return decide(Verdict::waiting, fmt::format("cannot check its signature yet (still "
                                                     "arriving?): {}",
                                                     signature.refused));
