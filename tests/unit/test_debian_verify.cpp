@@ -935,3 +935,137 @@ TEST_CASE("digests known from intake are used instead of reading the file again,
     CHECK(result.verdict == Verdict::rejected);
   }
 }
+
+namespace {
+
+// A clear-signed file (in shape) whose signed text names the key that
+// FakeSignatures takes as its signer.
+std::string signed_by(const std::string& key)
+{
+  return "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nKey: " + key +
+         "\n-----BEGIN PGP SIGNATURE-----\n\nnot checked\n-----END PGP SIGNATURE-----\n";
+}
+
+// Signatures as a keyring would judge them, without gpg: a file made by
+// signed_by(KEY) is signed by KEY over `covers` (whatever else the file
+// says); anything else is unsigned. `allowed` is the one source each key may
+// upload, "*" for any.
+struct FakeSignatures : buildme::debian::UploadSignatures
+{
+  std::map<std::string, std::string> covers; // file name -> signed text
+  std::map<std::string, std::string> allowed;
+  std::map<std::string, long> used;
+
+  buildme::debian::SignatureCheck check(std::string_view file, std::string_view name) const override
+  {
+    buildme::debian::SignatureCheck result;
+    const auto at = file.find("\nKey: ");
+    if (at == std::string_view::npos) {
+      result.refused = std::string(name) + " is not signed";
+      return result;
+    }
+    const auto key = std::string(file.substr(at + 6, file.find('\n', at + 6) - at - 6));
+    result.signer = buildme::debian::Signer{key, key + " <" + key + "@example.org>"};
+    result.signed_text = covers.at(std::string(name));
+    result.signature_id = key + "-" + std::string(name);
+    return result;
+  }
+  std::string refuse_source(const buildme::debian::Signer& signer,
+                            std::string_view source) const override
+  {
+    auto found = allowed.find(signer.fingerprint);
+    return found != allowed.end() && (found->second == "*" || found->second == source)
+             ? std::string()
+             : signer.fingerprint + " may not upload " + std::string(source);
+  }
+  std::optional<long> job_with_signature(std::string_view id) const override
+  {
+    auto found = used.find(std::string(id));
+    return found == used.end() ? std::nullopt : std::optional<long>(found->second);
+  }
+};
+
+} // namespace
+
+TEST_CASE("with a keyring, only the text its signature covers is parsed, and the signer is the "
+          "uploader")
+{
+  Incoming incoming;
+  incoming.put_hello_dsc();
+  // The file on disk is no .changes at all: the signed text is.
+  incoming.put(changes_name, signed_by("ALICE"));
+  FakeSignatures signatures;
+  signatures.covers[changes_name] = hello_changes("Mallory <mallory@example.org>");
+  signatures.allowed["ALICE"] = "hello";
+  VerifyOptions options{now, grace};
+  options.signatures = &signatures;
+  auto result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+  INFO(result.reason);
+  CHECK(result.verdict == Verdict::accepted);
+  CHECK(result.files.count(orig.name) == 1);
+  CHECK(result.uploader() == "ALICE <ALICE@example.org>");
+  REQUIRE(result.signature);
+  CHECK(result.signature->signature_id == "ALICE-" + changes_name);
+
+  SUBCASE("a key that may not upload the source is refused")
+  {
+    signatures.allowed["ALICE"] = "bash";
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == "ALICE may not upload hello");
+    CHECK(result.uploader() == "ALICE <ALICE@example.org>");
+  }
+  SUBCASE("a signature used by an accepted upload is a replay, except for that job's own files")
+  {
+    signatures.used["ALICE-" + changes_name] = 7;
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(has(result.reason, "used before, by the upload accepted as job 7"));
+    options.job = 7;
+    CHECK(verify_upload(Upload{incoming.dir(), changes_name}, options).verdict ==
+          Verdict::accepted);
+  }
+  SUBCASE("a signed .dsc must be signed by a key that may upload its source")
+  {
+    incoming.put(dsc_name, signed_by("BOB"));
+    signatures.covers[dsc_name] = hello_dsc();
+    signatures.covers[changes_name] =
+      changes_text("hello", "1.0-1", {{dsc_name, signed_by("BOB")}, orig, debian_tar});
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == "BOB may not upload hello");
+    REQUIRE(result.dsc_signature);
+    CHECK(result.dsc_signature->signer->fingerprint == "BOB");
+    signatures.allowed["BOB"] = "*";
+    CHECK(verify_upload(Upload{incoming.dir(), changes_name}, options).verdict ==
+          Verdict::accepted);
+  }
+  SUBCASE("an unsigned file is refused, and nobody is its uploader")
+  {
+    incoming.put(changes_name, hello_changes());
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == changes_name + " is not signed");
+    CHECK(result.uploader() == "");
+  }
+}
+
+TEST_CASE("upload-drop's check applies the same signature rules to files not yet in incoming")
+{
+  ScratchDir scratch;
+  FakeSignatures signatures;
+  signatures.covers[changes_name] = hello_changes();
+  signatures.covers[dsc_name] = hello_dsc();
+  signatures.allowed = {{"ALICE", "hello"}, {"BOB", "bash"}};
+  const auto changes = scratch.write(changes_name, signed_by("ALICE"));
+  const auto dsc = scratch.write("elsewhere/" + dsc_name, hello_dsc());
+  CHECK(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures) == "");
+  scratch.write("elsewhere/" + dsc_name, signed_by("BOB"));
+  CHECK(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures) ==
+        "BOB may not upload hello");
+  CHECK(buildme::debian::refuse_signatures(scratch.write("u/" + changes_name, hello_changes()),
+                                           {dsc}, signatures) == changes_name + " is not signed");
+  signatures.used["ALICE-" + changes_name] = 3;
+  CHECK(has(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures),
+            "accepted as job 3"));
+}
