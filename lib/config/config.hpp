@@ -64,6 +64,10 @@ struct Product
     chroot // sbuild in a fresh copy of the base environment
   };
   BuildIn build_in = BuildIn::host;
+  // Build profiles every build of the product is made with (like nocheck
+  // or nodoc): its Build-Depends are read with them, and dpkg-buildpackage
+  // and debian/rules see them (DEB_BUILD_PROFILES).
+  std::vector<std::string> build_profiles;
 
   // Who may upload (issue 11): with upload_keyrings, an upload is taken only
   // when its .changes (a lone .dsc: the .dsc) is clear-signed by a key of
@@ -78,6 +82,11 @@ struct Product
   // old uploads).
   std::chrono::seconds signature_max_age{365 * 24 * 3600};
 };
+
+// The file in a signed repository's staging_dir (and so in the published
+// one) that holds its signing key's public part, armored; queue-manage
+// writes it.
+inline constexpr std::string_view archive_key_name = "archive-key.asc";
 
 // An APT repository that queue-manage builds: [repository NAME]. It holds one
 // distribution per product (dists/<product>), as repository.maemo.org did.
@@ -108,6 +117,10 @@ struct Repository
   std::string live_identity;
   std::string live_known_hosts;
   int live_port = 22;
+  // Where SSH builders reach this repository (its staging or published
+  // copy) for the Build-Depends of clean builds; local builders read
+  // staging_dir. Empty: SSH builders do not see it.
+  std::string url;
 };
 
 // A builder host: [builder NAME]. Each slot builds one thing at a time: over
@@ -135,6 +148,10 @@ struct Builder
   // home of its first user, who makes them (the others must be able to read
   // them: use an absolute, shared folder when slots are several accounts).
   std::string env_dir = "buildme-envs";
+  // Where a clean build unpacks its copy of the base and builds (sbuild's
+  // unshare_tmpdir_template). Empty: buildme-build's choice, /dev/shm when
+  // it is a tmpfs with 8 GiB free, else /tmp.
+  std::string build_tmpdir;
 
   bool is_local() const { return host == "local"; }
 };
