@@ -27,16 +27,18 @@ struct SectionKind
 const std::vector<SectionKind>& section_kinds()
 {
   static const std::vector<SectionKind> kinds = {
-    {"buildme", false, {"products",       "incoming_dir",  "result_dir",   "repo_queue",
-                        "state_dir",      "grace_period",  "settle_time",  "orphan_after",
-                        "log_file",       "build_timeout", "idle_timeout", "max_attempts",
-                        "upload_owner",   "upload_group",  "upload_mode",  "env_max_age",
-                        "depwait_expire", "base_mirror",   "base_suite",   "base_components",
-                        "base_keyring",   "build_in",      "build_profiles"}},
+    {"buildme", false, {"products",       "incoming_dir",     "result_dir",     "repo_queue",
+                        "state_dir",      "grace_period",     "settle_time",    "orphan_after",
+                        "log_file",       "build_timeout",    "idle_timeout",   "max_attempts",
+                        "upload_owner",   "upload_group",     "upload_mode",    "env_max_age",
+                        "depwait_expire", "base_mirror",      "base_suite",     "base_components",
+                        "base_keyring",   "build_in",         "build_profiles", "upload_keyring",
+                        "upload_acl",     "signature_max_age"}},
     {"product",
      true,
      {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
-      "base_components", "base_keyring", "build_in", "build_profiles"}},
+      "base_components", "base_keyring", "build_in", "build_profiles", "upload_keyring",
+      "upload_acl", "signature_max_age"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
@@ -157,6 +159,7 @@ private:
                                      const std::string& value, std::string_view context) const;
   Result<Product> product(const std::string& name, const std::string& repository) const;
   Status build_target(const std::string& own_section, Product& product) const;
+  Status upload_rules(const std::string& own_section, Product& product) const;
   Result<Repository> repository(const std::string& name,
                                 const std::vector<std::string>& products) const;
   Status seconds_in(const std::string& section, std::string_view key,
@@ -303,7 +306,46 @@ Result<Product> Reader::product(const std::string& name, const std::string& repo
     product.arches = std::move(*arches);
   }
   TRY(build_target(own_section, product));
+  TRY(upload_rules(own_section, product));
   return product;
+}
+
+// upload_keyring, upload_acl, signature_max_age: [product NAME] overrides
+// [buildme]; the paths may use %(product)s.
+Status Reader::upload_rules(const std::string& own_section, Product& product) const
+{
+  const IniFile::Section* own = m_ini.section(own_section);
+  const IniFile::Vars vars = {{"product", product.name}};
+  const std::string context = fmt::format(" (for product {})", product.name);
+  auto section_of = [&](std::string_view key) {
+    return has_key(own, key) ? own_section : std::string("buildme");
+  };
+  const std::string keyring_section = section_of("upload_keyring");
+  TRY_ASSIGN(const auto keyrings, m_ini.get(keyring_section, "upload_keyring", vars));
+  for (const auto& word : util::split_words(keyrings.value_or(""))) {
+    TRY_ASSIGN(auto keyring, path(keyring_section, "upload_keyring", word, context));
+    product.upload_keyrings.push_back(std::move(keyring));
+  }
+  const std::string acl_section = section_of("upload_acl");
+  TRY_ASSIGN(const auto acl, m_ini.get(acl_section, "upload_acl", vars));
+  const std::string acl_path(trim(acl.value_or("")));
+  if (!acl_path.empty()) {
+    if (product.upload_keyrings.empty()) {
+      return error(acl_section, "upload_acl",
+                   fmt::format("is set for product {} but upload_keyring is not; the list says "
+                               "which keys of the keyrings may upload what, so give the "
+                               "keyrings too",
+                               product.name));
+    }
+    TRY_ASSIGN(product.upload_acl, path(acl_section, "upload_acl", acl_path, context));
+  }
+  const std::string age_section = section_of("signature_max_age");
+  TRY(seconds_in(age_section, "signature_max_age", product.signature_max_age));
+  if (product.signature_max_age.count() == 0) {
+    return error(age_section, "signature_max_age",
+                 "is 0, which would refuse every signature; give an age such as 365d");
+  }
+  return {};
 }
 
 // base_* and build_in: [product NAME] overrides [buildme].
@@ -726,22 +768,16 @@ Result<Repository> Reader::repository(const std::string& name,
   if (!key) {
     return key.error();
   }
-  std::string fingerprint;
-  for (char c : *key) {
-    if (c != ' ') {
-      fingerprint += c;
+  if (!key->empty()) {
+    auto fingerprint = parse_fingerprint(*key);
+    if (!fingerprint) {
+      return error(section, "sign_with",
+                   fmt::format("'{}' is not a full key fingerprint (40 hex digits; see gpg "
+                               "--list-secret-keys --with-colons)",
+                               printable(*key)));
     }
+    repository.sign_with = *fingerprint;
   }
-  if (!fingerprint.empty() &&
-      (fingerprint.size() != 40 || !std::all_of(fingerprint.begin(), fingerprint.end(), [](char c) {
-         return std::isxdigit(static_cast<unsigned char>(c));
-       }))) {
-    return error(section, "sign_with",
-                 fmt::format("'{}' is not a full key fingerprint (40 hex digits; see gpg "
-                             "--list-secret-keys --with-colons)",
-                             printable(*key)));
-  }
-  repository.sign_with = fingerprint;
   auto url = text("url");
   if (!url) {
     return url.error();
@@ -1077,6 +1113,24 @@ const Builder* Config::builder(std::string_view name) const
     }
   }
   return nullptr;
+}
+
+std::optional<std::string> parse_fingerprint(std::string_view text)
+{
+  std::string hex;
+  for (char c : text) {
+    if (c == ' ') {
+      continue;
+    }
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return std::nullopt;
+    }
+    hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  if (hex.size() != 40) {
+    return std::nullopt;
+  }
+  return hex;
 }
 
 Result<Config> parse_config(std::string_view text, const std::string& filename)

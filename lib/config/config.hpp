@@ -10,11 +10,15 @@
 //   state_dir = /var/lib/buildme
 //   grace_period = 600                  ; seconds, or 10m, 1h; default 600
 //   orphan_after = 1d                   ; files no upload lists: set aside
+//   upload_keyring = /etc/buildme/uploaders.gpg   ; signed uploads only
+//   upload_acl = /etc/buildme/uploaders.acl       ; who may upload what
+//   signature_max_age = 365d
 //   log_file = /var/log/buildme.log     ; optional; default stdout only
 //
 //   [product fremantle]      ; optional; may override the three per-product
 //   incoming_dir = ...       ; paths for one product, and list its
 //   arches = armel i386      ; architectures (checked, not used yet)
+//   upload_keyring = ...     ; and upload_acl, signature_max_age
 //
 // [DEFAULT] may hold any key, for %(name)s references only. The per-product
 // paths are interpolated with %(product)s; state_dir may not use it.
@@ -64,6 +68,19 @@ struct Product
   // or nodoc): its Build-Depends are read with them, and dpkg-buildpackage
   // and debian/rules see them (DEB_BUILD_PROFILES).
   std::vector<std::string> build_profiles;
+
+  // Who may upload (issue 11): with upload_keyrings, an upload is taken only
+  // when its .changes (a lone .dsc: the .dsc) is clear-signed by a key of
+  // these keyrings (binary or armored OpenPGP keyrings), and only its signed
+  // text counts. Empty: uploads are taken unsigned, as anyone who can write
+  // to incoming_dir sends them.
+  std::vector<std::filesystem::path> upload_keyrings;
+  // Which sources each key may upload (config/upload_acl.hpp); empty: every
+  // key of the keyrings may upload any source.
+  std::filesystem::path upload_acl;
+  // A signature older than this is refused (dak's rule against replaying
+  // old uploads).
+  std::chrono::seconds signature_max_age{365 * 24 * 3600};
 };
 
 // The file in a signed repository's staging_dir (and so in the published
@@ -191,6 +208,11 @@ struct Config
   const Builder* builder(std::string_view name) const;
   const Repository* repository(std::string_view name) const;
 };
+
+// An OpenPGP key fingerprint as gpg prints it (spaces allowed, any case) in
+// its canonical form: the 40 hex digits upper-cased. std::nullopt for anything
+// else: a short key id can be forged to match another key.
+std::optional<std::string> parse_fingerprint(std::string_view text);
 
 // Checks the structure: [buildme] required; products a non-empty list of
 // valid names (lower-case letters, digits, '-', '_', '.'); each path

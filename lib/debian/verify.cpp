@@ -82,25 +82,100 @@ bool may_be_cut_short(std::string_view text)
 }
 
 // The names a control file's Files field lists, read leniently from a file
-// that does not parse as a whole; only plain file names in the folder.
+// that does not parse as a whole: line by line, so that a file broken
+// anywhere around its list (cut short, text outside its signature) still
+// says which files are its own. Only plain file names in the folder.
 std::vector<std::string> names_in_files_field(std::string_view text)
 {
   std::vector<std::string> names;
-  auto control = debian::parse_control(text, "");
-  if (!control || control->paragraphs.empty()) {
-    return names;
-  }
-  const debian::Field* files = control->paragraphs.front().find("Files");
-  if (!files) {
-    return names;
-  }
-  for (auto line : util::split(files->value, "\n")) {
-    auto words = util::split(line);
-    if (words.size() >= 3 && debian::check_file_name(words.back())) {
-      names.emplace_back(words.back());
+  bool in_files = false;
+  for (auto line : util::split(text, "\n")) {
+    if (line.starts_with(' ') || line.starts_with('\t')) {
+      auto words = util::split(line);
+      if (in_files && words.size() >= 3 && debian::check_file_name(words.back())) {
+        names.emplace_back(words.back());
+      }
+      continue;
     }
+    in_files = util::to_lower(line.substr(0, 6)) == "files:";
   }
   return names;
+}
+
+// Whether more bytes could still make `text` a whole clear-signed file: it
+// is the start of the armor line, or its signature is not closed yet.
+// Anything else can never become signed: armor must start the file.
+bool may_still_be_signing(std::string_view text)
+{
+  constexpr std::string_view begin = "-----BEGIN PGP SIGNED MESSAGE-----";
+  text.remove_prefix(std::min(text.find_first_not_of(" \t\r\n"), text.size()));
+  if (text.size() < begin.size()) {
+    return begin.starts_with(text);
+  }
+  return text.starts_with(begin) &&
+         text.find("\n-----END PGP SIGNATURE-----") == std::string_view::npos;
+}
+
+// Whether `text` is a clear-signed control file. One whose armor is broken
+// is not: parsing it then says what is wrong.
+bool is_clear_signed(std::string_view text)
+{
+  auto control = debian::parse_control(text, "");
+  return control && control->is_signed;
+}
+
+enum class SignedFile
+{
+  control,       // the .changes, or a lone .dsc: the upload's own signature
+  dsc_of_changes // a signed .dsc that a .changes lists
+};
+
+// The rules that need the parsed source: the signer may upload it, and the
+// upload's own signature was not used by another accepted upload (than
+// `job`, whose files are verified again) before. Empty when both hold.
+std::string refuse_signed(const UploadSignatures& signatures, const SignatureCheck& check,
+                          std::string_view source, SignedFile file, long job = 0)
+{
+  if (!check.signer) {
+    return "the signature names no signer"; // a checker that breaks its contract
+  }
+  if (auto why = signatures.refuse_source(*check.signer, source); !why.empty()) {
+    return why;
+  }
+  if (file == SignedFile::dsc_of_changes) {
+    return {};
+  }
+  const auto used = signatures.job_with_signature(check.signature_id);
+  if (!used || *used == job) {
+    return {};
+  }
+  return fmt::format("this signature by key {} was used before, by the upload accepted as job "
+                     "{}; a signature is good for one upload (rule: no replays): sign a new "
+                     "upload",
+                     check.signer->fingerprint, *used);
+}
+
+// A .dsc that a .changes lists, from its text. With a keyring, a signed one
+// must pass the keyring's rules and be signed by a key that may upload its
+// source (what was found goes to `check`); an unsigned one is covered by the
+// digests the .changes lists.
+Result<Dsc> parse_listed_dsc(std::string_view text, std::string_view name,
+                             const UploadSignatures* signatures,
+                             std::optional<SignatureCheck>& check)
+{
+  if (!signatures || !is_clear_signed(text)) {
+    return Dsc::parse(text, name);
+  }
+  check = signatures->check(text, name);
+  if (!check->refused.empty()) {
+    return Error{check->refused};
+  }
+  TRY_ASSIGN(auto dsc, Dsc::parse(check->signed_text, name));
+  if (auto why = refuse_signed(*signatures, *check, dsc.source, SignedFile::dsc_of_changes);
+      !why.empty()) {
+    return Error{why};
+  }
+  return dsc;
 }
 
 long long seconds_between(util::Clock::time_point from, util::Clock::time_point to)
@@ -170,6 +245,14 @@ private:
   // stat found at that size; Error when it says nothing usable.
   Result<util::Digests> known_digests(const std::string& name, std::uint64_t size) const;
   Result<debian::Dsc> read_dsc(const std::string& name);
+  // With a keyring: empty when the control file's signer may upload
+  // `source` and its signature is new; else why not.
+  std::string refuse_own_signature(std::string_view source) const
+  {
+    return m_options.signatures ? refuse_signed(*m_options.signatures, *m_result.signature, source,
+                                                SignedFile::control, m_options.job)
+                                : std::string();
+  }
 
   const Upload& m_upload;
   const VerifyOptions& m_options;
@@ -288,7 +371,7 @@ Result<debian::Dsc> Verifier::read_dsc(const std::string& name)
   if (!text) {
     return Error{text.error()};
   }
-  return debian::Dsc::parse(*text, name);
+  return parse_listed_dsc(*text, name, m_options.signatures, m_result.dsc_signature);
 }
 
 Verification& Verifier::run()
@@ -318,9 +401,25 @@ Verification& Verifier::run()
     return reject(text.message());
   }
 
+  // With a keyring, only what the signature covers is read.
+  std::string_view fields = *text;
+  if (m_options.signatures) {
+    m_result.signature = m_options.signatures->check(*text, control);
+    const SignatureCheck& signature = *m_result.signature;
+    if (!signature.refused.empty()) {
+      if (young() && may_still_be_signing(*text)) {
+        return decide(Verdict::waiting, fmt::format("cannot check its signature yet (still "
+                                                    "arriving?): {}",
+                                                    signature.refused));
+      }
+      return reject(signature.refused);
+    }
+    fields = signature.signed_text;
+  }
+
   // The control file itself: a .changes names a .dsc; a lone .dsc is its own.
   if (m_upload.is_changes()) {
-    auto changes = debian::Changes::parse(*text, control);
+    auto changes = debian::Changes::parse(fields, control);
     if (!changes) {
       if (young() && may_be_cut_short(*text)) {
         return decide(Verdict::waiting,
@@ -329,6 +428,9 @@ Verification& Verifier::run()
       return reject(changes.message());
     }
     m_result.changes = std::move(*changes);
+    if (auto why = refuse_own_signature(m_result.changes->source); !why.empty()) {
+      return reject(why);
+    }
     std::vector<std::string> dscs, binaries;
     for (const auto& file : m_result.changes->files) {
       if (file.name.ends_with(".dsc")) {
@@ -350,7 +452,7 @@ Verification& Verifier::run()
     m_result.dsc_name = dscs.front();
     expect(control, m_result.changes->files);
   } else {
-    auto dsc = debian::Dsc::parse(*text, control);
+    auto dsc = debian::Dsc::parse(fields, control);
     if (!dsc) {
       if (young() && may_be_cut_short(*text)) {
         return decide(Verdict::waiting,
@@ -359,6 +461,9 @@ Verification& Verifier::run()
       return reject(dsc.message());
     }
     m_result.dsc = std::move(*dsc);
+    if (auto why = refuse_own_signature(m_result.dsc->source); !why.empty()) {
+      return reject(why);
+    }
     m_result.dsc_name = control;
     expect(control, m_result.dsc->files);
   }
@@ -469,6 +574,9 @@ std::string Verification::version() const
 
 std::string Verification::uploader() const
 {
+  if (signature) {
+    return signature->signer ? signature->signer->user_id : std::string();
+  }
   if (changes) {
     return changes->changed_by.empty() ? changes->maintainer : changes->changed_by;
   }
@@ -532,6 +640,55 @@ Verification verify_upload(const Upload& upload, const VerifyOptions& options)
   Verification result;
   Verifier(upload, options, result).run();
   return result;
+}
+
+std::string refuse_signatures(const std::filesystem::path& control,
+                              const std::vector<std::filesystem::path>& files,
+                              const UploadSignatures& signatures)
+{
+  const std::string name = control.filename().string();
+  auto text = util::read_file(control, max_control_size);
+  if (!text) {
+    return text.message();
+  }
+  const SignatureCheck check = signatures.check(*text, name);
+  if (!check.refused.empty()) {
+    return check.refused;
+  }
+  std::string source, dsc_name;
+  if (name.ends_with(".changes")) {
+    auto changes = Changes::parse(check.signed_text, name);
+    if (!changes) {
+      return changes.message();
+    }
+    source = changes->source;
+    for (const auto& file : changes->files) {
+      dsc_name = file.name.ends_with(".dsc") ? file.name : dsc_name;
+    }
+  } else {
+    auto dsc = Dsc::parse(check.signed_text, name);
+    if (!dsc) {
+      return dsc.message();
+    }
+    source = dsc->source;
+  }
+  if (auto why = refuse_signed(signatures, check, source, SignedFile::control); !why.empty()) {
+    return why;
+  }
+  for (const auto& file : files) {
+    if (dsc_name.empty() || file.filename() != dsc_name) {
+      continue;
+    }
+    auto dsc_text = util::read_file(file, max_control_size);
+    if (!dsc_text) {
+      return dsc_text.message();
+    }
+    std::optional<SignatureCheck> dsc_check;
+    if (auto dsc = parse_listed_dsc(*dsc_text, dsc_name, &signatures, dsc_check); !dsc) {
+      return dsc.message();
+    }
+  }
+  return {};
 }
 
 } // namespace buildme::debian

@@ -8,9 +8,16 @@
 //             the upload is younger than the grace period. Nothing is touched.
 //   rejected  anything else, with the reason in plain words.
 //
+// With a keyring (VerifyOptions::signatures), the control file must be
+// clear-signed by a key of it, under the keyring's rules, and only the text
+// its signature covers is parsed; the key must be allowed the source (and so
+// must the key of a signed .dsc that a .changes lists), and the signature
+// must not have been used by an accepted upload before.
+//
 // Verification only reads. Moving files is the caller's business.
 #pragma once
 
+#include "debian/signature.hpp"
 #include "debian/upload.hpp"
 #include "util/clock.hpp"
 #include "util/digest.hpp"
@@ -54,6 +61,12 @@ struct VerifyOptions
   // of the listed size is not read again, and its digests are still
   // compared with what the control file lists.
   const std::map<std::string, util::Digests>* known_digests = nullptr;
+  // Who may upload (upload_keyring): null takes uploads unsigned, parsing
+  // the control files as they are.
+  const UploadSignatures* signatures = nullptr;
+  // Verifying the files of job `job` again: its own signature is on record
+  // as used by it, which is no replay.
+  long job = 0;
 };
 
 struct Verification
@@ -78,9 +91,18 @@ struct Verification
   // machine's ctime for an mtime in the future).
   util::Clock::time_point last_change;
 
+  // With VerifyOptions::signatures: what checking the control file's
+  // signature found, and the signature of the .dsc a .changes lists, when
+  // that .dsc is signed.
+  std::optional<SignatureCheck> signature;
+  std::optional<SignatureCheck> dsc_signature;
+
   std::string source() const;
-  std::string version() const;                    // as written, with any epoch
-  std::string uploader() const;                   // Changed-By, else Maintainer
+  std::string version() const; // as written, with any epoch
+  // The signer's user id when a key of the keyrings signed the control
+  // file; without a keyring, Changed-By, else Maintainer; empty when nothing
+  // says who it is that can be believed.
+  std::string uploader() const;
   std::vector<std::string> architectures() const; // from the .dsc
 };
 
@@ -91,5 +113,14 @@ struct Verification
 std::vector<std::string> listed_files(const Upload& upload);
 
 Verification verify_upload(const Upload& upload, const VerifyOptions& options);
+
+// The signature rules of verify_upload alone, on control files that are not
+// in an incoming folder yet (upload-drop checks them before it places
+// anything): `control` is the upload's .changes, or its lone .dsc; `files`
+// are the upload's other files, among which a .changes' .dsc is looked for.
+// Empty when the upload passes; else why not.
+std::string refuse_signatures(const std::filesystem::path& control,
+                              const std::vector<std::filesystem::path>& files,
+                              const UploadSignatures& signatures);
 
 } // namespace buildme::debian

@@ -1,6 +1,9 @@
 #include "intake/drop.hpp"
 
 #include "debian/syntax.hpp"
+#include "debian/verify.hpp"
+#include "intake/uploaders.hpp"
+#include "util/clock.hpp"
 #include "util/digest.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -80,6 +83,28 @@ void remove_temporaries_of_killed_drops(const fs::path& incoming)
   }
 }
 
+// With upload_keyring, the signature rules buildme applies, before anything
+// is placed: the .changes (else the lone .dsc) among `uploads`.
+Status check_signatures(const config::Config& config, const config::Product& product,
+                        const std::vector<std::pair<fs::path, std::string>>& uploads)
+{
+  util::SystemClock clock;
+  TRY_ASSIGN(const auto uploaders, load_uploaders(config, product, clock));
+  if (!uploaders) {
+    return {};
+  }
+  std::vector<fs::path> files;
+  for (const auto& [file, name] : uploads) {
+    files.push_back(file);
+  }
+  // Sorted by rank: the control file is last.
+  const fs::path& control = uploads.back().first;
+  if (auto why = debian::refuse_signatures(control, files, *uploaders); !why.empty()) {
+    return fail("refused, nothing was dropped: {}", why);
+  }
+  return {};
+}
+
 } // namespace
 
 Result<std::vector<std::string>> drop_upload(const config::Config& config,
@@ -109,6 +134,7 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
   }
   std::stable_sort(uploads.begin(), uploads.end(),
                    [](const auto& a, const auto& b) { return rank(a.second) < rank(b.second); });
+  TRY(check_signatures(config, product, uploads));
 
   const fs::path& incoming = product.incoming_dir;
   auto folder = util::stat_no_follow(incoming);

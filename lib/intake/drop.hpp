@@ -18,7 +18,9 @@ namespace buildme::intake {
 
 // Drops `files` (paths to regular files with Debian-valid names, at least one
 // .dsc or .changes) into `product`'s incoming folder. Returns the names now
-// there. Nothing is renamed in unless every file was copied.
+// there. Nothing is renamed in unless every file was copied. With the
+// product's upload_keyring, the upload must first pass the signature rules
+// buildme applies (debian::refuse_signatures), or nothing is placed.
 Result<std::vector<std::string>> drop_upload(const config::Config& config,
                                              const config::Product& product,
                                              const std::vector<std::filesystem::path>& files);

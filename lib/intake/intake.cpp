@@ -1,6 +1,7 @@
 #include "intake/intake.hpp"
 
 #include "debian/syntax.hpp"
+#include "intake/uploaders.hpp"
 #include "jobs/handover.hpp"
 #include "jobs/transitions.hpp"
 #include "util/fs.hpp"
@@ -117,16 +118,32 @@ private:
     ++m_summary.errors;
   }
 
+  // The signatures a product's uploads are checked against; null when the
+  // product takes unsigned uploads.
+  const debian::UploadSignatures* signatures(const config::Product& product) const
+  {
+    auto found = m_uploaders.find(product.name);
+    return found == m_uploaders.end() ? nullptr : found->second.get();
+  }
+
   const config::Config& m_config;
   const IntakeOptions& m_options;
   const util::Clock& m_clock;
   util::Log& m_log;
   jobs::StateDir m_state;
+  UploadersByProduct m_uploaders;
   IntakeSummary m_summary;
 };
 
 IntakeSummary Intake::run()
 {
+  auto uploaders = load_all_uploaders(m_config, m_clock);
+  if (!uploaders) {
+    m_summary.stopped = uploaders.message();
+    error(uploaders.message() + "; no upload is taken until this is fixed");
+    return m_summary;
+  }
+  m_uploaders = std::move(*uploaders);
   if (!m_options.dry_run) {
     if (auto prepared = m_state.prepare(); !prepared) {
       error(prepared.message());
@@ -256,7 +273,9 @@ void Intake::take_upload(const config::Product& product, const QueuedUpload& que
   const Upload& upload = queued.upload;
   const bool priority = queued.priority;
   m_log.heading(upload.control_path().string());
-  Verification result = verify_upload(upload, VerifyOptions{m_clock.now(), m_config.grace_period});
+  VerifyOptions verify_options{m_clock.now(), m_config.grace_period};
+  verify_options.signatures = signatures(product);
+  Verification result = verify_upload(upload, verify_options);
 
   if (result.verdict == Verdict::accepted && !upload.is_changes()) {
     const auto newest = result.last_change;
@@ -321,6 +340,10 @@ void Intake::accept(const config::Product& product, const Upload& upload,
   job.upload = upload.control;
   job.dsc = result.dsc_name;
   job.uploader = result.uploader();
+  if (result.signature && result.signature->signer) {
+    job.signed_by = result.signature->signer->fingerprint;
+    job.signature = result.signature->signature_id;
+  }
   job.architectures = result.architectures();
   job.priority = priority;
   job.accepted_at =
@@ -353,8 +376,10 @@ void Intake::accept(const config::Product& product, const Upload& upload,
     }
   }
   if (changed) {
-    again = verify_upload(Upload{*job_dir / "upload", upload.control},
-                          VerifyOptions{m_clock.now(), std::chrono::seconds(0)});
+    VerifyOptions again_options{m_clock.now(), std::chrono::seconds(0)};
+    again_options.signatures = signatures(product);
+    again_options.job = job.number;
+    again = verify_upload(Upload{*job_dir / "upload", upload.control}, again_options);
     digests = &again.digests;
     if (again.verdict != Verdict::accepted) {
       // Held, never built: a person looks at the files first.

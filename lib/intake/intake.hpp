@@ -65,6 +65,10 @@ struct IntakeSummary
   int orphans = 0; // files no upload lists, set aside
   int held = 0;    // jobs held for a person (exit status 1)
   int errors = 0;  // problems that need an operator (exit status 1)
+  // Why intake took nothing at all: a product's upload keyrings or
+  // upload_acl cannot be read, so its policy cannot be applied (exit status
+  // 2, as for a config error).
+  std::string stopped;
 };
 
 struct QueuedUpload
@@ -80,6 +84,8 @@ struct QueuedUpload
 // name an upload by its .changes or by its .dsc.
 std::vector<QueuedUpload> find_uploads(const std::filesystem::path& dir, util::Log& log);
 
+// The pass. Every product's uploaders (intake/uploaders.hpp) are loaded
+// first; when one cannot be, nothing is taken and `stopped` says why.
 IntakeSummary run_intake(const config::Config& config, const IntakeOptions& options,
                          const util::Clock& clock, util::Log& log);
 

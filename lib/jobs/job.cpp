@@ -145,6 +145,8 @@ debian::FieldList Job::fields() const
     {"Upload", upload},
     {"Dsc", dsc},
     {"Uploader", uploader},
+    {"Signed-By", signed_by},
+    {"Signature", signature},
     {"Architecture", util::join(architectures, " ")},
     {"Priority", priority ? "yes" : "no"},
     {"Accepted-At", std::to_string(accepted_at)},
@@ -172,6 +174,8 @@ Result<Job> Job::from_text(std::string_view text, std::string_view filename)
   job.upload = record->get("Upload").value_or("");
   job.dsc = record->get("Dsc").value_or("");
   job.uploader = record->get("Uploader").value_or("");
+  job.signed_by = record->get("Signed-By").value_or("");
+  job.signature = record->get("Signature").value_or("");
   job.architectures = util::split_words(record->get("Architecture").value_or(""));
   job.files = util::split_words(record->get("Files").value_or(""));
   job.priority = record->get("Priority").value_or("no") == "yes";

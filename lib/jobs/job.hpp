@@ -82,7 +82,11 @@ struct Job
   std::string version;
   std::string upload; // the control file's name (.changes or .dsc)
   std::string dsc;    // the .dsc's name
+  // Who to tell: the signer's user id for a signed upload (upload_keyring),
+  // else the Changed-By or Maintainer the upload names.
   std::string uploader;
+  std::string signed_by; // the signer's fingerprint; empty: taken unsigned
+  std::string signature; // the signature's id (debian::SignatureCheck)
   std::vector<std::string> architectures;
   std::vector<std::string> files; // every file in upload/, control included
   bool priority = false;

@@ -54,18 +54,26 @@ fs::path StateDir::marker(std::string_view product, std::string_view source,
   return m_root / "accepted" / std::string(product) / fmt::format("{}_{}", source, version);
 }
 
+fs::path StateDir::signature_marker(std::string_view id) const
+{
+  return m_root / "signatures" / std::string(id);
+}
+
 Status StateDir::prepare() const
 {
-  for (const auto& dir : {m_root, jobs_dir(), txn_dir(), m_root / "accepted"}) {
+  for (const auto& dir :
+       {m_root, jobs_dir(), txn_dir(), m_root / "accepted", signature_marker("").parent_path()}) {
     TRY(util::make_dirs(dir, 0755));
   }
   return {};
 }
 
-std::optional<long> StateDir::accepted_job(std::string_view product, std::string_view source,
-                                           std::string_view version) const
+namespace {
+
+// The job number a marker file holds.
+std::optional<long> job_in_marker(const fs::path& path)
 {
-  auto text = util::read_file(marker(product, source, version), 4096);
+  auto text = util::read_file(path, 4096);
   if (!text) {
     return std::nullopt;
   }
@@ -74,6 +82,24 @@ std::optional<long> StateDir::accepted_job(std::string_view product, std::string
     number.remove_suffix(1);
   }
   return static_cast<long>(util::parse_count(number).value_or(0));
+}
+
+} // namespace
+
+std::optional<long> StateDir::accepted_job(std::string_view product, std::string_view source,
+                                           std::string_view version) const
+{
+  return job_in_marker(marker(product, source, version));
+}
+
+std::optional<long> StateDir::signature_used(std::string_view id) const
+{
+  // An id is lower-case hex (Job::signature); anything else was never
+  // recorded, and must not name a path.
+  if (id.empty() || id.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return job_in_marker(signature_marker(id));
 }
 
 Result<long> StateDir::allocate_job_number() const
@@ -166,6 +192,11 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
                                               fmt::format("{}\n", job.number));
         !marked) {
       return Error{marked.error()};
+    }
+    if (!job.signature.empty() && !signature_used(job.signature)) {
+      TRY(util::make_dirs(signature_marker("").parent_path(), 0755));
+      TRY(
+        util::write_file_atomic(signature_marker(job.signature), fmt::format("{}\n", job.number)));
     }
     TRY(util::move_exclusive(partial, final_dir));
     TRY(util::sync_dir(jobs_dir()));

@@ -9,6 +9,7 @@
 //   state_dir/jobs/<N>/upload/             the upload's files, as verified
 //   state_dir/jobs/.<N>.partial/           a job being assembled
 //   state_dir/accepted/<product>/<source>_<version>   "this version was taken"
+//   state_dir/signatures/<id>              "this signature was used" (replays)
 //   state_dir/txn/<name>                   journal of a move in progress
 //
 // A journal entry is written (atomically) before the first file moves and
@@ -56,6 +57,10 @@ public:
   std::optional<long> accepted_job(std::string_view product, std::string_view source,
                                    std::string_view version) const;
 
+  // The job whose upload carried the signature `id` (Job::signature), if
+  // any: a signature is good for one upload.
+  std::optional<long> signature_used(std::string_view id) const;
+
   Result<long> allocate_job_number() const;
 
   // Journals and performs an accept: returns the job's folder.
@@ -76,6 +81,7 @@ private:
   std::filesystem::path txn_dir() const { return m_root / "txn"; }
   std::filesystem::path marker(std::string_view product, std::string_view source,
                                std::string_view version) const;
+  std::filesystem::path signature_marker(std::string_view id) const;
   Result<std::filesystem::path> run_accept(const AcceptMove& move,
                                            const std::filesystem::path& journal) const;
 

@@ -1,5 +1,8 @@
 #include "sign/signer.hpp"
 
+#include "config/config.hpp"
+#include "sign/context.hpp"
+
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -10,7 +13,6 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <mutex>
 #include <system_error>
 
 namespace buildme::sign {
@@ -19,48 +21,18 @@ namespace {
 
 using util::printable;
 
-std::string gpgme_text(gpgme_error_t error)
-{
-  return gpgme_strerror(error);
-}
-
-// GPGME must be told its version is checked before its first context, once
-// per process.
-Status init_gpgme()
-{
-  static std::once_flag once;
-  static Status status;
-  std::call_once(once, [] {
-    if (!gpgme_check_version(nullptr)) {
-      status = fail("GPGME cannot start (gpgme_check_version failed)");
-      return;
-    }
-    if (auto error = gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP)) {
-      status = fail("GPGME finds no usable gpg ({}); install gnupg", gpgme_text(error));
-    }
-  });
-  return status;
-}
-
-// The fingerprint upper-cased without spaces, or an Error when it is not a
-// full one.
+// The fingerprint in its canonical form, or an Error when it is not a full
+// one.
 Result<std::string> normalise_fingerprint(std::string_view key)
 {
-  std::string hex;
-  for (char c : key) {
-    if (c != ' ') {
-      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-  }
-  bool all_hex = std::all_of(hex.begin(), hex.end(),
-                             [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-  if (hex.size() != 40 || !all_hex) {
+  auto fingerprint = config::parse_fingerprint(key);
+  if (!fingerprint) {
     return fail("signing key '{}' is not a full fingerprint: give its 40 hex digits, as "
                 "gpg --list-secret-keys --with-colons shows them (a short key id can be "
                 "forged to match another key)",
                 printable(key));
   }
-  return hex;
+  return *fingerprint;
 }
 
 // What the passphrase callback knows and what it saw. The passphrase is
@@ -107,27 +79,6 @@ Result<std::string> read_passphrase(const std::string& path)
   return first_line;
 }
 
-bool strong_digest(gpgme_hash_algo_t algo)
-{
-  return algo == GPGME_MD_SHA256 || algo == GPGME_MD_SHA384 || algo == GPGME_MD_SHA512;
-}
-
-struct ContextDeleter
-{
-  void operator()(gpgme_ctx_t ctx) const { gpgme_release(ctx); }
-};
-struct KeyDeleter
-{
-  void operator()(gpgme_key_t key) const { gpgme_key_unref(key); }
-};
-struct DataDeleter
-{
-  void operator()(gpgme_data_t data) const { gpgme_data_release(data); }
-};
-using Context = std::unique_ptr<gpgme_context, ContextDeleter>;
-using Key = std::unique_ptr<_gpgme_key, KeyDeleter>;
-using Data = std::unique_ptr<gpgme_data, DataDeleter>;
-
 class GpgmeSigner final : public Signer
 {
 public:
@@ -163,30 +114,11 @@ private:
 
 Status GpgmeSigner::setup_context(const SignerConfig& config)
 {
-  gpgme_ctx_t raw = nullptr;
-  if (auto error = gpgme_new(&raw)) {
-    return fail("cannot start GPGME: {}", gpgme_text(error));
-  }
-  m_ctx.reset(raw);
-  if (auto error = gpgme_set_protocol(m_ctx.get(), GPGME_PROTOCOL_OpenPGP)) {
-    return fail("GPGME refuses OpenPGP: {}", gpgme_text(error));
-  }
-  if (!config.gnupg_home.empty()) {
-    auto error = gpgme_ctx_set_engine_info(m_ctx.get(), GPGME_PROTOCOL_OpenPGP, nullptr,
-                                           config.gnupg_home.c_str());
-    if (error) {
-      return fail("cannot use GNUPGHOME {}: {}", printable(m_home), gpgme_text(error));
-    }
-  }
+  TRY_ASSIGN(m_ctx, new_context(config.gnupg_home, m_home));
   gpgme_set_armor(m_ctx.get(), 1);
   // Binary mode for detached signatures: Release.gpg signs Release's exact
   // bytes, as apt-ftparchive's and reprepro's gpg calls do.
   gpgme_set_textmode(m_ctx.get(), 0);
-  // Loopback: gpg-agent asks us, never a pinentry on some terminal or
-  // display, so a cron run cannot hang on a prompt.
-  if (auto error = gpgme_set_pinentry_mode(m_ctx.get(), GPGME_PINENTRY_MODE_LOOPBACK)) {
-    return fail("GPGME cannot set loopback pinentry: {}", gpgme_text(error));
-  }
   gpgme_set_passphrase_cb(m_ctx.get(), give_passphrase, &m_passphrase);
   return {};
 }
@@ -286,16 +218,8 @@ Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mo
 {
   m_passphrase.asked = false;
 
-  gpgme_data_t raw_in = nullptr;
-  if (auto error = gpgme_data_new_from_mem(&raw_in, text.data(), text.size(), 0)) {
-    return fail("GPGME cannot take the text to sign: {}", gpgme_text(error));
-  }
-  Data in(raw_in);
-  gpgme_data_t raw_out = nullptr;
-  if (auto error = gpgme_data_new(&raw_out)) {
-    return fail("GPGME cannot make room for a signature: {}", gpgme_text(error));
-  }
-  Data out(raw_out);
+  TRY_ASSIGN(Data in, data_from(text, "the text to sign"));
+  TRY_ASSIGN(Data out, new_data("a signature"));
 
   if (auto error = gpgme_op_sign(m_ctx.get(), in.get(), out.get(), mode)) {
     return sign_failure(error);
@@ -314,14 +238,7 @@ Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mo
                 m_fingerprint, printable(m_home), name ? name : "unknown", printable(m_home));
   }
 
-  size_t size = 0;
-  char* bytes = gpgme_data_release_and_get_mem(out.release(), &size);
-  if (!bytes) {
-    return fail("GPGME lost the signature made with key {}", m_fingerprint);
-  }
-  std::string signed_text(bytes, size);
-  gpgme_free(bytes);
-  return signed_text;
+  return take_bytes(std::move(out), fmt::format("the signature made with key {}", m_fingerprint));
 }
 
 Result<std::string> GpgmeSigner::public_key()

@@ -4,15 +4,15 @@
 
 require_tools gpg gpgv dpkg-deb apt-get apt-ftparchive
 
-# new_key: a passphrase-less signing key in $T/gnupg (short path: gpg-agent
-# sockets have a length limit); sets FPR and writes the public key to
-# $T/key.gpg.
+# new_key [UID]: a passphrase-less signing key in $GNUPGHOME_DIR (short path:
+# gpg-agent sockets have a length limit); sets FPR and writes the public key
+# to $T/key.gpg.
 new_key()
 {
   GNUPGHOME_DIR=$(mktemp -d /tmp/bmg-XXXXXX)
   chmod 700 "$GNUPGHOME_DIR"
   gpg --batch --homedir "$GNUPGHOME_DIR" --passphrase '' \
-    --quick-gen-key 'buildme test <test@example.org>' ed25519 sign never 2>/dev/null
+    --quick-gen-key "${1:-buildme test <test@example.org>}" ed25519 sign never 2>/dev/null
   FPR=$(gpg --homedir "$GNUPGHOME_DIR" --with-colons --list-secret-keys | awk -F: '/^fpr/{print $10; exit}')
   gpg --homedir "$GNUPGHOME_DIR" --export >"$T/key.gpg"
   [ -n "$FPR" ] || fail "could not make a gpg key"

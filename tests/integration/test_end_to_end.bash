@@ -7,56 +7,15 @@
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/sshd.bash"
-require_tools rsync openssl scp
-if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
-  echo "FAIL: this suite needs a real SMTP server: apt-get install python3-aiosmtpd" >&2
-  exit 1
-fi
+source "$(dirname "$0")/smtp.bash"
+require_tools rsync scp
 
 ARCH=$(dpkg --print-architecture)
-SMTP_PID=
 teardown()
 {
   drop_key
   stop_all_sshd
-  [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null
-  SMTP_PID=
-}
-
-# start_smtp: aiosmtpd with STARTTLS required and AUTH, on a free port.
-start_smtp()
-{
-  mkdir -p "$T/smtp"
-  if [ ! -f "$T/smtp/cert.pem" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
-      -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-      -keyout "$T/smtp/key.pem" -out "$T/smtp/cert.pem" 2>/dev/null || fail "openssl failed"
-    SMTP_PORT=$((20000 + RANDOM % 40000))
-  fi
-  rm -f "$T/smtp/ready"
-  /usr/bin/python3 "$BUILDME_SOURCE/tests/unit/smtp_server.py" --port "$SMTP_PORT" \
-    --folder "$T/smtp" --mode starttls --cert "$T/smtp/cert.pem" --key "$T/smtp/key.pem" \
-    --user buildme --password 's3cret!' >>"$T/smtp/server.log" 2>&1 &
-  SMTP_PID=$!
-  local waited
-  for waited in $(seq 1 100); do
-    [ -f "$T/smtp/ready" ] && return 0
-    sleep 0.1
-  done
-  fail "the SMTP server did not start: $(cat "$T/smtp/server.log")"
-}
-
-stop_smtp() { kill "$SMTP_PID" 2>/dev/null; wait "$SMTP_PID" 2>/dev/null; SMTP_PID=; }
-
-# mails_with SUBJECT_PART RECIPIENT: how many received mails match both.
-mails_with()
-{
-  local count=0 file
-  for file in "$T"/smtp/received/*.eml; do
-    [ -f "$file" ] || continue
-    grep -qE "^RCPT TO: <?$2>?\$" "$file" && grep -qF "$1" "$file" && count=$((count + 1))
-  done
-  echo $count
+  stop_smtp
 }
 
 configure()
@@ -66,20 +25,7 @@ configure()
   builder_section builder >>"$T/buildme.conf"
   sed -i 's|^repo_queue = .*|repo_queue = '"$T"'/queue/%(repository)s/%(product)s|' "$T/buildme.conf"
   repository_section extras-devel "live = $T/live/extras-devel" >>"$T/buildme.conf"
-  printf 's3cret!\n' >"$T/smtp-password"
-  cat >>"$T/buildme.conf" <<CONF
-
-[mail]
-smtp_url = smtp://127.0.0.1:$SMTP_PORT
-starttls = required
-username = buildme
-password_file = $T/smtp-password
-ca_file = $T/smtp/cert.pem
-from = buildme <buildme@example.org>
-list = builds@example.org
-log_url = https://builder.example.org/logs/%(product)s/%(job)s/%(arch)s/build.log
-timeout = 10
-CONF
+  mail_section >>"$T/buildme.conf"
 }
 
 test_an_upload_goes_from_scp_to_an_apt_install_from_live_with_mail()

@@ -528,7 +528,7 @@ TEST_SUITE("config: repositories")
     CHECK(devel.staging_dir == "/srv/repo/staging/extras-devel");
     CHECK(devel.products == std::vector<std::string>{"fremantle", "diablo"});
     CHECK(devel.components == std::vector<std::string>{"free", "non-free"});
-    CHECK(devel.sign_with == "0123456789ABCDEF0123456789abcdef01234567");
+    CHECK(devel.sign_with == "0123456789ABCDEF0123456789ABCDEF01234567");
     CHECK(devel.valid_for == std::chrono::hours(7 * 24));
     CHECK_FALSE(devel.by_hash);
     CHECK_FALSE(devel.gzip);
@@ -604,5 +604,60 @@ TEST_SUITE("config: mail")
                           "password_file = /p\n" +
                           ok),
               "[mail] password: give password or password_file, not both"));
+  }
+}
+
+TEST_SUITE("config: who may upload")
+{
+  TEST_CASE("without upload_keyring uploads are taken unsigned, with a year as the maximum age")
+  {
+    Config config = parse_ok(minimal);
+    for (const auto& product : config.products) {
+      CHECK(product.upload_keyrings.empty());
+      CHECK(product.upload_acl.empty());
+      CHECK(product.signature_max_age == std::chrono::hours(365 * 24));
+    }
+  }
+
+  TEST_CASE("upload_keyring lists keyrings; [product] overrides; %(product)s is filled in")
+  {
+    Config config =
+      parse_ok(minimal + "upload_keyring = /etc/buildme/team.gpg /etc/buildme/%(product)s.asc\n"
+                         "upload_acl = /etc/buildme/uploaders.acl\n"
+                         "signature_max_age = 30d\n"
+                         "[product diablo]\n"
+                         "upload_keyring = /etc/buildme/diablo.gpg\n"
+                         "signature_max_age = 12h\n");
+    const auto* fremantle = config.product("fremantle");
+    const auto* diablo = config.product("diablo");
+    CHECK(fremantle->upload_keyrings == std::vector<std::filesystem::path>{
+                                          "/etc/buildme/team.gpg", "/etc/buildme/fremantle.asc"});
+    CHECK(fremantle->upload_acl == "/etc/buildme/uploaders.acl");
+    CHECK(fremantle->signature_max_age == std::chrono::hours(30 * 24));
+    CHECK(diablo->upload_keyrings == std::vector<std::filesystem::path>{"/etc/buildme/diablo.gpg"});
+    CHECK(diablo->upload_acl == "/etc/buildme/uploaders.acl");
+    CHECK(diablo->signature_max_age == std::chrono::hours(12));
+  }
+
+  TEST_CASE("malformed upload settings are errors naming the section, the key and the fix")
+  {
+    CHECK(parse_error(minimal + "upload_keyring = keys/team.gpg\n") ==
+          "test.conf: [buildme] upload_keyring: 'keys/team.gpg' (for product fremantle) is not "
+          "an absolute path; write it from the root, like /srv/buildme/...");
+    CHECK(has(parse_error(minimal + "upload_keyring = /k.gpg\nupload_acl = acl\n"),
+              "[buildme] upload_acl: 'acl' (for product fremantle) is not an absolute path"));
+    CHECK(has(parse_error(minimal + "upload_acl = /etc/buildme/uploaders.acl\n"),
+              "[buildme] upload_acl: is set for product fremantle but upload_keyring is not"));
+    CHECK(has(parse_error(minimal + "upload_keyring = /k.gpg\n[product diablo]\n"
+                                    "upload_keyring =\nupload_acl = /a.acl\n"),
+              "[product diablo] upload_acl: is set for product diablo but upload_keyring"));
+    CHECK(parse_error(minimal + "signature_max_age = a year\n") ==
+          "test.conf: [buildme] signature_max_age: 'a year' is not a number of seconds (like "
+          "600, 10m or 7d)");
+    CHECK(has(parse_error(minimal + "signature_max_age = -5d\n"), "signature_max_age"));
+    CHECK(has(parse_error(minimal + "[product diablo]\nsignature_max_age = 0\n"),
+              "[product diablo] signature_max_age: is 0, which would refuse every signature"));
+    CHECK(has(parse_error(minimal + "upload_keyring = /k.gpg\nupload_keyrings = /k.gpg\n"),
+              "[buildme] upload_keyrings: unknown key"));
   }
 }

@@ -445,3 +445,73 @@ TEST_CASE("a control file over the size limit is not read")
   CHECK(control.message().find("big.dsc") != std::string::npos);
   CHECK(control.message().find("100") != std::string::npos);
 }
+
+TEST_CASE("garbage around and inside OpenPGP armor is refused, never read as signed text")
+{
+  SUBCASE("an opaque signed message (BEGIN PGP MESSAGE) is not a clear-signed one")
+  {
+    error_of(parse_control(
+               "-----BEGIN PGP MESSAGE-----\n\nowGbwMvMwMV4\n-----END PGP MESSAGE-----\n", "a.dsc"),
+             "a.dsc:1");
+  }
+  SUBCASE("an armor line with text after its marker is not armor")
+  {
+    error_of(parse_control("-----BEGIN PGP SIGNED MESSAGE-----x\nHash: SHA512\n\nSource: a\n" +
+                             signature_block,
+                           "a.dsc"),
+             "a.dsc:1");
+  }
+  SUBCASE("an armor header other than Hash")
+  {
+    error_of(parse_control("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\nComment: x\n\n"
+                           "Source: a\n" +
+                             signature_block,
+                           "a.dsc"),
+             "a.dsc:3");
+  }
+  SUBCASE("a signed message whose text is only the signature's armor")
+  {
+    error_of(parse_control("-----BEGIN PGP SIGNED MESSAGE-----\n\n-----BEGIN PGP SIGNATURE-----\n"
+                           "-----END PGP SIGNATURE-----\n",
+                           "a.dsc"),
+             "a.dsc:3");
+  }
+  SUBCASE("pseudo-random bytes mixed with armor lines never parse as signed")
+  {
+    // A fixed generator, so that a failure can be replayed.
+    std::uint32_t state = 12345;
+    auto next = [&] {
+      state = state * 1664525u + 1013904223u;
+      return state >> 24;
+    };
+    const std::string pieces[] = {"-----BEGIN PGP SIGNED MESSAGE-----\n",
+                                  "-----BEGIN PGP SIGNATURE-----\n",
+                                  "-----END PGP SIGNATURE-----\n",
+                                  "Hash: SHA256\n",
+                                  "\n",
+                                  "- ",
+                                  "Source: a\n",
+                                  " continued\n"};
+    for (int round = 0; round < 2000; ++round) {
+      std::string text;
+      const auto length = next() % 12;
+      for (std::uint32_t i = 0; i < length; ++i) {
+        if (next() % 3 == 0) {
+          text += static_cast<char>(next());
+        } else {
+          text += pieces[next() % std::size(pieces)];
+        }
+      }
+      CAPTURE(text);
+      auto control = parse_control(text, "a.dsc");
+      if (control && control->is_signed) {
+        // Only a whole, well-formed armor parses as signed.
+        CHECK(text.find("-----BEGIN PGP SIGNED MESSAGE-----\n") != std::string::npos);
+        CHECK(control->signature.ends_with("-----END PGP SIGNATURE-----\n"));
+        CHECK(control->signature.starts_with("-----BEGIN PGP SIGNATURE-----\n"));
+      } else if (!control) {
+        CHECK(control.message().starts_with("a.dsc:"));
+      }
+    }
+  }
+}

@@ -1,6 +1,7 @@
 #include "debian/verify.hpp"
 
 #include "scratch.hpp"
+#include "upload_texts.hpp"
 #include "util/digest.hpp"
 
 #include <doctest/doctest.h>
@@ -23,7 +24,11 @@ using buildme::debian::verdict_label;
 using buildme::debian::Verification;
 using buildme::debian::verify_upload;
 using buildme::debian::VerifyOptions;
+using buildme::test::changes_text;
+using buildme::test::digest;
+using buildme::test::dsc_text;
 using buildme::test::has;
+using buildme::test::PackageFile;
 using buildme::test::ScratchDir;
 using buildme::util::DigestKind;
 using buildme::util::DigestSet;
@@ -39,56 +44,6 @@ const TimePoint now = std::chrono::system_clock::from_time_t(1'704'110'400);
 constexpr std::chrono::seconds grace = 600s;
 constexpr std::chrono::seconds young = 10s; // well inside the grace period
 constexpr std::chrono::seconds old = 3600s; // well past it
-
-struct PackageFile
-{
-  std::string name;
-  std::string content;
-};
-
-std::string digest(DigestKind kind, std::string_view content)
-{
-  return *buildme::util::digest_bytes(content, DigestSet::all())[kind];
-}
-
-std::string listing(DigestKind kind, const std::vector<PackageFile>& files, bool with_section)
-{
-  std::string text = fmt::format("{}:\n", buildme::util::digest_field(kind));
-  for (const auto& file : files) {
-    text += fmt::format(" {} {} {}{}\n", digest(kind, file.content), file.content.size(),
-                        with_section ? "devel optional " : "", file.name);
-  }
-  return text;
-}
-
-// A .dsc as dpkg-source -b writes it, listing `files` with their real sizes
-// and digests.
-std::string dsc_text(std::string_view source, std::string_view version,
-                     const std::vector<PackageFile>& files)
-{
-  return fmt::format("Format: 3.0 (quilt)\nSource: {0}\nBinary: {0}\nArchitecture: any all\n"
-                     "Version: {1}\nMaintainer: Jane Doe <jane@example.org>\n",
-                     source, version) +
-         listing(DigestKind::sha1, files, false) + listing(DigestKind::sha256, files, false) +
-         listing(DigestKind::md5, files, false);
-}
-
-// A source-only .changes as dpkg-genchanges -S writes it.
-std::string changes_text(std::string_view source, std::string_view version,
-                         const std::vector<PackageFile>& files,
-                         std::string_view changed_by = "John Roe <john@example.org>")
-{
-  std::string text = fmt::format(
-    "Format: 1.8\nDate: Mon, 01 Jan 2024 00:00:00 +0000\nSource: {}\nArchitecture: source\n"
-    "Version: {}\nDistribution: unstable\nMaintainer: Jane Doe <jane@example.org>\n",
-    source, version);
-  if (!changed_by.empty()) {
-    text += fmt::format("Changed-By: {}\n", changed_by);
-  }
-  text += "Changes:\n hello (1.0-1) unstable; urgency=medium\n .\n   * Initial release.\n";
-  return text + listing(DigestKind::sha1, files, false) +
-         listing(DigestKind::sha256, files, false) + listing(DigestKind::md5, files, true);
-}
 
 // `text` with the one occurrence of `from` replaced.
 std::string replaced(std::string text, std::string_view from, std::string_view to)
@@ -979,4 +934,138 @@ TEST_CASE("digests known from intake are used instead of reading the file again,
     const auto result = verify_upload(Upload{incoming.dir(), dsc_name}, options);
     CHECK(result.verdict == Verdict::rejected);
   }
+}
+
+namespace {
+
+// A clear-signed file (in shape) whose signed text names the key that
+// FakeSignatures takes as its signer.
+std::string signed_by(const std::string& key)
+{
+  return "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nKey: " + key +
+         "\n-----BEGIN PGP SIGNATURE-----\n\nnot checked\n-----END PGP SIGNATURE-----\n";
+}
+
+// Signatures as a keyring would judge them, without gpg: a file made by
+// signed_by(KEY) is signed by KEY over `covers` (whatever else the file
+// says); anything else is unsigned. `allowed` is the one source each key may
+// upload, "*" for any.
+struct FakeSignatures : buildme::debian::UploadSignatures
+{
+  std::map<std::string, std::string> covers; // file name -> signed text
+  std::map<std::string, std::string> allowed;
+  std::map<std::string, long> used;
+
+  buildme::debian::SignatureCheck check(std::string_view file, std::string_view name) const override
+  {
+    buildme::debian::SignatureCheck result;
+    const auto at = file.find("\nKey: ");
+    if (at == std::string_view::npos) {
+      result.refused = std::string(name) + " is not signed";
+      return result;
+    }
+    const auto key = std::string(file.substr(at + 6, file.find('\n', at + 6) - at - 6));
+    result.signer = buildme::debian::Signer{key, key + " <" + key + "@example.org>"};
+    result.signed_text = covers.at(std::string(name));
+    result.signature_id = key + "-" + std::string(name);
+    return result;
+  }
+  std::string refuse_source(const buildme::debian::Signer& signer,
+                            std::string_view source) const override
+  {
+    auto found = allowed.find(signer.fingerprint);
+    return found != allowed.end() && (found->second == "*" || found->second == source)
+             ? std::string()
+             : signer.fingerprint + " may not upload " + std::string(source);
+  }
+  std::optional<long> job_with_signature(std::string_view id) const override
+  {
+    auto found = used.find(std::string(id));
+    return found == used.end() ? std::nullopt : std::optional<long>(found->second);
+  }
+};
+
+} // namespace
+
+TEST_CASE("with a keyring, only the text its signature covers is parsed, and the signer is the "
+          "uploader")
+{
+  Incoming incoming;
+  incoming.put_hello_dsc();
+  // The file on disk is no .changes at all: the signed text is.
+  incoming.put(changes_name, signed_by("ALICE"));
+  FakeSignatures signatures;
+  signatures.covers[changes_name] = hello_changes("Mallory <mallory@example.org>");
+  signatures.allowed["ALICE"] = "hello";
+  VerifyOptions options{now, grace};
+  options.signatures = &signatures;
+  auto result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+  INFO(result.reason);
+  CHECK(result.verdict == Verdict::accepted);
+  CHECK(result.files.count(orig.name) == 1);
+  CHECK(result.uploader() == "ALICE <ALICE@example.org>");
+  REQUIRE(result.signature);
+  CHECK(result.signature->signature_id == "ALICE-" + changes_name);
+
+  SUBCASE("a key that may not upload the source is refused")
+  {
+    signatures.allowed["ALICE"] = "bash";
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == "ALICE may not upload hello");
+    CHECK(result.uploader() == "ALICE <ALICE@example.org>");
+  }
+  SUBCASE("a signature used by an accepted upload is a replay, except for that job's own files")
+  {
+    signatures.used["ALICE-" + changes_name] = 7;
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(has(result.reason, "used before, by the upload accepted as job 7"));
+    options.job = 7;
+    CHECK(verify_upload(Upload{incoming.dir(), changes_name}, options).verdict ==
+          Verdict::accepted);
+  }
+  SUBCASE("a signed .dsc must be signed by a key that may upload its source")
+  {
+    incoming.put(dsc_name, signed_by("BOB"));
+    signatures.covers[dsc_name] = hello_dsc();
+    signatures.covers[changes_name] =
+      changes_text("hello", "1.0-1", {{dsc_name, signed_by("BOB")}, orig, debian_tar});
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == "BOB may not upload hello");
+    REQUIRE(result.dsc_signature);
+    CHECK(result.dsc_signature->signer->fingerprint == "BOB");
+    signatures.allowed["BOB"] = "*";
+    CHECK(verify_upload(Upload{incoming.dir(), changes_name}, options).verdict ==
+          Verdict::accepted);
+  }
+  SUBCASE("an unsigned file is refused, and nobody is its uploader")
+  {
+    incoming.put(changes_name, hello_changes());
+    result = verify_upload(Upload{incoming.dir(), changes_name}, options);
+    CHECK(result.verdict == Verdict::rejected);
+    CHECK(result.reason == changes_name + " is not signed");
+    CHECK(result.uploader() == "");
+  }
+}
+
+TEST_CASE("upload-drop's check applies the same signature rules to files not yet in incoming")
+{
+  ScratchDir scratch;
+  FakeSignatures signatures;
+  signatures.covers[changes_name] = hello_changes();
+  signatures.covers[dsc_name] = hello_dsc();
+  signatures.allowed = {{"ALICE", "hello"}, {"BOB", "bash"}};
+  const auto changes = scratch.write(changes_name, signed_by("ALICE"));
+  const auto dsc = scratch.write("elsewhere/" + dsc_name, hello_dsc());
+  CHECK(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures) == "");
+  scratch.write("elsewhere/" + dsc_name, signed_by("BOB"));
+  CHECK(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures) ==
+        "BOB may not upload hello");
+  CHECK(buildme::debian::refuse_signatures(scratch.write("u/" + changes_name, hello_changes()),
+                                           {dsc}, signatures) == changes_name + " is not signed");
+  signatures.used["ALICE-" + changes_name] = 3;
+  CHECK(has(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures),
+            "accepted as job 3"));
 }

@@ -1,11 +1,11 @@
 #include "sign/signer.hpp"
 
+#include "gpg_home.hpp"
 #include "scratch.hpp"
 #include "util/process.hpp"
 
 #include <doctest/doctest.h>
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -13,14 +13,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 using buildme::sign::make_gpgme_signer;
 using buildme::sign::Signer;
 using buildme::sign::SignerConfig;
+using buildme::test::GpgHome;
+using buildme::test::run;
 using buildme::test::ScratchDir;
 using buildme::util::ProcessResult;
 using buildme::util::run_process;
@@ -40,120 +40,6 @@ const std::string release_text = "Origin: buildme\n"
                                  "SHA256:\n"
                                  " 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
                                  " 1234 free/binary-armel/Packages\n";
-
-ProcessResult run(const std::vector<std::string>& argv)
-{
-  buildme::util::ProcessOptions options;
-  options.timeout = 60s; // a hang fails the test instead of stopping it
-  auto result = run_process(argv, options);
-  REQUIRE_MESSAGE(result.ok(), "these tests need gpg and gpgv (apt install gnupg gpgv): "
-                                 << (result.ok() ? std::string() : result.message()));
-  return *result;
-}
-
-// A GNUPGHOME of its own for one test. Made directly under /tmp: gpg-agent's
-// socket path must stay short. Its gpg-agent is stopped at the end, so no
-// agent outlives the test. Any pinentry the agent starts records that it ran
-// and then hangs, as a prompt nobody answers would: a signer that prompts
-// shows up as a slow failure and in prompted().
-class GpgHome
-{
-public:
-  GpgHome()
-  {
-    std::string pattern = "/tmp/bmgpg-XXXXXX";
-    if (!mkdtemp(pattern.data())) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    m_path = pattern; // mode 0700, as gpg wants its home
-    write("pinentry-trap", "#!/bin/sh\ntouch '" + (m_path / "prompted").string() + "'\nsleep 30\n");
-    fs::permissions(m_path / "pinentry-trap", fs::perms::owner_all);
-    write("gpg-agent.conf", "pinentry-program " + (m_path / "pinentry-trap").string() + "\n");
-  }
-  ~GpgHome()
-  {
-    stop_agent();
-    std::error_code ignored;
-    fs::remove_all(m_path, ignored);
-  }
-  GpgHome(const GpgHome&) = delete;
-  GpgHome& operator=(const GpgHome&) = delete;
-
-  std::string path() const { return m_path.string(); }
-  bool prompted() const { return fs::exists(m_path / "prompted"); }
-
-  void write(const std::string& name, const std::string& content) const
-  {
-    std::ofstream(m_path / name, std::ios::binary) << content;
-  }
-
-  ProcessResult gpg(std::vector<std::string> args) const
-  {
-    args.insert(args.begin(), {"gpg", "--batch", "--homedir", path()});
-    return run(args);
-  }
-
-  // Generates a key for `uid` (ed25519, or RSA where gpg lacks it) and
-  // returns its fingerprint. `before` is gpg's --faked-system-time for keys
-  // made in the past.
-  std::string generate_key(const std::string& uid, const std::string& passphrase = "",
-                           const std::string& usage = "sign", const std::string& expire = "never",
-                           const std::string& before = "")
-  {
-    for (const char* algo : {"ed25519", "rsa3072"}) {
-      std::vector<std::string> args{"--pinentry-mode", "loopback", "--passphrase", passphrase};
-      if (!before.empty()) {
-        args.insert(args.end(), {"--faked-system-time", before});
-      }
-      args.insert(args.end(), {"--quick-gen-key", uid, algo, usage, expire});
-      auto made = gpg(args);
-      if (made.exit_code == 0) {
-        // A fresh agent: no passphrase cached from the generation.
-        stop_agent();
-        return fingerprints(uid).at(0);
-      }
-      MESSAGE("gpg --quick-gen-key " << algo << " failed: " << made.err);
-    }
-    FAIL("gpg cannot generate a key (apt install gnupg)");
-    return {};
-  }
-
-  // The fingerprints of uid's secret key: the primary key's, then its
-  // subkeys'.
-  std::vector<std::string> fingerprints(const std::string& uid) const
-  {
-    auto listed = gpg({"--with-colons", "--list-secret-keys", uid});
-    REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
-    std::vector<std::string> result;
-    std::istringstream lines(listed.out);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.starts_with("fpr:")) {
-        auto end = line.rfind(':');
-        auto start = line.rfind(':', end - 1) + 1;
-        result.push_back(line.substr(start, end - start));
-      }
-    }
-    REQUIRE(!result.empty());
-    return result;
-  }
-
-  // The public key as a keyring file for gpgv.
-  fs::path export_keyring(const ScratchDir& scratch, const std::string& fingerprint) const
-  {
-    auto exported = gpg({"--export", fingerprint});
-    REQUIRE(exported.exit_code == 0);
-    REQUIRE(!exported.out.empty());
-    return scratch.write("keyring.gpg", exported.out);
-  }
-
-  void stop_agent() const
-  {
-    (void)run_process({"gpgconf", "--homedir", path(), "--kill", "gpg-agent"});
-  }
-
-private:
-  fs::path m_path;
-};
 
 std::unique_ptr<Signer> make_signer(const SignerConfig& config)
 {
@@ -356,15 +242,7 @@ TEST_CASE("a revoked key is refused, saying it is revoked")
 {
   GpgHome home;
   auto fingerprint = home.generate_key("revoked key <revoked@example.org>");
-  // gpg 2.2 keeps a revocation certificate for every key it makes; its
-  // armor line is escaped with ':' against importing it by accident.
-  auto certificate =
-    ScratchDir::read(fs::path(home.path()) / "openpgp-revocs.d" / (fingerprint + ".rev"));
-  auto armor = certificate.find(":-----BEGIN");
-  REQUIRE(armor != std::string::npos);
-  certificate.erase(armor, 1);
-  home.write("revocation.asc", certificate);
-  REQUIRE(home.gpg({"--import", home.path() + "/revocation.asc"}).exit_code == 0);
+  home.import(home.revocation_certificate(fingerprint));
 
   auto message = refusal({home.path(), fingerprint, ""});
   CHECK(message.find(fingerprint) != std::string::npos);

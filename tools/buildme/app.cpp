@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "history/history.hpp"
 #include "intake/intake.hpp"
+#include "intake/uploaders.hpp"
 #include "debian/verify.hpp"
 #include "jobs/reflect.hpp"
 #include "jobs/state_dir.hpp"
@@ -98,6 +99,8 @@ Options:
 
 check verifies without moving anything and without a grace period:
 exit 0 = good, 1 = bad (the reason is printed), 2 = usage or config error.
+It also says what the signature rules of the product whose incoming folder
+holds the file (upload_keyring, upload_acl) make of its signature.
 
 buildme exits 0 when all went as it should (rejecting a bad upload is
 normal work), 1 when something needs an operator, 2 on a usage or config
@@ -240,6 +243,10 @@ int run_tick(const Options& options)
     };
   }
   const auto intake = intake::run_intake(context.config, intake_options, context.clock, log);
+  if (!intake.stopped.empty()) {
+    fmt::print(stderr, "buildme: error: {}\n", intake.stopped);
+    return exit_usage;
+  }
 
   builder::DispatchSummary dispatch;
   if (!options.dry_run && !options.intake_only) {
@@ -385,6 +392,8 @@ int run_show(const Options& options)
     fmt::print("          held for a person: 'buildme retry {}' queues it again\n", number);
   }
   fmt::print("Uploader: {}\n", util::printable(job->uploader));
+  fmt::print("Signed:   {}\n",
+             job->signed_by.empty() ? "no (taken unsigned)" : "by key " + job->signed_by);
   fmt::print("Accepted: {}{}\n", format_time(job->accepted_at), job->priority ? " (priority)" : "");
   fmt::print("Upload:   {}\n", (job_dir / "upload").string());
   for (const auto& name : job->files) {
@@ -618,10 +627,22 @@ int run_retry(const Options& options)
       const long number = job.number;
       util::Log& log = *context.log;
       if (job.state == jobs::JobState::held) {
-        // Held because its files did not verify: they must now.
-        util::SystemClock clock;
-        const auto again = debian::verify_upload(debian::Upload{job_dir / "upload", job.upload},
-                                                 {clock.now(), std::chrono::seconds(0)});
+        // Held because its files did not verify: they must now, signature
+        // included.
+        std::unique_ptr<intake::Uploaders> uploaders;
+        if (const config::Product* product = context.config.product(job.product)) {
+          auto loaded = intake::load_uploaders(context.config, *product, context.clock);
+          if (!loaded) {
+            fmt::print(stderr, "buildme: error: {}\n", loaded.message());
+            return exit_usage;
+          }
+          uploaders = std::move(*loaded);
+        }
+        debian::VerifyOptions verify_options{context.clock.now(), std::chrono::seconds(0)};
+        verify_options.signatures = uploaders.get();
+        verify_options.job = number;
+        const auto again =
+          debian::verify_upload(debian::Upload{job_dir / "upload", job.upload}, verify_options);
         if (again.verdict != debian::Verdict::accepted) {
           fmt::print(stderr,
                      "buildme: job {} stays held: its upload in {} still does not verify ({}); "
@@ -648,6 +669,24 @@ int run_retry(const Options& options)
     });
 }
 
+// What check says of the signature, by the rules a tick would apply.
+std::string signature_verdict(const debian::Verification& result,
+                              const debian::UploadSignatures* signatures, std::string_view rules)
+{
+  if (!signatures) {
+    return fmt::format("not checked: {}", rules);
+  }
+  if (!result.signature) {
+    return fmt::format("not reached ({})", rules);
+  }
+  const auto& check = *result.signature;
+  if (!check.refused.empty()) {
+    return fmt::format("BAD ({}): {}", rules, util::printable(check.refused));
+  }
+  return fmt::format("GOOD ({}): signed by key {} ({})", rules, check.signer->fingerprint,
+                     util::printable(check.signer->user_id));
+}
+
 int run_check(const Options& options)
 {
   if (options.arguments.size() != 2) {
@@ -660,11 +699,42 @@ int run_check(const Options& options)
   }
   debian::Upload upload{file.parent_path().empty() ? "." : file.parent_path(), name};
   util::SystemClock clock;
-  const auto result =
-    debian::verify_upload(upload, debian::VerifyOptions{clock.now(), std::chrono::seconds(0)});
+  debian::VerifyOptions verify_options{clock.now(), std::chrono::seconds(0)};
+  std::unique_ptr<intake::Uploaders> uploaders;
+  std::string rules = fmt::format("no {}, so no upload_keyring", options.config_path);
+  // The signature rules of the product whose incoming folder holds the file
+  // (else of the first product); without the default config, none.
+  std::error_code ignored;
+  if (options.config_path != config::default_config_path ||
+      std::filesystem::exists(options.config_path, ignored)) {
+    auto loaded = load_context(options);
+    if (auto* status = std::get_if<int>(&loaded)) {
+      return *status;
+    }
+    const config::Config& config = std::get<0>(loaded)->config;
+    const config::Product* product = &config.products.front();
+    for (const auto& candidate : config.products) {
+      if (std::filesystem::equivalent(candidate.incoming_dir, upload.dir, ignored)) {
+        product = &candidate;
+      }
+    }
+    auto loaded_uploaders = intake::load_uploaders(config, *product, clock);
+    if (!loaded_uploaders) {
+      fmt::print(stderr, "buildme: error: {}\n", loaded_uploaders.message());
+      return exit_usage;
+    }
+    uploaders = std::move(*loaded_uploaders);
+    rules = uploaders ? "product " + product->name
+                      : fmt::format("product {} has no upload_keyring, so uploads are taken "
+                                    "unsigned",
+                                    product->name);
+  }
+  verify_options.signatures = uploaders.get();
+  const auto result = debian::verify_upload(upload, verify_options);
   const bool good = result.verdict == debian::Verdict::accepted;
   fmt::print("{}: {}: {}\n", util::printable(file.string()), good ? "GOOD" : "BAD",
              util::printable(result.reason));
+  fmt::print("  signature: {}\n", signature_verdict(result, uploaders.get(), rules));
   if (good && options.verbose) {
     fmt::print("  source {} version {}, uploader {}\n", result.source(), result.version(),
                util::printable(result.uploader()));

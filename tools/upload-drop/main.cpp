@@ -23,6 +23,10 @@ file under a hidden temporary name first, with upload_owner, upload_group and
 upload_mode from [buildme], then renamed in, the .dsc and .changes last. A
 name already in the incoming folder is refused and nothing is dropped; names
 must follow Debian's rules (no '/', no leading '.', no control characters).
+With the product's upload_keyring set, the upload must first pass the
+signature rules buildme applies (a key of the keyrings, upload_acl, no old,
+weak or replayed signature); otherwise nothing is placed and the reason is
+printed.
 
 Exit status: 0 dropped, 1 refused (the reason is printed), 2 usage or config
 error.
