@@ -252,6 +252,21 @@ Result<std::vector<AttemptRecord>> History::attempts(long job)
   return read_all(query, read_attempt);
 }
 
+Result<std::vector<long>> History::jobs_updated_since(std::int64_t since)
+{
+  TRY_ASSIGN(auto query, m_db.prepare("SELECT job FROM jobs WHERE updated_at >= ?1 ORDER BY job",
+                                      "list the jobs changed since a time"));
+  TRY(query.bind(since));
+  std::vector<long> jobs;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return jobs;
+    }
+    jobs.push_back(static_cast<long>(query.integer(0)));
+  }
+}
+
 Result<std::vector<AttemptRecord>> History::running()
 {
   TRY_ASSIGN(auto query,

@@ -13,6 +13,7 @@
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
 #include "mail/notify.hpp"
+#include "report/report.hpp"
 #include "util/cli.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
@@ -259,6 +260,10 @@ int run_tick(const Options& options)
     // The builds are claimed: the next tick may run while they go on.
     lock.release();
     failed_workers = builder::wait_workers(dispatch.children);
+  }
+  if (!options.dry_run) {
+    // The status site follows every tick; it never fails one.
+    report::report_after_tick(context.config, context.clock, log, outbox ? &*outbox : nullptr);
   }
   if (outbox) {
     // Mail waits in the outbox until the server takes it: a server that is
@@ -677,16 +682,7 @@ int run_check(const Options& options)
 
 namespace fs = std::filesystem;
 
-std::string age_text(std::int64_t seconds)
-{
-  if (seconds < 7200) {
-    return fmt::format("{} min", seconds / 60);
-  }
-  if (seconds < 2 * 86400) {
-    return fmt::format("{} h", seconds / 3600);
-  }
-  return fmt::format("{} days", seconds / 86400);
-}
+using util::age_text;
 
 int run_env_list(Context& context)
 {
