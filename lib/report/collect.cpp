@@ -108,9 +108,14 @@ Result<JobView> load_job_view(const config::Config& config, const fs::path& job_
         build.has_log = true;
         build.log_size = (*info)->size;
       }
-      build.log_tail = build.record.state == jobs::BuildState::building
-                         ? tail_of(log)
-                         : tail_of(log.parent_path() / "summary.log");
+      // A finished build's summary.log is the worker's pick of the lines
+      // that say why; without one, the end of the log.
+      if (build.record.state != jobs::BuildState::building) {
+        build.log_tail = tail_of(log.parent_path() / "summary.log");
+      }
+      if (build.log_tail.empty() && build.has_log) {
+        build.log_tail = tail_of(log);
+      }
     }
     view.builds.push_back(std::move(build));
   }

@@ -20,7 +20,7 @@ struct BuildView
   std::optional<builder::WaitReason> wait; // queued, depwait, or its job held
   bool has_log = false;                    // result_dir/JOB/ARCH/build.log exists
   std::uint64_t log_size = 0;
-  std::string log_tail; // the last lines: of the log while it runs, else summary.log
+  std::string log_tail; // the last lines of the log; when finished, summary.log if any
 };
 
 struct JobView
