@@ -227,7 +227,7 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n") ==
           "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
-          "[builder NAME], [mail], [repository NAME]");
+          "[builder NAME], [mail], [repository NAME], [report]");
     CHECK(
       has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
