@@ -107,8 +107,8 @@ int fill(const config::Config& config, long count)
     }
     (void)util::write_file_atomic(dir / "job.info", debian::write_paragraph(job.fields()), 0644,
                                   util::Durability::unsynced);
-    if (auto reflected = jobs::reflect(*history, job, builds, accepted + 360,
-                                       builder::slot_names(slots));
+    if (auto reflected =
+          jobs::reflect(*history, job, builds, accepted + 360, builder::slot_names(slots));
         !reflected) {
       fmt::print(stderr, "{}\n", reflected.message());
       return 1;

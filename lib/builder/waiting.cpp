@@ -81,9 +81,8 @@ WaitReason why_no_slot(const config::Config& config, const std::string& arch,
   if (exists) {
     return {WaitKind::slots_busy, fmt::format("all builders for {} are busy", arch)};
   }
-  return {WaitKind::no_builder,
-          fmt::format("no builder for {}; add one to {} with 'arches = {}'", arch, config.path,
-                      arch)};
+  return {WaitKind::no_builder, fmt::format("no builder for {}; add one to {} with 'arches = {}'",
+                                            arch, config.path, arch)};
 }
 
 WaitReason why_waiting(const config::Config& config, const jobs::Job& job, const jobs::Build& build,

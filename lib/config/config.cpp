@@ -871,7 +871,8 @@ Result<Report> Reader::report() const
                  "'dir = /srv/www/builder'");
   }
   TRY_ASSIGN(report.dir, path("report", "dir", std::string(trim(**dir)), ""));
-  for (auto [key, target] : {std::pair{"url", &report.url}, std::pair{"repo_url", &report.repo_url}}) {
+  for (auto [key, target] :
+       {std::pair{"url", &report.url}, std::pair{"repo_url", &report.repo_url}}) {
     auto value = m_ini.get("report", key);
     if (!value) {
       return value.error();

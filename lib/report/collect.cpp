@@ -123,9 +123,8 @@ Result<JobView> load_job_view(const config::Config& config, const fs::path& job_
   return view;
 }
 
-builder::Availability availability(const config::Config& config,
-                                   const std::vector<JobView>& views, std::int64_t now,
-                                   util::Log& log)
+builder::Availability availability(const config::Config& config, const std::vector<JobView>& views,
+                                   std::int64_t now, util::Log& log)
 {
   builder::Availability available;
   builder::HealthStore health(config.state_dir);
@@ -155,8 +154,7 @@ void explain_waits(const config::Config& config, JobView& view,
   }
   for (auto& build : view.builds) {
     if (build.record.state == jobs::BuildState::queued ||
-        build.record.state == jobs::BuildState::depwait ||
-        view.job.state == jobs::JobState::held) {
+        build.record.state == jobs::BuildState::depwait || view.job.state == jobs::JobState::held) {
       build.wait = builder::why_waiting(config, view.job, build.record, available);
     }
   }

@@ -27,9 +27,8 @@ Result<JobView> load_job_view(const config::Config& config, const std::filesyste
 
 // The builders set aside now (health records) and the slots that the
 // build records of `views` say are building.
-builder::Availability availability(const config::Config& config,
-                                   const std::vector<JobView>& views, std::int64_t now,
-                                   util::Log& log);
+builder::Availability availability(const config::Config& config, const std::vector<JobView>& views,
+                                   std::int64_t now, util::Log& log);
 
 // Says why each build of an open job waits (builder/waiting.hpp).
 void explain_waits(const config::Config& config, JobView& view,

@@ -97,8 +97,8 @@ std::string page_document(const config::Config& config, std::string_view path,
 std::string table(std::string_view caption_class, const std::vector<std::string>& head,
                   const std::vector<std::string>& rows)
 {
-  std::string out = fmt::format("<div class=\"scroll\"><table class=\"{}\">\n<thead><tr>",
-                                caption_class);
+  std::string out =
+    fmt::format("<div class=\"scroll\"><table class=\"{}\">\n<thead><tr>", caption_class);
   for (const auto& name : head) {
     out += "<th>" + name + "</th>";
   }
@@ -189,9 +189,8 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
 {
   const std::string path = "index.html";
   Page page;
-  page.json = Object{{"kind", "front"},
-                     {"title", config.report->title},
-                     {"generated_at", time_value(now)}};
+  page.json =
+    Object{{"kind", "front"}, {"title", config.report->title}, {"generated_at", time_value(now)}};
   std::string body = fmt::format("<h1>{}</h1>\n", h(config.report->title));
 
   // The queue, each item with why it waits.
@@ -219,12 +218,11 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
         continue;
       }
       const jobs::Job& job = view->job;
-      rows.push_back(
-        cells({link(path, job_page_path(job.number),
-                    fmt::format("{} (job {})", source_version(job.source, job.version),
-                                job.number)),
-               h(job.product), h(build.record.arch), when(job.accepted_at, now),
-               wait_html(*build.wait)}));
+      rows.push_back(cells(
+        {link(path, job_page_path(job.number),
+              fmt::format("{} (job {})", source_version(job.source, job.version), job.number)),
+         h(job.product), h(build.record.arch), when(job.accepted_at, now),
+         wait_html(*build.wait)}));
       queue.push(Object{{"job", job.number},
                         {"upload", job.upload},
                         {"product", job.product},
@@ -255,10 +253,9 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
         continue;
       }
       const std::string builder_cell =
-        build.builder.empty()
-          ? h(build.record.slot)
-          : link(path, builder_page_path(build.builder), build.builder) + " " +
-              h(build.record.slot);
+        build.builder.empty() ? h(build.record.slot)
+                              : link(path, builder_page_path(build.builder), build.builder) + " " +
+                                  h(build.record.slot);
       rows.push_back(cells(
         {link(path, job_page_path(job.number), source_version(job.source, job.version)),
          h(job.product), h(build.record.arch), builder_cell, when(build.record.started_at, now),
@@ -277,11 +274,12 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
     }
   }
   body += "<section id=\"running\"><h2>Building now</h2>\n";
-  body += rows.empty() ? "<p>No build runs.</p>\n"
-                       : table("running",
-                               {"Source", "Product", "Arch", "Builder", "Since",
-                                "Last lines of the log", "Log"},
-                               rows);
+  body +=
+    rows.empty()
+      ? "<p>No build runs.</p>\n"
+      : table("running",
+              {"Source", "Product", "Arch", "Builder", "Since", "Last lines of the log", "Log"},
+              rows);
   body += "</section>\n";
   page.json.set("running", std::move(running));
 
@@ -289,18 +287,18 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
   rows.clear();
   Value recent = Array{};
   for (const auto& row : front.recent) {
-    rows.push_back(cells({when(row.finished_at, now),
-                          link(path, job_page_path(row.job), source_version(row.source, row.version)),
-                          h(row.product), h(row.arch), state_badge(row.state),
-                          row.has_log ? link(path, log_page_path(row.product, row.job, row.arch),
-                                             "build.log")
-                                      : "&#8211;"}));
+    rows.push_back(
+      cells({when(row.finished_at, now),
+             link(path, job_page_path(row.job), source_version(row.source, row.version)),
+             h(row.product), h(row.arch), state_badge(row.state),
+             row.has_log ? link(path, log_page_path(row.product, row.job, row.arch), "build.log")
+                         : "&#8211;"}));
     recent.push(row_value(path, row));
   }
   body += "<section id=\"results\"><h2>Recent results</h2>\n";
-  body += rows.empty() ? "<p>No build has finished yet.</p>\n"
-                       : table("results", {"Finished", "Source", "Product", "Arch", "Result", "Log"},
-                               rows);
+  body += rows.empty()
+            ? "<p>No build has finished yet.</p>\n"
+            : table("results", {"Finished", "Source", "Product", "Arch", "Result", "Log"}, rows);
   body += "</section>\n";
   page.json.set("recent", std::move(recent));
 
@@ -319,11 +317,11 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
                        {"failed_7d", count.failed}});
   }
   body += "<section id=\"counts\"><h2>Per product and arch</h2>\n";
-  body += rows.empty() ? "<p>No builds yet.</p>\n"
-                       : table("counts",
-                               {"Product", "Arch", "Queued", "Building", "Built (7 days)",
-                                "Failed (7 days)"},
-                               rows);
+  body +=
+    rows.empty()
+      ? "<p>No builds yet.</p>\n"
+      : table("counts",
+              {"Product", "Arch", "Queued", "Building", "Built (7 days)", "Failed (7 days)"}, rows);
   body += "</section>\n";
   page.json.set("counts", std::move(counts));
 
@@ -354,8 +352,7 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
   return page;
 }
 
-Page stuck_page(const config::Config& config, const std::vector<StuckItem>& stuck,
-                std::int64_t now)
+Page stuck_page(const config::Config& config, const std::vector<StuckItem>& stuck, std::int64_t now)
 {
   const std::string path = "stuck.html";
   Page page;
@@ -370,11 +367,11 @@ Page stuck_page(const config::Config& config, const std::vector<StuckItem>& stuc
   std::vector<std::string> rows;
   Value items = Array{};
   for (const auto& item : stuck) {
-    rows.push_back(cells(
-      {h(to_string(item.kind)),
-       link(path, job_page_path(item.job),
-            source_version(item.source, item.version) + (item.arch.empty() ? "" : " [" + item.arch + "]")),
-       h(item.product), when(item.since, now), h(item.text)}));
+    rows.push_back(cells({h(to_string(item.kind)),
+                          link(path, job_page_path(item.job),
+                               source_version(item.source, item.version) +
+                                 (item.arch.empty() ? "" : " [" + item.arch + "]")),
+                          h(item.product), when(item.since, now), h(item.text)}));
     items.push(Object{{"key", item.key},
                       {"kind", std::string(to_string(item.kind))},
                       {"job", item.job},
@@ -397,8 +394,8 @@ Page job_page(const config::Config& config, const JobView& view)
 {
   const jobs::Job& job = view.job;
   const std::string path = job_page_path(job.number);
-  const std::string title = fmt::format("{} (job {})", source_version(job.source, job.version),
-                                        job.number);
+  const std::string title =
+    fmt::format("{} (job {})", source_version(job.source, job.version), job.number);
   Page page;
   Value files = Array{};
   for (const auto& file : job.files) {
@@ -434,54 +431,52 @@ Page job_page(const config::Config& config, const JobView& view)
   std::string tails;
   for (const auto& build : view.builds) {
     const jobs::Build& record = build.record;
-    const std::string took =
-      record.finished_at > record.started_at && record.started_at > 0
-        ? util::age_text(record.finished_at - record.started_at)
-        : "&#8211;";
+    const std::string took = record.finished_at > record.started_at && record.started_at > 0
+                               ? util::age_text(record.finished_at - record.started_at)
+                               : "&#8211;";
     const std::string why = build.wait ? wait_html(*build.wait) : h(record.reason);
-    rows.push_back(cells({h(record.arch), state_badge(jobs::to_string(record.state)),
-                          std::to_string(record.attempts),
-                          build.builder.empty()
-                            ? "&#8211;"
-                            : link(path, builder_page_path(build.builder), build.builder),
-                          when(record.started_at), when(record.finished_at), took, why,
-                          log_link(path, job, build)}));
-    builds.push(Object{
-      {"arch", record.arch},
-      {"state", std::string(jobs::to_string(record.state))},
-      {"attempts", record.attempts},
-      {"builder", build.builder},
-      {"slot", record.slot},
-      {"started_at", time_value(record.started_at)},
-      {"finished_at", time_value(record.finished_at)},
-      {"reason", record.reason},
-      {"wait", wait_value(build.wait)},
-      {"log", build.has_log ? Value(relative(path, log_page_path(job.product, job.number,
-                                                                 record.arch)))
-                            : Value()},
-      {"log_size", static_cast<long long>(build.log_size)},
-      {"log_tail", build.log_tail}});
+    rows.push_back(cells(
+      {h(record.arch), state_badge(jobs::to_string(record.state)), std::to_string(record.attempts),
+       build.builder.empty() ? "&#8211;"
+                             : link(path, builder_page_path(build.builder), build.builder),
+       when(record.started_at), when(record.finished_at), took, why, log_link(path, job, build)}));
+    builds.push(
+      Object{{"arch", record.arch},
+             {"state", std::string(jobs::to_string(record.state))},
+             {"attempts", record.attempts},
+             {"builder", build.builder},
+             {"slot", record.slot},
+             {"started_at", time_value(record.started_at)},
+             {"finished_at", time_value(record.finished_at)},
+             {"reason", record.reason},
+             {"wait", wait_value(build.wait)},
+             {"log", build.has_log
+                       ? Value(relative(path, log_page_path(job.product, job.number, record.arch)))
+                       : Value()},
+             {"log_size", static_cast<long long>(build.log_size)},
+             {"log_tail", build.log_tail}});
     if (!build.log_tail.empty()) {
       tails += fmt::format("<h3>{}: the last lines of the log</h3>\n<pre class=\"log\">{}</pre>\n",
                            h(record.arch), h(build.log_tail));
     }
   }
   body += "<section id=\"builds\"><h2>Builds</h2>\n";
-  body += rows.empty() ? "<p>No builds planned yet.</p>\n"
-                       : table("builds",
-                               {"Arch", "State", "Attempts", "Builder", "Started", "Finished",
-                                "Took", "Why", "Log"},
-                               rows);
+  body +=
+    rows.empty()
+      ? "<p>No builds planned yet.</p>\n"
+      : table("builds",
+              {"Arch", "State", "Attempts", "Builder", "Started", "Finished", "Took", "Why", "Log"},
+              rows);
   body += tails + "</section>\n";
   page.json.set("builds", std::move(builds));
 
   rows.clear();
   Value attempts = Array{};
   for (const auto& attempt : view.attempts) {
-    rows.push_back(cells({h(attempt.arch), std::to_string(attempt.attempt), h(attempt.slot),
-                          when(attempt.started_at), when(attempt.finished_at),
-                          attempt.result.empty() ? "running" : state_badge(attempt.result),
-                          h(attempt.reason)}));
+    rows.push_back(
+      cells({h(attempt.arch), std::to_string(attempt.attempt), h(attempt.slot),
+             when(attempt.started_at), when(attempt.finished_at),
+             attempt.result.empty() ? "running" : state_badge(attempt.result), h(attempt.reason)}));
     attempts.push(Object{{"arch", attempt.arch},
                          {"attempt", attempt.attempt},
                          {"builder", attempt.builder},
@@ -499,8 +494,8 @@ Page job_page(const config::Config& config, const JobView& view)
   }
   page.json.set("attempts", std::move(attempts));
 
-  body += fmt::format("<section id=\"upload\"><h2>Upload</h2>\n<p>{}, with:</p>\n<ul>\n",
-                      h(job.upload));
+  body +=
+    fmt::format("<section id=\"upload\"><h2>Upload</h2>\n<p>{}, with:</p>\n<ul>\n", h(job.upload));
   for (const auto& file : job.files) {
     body += "<li>" + h(file) + "</li>\n";
   }
@@ -519,8 +514,8 @@ Page source_page(const config::Config& config, const std::string& source,
   const std::string path = source_page_path(source);
   Page page;
   page.json = Object{{"kind", "source"}, {"source", source}};
-  std::string body = fmt::format("<h1>{}</h1>\n<p>Every version uploaded, newest first.</p>\n",
-                                 h(source));
+  std::string body =
+    fmt::format("<h1>{}</h1>\n<p>Every version uploaded, newest first.</p>\n", h(source));
   std::vector<std::string> rows;
   Value jobs_value = Array{};
   for (std::size_t i = 0; i < builds.size();) {
@@ -530,10 +525,10 @@ Page source_page(const config::Config& config, const std::string& source,
     for (; i < builds.size() && builds[i].job == first.job; ++i) {
       const BuildRow& row = builds[i];
       if (!row.arch.empty()) {
-        results += fmt::format("{} {} ({}) ", h(row.arch), state_badge(row.state),
-                               row.has_log
-                                 ? link(path, log_page_path(row.product, row.job, row.arch), "log")
-                                 : std::string("no log"));
+        results +=
+          fmt::format("{} {} ({}) ", h(row.arch), state_badge(row.state),
+                      row.has_log ? link(path, log_page_path(row.product, row.job, row.arch), "log")
+                                  : std::string("no log"));
         job_builds.push(Object{{"arch", row.arch},
                                {"state", row.state},
                                {"attempts", row.attempts},
@@ -617,13 +612,14 @@ Page distribution_page(const config::Config& config, const Distribution& dist)
   const std::string path = distribution_page_path(dist.repository, dist.dist);
   const std::string title = dist.repository + "/" + dist.dist;
   Page page;
-  page.json = Object{{"kind", "distribution"},
-                     {"repository", dist.repository},
-                     {"dist", dist.dist},
-                     {"deb_line", dist.deb_line},
-                     {"sign_with", dist.sign_with},
-                     {"key", dist.key_link.empty() ? Value() : Value(relative(path, dist.key_link))},
-                     {"error", dist.error.empty() ? Value() : Value(dist.error)}};
+  page.json =
+    Object{{"kind", "distribution"},
+           {"repository", dist.repository},
+           {"dist", dist.dist},
+           {"deb_line", dist.deb_line},
+           {"sign_with", dist.sign_with},
+           {"key", dist.key_link.empty() ? Value() : Value(relative(path, dist.key_link))},
+           {"error", dist.error.empty() ? Value() : Value(dist.error)}};
   std::string body = fmt::format("<h1>{}</h1>\n<p>To use it, add this line to "
                                  "<code>/etc/apt/sources.list.d/{}.list</code>:</p>\n"
                                  "<pre class=\"deb\"><code>{}</code></pre>\n",

@@ -138,8 +138,8 @@ std::string sha256(std::string_view data)
 class Site
 {
 public:
-  Site(const config::Config& config, const util::Clock& clock, util::Log& log,
-       mail::Outbox* outbox, Database db)
+  Site(const config::Config& config, const util::Clock& clock, util::Log& log, mail::Outbox* outbox,
+       Database db)
     : m_config(config), m_report(*config.report), m_clock(clock), m_log(log), m_outbox(outbox),
       m_db(std::move(db)), m_now(util::unix_seconds(clock.now()))
   {
@@ -176,7 +176,8 @@ private:
 
 Result<std::optional<std::int64_t>> Site::meta(const char* key)
 {
-  TRY_ASSIGN(auto query, m_db.cached("SELECT value FROM meta WHERE key = ?1", "read the site state"));
+  TRY_ASSIGN(auto query,
+             m_db.cached("SELECT value FROM meta WHERE key = ?1", "read the site state"));
   TRY(query.bind(std::string_view(key)));
   TRY_ASSIGN(bool row, query.next());
   std::optional<std::int64_t> value;
@@ -264,7 +265,8 @@ Result<std::set<long>> Site::jobs_to_read(bool all, history::History* history)
   TRY_ASSIGN(auto changed, history->jobs_updated_since(*mark));
   numbers.insert(changed.begin(), changed.end());
   // New jobs the history may not know yet: every number up to next-job.
-  TRY_ASSIGN(auto newest, m_db.cached("SELECT coalesce(max(job), 0) FROM jobs", "find the newest job"));
+  TRY_ASSIGN(auto newest,
+             m_db.cached("SELECT coalesce(max(job), 0) FROM jobs", "find the newest job"));
   TRY_ASSIGN(bool row, newest.next());
   const long known = row ? static_cast<long>(newest.integer(0)) : 0;
   TRY(newest.run());
@@ -431,20 +433,20 @@ Status Site::write_distribution_pages(bool all, Front& front)
       shown.sign_with = repository.sign_with;
       const std::string base =
         m_report.repo_url.empty() ? "https://repository.example.org/" : m_report.repo_url;
-      shown.deb_line = fmt::format("deb {}{}{} {} {}",
-                                   repository.sign_with.empty()
-                                     ? std::string()
-                                     : fmt::format("[signed-by=/usr/share/keyrings/{}.gpg] ",
-                                                   repository.name),
-                                   base, repository.name, dist,
-                                   util::join(repository.components, " "));
+      shown.deb_line =
+        fmt::format("deb {}{}{} {} {}",
+                    repository.sign_with.empty()
+                      ? std::string()
+                      : fmt::format("[signed-by=/usr/share/keyrings/{}.gpg] ", repository.name),
+                    base, repository.name, dist, util::join(repository.components, " "));
       const std::string key_file = fmt::format("keys/{}.gpg", segment(repository.name));
       if (present(m_report.dir / key_file)) {
         shown.key_link = key_file;
       }
       if (present(catalog_path)) {
         auto catalog = repo::Catalog::open(catalog_path.string());
-        auto members = catalog ? catalog->members(dist) : Result<std::vector<repo::Member>>(catalog.error());
+        auto members =
+          catalog ? catalog->members(dist) : Result<std::vector<repo::Member>>(catalog.error());
         if (members) {
           shown.members = std::move(*members);
           std::sort(shown.members.begin(), shown.members.end(),
@@ -457,8 +459,9 @@ Status Site::write_distribution_pages(bool all, Front& front)
       }
       TRY(write_page(page_path, distribution_page(m_config, shown)));
       // Not a cached statement: its key is made at run time.
-      TRY_ASSIGN(auto update, m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                                           "write the site state"));
+      TRY_ASSIGN(auto update,
+                 m_db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                              "write the site state"));
       TRY(update.bind(key, stamp));
       TRY(update.run());
     }
@@ -533,7 +536,8 @@ Status Site::mail_stuck(const std::vector<StuckItem>& items)
     }
   }
   for (const auto& item : gone) {
-    TRY_ASSIGN(auto forget, m_db.cached("DELETE FROM stuck WHERE item = ?1", "forget a stuck item"));
+    TRY_ASSIGN(auto forget,
+               m_db.cached("DELETE FROM stuck WHERE item = ?1", "forget a stuck item"));
     TRY(forget.bind(item));
     TRY(forget.run());
   }
@@ -543,9 +547,9 @@ Status Site::mail_stuck(const std::vector<StuckItem>& items)
   std::string body = fmt::format("{} newly stuck (longer than {}):\n\n", fresh.size(),
                                  util::age_text(m_report.stuck_after.count()));
   for (const StuckItem* item : fresh) {
-    body += fmt::format("- {} {} {}{} (job {}): {}\n", to_string(item->kind), item->source,
-                        item->version, item->arch.empty() ? "" : " [" + item->arch + "]",
-                        item->job, item->text);
+    body +=
+      fmt::format("- {} {} {}{} (job {}): {}\n", to_string(item->kind), item->source, item->version,
+                  item->arch.empty() ? "" : " [" + item->arch + "]", item->job, item->text);
     if (!m_report.url.empty()) {
       body += fmt::format("  {}{}\n", m_report.url, job_page_path(item->job));
     }
@@ -553,8 +557,7 @@ Status Site::mail_stuck(const std::vector<StuckItem>& items)
   if (!m_report.url.empty()) {
     body += fmt::format("\nEverything stuck now: {}stuck.html\n", m_report.url);
   }
-  mail::notify_list(*m_config.mail,
-                    *m_outbox,
+  mail::notify_list(*m_config.mail, *m_outbox,
                     fmt::format("STUCK: {} item{}", fresh.size(), fresh.size() == 1 ? "" : "s"),
                     body, m_log);
   for (const StuckItem* item : fresh) {
@@ -635,7 +638,8 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
       for (const auto& build : view.builds) {
         TRY(copy_log(view, build));
       }
-      TRY_ASSIGN(bool changed, write_page(job_page_path(view.job.number), job_page(m_config, view)));
+      TRY_ASSIGN(bool changed,
+                 write_page(job_page_path(view.job.number), job_page(m_config, view)));
       if (changed || all) {
         sources.insert(view.job.source);
       }

@@ -34,12 +34,12 @@ enum class Rewrite
 
 struct ReportSummary
 {
-  bool skipped = false;   // another run held the lock
-  int jobs_read = 0;      // job records read
-  int pages_written = 0;  // files written (pages, JSON, logs, feed)
-  int pages_same = 0;     // rendered, found unchanged, not written
-  int stuck = 0;          // items stuck now
-  int stuck_mailed = 0;   // newly stuck, mailed now
+  bool skipped = false;             // another run held the lock
+  int jobs_read = 0;                // job records read
+  int pages_written = 0;            // files written (pages, JSON, logs, feed)
+  int pages_same = 0;               // rendered, found unchanged, not written
+  int stuck = 0;                    // items stuck now
+  int stuck_mailed = 0;             // newly stuck, mailed now
   std::vector<std::string> written; // the files written, relative to the site
 };
 

@@ -25,11 +25,11 @@ std::string_view to_string(StuckKind kind)
   return "?";
 }
 
-std::vector<StuckItem>
-find_stuck(const std::vector<JobView>& open, const std::vector<BuildRow>& unbuilt_latest,
-           const std::function<std::vector<std::int64_t>(const std::string& source,
-                                                         const std::string& arch)>& past_durations,
-           std::chrono::seconds stuck_after, std::int64_t now)
+std::vector<StuckItem> find_stuck(
+  const std::vector<JobView>& open, const std::vector<BuildRow>& unbuilt_latest,
+  const std::function<std::vector<std::int64_t>(const std::string& source,
+                                                const std::string& arch)>& past_durations,
+  std::chrono::seconds stuck_after, std::int64_t now)
 {
   const std::int64_t limit = stuck_after.count();
   std::vector<StuckItem> stuck;
@@ -82,11 +82,12 @@ find_stuck(const std::vector<JobView>& open, const std::vector<BuildRow>& unbuil
       parts.push_back(fmt::format("{} {}", row->arch, row->state));
       since = std::max({since, row->finished_at, row->accepted_at});
     }
-    stuck.push_back({fmt::format("unbuilt/{}/{}/{}", first.product, first.source, first.version),
-                     StuckKind::unbuilt, job, first.product, first.source, first.version, "", since,
-                     fmt::format("the latest version is not built for every arch of {} ({}) "
-                                 "for {}",
-                                 first.product, util::join(parts, ", "), util::age_text(now - since))});
+    stuck.push_back(
+      {fmt::format("unbuilt/{}/{}/{}", first.product, first.source, first.version),
+       StuckKind::unbuilt, job, first.product, first.source, first.version, "", since,
+       fmt::format("the latest version is not built for every arch of {} ({}) "
+                   "for {}",
+                   first.product, util::join(parts, ", "), util::age_text(now - since))});
   }
   return stuck;
 }

@@ -28,10 +28,10 @@ inline constexpr std::int64_t overdue_minimum = 30 * 60;
 // latest job of each product and source whose state is neither built nor
 // open, one row per build that did not succeed; `past_durations(source,
 // arch)`: seconds of its last successful builds.
-std::vector<StuckItem>
-find_stuck(const std::vector<JobView>& open, const std::vector<BuildRow>& unbuilt_latest,
-           const std::function<std::vector<std::int64_t>(const std::string& source,
-                                                         const std::string& arch)>& past_durations,
-           std::chrono::seconds stuck_after, std::int64_t now);
+std::vector<StuckItem> find_stuck(
+  const std::vector<JobView>& open, const std::vector<BuildRow>& unbuilt_latest,
+  const std::function<std::vector<std::int64_t>(const std::string& source,
+                                                const std::string& arch)>& past_durations,
+  std::chrono::seconds stuck_after, std::int64_t now);
 
 } // namespace buildme::report

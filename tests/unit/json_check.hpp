@@ -102,7 +102,8 @@ private:
         const char escaped = m_text[m_at++];
         if (escaped == 'u') {
           for (int i = 0; i < 4; ++i) {
-            if (m_at >= m_text.size() || !std::isxdigit(static_cast<unsigned char>(m_text[m_at++]))) {
+            if (m_at >= m_text.size() ||
+                !std::isxdigit(static_cast<unsigned char>(m_text[m_at++]))) {
               return false;
             }
           }
@@ -145,7 +146,8 @@ private:
   char peek() const { return m_at < m_text.size() ? m_text[m_at] : '\0'; }
   void skip()
   {
-    while (m_at < m_text.size() && std::string_view(" \t\n\r").find(m_text[m_at]) != std::string_view::npos) {
+    while (m_at < m_text.size() &&
+           std::string_view(" \t\n\r").find(m_text[m_at]) != std::string_view::npos) {
       ++m_at;
     }
   }

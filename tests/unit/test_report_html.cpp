@@ -31,7 +31,8 @@ TEST_SUITE("report: escaping what uploads and logs say")
 
   TEST_CASE("bytes that are not UTF-8 and control characters become U+FFFD, text stays")
   {
-    const std::string bad = std::string("a\xff") + "b\xc3" + "\x1b[31mred\x00z" + std::string(1, '\0');
+    const std::string bad =
+      std::string("a\xff") + "b\xc3" + "\x1b[31mred\x00z" + std::string(1, '\0');
     const std::string clean = clean_text(bad);
     CHECK(clean.find('\x1b') == std::string::npos);
     CHECK(clean.find('\0') == std::string::npos);

@@ -43,18 +43,17 @@ struct SiteFixture
 
   explicit SiteFixture(const std::string& extra = "")
   {
-    config = test::test_config(scratch.path(),
-                               fmt::format("[product fremantle]\n"
-                                           "arches = armel\n"
-                                           "[builder b1]\n"
-                                           "host = local\n"
-                                           "arches = armel\n"
-                                           "[report]\n"
-                                           "dir = {}\n"
-                                           "url = https://builder.example.org/\n"
-                                           "title = Example <extras> autobuilder\n",
-                                           site.string()) +
-                                 extra);
+    config = test::test_config(scratch.path(), fmt::format("[product fremantle]\n"
+                                                           "arches = armel\n"
+                                                           "[builder b1]\n"
+                                                           "host = local\n"
+                                                           "arches = armel\n"
+                                                           "[report]\n"
+                                                           "dir = {}\n"
+                                                           "url = https://builder.example.org/\n"
+                                                           "title = Example <extras> autobuilder\n",
+                                                           site.string()) +
+                                                 extra);
     REQUIRE(state.prepare());
   }
 

@@ -102,8 +102,8 @@ TEST_SUITE("report: what is stuck")
   TEST_CASE("a build running far longer than the package's last builds is overdue")
   {
     const std::int64_t now = 1000 * day;
-    std::vector<JobView> open{job_with(
-      5, jobs::JobState::building, now - 3600, {build_of(jobs::BuildState::building, now - 3600)})};
+    std::vector<JobView> open{job_with(5, jobs::JobState::building, now - 3600,
+                                       {build_of(jobs::BuildState::building, now - 3600)})};
     auto ten_minutes = [](const std::string& source, const std::string& arch) {
       CHECK(source == "hello");
       CHECK(arch == "armel");
@@ -124,8 +124,9 @@ TEST_SUITE("report: what is stuck")
   TEST_CASE("a source whose latest version failed is stuck once per version, naming each arch")
   {
     const std::int64_t now = 1000 * day;
-    BuildRow armel{9,  "fremantle",     "hello", "1.0-9", "m", "armel", "build-failed", "b1", 1,
-                   now - 5 * day, now - 5 * day, now - 4 * day, "failed", true};
+    BuildRow armel{
+      9,    "fremantle", "hello",       "1.0-9",       "m",           "armel",  "build-failed",
+      "b1", 1,           now - 5 * day, now - 5 * day, now - 4 * day, "failed", true};
     BuildRow i386 = armel;
     i386.arch = "i386";
     i386.state = "builder-error";

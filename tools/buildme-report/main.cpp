@@ -49,7 +49,8 @@ int main(int argc, char** argv)
         argc, argv, usage_text, fmt::format("buildme-report (buildme) {}", BUILDME_VERSION))) {
     return *answered;
   }
-  auto line = util::parse_command_line(argc, argv, {{"config", 'c', true}, {"all"}, {"verbose", 'v'}});
+  auto line =
+    util::parse_command_line(argc, argv, {{"config", 'c', true}, {"all"}, {"verbose", 'v'}});
   if (!line || !line->arguments.empty()) {
     fmt::print(stderr, "buildme-report: {}\nTry 'buildme-report --help'.\n",
                line ? fmt::format("unknown argument {}", util::printable(line->arguments.front()))
@@ -74,9 +75,9 @@ int main(int argc, char** argv)
   if (config->mail) {
     outbox.emplace(config->state_dir, clock);
   }
-  auto written = report::write_report(*config, line->has("all") ? report::Rewrite::all
-                                                                 : report::Rewrite::changed,
-                                      clock, log, outbox ? &*outbox : nullptr);
+  auto written = report::write_report(
+    *config, line->has("all") ? report::Rewrite::all : report::Rewrite::changed, clock, log,
+    outbox ? &*outbox : nullptr);
   if (!written) {
     fmt::print(stderr, "buildme-report: error: {}\n", written.message());
     return util::exit_attention;
