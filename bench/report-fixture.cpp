@@ -118,6 +118,15 @@ int fill(const config::Config& config, long count)
   return 0;
 }
 
+// The job's state follows its builds, and the history follows the records.
+int settle(const config::Config& config, const fs::path& dir)
+{
+  (void)jobs::update_job_state(dir);
+  auto history = history::History::open((config.state_dir / "history.sqlite").string());
+  const auto slots = builder::all_slots(config);
+  return history && jobs::reflect(*history, dir, now_seconds(), builder::slot_names(slots)) ? 0 : 1;
+}
+
 int start(const config::Config& config, long number)
 {
   jobs::StateDir state(config.state_dir);
@@ -137,10 +146,7 @@ int start(const config::Config& config, long number)
     }
     write_log(config, number, arch);
   }
-  (void)jobs::update_job_state(dir);
-  auto history = history::History::open((config.state_dir / "history.sqlite").string());
-  const auto slots = builder::all_slots(config);
-  return history && jobs::reflect(*history, dir, now_seconds(), builder::slot_names(slots)) ? 0 : 1;
+  return settle(config, dir);
 }
 
 int finish(const config::Config& config, long number)
@@ -156,10 +162,7 @@ int finish(const config::Config& config, long number)
     }
     write_log(config, number, arch);
   }
-  (void)jobs::update_job_state(dir);
-  auto history = history::History::open((config.state_dir / "history.sqlite").string());
-  const auto slots = builder::all_slots(config);
-  return history && jobs::reflect(*history, dir, now_seconds(), builder::slot_names(slots)) ? 0 : 1;
+  return settle(config, dir);
 }
 
 } // namespace

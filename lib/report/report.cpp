@@ -82,13 +82,11 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 PRAGMA user_version = 1;
 )sql";
 
-// A result, not a state on the way (what recent results and the feed list).
-constexpr const char* finished_states =
-  "b.state NOT IN ('queued', 'building', 'depwait') AND b.finished_at > 0";
-
-constexpr const char* row_columns =
-  "j.job, j.product, j.source, j.version, j.uploader, b.arch, b.state, b.builder, b.attempts, "
-  "j.accepted_at, b.started_at, b.finished_at, b.reason, b.has_log";
+// The columns read_row reads, for the queries below (string literals, as
+// Database::cached wants them).
+#define BUILD_ROW_COLUMNS                                                                          \
+  "j.job, j.product, j.source, j.version, j.uploader, b.arch, b.state, b.builder, b.attempts, "    \
+  "j.accepted_at, b.started_at, b.finished_at, b.reason, b.has_log"
 
 BuildRow read_row(Statement& row)
 {
@@ -112,14 +110,7 @@ BuildRow read_row(Statement& row)
 
 Result<std::vector<BuildRow>> read_rows(Statement& query)
 {
-  std::vector<BuildRow> rows;
-  while (true) {
-    TRY_ASSIGN(bool more, query.next());
-    if (!more) {
-      return rows;
-    }
-    rows.push_back(read_row(query));
-  }
+  return util::sqlite::read_all(query, read_row);
 }
 
 bool present(const fs::path& path)
@@ -472,9 +463,7 @@ Status Site::write_distribution_pages(bool all, Front& front)
 Result<std::vector<StuckItem>> Site::stuck(const std::vector<JobView>& open)
 {
   TRY_ASSIGN(auto query,
-             m_db.cached("SELECT j.job, j.product, j.source, j.version, j.uploader, b.arch, "
-                         "b.state, b.builder, b.attempts, j.accepted_at, b.started_at, "
-                         "b.finished_at, b.reason, b.has_log FROM jobs j JOIN builds b ON b.job = "
+             m_db.cached("SELECT " BUILD_ROW_COLUMNS " FROM jobs j JOIN builds b ON b.job = "
                          "j.job WHERE j.state NOT IN ('built', 'queued', 'building', 'held', "
                          "'cancelled') AND b.state != 'success' AND NOT EXISTS (SELECT 1 FROM "
                          "jobs k WHERE k.source = j.source AND k.product = j.product AND k.job > "
@@ -659,9 +648,7 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
     }
     TRY(write_distribution_pages(all, front));
     TRY(front_counts(front));
-    TRY_ASSIGN(auto recent, m_db.cached("SELECT j.job, j.product, j.source, j.version, j.uploader, "
-                                        "b.arch, b.state, b.builder, b.attempts, j.accepted_at, "
-                                        "b.started_at, b.finished_at, b.reason, b.has_log FROM "
+    TRY_ASSIGN(auto recent, m_db.cached("SELECT " BUILD_ROW_COLUMNS " FROM "
                                         "builds b JOIN jobs j ON j.job = b.job WHERE b.finished_at "
                                         "> 0 AND b.state NOT IN ('queued', 'building', 'depwait') "
                                         "ORDER BY b.finished_at DESC LIMIT 30",
@@ -710,6 +697,10 @@ Result<ReportSummary> write_report(const config::Config& config, Rewrite rewrite
                                      {"status site state", "remove it: the next buildme-report "
                                                            "rewrites the whole site"},
                                      schema, 1));
+  // The site's index is a cache of what the records say and the pages
+  // hold: a commit lost in a crash costs a rewrite of some pages, never a
+  // wrong page, so commits need not wait for the disk.
+  TRY(db.execute("PRAGMA synchronous = NORMAL", "set up the status site state"));
   Site site(config, clock, log, outbox, std::move(db));
   return site.run(rewrite);
 }

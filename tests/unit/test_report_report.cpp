@@ -11,6 +11,7 @@
 #include "jobs/transitions.hpp"
 #include "json_check.hpp"
 #include "mail/outbox.hpp"
+#include "sample_job.hpp"
 #include "scratch.hpp"
 #include "test_config.hpp"
 #include "util/fs.hpp"
@@ -72,16 +73,8 @@ struct SiteFixture
   {
     const fs::path dir = state.job_dir(number);
     fs::create_directories(dir / "upload");
-    jobs::Job job;
-    job.number = number;
-    job.product = "fremantle";
-    job.source = "hello";
-    job.version = fmt::format("1.0-{}", number);
-    job.upload = "hello.dsc";
-    job.dsc = "hello.dsc";
+    jobs::Job job = test::sample_job(number);
     job.uploader = uploader;
-    job.architectures = {"any"};
-    job.files = {"hello.dsc"};
     job.accepted_at = now();
     REQUIRE(jobs::save_job(dir, job));
     REQUIRE(jobs::plan(dir, job, {"armel"}, ""));
