@@ -41,6 +41,23 @@ std::string set_aside_text(const std::string& builder, const BuilderHealth& heal
                      health.set_aside_until - now);
 }
 
+Availability availability(const config::Config& config, std::set<std::string> busy,
+                          std::int64_t now, util::Log& log)
+{
+  Availability available;
+  available.busy = std::move(busy);
+  HealthStore health(config.state_dir);
+  for (const auto& builder : config.builders) {
+    auto state = health.load(builder.name);
+    if (!state) {
+      log.verdict("ERROR", util::Log::Tone::bad, state.message());
+    } else if (state->set_aside(now)) {
+      available.set_aside[builder.name] = set_aside_text(builder.name, *state, now);
+    }
+  }
+  return available;
+}
+
 namespace {
 
 bool builds_arch(const Slot& slot, const std::string& arch)

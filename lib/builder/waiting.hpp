@@ -7,6 +7,7 @@
 #include "builder/health.hpp"
 #include "config/config.hpp"
 #include "jobs/job.hpp"
+#include "util/log.hpp"
 
 #include <cstdint>
 #include <map>
@@ -44,6 +45,11 @@ struct Availability
   std::map<std::string, std::string> set_aside; // builder name -> why
   std::set<std::string> busy;                   // slot ids
 };
+
+// The builders set aside now, from their health records (a record that
+// cannot be read is logged and counts as in service), with `busy`.
+Availability availability(const config::Config& config, std::set<std::string> busy,
+                          std::int64_t now, util::Log& log);
 
 // "builder b1 is set aside (REASON); tried again in N s"
 std::string set_aside_text(const std::string& builder, const BuilderHealth& health,

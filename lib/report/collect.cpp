@@ -1,6 +1,5 @@
 #include "report/collect.hpp"
 
-#include "builder/health.hpp"
 #include "debian/deb822.hpp"
 #include "intake/intake.hpp"
 #include "util/clock.hpp"
@@ -10,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -126,24 +126,15 @@ Result<JobView> load_job_view(const config::Config& config, const fs::path& job_
 builder::Availability availability(const config::Config& config, const std::vector<JobView>& views,
                                    std::int64_t now, util::Log& log)
 {
-  builder::Availability available;
-  builder::HealthStore health(config.state_dir);
-  for (const auto& builder : config.builders) {
-    auto state = health.load(builder.name);
-    if (!state) {
-      log.verdict("ERROR", util::Log::Tone::bad, state.message());
-    } else if (state->set_aside(now)) {
-      available.set_aside[builder.name] = builder::set_aside_text(builder.name, *state, now);
-    }
-  }
+  std::set<std::string> busy;
   for (const auto& view : views) {
     for (const auto& build : view.builds) {
       if (build.record.state == jobs::BuildState::building) {
-        available.busy.insert(build.record.slot);
+        busy.insert(build.record.slot);
       }
     }
   }
-  return available;
+  return builder::availability(config, std::move(busy), now, log);
 }
 
 void explain_waits(const config::Config& config, JobView& view,
