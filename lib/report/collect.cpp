@@ -183,4 +183,53 @@ std::vector<WaitingUpload> waiting_uploads(const config::Config& config, std::in
   return waiting;
 }
 
+std::vector<Rejection> recent_rejections(const config::Config& config, std::size_t limit)
+{
+  struct Found
+  {
+    std::int64_t at;
+    std::string product;
+    fs::path path;
+  };
+  std::vector<Found> found;
+  for (const auto& product : config.products) {
+    const fs::path dir = product.incoming_dir / "rejected";
+    auto names = util::list_dir(dir);
+    for (const auto& name : names ? *names : std::vector<std::string>{}) {
+      if (!name.ends_with(".reason")) {
+        continue;
+      }
+      auto info = util::stat_no_follow(dir / name);
+      if (info && *info && (*info)->type == util::FileInfo::Type::regular) {
+        found.push_back({util::unix_seconds((*info)->mtime), product.name, dir / name});
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.at > b.at; });
+  found.resize(std::min(found.size(), limit));
+  std::vector<Rejection> rejections;
+  for (const auto& file : found) {
+    auto text = util::read_file(file.path, 64 * 1024);
+    if (!text) {
+      continue;
+    }
+    // Field: value lines, a blank line, the reason (jobs/set_aside.hpp).
+    Rejection rejection{file.product, file.path.stem().string(), file.at, ""};
+    const auto blank = text->find("\n\n");
+    for (auto line : util::split(std::string_view(*text).substr(0, blank), "\n")) {
+      for (std::string_view field : {"Upload: ", "File: "}) {
+        if (line.starts_with(field)) {
+          rejection.name = std::string(line.substr(field.size()));
+        }
+      }
+    }
+    if (blank != std::string::npos) {
+      const std::string_view rest = std::string_view(*text).substr(blank + 2);
+      rejection.reason = std::string(util::trim(rest.substr(0, rest.find("\n\n"))));
+    }
+    rejections.push_back(std::move(rejection));
+  }
+  return rejections;
+}
+
 } // namespace buildme::report

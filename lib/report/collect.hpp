@@ -40,4 +40,8 @@ void explain_waits(const config::Config& config, JobView& view,
 std::vector<WaitingUpload> waiting_uploads(const config::Config& config, std::int64_t now,
                                            util::Log& log);
 
+// The `limit` newest uploads intake rejected (and orphans it set aside),
+// from the .reason files in each product's incoming/rejected/, newest first.
+std::vector<Rejection> recent_rejections(const config::Config& config, std::size_t limit);
+
 } // namespace buildme::report

@@ -40,6 +40,15 @@ struct WaitingUpload
   builder::WaitReason wait;
 };
 
+// An upload intake set aside, from its NAME.reason in incoming/rejected/.
+struct Rejection
+{
+  std::string product;
+  std::string name; // what was set aside: Upload (or File, for an orphan)
+  std::int64_t at = 0;
+  std::string reason;
+};
+
 // One build as the site's own index keeps it (recent results, source and
 // builder pages, the feed).
 struct BuildRow

@@ -302,6 +302,23 @@ Page front_page(const config::Config& config, const Front& front, std::int64_t n
   body += "</section>\n";
   page.json.set("recent", std::move(recent));
 
+  // Uploads rejected lately: an uploader looks here first.
+  rows.clear();
+  Value rejected = Array{};
+  for (const auto& rejection : front.rejected) {
+    rows.push_back(cells({when(rejection.at, now), h(rejection.name), h(rejection.product),
+                          fmt::format("<pre class=\"reason\">{}</pre>", h(rejection.reason))}));
+    rejected.push(Object{{"name", rejection.name},
+                         {"product", rejection.product},
+                         {"at", time_value(rejection.at)},
+                         {"reason", rejection.reason}});
+  }
+  if (!rows.empty()) {
+    body += "<section id=\"rejected\"><h2>Rejected lately</h2>\n" +
+            table("rejected", {"When", "Upload", "Product", "Why"}, rows) + "</section>\n";
+  }
+  page.json.set("rejected", std::move(rejected));
+
   // Counts per product and arch.
   rows.clear();
   Value counts = Array{};

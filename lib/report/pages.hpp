@@ -48,6 +48,7 @@ struct Front
   std::vector<WaitingUpload> uploads;
   std::vector<const JobView*> open; // queued, building, held
   std::vector<BuildRow> recent;     // newest first
+  std::vector<Rejection> rejected;  // newest first
   std::map<std::pair<std::string, std::string>, Counts> counts;
   std::vector<StuckItem> stuck;
   std::vector<std::string> builders;

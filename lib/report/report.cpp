@@ -46,6 +46,7 @@ constexpr std::uint64_t compress_logs_over = 64 * 1024;
 constexpr std::uint64_t max_log_copy = 256 * 1024 * 1024;
 
 constexpr int recent_results = 30;
+constexpr std::size_t recent_rejects = 20;
 constexpr std::int64_t day = 86400;
 
 constexpr const char* schema = R"sql(
@@ -643,6 +644,7 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
       front.open.push_back(&view);
     }
     front.uploads = waiting_uploads(m_config, m_now, m_log);
+    front.rejected = recent_rejections(m_config, recent_rejects);
     for (const auto& builder : m_config.builders) {
       front.builders.push_back(builder.name);
     }
@@ -651,8 +653,9 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
     TRY_ASSIGN(auto recent, m_db.cached("SELECT " BUILD_ROW_COLUMNS " FROM "
                                         "builds b JOIN jobs j ON j.job = b.job WHERE b.finished_at "
                                         "> 0 AND b.state NOT IN ('queued', 'building', 'depwait') "
-                                        "ORDER BY b.finished_at DESC LIMIT 30",
+                                        "ORDER BY b.finished_at DESC LIMIT ?1",
                                         "list the recent results"));
+    TRY(recent.bind(recent_results));
     TRY_ASSIGN(front.recent, read_rows(recent));
     TRY_ASSIGN(front.stuck, stuck(open));
     m_summary.stuck = static_cast<int>(front.stuck.size());

@@ -162,7 +162,9 @@ test_the_site_of_a_real_run_is_complete_valid_escaped_and_loads_in_a_browser()
   assert_contains "$SITE/index.html" "hello-buildme_1.0-5_source.changes"
   assert_contains "$SITE/index.html" "<span class=\"state s-success\">success</span>"
   assert_contains "$SITE/index.html" "<span class=\"state s-build-failed\">build-failed</span>"
-  grep -q "1.0-3" "$SITE/index.html" && fail "the rejected upload is on the front page as a job"
+  grep -l "1.0-3" "$SITE"/jobs/*.html && fail "the rejected upload has a job page"
+  assert_contains "$SITE/index.html" "<td>hello-buildme_1.0-3_source.changes</td>"
+  assert_contains "$SITE/index.html" "hello-buildme_1.0-3.debian.tar.xz is "
 
   # Hostile strings: text, never markup.
   local file

@@ -249,6 +249,27 @@ TEST_SUITE("report: the status site")
     CHECK(has(f.page("stuck.html"), "Nothing is stuck."));
   }
 
+  TEST_CASE("a rejected upload shows on the front page with its reason, newest first")
+  {
+    SiteFixture f;
+    f.scratch.write("incoming/fremantle/rejected/old.dsc.reason",
+                    "Upload: old.dsc\nProduct: fremantle\n\nan older reject\n\nFiles moved to "
+                    "this folder:\n  old.dsc\n");
+    fs::last_write_time(f.scratch / "incoming/fremantle/rejected/old.dsc.reason",
+                        fs::file_time_type::clock::now() - std::chrono::hours(1));
+    f.scratch.write("incoming/fremantle/rejected/x.changes.reason",
+                    "Upload: <b>x</b>.changes\nProduct: fremantle\nRejected: 2026-11-21 "
+                    "12:00:00\n\nx.dsc is 10 bytes but <script> lists 12\n\nFiles moved to "
+                    "this folder:\n  x.changes\n");
+    f.run();
+    const std::string front = f.page("index.html");
+    CHECK(has(front, "<td>&lt;b&gt;x&lt;/b&gt;.changes</td>"));
+    CHECK(has(front, "x.dsc is 10 bytes but &lt;script&gt; lists 12"));
+    CHECK_FALSE(has(front, "Files moved"));
+    CHECK(front.find("x&lt;/b&gt;.changes") < front.find("old.dsc"));
+    CHECK(has(f.page("index.json"), "\"reason\": \"an older reject\""));
+  }
+
   TEST_CASE("a site that cannot be written is logged at the end of a tick, never thrown")
   {
     SiteFixture f;
