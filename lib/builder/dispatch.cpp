@@ -4,6 +4,7 @@
 #include "builder/environment.hpp"
 #include "builder/health.hpp"
 #include "builder/slots.hpp"
+#include "builder/waiting.hpp"
 #include "jobs/handover.hpp"
 #include "jobs/reflect.hpp"
 #include "jobs/state_dir.hpp"
@@ -90,7 +91,7 @@ private:
                        const std::string& arch);
   std::map<std::string, EnvNeed> m_env_needs;
   // Builders set aside now, with why and until when (health.hpp).
-  std::map<std::string, std::string> m_set_aside;
+  Availability m_available;
 
   const config::Config& m_config;
   const DispatchOptions& m_options;
@@ -356,16 +357,15 @@ std::vector<FreeSlot> Dispatcher::lock_free_slots()
   HealthStore health(m_config.state_dir);
   for (const auto& slot : m_slots) {
     const std::string& builder = slot.builder->name;
-    if (!m_set_aside.count(builder)) {
+    if (!m_available.set_aside.count(builder)) {
       auto state = health.load(builder);
       if (!state) {
         error(state.message());
       } else if (state->set_aside(now())) {
-        m_set_aside[builder] = fmt::format("builder {} is set aside ({}); tried again in {} s",
-                                           builder, state->reason, state->set_aside_until - now());
+        m_available.set_aside[builder] = set_aside_text(builder, *state, now());
       }
     }
-    if (m_set_aside.count(builder)) {
+    if (m_available.set_aside.count(builder)) {
       continue;
     }
     auto lock =
@@ -588,34 +588,7 @@ void Dispatcher::assign(std::vector<QueuedBuild>& queue, std::vector<FreeSlot>& 
       }
       continue;
     }
-    if (!env_why.empty()) {
-      note_waiting(build, env_why);
-      continue;
-    }
-    bool exists = false;
-    std::string set_aside; // why every builder for the arch is out of service
-    bool in_service = false;
-    for (const auto& slot : m_slots) {
-      auto arches = config::builder_arches(*slot.builder);
-      if (arches && (build.record.arch == "all" || std::find(arches->begin(), arches->end(),
-                                                             build.record.arch) != arches->end())) {
-        exists = true;
-        auto aside = m_set_aside.find(slot.builder->name);
-        if (aside == m_set_aside.end()) {
-          in_service = true;
-        } else {
-          set_aside = aside->second;
-        }
-      }
-    }
-    if (exists && !in_service) {
-      note_waiting(build, set_aside);
-      continue;
-    }
-    note_waiting(build, exists ? fmt::format("all builders for {} are busy", build.record.arch)
-                               : fmt::format("no builder for {}; add one to {} with "
-                                             "'arches = {}'",
-                                             build.record.arch, m_config.path, build.record.arch));
+    note_waiting(build, why_no_slot(m_config, build.record.arch, m_available, env_why).text);
   }
 }
 

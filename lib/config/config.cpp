@@ -54,6 +54,7 @@ const std::vector<SectionKind>& section_kinds()
                           "compress",         "url",       "promote_to",
                           "delete_after",     "live",      "live_identity",
                           "live_known_hosts", "live_port"}},
+    {"report", false, {"dir", "url", "title", "stuck_after", "repo_url"}},
   };
   return kinds;
 }
@@ -165,6 +166,7 @@ private:
   Status seconds_in(const std::string& section, std::string_view key,
                     std::chrono::seconds& target) const;
   Result<Mail> mail() const;
+  Result<Report> report() const;
   Result<Builder> builder(const std::string& name) const;
   Result<std::vector<std::string>> arch_list(const std::string& section,
                                              std::string_view key) const;
@@ -921,6 +923,67 @@ Result<Mail> Reader::mail() const
   return mail;
 }
 
+// An http(s) URL of a folder, as written in links: one line, no blanks or
+// quotes, ending in '/' (added when missing).
+Result<std::string> folder_url(std::string_view value)
+{
+  std::string url(trim(value));
+  if (url.empty()) {
+    return url;
+  }
+  if ((!url.starts_with("http://") && !url.starts_with("https://")) ||
+      url.find_first_of(" \t\r\n\"'<>\\`") != std::string::npos) {
+    return fail("'{}' is not an http:// or https:// URL (like https://builder.example.org/)",
+                printable(url));
+  }
+  if (!url.ends_with('/')) {
+    url += '/';
+  }
+  return url;
+}
+
+Result<Report> Reader::report() const
+{
+  Report report;
+  auto dir = m_ini.get("report", "dir");
+  if (!dir) {
+    return dir.error();
+  }
+  if (!*dir || trim(**dir).empty()) {
+    return error("report", "dir",
+                 "missing; the folder the status site is written to, like "
+                 "'dir = /srv/www/builder'");
+  }
+  TRY_ASSIGN(report.dir, path("report", "dir", std::string(trim(**dir)), ""));
+  for (auto [key, target] :
+       {std::pair{"url", &report.url}, std::pair{"repo_url", &report.repo_url}}) {
+    auto value = m_ini.get("report", key);
+    if (!value) {
+      return value.error();
+    }
+    auto url = folder_url(value->value_or(""));
+    if (!url) {
+      return error("report", key, url.message());
+    }
+    *target = std::move(*url);
+  }
+  auto title = m_ini.get("report", "title");
+  if (!title) {
+    return title.error();
+  }
+  if (*title) {
+    if ((*title)->find_first_of("\r\n") != std::string::npos || trim(**title).empty()) {
+      return error("report", "title", "must be one line of text");
+    }
+    report.title = std::string(trim(**title));
+  }
+  TRY(seconds_in("report", "stuck_after", report.stuck_after));
+  if (report.stuck_after.count() == 0) {
+    return error("report", "stuck_after", "must be more than 0 (like 2d)");
+  }
+  return report;
+}
+
 Result<Config> Reader::read() const
 {
   if (!m_ini.section("buildme")) {
@@ -1065,6 +1128,12 @@ Result<Config> Reader::read() const
       return mail.error();
     }
     config.mail = std::move(*mail);
+  }
+  if (m_ini.section("report")) {
+    TRY_ASSIGN(config.report, report());
+    if (config.mail && config.mail->log_url.empty() && !config.report->url.empty()) {
+      config.mail->log_url = config.report->url + std::string(report_log_path);
+    }
   }
   if (config.builders.empty()) {
     // The embedded default: build here, one at a time.

@@ -175,6 +175,25 @@ struct Mail
   std::chrono::seconds list_throttle{6 * 3600};
 };
 
+// [report]: the status site buildme-report writes (report/report.hpp).
+// Without the section no site is written.
+struct Report
+{
+  std::filesystem::path dir; // where the site is written (required)
+  std::string url;           // its public address, ending in '/'; may be empty
+  std::string title = "buildme autobuilder";
+  // A job queued or in depwait this long, or a source whose latest version
+  // is not built for every arch this long, is stuck.
+  std::chrono::seconds stuck_after{2 * 24 * 3600};
+  // Where clients find the repositories ("https://repository.example.org/"),
+  // for the deb line of each distribution page; empty: a placeholder.
+  std::string repo_url;
+};
+
+// The log address in mails that [mail] log_url takes when it is not set and
+// [report] url is: the build log as the status site serves it.
+inline constexpr std::string_view report_log_path = "logs/%(product)s/%(job)s/%(arch)s/build.log";
+
 struct Config
 {
   std::string path;              // the file it came from
@@ -203,6 +222,7 @@ struct Config
   std::chrono::seconds depwait_expire{7 * 24 * 3600};
   std::vector<Repository> repositories;
   std::optional<Mail> mail;
+  std::optional<Report> report;
 
   const Product* product(std::string_view name) const;
   const Builder* builder(std::string_view name) const;

@@ -12,6 +12,7 @@ namespace {
 
 using util::printable;
 using util::sqlite::Database;
+using util::sqlite::read_all;
 using util::sqlite::Statement;
 
 // PRAGMA user_version of the schema below. A later buildme that changes the
@@ -84,19 +85,6 @@ AttemptRecord read_attempt(Statement& row)
   attempt.result = row.text(8);
   attempt.reason = row.text(9);
   return attempt;
-}
-
-template<typename Record>
-Result<std::vector<Record>> read_all(Statement& rows, Record (*read)(Statement&))
-{
-  std::vector<Record> records;
-  while (true) {
-    TRY_ASSIGN(bool row, rows.next());
-    if (!row) {
-      return records;
-    }
-    records.push_back(read(rows));
-  }
 }
 
 } // namespace
@@ -250,6 +238,14 @@ Result<std::vector<AttemptRecord>> History::attempts(long job)
                                       "list the attempts of job " + std::to_string(job)));
   TRY(query.bind(job));
   return read_all(query, read_attempt);
+}
+
+Result<std::vector<long>> History::jobs_updated_since(std::int64_t since)
+{
+  TRY_ASSIGN(auto query, m_db.prepare("SELECT job FROM jobs WHERE updated_at >= ?1 ORDER BY job",
+                                      "list the jobs changed since a time"));
+  TRY(query.bind(since));
+  return read_all(query, [](Statement& row) { return static_cast<long>(row.integer(0)); });
 }
 
 Result<std::vector<AttemptRecord>> History::running()

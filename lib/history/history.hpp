@@ -81,6 +81,9 @@ public:
   Result<std::optional<JobRecord>> job(long job);
   Result<std::vector<JobRecord>> jobs(int limit = 100); // newest first
   Result<std::vector<AttemptRecord>> attempts(long job);
+  // The jobs whose row changed at `since` or later (the status site reads
+  // them again).
+  Result<std::vector<long>> jobs_updated_since(std::int64_t since);
   // Attempts not finished, for `buildme hosts`.
   Result<std::vector<AttemptRecord>> running();
 

@@ -218,14 +218,7 @@ namespace {
 
 Result<std::vector<Member>> read_members(Statement& query)
 {
-  std::vector<Member> result;
-  while (true) {
-    TRY_ASSIGN(bool row, query.next());
-    if (!row) {
-      return result;
-    }
-    result.push_back(read_member(query));
-  }
+  return util::sqlite::read_all(query, read_member);
 }
 
 } // namespace
@@ -325,14 +318,7 @@ Result<std::vector<std::string>> Catalog::source_files(const std::string& dsc_pa
   TRY_ASSIGN(auto query,
              m_db.prepare("SELECT file FROM sources WHERE dsc = ? ORDER BY file", "read sources"));
   TRY(query.bind(dsc_path));
-  std::vector<std::string> files;
-  while (true) {
-    TRY_ASSIGN(bool row, query.next());
-    if (!row) {
-      return files;
-    }
-    files.push_back(query.text(0));
-  }
+  return util::sqlite::read_all(query, [](Statement& row) { return row.text(0); });
 }
 
 } // namespace buildme::repo

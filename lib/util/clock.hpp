@@ -56,5 +56,11 @@ private:
 std::string format_local_time(Clock::time_point when);
 // "Sat, 21 Nov 2026 18:22:39 +0000" (RFC 5322 style, UTC).
 std::string format_rfc2822(Clock::time_point when);
+// "2026-11-21 18:22 UTC", and "2026-11-21T18:22:39Z" (RFC 3339) for
+// machines, from seconds since the epoch.
+std::string format_utc(std::int64_t seconds);
+std::string format_rfc3339(std::int64_t seconds);
+// A span for people: "40 s", "12 min", "5 h", "3 days".
+std::string age_text(std::int64_t seconds);
 
 } // namespace buildme::util

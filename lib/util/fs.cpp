@@ -96,12 +96,12 @@ public:
   const fs::path& path() const { return m_path; }
 
   // fsync and close; an Error names `target`, the file the caller meant.
-  Status finish(mode_t mode, const fs::path& target)
+  Status finish(mode_t mode, const fs::path& target, Durability durability = Durability::synced)
   {
     if (::fchmod(m_fd, mode) != 0) {
       return fail("cannot set the mode of {}: {}", show(m_path), errno_text(errno));
     }
-    if (::fsync(m_fd) != 0) {
+    if (durability == Durability::synced && ::fsync(m_fd) != 0) {
       return fail("cannot write {} to disk: {}", show(target), errno_text(errno));
     }
     int fd = std::exchange(m_fd, -1);
@@ -305,22 +305,24 @@ namespace {
 
 // `data` in a temporary file beside `path`, written, given `mode` and
 // fsynced: ready to be renamed or linked into place.
-Result<TempFile> write_temporary(const fs::path& path, std::string_view data, mode_t mode)
+Result<TempFile> write_temporary(const fs::path& path, std::string_view data, mode_t mode,
+                                 Durability durability = Durability::synced)
 {
   auto temp = TempFile::create(path);
   if (!temp) {
     return temp.error();
   }
   TRY(write_all(temp->fd(), data, path));
-  TRY(temp->finish(mode, path));
+  TRY(temp->finish(mode, path, durability));
   return temp;
 }
 
 } // namespace
 
-Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode)
+Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode,
+                         Durability durability)
 {
-  auto temp = write_temporary(path, data, mode);
+  auto temp = write_temporary(path, data, mode, durability);
   if (!temp) {
     return temp.error();
   }
@@ -328,6 +330,9 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
     return fail("cannot replace {}: {}", show(path), errno_text(errno));
   }
   temp->keep();
+  if (durability == Durability::unsynced) {
+    return {};
+  }
   return sync_dir(folder_of(path));
 }
 

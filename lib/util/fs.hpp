@@ -19,11 +19,21 @@ namespace buildme::util {
 
 namespace fs = std::filesystem;
 
+// Whether a write survives a crash of the machine (fsync of the file and
+// its folder), or only appears whole to readers (pages of the status site,
+// which the next run writes again).
+enum class Durability
+{
+  synced,
+  unsynced
+};
+
 // Writes `data` to `path` through a temporary name in the same folder:
 // write, fsync, rename over `path`, fsync the folder. Readers see the old
 // file or the new one, never a part. (This replaces `path` if it exists: it
 // is for files this program owns, such as state and indices.)
-Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode = 0644,
+                         Durability durability = Durability::synced);
 
 // Creates `path` with `data` only if no file of that name exists; returns an
 // Error naming the file if it does. Written through a temporary name and

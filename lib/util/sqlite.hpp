@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -145,5 +146,19 @@ private:
   std::unique_ptr<Statement::Identity> m_identity;
   std::map<const char*, sqlite3_stmt*> m_cached;
 };
+
+// Every row `rows` gives, each made into a record by `read`.
+template<typename Read>
+auto read_all(Statement& rows, Read read) -> Result<std::vector<decltype(read(rows))>>
+{
+  std::vector<decltype(read(rows))> records;
+  while (true) {
+    TRY_ASSIGN(bool row, rows.next());
+    if (!row) {
+      return records;
+    }
+    records.push_back(read(rows));
+  }
+}
 
 } // namespace buildme::util::sqlite

@@ -13,6 +13,7 @@
 #include "jobs/job.hpp"
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
+#include "sample_job.hpp"
 #include "scratch.hpp"
 #include "test_config.hpp"
 
@@ -54,15 +55,7 @@ struct DispatchFixture
   {
     const fs::path dir = state.job_dir(number);
     fs::create_directories(dir / "upload");
-    jobs::Job job;
-    job.number = number;
-    job.product = "fremantle";
-    job.source = "hello";
-    job.version = fmt::format("1.0-{}", number);
-    job.upload = "hello.dsc";
-    job.dsc = "hello.dsc";
-    job.uploader = "Jane Doe <jane@example.org>";
-    job.architectures = {"any"};
+    jobs::Job job = test::sample_job(number);
     job.state = job_state;
     REQUIRE(jobs::save_job(dir, job));
     if (job_state != jobs::JobState::held) {

@@ -249,7 +249,7 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(parse_error(minimal + "[mirror m1]\nhost = b1\n") ==
           "test.conf: unknown section [mirror m1]; known: [buildme], [product NAME], "
-          "[builder NAME], [mail], [repository NAME]");
+          "[builder NAME], [mail], [repository NAME], [report]");
     CHECK(
       has(parse_error(minimal + "[product]\nincoming_dir = /x\n"), "unknown section [product]"));
     CHECK(has(parse_error(minimal + "[Buildme]\n"), "unknown section [Buildme]"));
@@ -604,6 +604,53 @@ TEST_SUITE("config: mail")
                           "password_file = /p\n" +
                           ok),
               "[mail] password: give password or password_file, not both"));
+  }
+
+  TEST_CASE("[report] gives the site's folder, address and title; stuck_after defaults to 2 days")
+  {
+    CHECK_FALSE(parse_ok(minimal).report);
+    const Config config = parse_ok(minimal + "[report]\ndir = /srv/www/builder\n"
+                                             "url = https://builder.example.org\n"
+                                             "title = Example extras autobuilder\n");
+    REQUIRE(config.report);
+    CHECK(config.report->dir == "/srv/www/builder");
+    CHECK(config.report->url == "https://builder.example.org/");
+    CHECK(config.report->title == "Example extras autobuilder");
+    CHECK(config.report->stuck_after == std::chrono::hours(48));
+    CHECK(config.report->repo_url.empty());
+    CHECK(parse_ok(minimal + "[report]\ndir = /w\nstuck_after = 36h\n").report->stuck_after ==
+          std::chrono::hours(36));
+    CHECK(parse_ok(minimal + "[report]\ndir = /w\n").report->url.empty());
+  }
+
+  TEST_CASE("log_url in mails defaults to the site's build logs, and an explicit one wins")
+  {
+    const std::string mail = "[mail]\nsmtp_url = smtp://x\nfrom = b <b@example.org>\n";
+    const std::string report = "[report]\ndir = /w\nurl = https://builder.example.org/\n";
+    CHECK(parse_ok(minimal + mail + report).mail->log_url ==
+          "https://builder.example.org/logs/%(product)s/%(job)s/%(arch)s/build.log");
+    CHECK(parse_ok(minimal + mail + "log_url = https://other.example.org/%(job)s\n" + report)
+            .mail->log_url == "https://other.example.org/%(job)s");
+    CHECK(parse_ok(minimal + mail + "[report]\ndir = /w\n").mail->log_url.empty());
+  }
+
+  TEST_CASE("report mistakes name the key")
+  {
+    CHECK(has(parse_error(minimal + "[report]\nurl = https://b.example.org/\n"),
+              "[report] dir: missing"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = www/builder\n"),
+              "[report] dir: 'www/builder' is not an absolute path"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\nurl = ftp://b.example.org/\n"),
+              "[report] url: 'ftp://b.example.org/' is not an http:// or https:// URL"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\nurl = https://b.example.org/\"x\n"),
+              "[report] url:"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\nrepo_url = https://r x/\n"),
+              "[report] repo_url:"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\nstuck_after = soon\n"),
+              "[report] stuck_after: 'soon' is not a number of seconds"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\nstuck_after = 0\n"),
+              "[report] stuck_after: must be more than 0"));
+    CHECK(has(parse_error(minimal + "[report]\ndir = /w\ncolour = blue\n"), "colour"));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "builder/environment.hpp"
 #include "builder/health.hpp"
 #include "builder/slots.hpp"
+#include "builder/waiting.hpp"
 #include "builder/worker.hpp"
 #include "config/config.hpp"
 #include "history/history.hpp"
@@ -14,6 +15,7 @@
 #include "jobs/state_dir.hpp"
 #include "jobs/transitions.hpp"
 #include "mail/notify.hpp"
+#include "report/report.hpp"
 #include "util/cli.hpp"
 #include "util/clock.hpp"
 #include "util/fs.hpp"
@@ -28,6 +30,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <optional>
 #include <memory>
 #include <variant>
@@ -267,6 +270,10 @@ int run_tick(const Options& options)
     lock.release();
     failed_workers = builder::wait_workers(dispatch.children);
   }
+  if (!options.dry_run) {
+    // The status site follows every tick; it never fails one.
+    report::report_after_tick(context.config, context.clock, log, outbox ? &*outbox : nullptr);
+  }
   if (outbox) {
     // Mail waits in the outbox until the server takes it: a server that is
     // down never holds up intake or builds.
@@ -330,6 +337,13 @@ std::string builds_summary(const std::filesystem::path& job_dir)
   return util::join(parts, " ");
 }
 
+std::int64_t now_seconds()
+{
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
 int run_list(const Options& options)
 {
   if (options.arguments.size() != 1) {
@@ -346,12 +360,34 @@ int run_list(const Options& options)
     fmt::print(stderr, "buildme: error: {}\n", jobs.message());
     return exit_attention;
   }
+  // Why each waiting build waits, as the dispatcher and the status site say.
+  std::set<std::string> busy;
+  for (const auto& job : *jobs) {
+    auto builds = jobs::load_builds(state.job_dir(job.number));
+    for (const auto& record : builds ? *builds : std::vector<jobs::Build>{}) {
+      if (record.state == jobs::BuildState::building) {
+        busy.insert(record.slot);
+      }
+    }
+  }
+  const auto available =
+    builder::availability(context.config, std::move(busy), now_seconds(), *context.log);
   fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", "JOB", "PRODUCT", "SOURCE VERSION", "STATE",
              "BUILDS");
   for (const auto& job : *jobs) {
     fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", job.number, job.product,
                job.source + " " + job.version, jobs::to_string(job.state),
                builds_summary(state.job_dir(job.number)));
+    auto builds = jobs::is_open(job.state) && job.state != jobs::JobState::held
+                    ? jobs::load_builds(state.job_dir(job.number))
+                    : Result<std::vector<jobs::Build>>(std::vector<jobs::Build>{});
+    for (const auto& record : builds ? *builds : std::vector<jobs::Build>{}) {
+      if (record.state == jobs::BuildState::queued || record.state == jobs::BuildState::depwait) {
+        const auto why = builder::why_waiting(context.config, job, record, available);
+        fmt::print("       [{}] waits ({}): {}\n", record.arch, builder::to_string(why.kind),
+                   util::printable(why.text));
+      }
+    }
     if (job.state == jobs::JobState::held) {
       // Why it waits and what ends the wait, for the operator who lists.
       fmt::print("       held: {}\n       then: buildme retry {} (or remove {})\n",
@@ -508,13 +544,6 @@ int run_hosts(const Options& options)
     }
   }
   return exit_ok;
-}
-
-std::int64_t now_seconds()
-{
-  return std::chrono::duration_cast<std::chrono::seconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
 }
 
 // What cancel or retry changed, into the history (which follows the records).
@@ -747,16 +776,7 @@ int run_check(const Options& options)
 
 namespace fs = std::filesystem;
 
-std::string age_text(std::int64_t seconds)
-{
-  if (seconds < 7200) {
-    return fmt::format("{} min", seconds / 60);
-  }
-  if (seconds < 2 * 86400) {
-    return fmt::format("{} h", seconds / 3600);
-  }
-  return fmt::format("{} days", seconds / 86400);
-}
+using util::age_text;
 
 int run_env_list(Context& context)
 {
