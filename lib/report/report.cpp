@@ -228,6 +228,9 @@ Result<std::set<long>> Site::jobs_to_read(bool all, history::History* history)
   jobs::StateDir state(m_config.state_dir);
   std::set<long> numbers;
   auto from_folder = [&]() -> Status {
+    if (!present(state.jobs_dir())) {
+      return {}; // no upload taken yet
+    }
     auto names = util::list_dir(state.jobs_dir());
     if (!names) {
       return names.error();
@@ -624,10 +627,16 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
       if (jobs::is_open(view.job.state)) {
         open.push_back(view);
       }
-      TRY(record(view));
-      for (const auto& build : view.builds) {
-        TRY(copy_log(view, build));
+      for (auto& build : view.builds) {
+        if (auto copied = copy_log(view, build); !copied) {
+          // One log that cannot be copied must not cost the whole site.
+          m_log.verdict("ERROR", util::Log::Tone::bad,
+                        fmt::format("status site: the log of job {} [{}]: {}", view.job.number,
+                                    build.record.arch, copied.message()));
+          build.has_log = false;
+        }
       }
+      TRY(record(view));
       TRY_ASSIGN(bool changed,
                  write_page(job_page_path(view.job.number), job_page(m_config, view)));
       if (changed || all) {

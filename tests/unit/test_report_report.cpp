@@ -249,6 +249,38 @@ TEST_SUITE("report: the status site")
     CHECK(has(f.page("stuck.html"), "Nothing is stuck."));
   }
 
+  TEST_CASE("before the first upload the site says that nothing waits")
+  {
+    SiteFixture f;
+    fs::remove_all(f.scratch / "state/jobs");
+    auto summary = f.run();
+    CHECK(summary.jobs_read == 0);
+    CHECK(has(f.page("index.html"), "Nothing waits."));
+    CHECK(test::valid_json(f.page("index.json")));
+  }
+
+  TEST_CASE("a log that cannot be copied costs its link, not the site")
+  {
+    SiteFixture f;
+    auto dir = f.add_job(1);
+    f.finish(dir, jobs::BuildState::build_failed);
+    fs::create_directories(f.site / "logs/fremantle/1/armel/build.log"); // in the way
+    auto summary = f.run();
+    CHECK(has(f.log.text(), "status site: the log of job 1 [armel]"));
+    CHECK(fs::exists(f.site / "jobs/1.html"));
+    CHECK_FALSE(has(f.page("jobs/1.html"), "build.log"));
+    CHECK(summary.jobs_read == 1);
+
+    // A log that is a symlink is never read nor served.
+    const fs::path log = f.scratch / "results/fremantle/1/armel/build.log";
+    fs::remove(log);
+    fs::create_symlink("/etc/passwd", log);
+    fs::remove_all(f.site / "logs");
+    f.run(report::Rewrite::all);
+    CHECK_FALSE(fs::exists(f.site / "logs/fremantle/1/armel/build.log"));
+    CHECK_FALSE(has(f.page("jobs/1.html"), "build.log"));
+  }
+
   TEST_CASE("a rejected upload shows on the front page with its reason, newest first")
   {
     SiteFixture f;
