@@ -519,7 +519,8 @@ void Dispatcher::start_env_maker(const config::Builder& builder, const config::P
     product.name,      arch};
   // Detached, always: making a base takes minutes and must not hold up the
   // tick, intake or other builds; its output goes to the environment's log.
-  auto started = util::spawn(argv, {lock->fd(), fs::path(), true});
+  auto started =
+    util::spawn(argv, {lock->fd(), store.log_path(builder.name, product.name, arch), true});
   if (!started) {
     error(fmt::format("cannot start making the build environment {}/{} on {}: {}", product.name,
                       arch, builder.name, started.message()));

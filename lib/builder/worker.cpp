@@ -161,11 +161,24 @@ private:
   Result<std::unique_ptr<Host>> connect();
   // Stops what an earlier build left running in `work` (noted in the log).
   Status stop_leftovers(Host& host, const std::string& work);
+  // The archive's own distribution of the product, as a clean build sees
+  // it: set by archive_source(), before command().
+  struct ArchiveSource
+  {
+    std::string line;  // the apt sources line
+    std::string mount; // a local builder's staging_dir, or empty
+    fs::path key;      // the repository's public key here, or empty
+  };
+  std::optional<ArchiveSource> archive_source() const;
   std::vector<std::string> command() const;
   Outcome fetch_results(Host& host, const std::string& work);
   Status hand_over(const std::string& reason, std::int64_t now);
   void finish(const Outcome& outcome);
   Status record(const Outcome& outcome, std::int64_t now);
+  // buildme-build found no base where the record says one is: the record
+  // goes back to missing, so that the next tick makes it again. True when
+  // that was the fault.
+  bool forget_gone_base(const std::string& reason);
 
   const config::Config& m_config;
   long m_job_number;
@@ -184,6 +197,7 @@ private:
   jobs::Build m_record;
   BuildLog m_build_log;
   std::vector<std::string> m_results; // fetched file names
+  std::optional<ArchiveSource> m_archive;
 };
 
 Result<std::unique_ptr<Host>> Worker::connect()
@@ -204,6 +218,74 @@ Result<std::unique_ptr<Host>> Worker::connect()
   return connect_ssh(target);
 }
 
+bool Worker::forget_gone_base(const std::string& reason)
+{
+  // buildme-build's words for it: "the base environment PATH is not on
+  // this builder".
+  if (m_product->build_in != config::Product::BuildIn::chroot ||
+      reason.find("the base environment ") == std::string::npos ||
+      reason.find(" is not on this builder") == std::string::npos) {
+    return false;
+  }
+  auto arch = base_arch(*m_slot->builder, m_arch);
+  if (!arch) {
+    return false;
+  }
+  EnvStore store(m_config.state_dir);
+  auto env = store.load(m_slot->builder->name, m_product->name, *arch);
+  if (!env || env->state != EnvState::ready) {
+    return false;
+  }
+  env->state = EnvState::missing;
+  env->made_at = 0;
+  env->reason = "gone from the builder; the next tick makes it again";
+  if (auto saved = store.save(*env); !saved) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, saved.message());
+    return false;
+  }
+  m_log.heading(
+    fmt::format("builder {}: build environment {}", m_slot->builder->name, env->name()));
+  m_log.verdict("GONE", util::Log::Tone::pending,
+                fmt::format("{} was not on the builder; the next tick makes it again", env->path));
+  return true;
+}
+
+std::optional<Worker::ArchiveSource> Worker::archive_source() const
+{
+  // The builds of a product also see its distribution in the archive, so
+  // that a package can build against one built minutes ago: a local
+  // builder through staging_dir, an SSH builder through the repository's
+  // url. Only once queue-manage has written it.
+  const config::Repository* repository = m_config.repository(m_product->repository);
+  if (!repository) {
+    return std::nullopt;
+  }
+  auto release =
+    util::stat_no_follow(repository->staging_dir / "dists" / m_product->name / "Release");
+  if (!release || !*release) {
+    return std::nullopt;
+  }
+  ArchiveSource source;
+  std::string url;
+  if (m_slot->builder->is_local()) {
+    source.mount = repository->staging_dir.string();
+    url = "file:/srv/buildme-repository";
+  } else if (!repository->url.empty()) {
+    url = repository->url;
+  } else {
+    return std::nullopt;
+  }
+  std::string options;
+  if (repository->sign_with.empty()) {
+    options = "[trusted=yes] "; // the configuration says the repository is unsigned
+  } else {
+    source.key = repository->staging_dir / config::archive_key_name;
+  }
+  source.line = fmt::format("deb {}{} {} {}", options, url, m_product->name,
+                            util::join(repository->components, " "));
+  return source;
+}
+
 std::vector<std::string> Worker::command() const
 {
   std::vector<std::string> words = m_slot->builder->build_command;
@@ -218,6 +300,9 @@ std::vector<std::string> Worker::command() const
     if (!m_record.with_indep) {
       words.emplace_back("--arch-only");
     }
+    if (!m_product->build_profiles.empty()) {
+      words.insert(words.end(), {"--profiles", util::join(m_product->build_profiles, ",")});
+    }
     if (in_chroot) {
       // The packages apt downloads are kept beside the bases, for the next
       // build in this slot. One cache per slot: apt locks its archive folder
@@ -225,18 +310,18 @@ std::vector<std::string> Worker::command() const
       const std::string bases = base.substr(0, base.rfind('/') + 1);
       words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}", "--apt-cache",
                                  bases + "apt-cache/" + m_slot->id()});
-      // A local builder also sees the archive's own distribution of the
-      // product, so that a package can build against one built minutes ago.
-      const config::Repository* repository = m_config.repository(m_product->repository);
-      auto release =
-        repository
-          ? util::stat_no_follow(repository->staging_dir / "dists" / m_product->name / "Release")
-          : Result<std::optional<util::FileInfo>>(std::nullopt);
-      if (m_slot->builder->is_local() && repository && release && *release) {
-        words.insert(words.end(),
-                     {"--local-repository", repository->staging_dir.string(), "--extra-repository",
-                      fmt::format("deb [trusted=yes] file:/srv/buildme-repository {} {}",
-                                  m_product->name, util::join(repository->components, " "))});
+      if (!m_slot->builder->build_tmpdir.empty()) {
+        words.insert(words.end(), {"--tmpdir", m_slot->builder->build_tmpdir});
+      }
+      if (m_archive) {
+        if (!m_archive->mount.empty()) {
+          words.insert(words.end(), {"--local-repository", m_archive->mount});
+        }
+        words.insert(words.end(), {"--extra-repository", m_archive->line});
+        if (!m_archive->key.empty()) {
+          // Sent into the work folder (see build()).
+          words.insert(words.end(), {"--extra-key", std::string(config::archive_key_name)});
+        }
       }
     }
   }
@@ -435,6 +520,19 @@ Outcome Worker::build()
   if (auto sent = (*host)->upload(*script, work + "/buildme-build", 0755); !sent) {
     return unfit(fmt::format("cannot send buildme-build: {}", sent.message()));
   }
+  if (m_product->build_in == config::Product::BuildIn::chroot) {
+    m_archive = archive_source();
+  }
+  if (m_archive && !m_archive->key.empty()) {
+    const std::string to = work + "/" + std::string(config::archive_key_name);
+    if (auto sent = (*host)->upload(m_archive->key, to); !sent) {
+      // queue-manage writes the key with the first signed index; without
+      // it the build goes on without the archive's packages.
+      m_build_log.note(fmt::format("not using the archive's own packages: cannot send {}: {}",
+                                   m_archive->key.string(), sent.message()));
+      m_archive.reset();
+    }
+  }
 
   const auto argv = command();
   m_build_log.note(fmt::format("running {}", shell_command(argv)));
@@ -522,6 +620,14 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
     return next ? Status() : Status(next.error());
   }
   case Outcome::Kind::unfit:
+    if (forget_gone_base(outcome.reason)) {
+      // Not the builder's fault: the next tick makes the base again, and
+      // the build waits for it.
+      return jobs::requeue_uncounted(
+        m_job_dir, m_record,
+        fmt::format("its build environment was gone from {}; it is made again",
+                    m_slot->builder->name));
+    }
     set_builder_aside(m_config, *m_slot->builder, outcome.reason, m_clock, m_log);
     return jobs::requeue_uncounted(
       m_job_dir, m_record,

@@ -27,29 +27,31 @@ struct SectionKind
 const std::vector<SectionKind>& section_kinds()
 {
   static const std::vector<SectionKind> kinds = {
-    {"buildme", false, {"products",       "incoming_dir",  "result_dir",   "repo_queue",
-                        "state_dir",      "grace_period",  "settle_time",  "orphan_after",
-                        "log_file",       "build_timeout", "idle_timeout", "max_attempts",
-                        "upload_owner",   "upload_group",  "upload_mode",  "env_max_age",
-                        "depwait_expire", "base_mirror",   "base_suite",   "base_components",
-                        "base_keyring",   "build_in"}},
+    {"buildme", false, {"products",       "incoming_dir",  "result_dir",    "repo_queue",
+                        "state_dir",      "grace_period",  "settle_time",   "orphan_after",
+                        "log_file",       "build_timeout", "idle_timeout",  "max_attempts",
+                        "upload_owner",   "upload_group",  "upload_mode",   "env_max_age",
+                        "depwait_expire", "base_mirror",   "base_suite",    "base_components",
+                        "base_keyring",   "build_in",      "build_profiles"}},
     {"product",
      true,
      {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
-      "base_components", "base_keyring", "build_in"}},
+      "base_components", "base_keyring", "build_in", "build_profiles"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
-      "work_dir", "env_dir"}},
+      "work_dir", "env_dir", "build_tmpdir"}},
     {"mail",
      false,
      {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
       "ca_file", "timeout", "list_throttle"}},
-    {"repository",
-     true,
-     {"staging_dir", "products", "components", "origin", "label", "description", "keep_versions",
-      "sign_with", "gnupg_home", "passphrase_file", "valid_for", "by_hash", "compress",
-      "promote_to", "delete_after", "live", "live_identity", "live_known_hosts", "live_port"}},
+    {"repository", true, {"staging_dir",      "products",  "components",
+                          "origin",           "label",     "description",
+                          "keep_versions",    "sign_with", "gnupg_home",
+                          "passphrase_file",  "valid_for", "by_hash",
+                          "compress",         "url",       "promote_to",
+                          "delete_after",     "live",      "live_identity",
+                          "live_known_hosts", "live_port"}},
     {"report", false, {"dir", "url", "title", "stuck_after", "repo_url"}},
   };
   return kinds;
@@ -88,6 +90,15 @@ bool is_product_name(std::string_view name)
   return !name.empty() && lower_or_digit(name.front()) &&
          std::all_of(name.begin(), name.end(),
                      [&](char c) { return lower_or_digit(c) || c == '.' || c == '_' || c == '-'; });
+}
+
+// An apt source URL that goes into a sources line and a command's words
+// whole: a scheme apt fetches from, and no blank or shell character.
+bool is_apt_url(std::string_view url)
+{
+  const bool scheme =
+    url.starts_with("http://") || url.starts_with("https://") || url.starts_with("file:///");
+  return scheme && url.find_first_of(" \t'\"\\$`;|&<>") == std::string_view::npos;
 }
 
 // "600", "600s", "10m", "2h", "7d".
@@ -314,11 +325,22 @@ Status Reader::build_target(const std::string& own_section, Product& product) co
   TRY_ASSIGN(auto components, text("base_components"));
   TRY_ASSIGN(auto keyring, text("base_keyring"));
   TRY_ASSIGN(auto build_in, text("build_in"));
+  TRY_ASSIGN(auto profiles, text("build_profiles"));
+  for (auto& profile : util::split_words(profiles.second)) {
+    // dpkg's syntax for a profile name: lowercase letters, digits, . + -.
+    const bool valid = !profile.empty() && std::all_of(profile.begin(), profile.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '-';
+    });
+    if (!valid) {
+      return error(profiles.first, "build_profiles",
+                   fmt::format("'{}' is not a build profile name (like nocheck or nodoc)",
+                               printable(profile)));
+    }
+    product.build_profiles.push_back(std::move(profile));
+  }
   if (!mirror.second.empty()) {
     const std::string& url = mirror.second;
-    const bool scheme =
-      url.starts_with("http://") || url.starts_with("https://") || url.starts_with("file:///");
-    if (!scheme || url.find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
+    if (!is_apt_url(url)) {
       return error(mirror.first, "base_mirror",
                    fmt::format("'{}' is not an http://, https:// or file:/// URL", printable(url)));
     }
@@ -521,6 +543,20 @@ Result<Builder> Reader::builder(const std::string& name) const
     }
     builder.env_dir = *env_dir;
   }
+  auto tmpdir = text("build_tmpdir");
+  if (!tmpdir) {
+    return tmpdir.error();
+  }
+  if (!tmpdir->empty()) {
+    if (!tmpdir->starts_with('/') || tmpdir->find("..") != std::string::npos || *tmpdir == "/" ||
+        tmpdir->find_first_of(" \t'\"\\$`;|&<>") != std::string::npos) {
+      return error(section, "build_tmpdir",
+                   fmt::format("'{}' must be an absolute folder other than /, without '..' or "
+                               "shell characters",
+                               printable(*tmpdir)));
+    }
+    builder.build_tmpdir = *tmpdir;
+  }
 
   const IniFile::Section* own = m_ini.section(section);
   if (builder.is_local()) {
@@ -708,6 +744,18 @@ Result<Repository> Reader::repository(const std::string& name,
                              printable(*key)));
   }
   repository.sign_with = fingerprint;
+  auto url = text("url");
+  if (!url) {
+    return url.error();
+  }
+  if (!url->empty()) {
+    if (!is_apt_url(*url)) {
+      return error(
+        section, "url",
+        fmt::format("'{}' is not an http://, https:// or file:/// URL", printable(*url)));
+    }
+    repository.url = *url;
+  }
 
   auto keep = integer(section, "keep_versions", 1, 1000);
   if (!keep) {

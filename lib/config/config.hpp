@@ -60,7 +60,16 @@ struct Product
     chroot // sbuild in a fresh copy of the base environment
   };
   BuildIn build_in = BuildIn::host;
+  // Build profiles every build of the product is made with (like nocheck
+  // or nodoc): its Build-Depends are read with them, and dpkg-buildpackage
+  // and debian/rules see them (DEB_BUILD_PROFILES).
+  std::vector<std::string> build_profiles;
 };
+
+// The file in a signed repository's staging_dir (and so in the published
+// one) that holds its signing key's public part, armored; queue-manage
+// writes it.
+inline constexpr std::string_view archive_key_name = "archive-key.asc";
 
 // An APT repository that queue-manage builds: [repository NAME]. It holds one
 // distribution per product (dists/<product>), as repository.maemo.org did.
@@ -91,6 +100,10 @@ struct Repository
   std::string live_identity;
   std::string live_known_hosts;
   int live_port = 22;
+  // Where SSH builders reach this repository (its staging or published
+  // copy) for the Build-Depends of clean builds; local builders read
+  // staging_dir. Empty: SSH builders do not see it.
+  std::string url;
 };
 
 // A builder host: [builder NAME]. Each slot builds one thing at a time: over
@@ -118,6 +131,10 @@ struct Builder
   // home of its first user, who makes them (the others must be able to read
   // them: use an absolute, shared folder when slots are several accounts).
   std::string env_dir = "buildme-envs";
+  // Where a clean build unpacks its copy of the base and builds (sbuild's
+  // unshare_tmpdir_template). Empty: buildme-build's choice, /dev/shm when
+  // it is a tmpfs with 8 GiB free, else /tmp.
+  std::string build_tmpdir;
 
   bool is_local() const { return host == "local"; }
 };

@@ -242,9 +242,26 @@ bool Staging::needs_refresh(const std::string& dist) const
   return m_clock.now() - (*info)->mtime > m_repository.valid_for / 2;
 }
 
+Status Staging::write_archive_key()
+{
+  if (!m_signer || m_key_written) {
+    return {};
+  }
+  TRY_ASSIGN(const std::string key, m_signer->public_key());
+  const fs::path path = m_repository.staging_dir / config::archive_key_name;
+  auto old = util::read_file(path);
+  if (!old || *old != key) {
+    TRY(util::write_file_atomic(path, key));
+    m_log.info(fmt::format("wrote the public key {} to {}", m_repository.sign_with, path.string()));
+  }
+  m_key_written = true;
+  return {};
+}
+
 Status Staging::regenerate(const std::string& dist)
 {
   const util::Stopwatch watch;
+  TRY(write_archive_key());
   const config::Product* product = m_config.product(dist);
   std::vector<std::string> arches;
   if (product) {

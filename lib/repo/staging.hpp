@@ -97,6 +97,10 @@ private:
   bool is_pending(const std::string& dist) const;
   void clear_pending(const std::string& dist);
   Status regenerate(const std::string& dist);
+  // Writes the signing key's public part to staging_dir/archive-key.asc
+  // (once a run, when it differs), for clients and for clean builds that
+  // install from the repository to verify its signatures with.
+  Status write_archive_key();
   std::int64_t now() const;
   // The result of the sync process_queue started after taking the queues
   // (waiting for it to end); success when none was started.
@@ -109,6 +113,7 @@ private:
   const util::Clock& m_clock;
   util::Log& m_log;
   Pool m_pool;
+  bool m_key_written = false;
   std::set<std::string> m_marked; // distributions whose pending marker this run wrote
   std::future<Status> m_syncing;
   Status m_synced;

@@ -23,6 +23,10 @@ public:
   // An armored detached signature of text (Release.gpg), over its exact
   // bytes (binary mode, as gpg --detach-sign --armor makes it).
   virtual Result<std::string> detach_sign(std::string_view text) = 0;
+  // The signing key's public part, armored (gpg --export --armor): what a
+  // client, or a clean build that installs from the repository, verifies
+  // the signatures with.
+  virtual Result<std::string> public_key() = 0;
 };
 
 struct SignerConfig

@@ -177,6 +177,52 @@ test_an_arch_this_host_cannot_build_makes_the_builder_unfit_51()
   assert_absent "$W/build"
 }
 
+test_a_clean_build_on_a_builder_without_sbuild_or_with_a_closed_cache_makes_it_unfit_51()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  : >"$T/base.tar"
+  # Every command of this host but sbuild.
+  mkdir "$T/bin"
+  local tool
+  for tool in /usr/bin/* /usr/sbin/*; do
+    [ "${tool##*/}" = sbuild ] || ln -sf "$tool" "$T/bin/"
+  done
+  OUT=$(cd "$W" && PATH=$T/bin bash "$BUILD_SCRIPT" --dsc "$DSC" --arch "$NATIVE" \
+    --base "$T/base.tar" --suite bookworm 2>&1)
+  STATUS=$?
+  assert_result 51 builder-unfit "this builder has no sbuild: install sbuild and uidmap"
+  # A cache below a folder the buildroot's root (a subordinate id) cannot
+  # enter: refused before sbuild runs, naming the folder and the fix.
+  mkdir -m 0700 "$T/closed"
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm \
+    --apt-cache "$T/closed/cache"
+  assert_result 51 builder-unfit "$T/closed is closed to others (chmod o+x $T/closed)"
+  assert_absent "$W/build/sbuild.log"
+}
+
+test_a_clean_build_removes_the_buildroot_a_killed_build_left_and_its_own()
+{
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  : >"$T/base.tar"
+  chmod 0755 "$T"
+  mkdir -m 0755 "$T/shm"
+  # What a build killed a while ago left: its folder, and its lock no one holds.
+  mkdir -p "$T/shm/buildme-build.killedXXXX/root.XXXX/usr"
+  touch -d '5 minutes ago' "$T/shm/buildme-build.killedXXXX.lock"
+  # One being set up now (its lock is new) is left alone.
+  mkdir -p "$T/shm/buildme-build.startingXX"
+  touch "$T/shm/buildme-build.startingXX.lock"
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm --tmpdir "$T/shm"
+  assert_output "removing $T/shm/buildme-build.killedXXXX, left by a build that was stopped"
+  assert_absent "$T/shm/buildme-build.killedXXXX"
+  assert_absent "$T/shm/buildme-build.killedXXXX.lock"
+  [ -d "$T/shm/buildme-build.startingXX" ] || fail "the folder of a build being set up was removed"
+  # Its own (sbuild failed on the empty base) is gone too.
+  local left
+  left=$(find "$T/shm" -mindepth 1 -maxdepth 1 ! -name 'buildme-build.startingXX*' | wc -l)
+  [ "$left" = 0 ] || fail "left in $T/shm: $(ls "$T/shm")"
+}
+
 test_bad_usage_makes_the_builder_unfit_51()
 {
   work_with "$(source_upload 1.0-1 --dsc-only)"

@@ -78,10 +78,20 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
   dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed" &&
     echo "note: this host has help2man; the test still shows it installed in the buildroot" >&2
   variant hello-buildme help2man "debhelper-compat (= 13), help2man"
+  # The base is older than env_max_age: the tick starts making a new one in
+  # the background (here from an empty mirror, so that it fails at once)
+  # and the build goes on in the old one.
+  sed -i "s/^Made-At: .*/Made-At: $(($(date +%s) - 8 * 86400))/" "$STATE/envs/here/fremantle_$ARCH.info"
+  mkdir -p "$T/no-mirror"
+  sed -i "s|^base_mirror = .*|base_mirror = file://$T/no-mirror|" "$T/buildme.conf"
   age_all
   buildme --foreground
   assert_status 0
+  assert_output "MAKING: mmdebstrap of file://$T/no-mirror bookworm in the background"
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  wait_for_env_state failed || return
+  assert_symlink "$T/envs/fremantle_$ARCH.tar" # the old one (the shared base) stays in use
+  assert_contains "$STATE/envs/here/fremantle_$ARCH.log" "mmdebstrap failed"
   local log=$T/results/fremantle/1/$ARCH/build.log
   assert_contains "$log" "in a clean bookworm environment"
   grep -q "^Setting up help2man" "$log" || fail "help2man was not installed in the buildroot"
@@ -119,7 +129,25 @@ test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
   build_field 1 "$ARCH" Reason | grep -qF "not valid syntax: Build-Depends: debhelper-compat (= 13), foo (>>" || fail "reason: $(build_field 1 "$ARCH" Reason)"
 }
 
-test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts()
+test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build()
+{
+  configure
+  sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck/' "$T/buildme.conf"
+  # Installable only with the nocheck profile on.
+  variant hello-buildme profile "debhelper-compat (= 13), buildme-no-such-package <!nocheck>" "#!/usr/bin/make -f
+%:
+	dh \$@
+override_dh_auto_build:
+	dh_auto_build
+	@echo \"profiles: \$\$DEB_BUILD_PROFILES\""
+  age_all
+  buildme --foreground
+  assert_status 0
+  [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  grep -q "^profiles: nocheck" "$T/results/fremantle/1/$ARCH/build.log" || fail "the build did not see the profile"
+}
+
+test_a_base_gone_from_the_builder_is_made_again_and_the_upload_keeps_its_attempts()
 {
   configure
   rm "$T/envs/fremantle_$ARCH.tar"
@@ -128,15 +156,67 @@ test_a_builder_whose_base_is_gone_is_set_aside_and_the_upload_keeps_its_attempts
   assert_status 0
   [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   [ "$(build_field 1 "$ARCH" Uncounted)" = 1 ] || fail "the attempt counted: $(build_field 1 "$ARCH" Uncounted)"
-  build_field 1 "$ARCH" Reason | grep -q "here is set aside: the base environment" || fail "reason: $(build_field 1 "$ARCH" Reason)"
-  buildme hosts
-  assert_output "SET ASIDE until"
-  # The next ticks leave it waiting (no attempt used, not given up).
+  build_field 1 "$ARCH" Reason | grep -q "its build environment was gone from here; it is made again" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+  grep -q "^State: missing" "$STATE/envs/here/fremantle_$ARCH.info" || fail "the record still says: $(cat "$STATE/envs/here/fremantle_$ARCH.info")"
+  # The next tick makes it again (here from an empty mirror, so that it
+  # fails at once), and the build waits without using an attempt.
+  mkdir -p "$T/no-mirror"
+  sed -i "s|^base_mirror = .*|base_mirror = file://$T/no-mirror|" "$T/buildme.conf"
   buildme
+  wait_for_env_state failed || return
   buildme
   [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State)"
   [ "$(build_field 1 "$ARCH" Attempts)" = 1 ] || fail "attempts $(build_field 1 "$ARCH" Attempts)"
-  build_field 1 "$ARCH" Reason | grep -q "builder here is set aside" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+  build_field 1 "$ARCH" Reason | grep -q "could not be made" || fail "reason: $(build_field 1 "$ARCH" Reason)"
+}
+
+# wait_for_env_state STATE: until the record of the test's base says STATE
+# (a making runs in the background), at most 300 s.
+wait_for_env_state()
+{
+  local waited=0
+  until grep -q "^State: $1" "$STATE/envs/here/fremantle_$ARCH.info" 2>/dev/null; do
+    if [ "$waited" -ge 300 ]; then
+      fail "the base is not $1 after 300 s: $(cat "$STATE/envs/here/fremantle_$ARCH.info" 2>&1)"
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+test_a_base_that_cannot_be_made_keeps_its_builds_waiting_and_tells_the_list_once()
+{
+  configure
+  # A mirror with nothing in it: mmdebstrap fails at once.
+  mkdir -p "$T/no-mirror"
+  sed -i "s|^base_mirror = .*|base_mirror = file://$T/no-mirror|" "$T/buildme.conf"
+  rm -f "$STATE/envs/here/fremantle_$ARCH.info" "$T/envs/fremantle_$ARCH.tar"
+  # Mail stays in the outbox: nothing listens on the port.
+  cat >>"$T/buildme.conf" <<CONF
+
+[mail]
+smtp_url = smtp://127.0.0.1:1
+from = buildme <buildme@example.org>
+list = builds@example.org
+CONF
+  upload 1.0-1
+  age_all
+  # The tick starts making the base in the background; the build waits.
+  buildme --foreground
+  wait_for_env_state failed || return
+  [ "$(build_field 1 "$ARCH" State)" = queued ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
+  local attempts
+  attempts=$(build_field 1 "$ARCH" Attempts)
+  [ "${attempts:-0}" = 0 ] || fail "an attempt was used: $attempts"
+  buildme env list
+  assert_output "failed"
+  # Once an episode: a second failure in a row mails no one.
+  buildme env-make here fremantle "$ARCH"
+  grep -q "^Failures: 2" "$STATE/envs/here/fremantle_$ARCH.info" || fail "no second failure: $(cat "$STATE/envs/here/fremantle_$ARCH.info")"
+  local mails
+  mails=$(grep -l "BUILD ENVIRONMENT FAILED here fremantle/$ARCH" -r "$STATE/mail/outbox" 2>/dev/null | wc -l)
+  [ "$mails" = 1 ] || fail "$mails mails to the list about the base, not 1"
 }
 
 test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
@@ -210,7 +290,11 @@ test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_comm
   assert_status 0
   assert_output "RETRY: retried:"
   [ "$(build_field "$b" "$ARCH" State)" = success ] || fail "B: $(build_field "$b" "$ARCH" State): $(build_field "$b" "$ARCH" Reason)"
-  assert_contains "$T/results/fremantle/$b/$ARCH/build.log" "file:/srv/buildme-repository"
+  # From the archive's signed distribution, checked with its own key
+  # (queue-manage wrote it beside the indices), not marked trusted.
+  assert_contains "$T/results/fremantle/$b/$ARCH/build.log" "file:/srv/buildme-repository fremantle InRelease"
+  assert_contains "$T/staging/extras-devel/archive-key.asc" "BEGIN PGP PUBLIC KEY BLOCK"
+  grep -q "trusted=yes" "$T/results/fremantle/$b/$ARCH/build.log" && fail "the archive's distribution was marked trusted"
   [ "$(build_field "$b" "$ARCH" Uncounted)" = 1 ] || fail "the waiting attempt counted"
 }
 

@@ -34,6 +34,15 @@ public:
                        text.size());
   }
 
+  Result<std::string> public_key() override
+  {
+    if (!failure.empty()) {
+      return fail("{}", failure);
+    }
+    return std::string("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nfake\n"
+                       "-----END PGP PUBLIC KEY BLOCK-----\n");
+  }
+
   std::string failure; // when set, every signature fails with it
   int calls = 0;
 };

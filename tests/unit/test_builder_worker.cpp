@@ -1,5 +1,6 @@
 // The worker with a fake builder host: what each way a build can end leaves
 // in the build record, the repository queue and the history.
+#include "builder/environment.hpp"
 #include "builder/health.hpp"
 #include "builder/worker.hpp"
 
@@ -16,6 +17,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace buildme;
@@ -30,6 +32,7 @@ namespace {
 struct WorkerFixture
 {
   ScratchDir scratch;
+  std::string slot_id;
   config::Config config;
   fs::path job_dir;
   fs::path queue;
@@ -40,14 +43,15 @@ struct WorkerFixture
   builder::WorkerSetup setup;
   test::CapturedLog log;
 
-  WorkerFixture()
+  // The job's product is fremantle (arches armel); `more` names the
+  // builder, whose slot `slot` the build is claimed for.
+  explicit WorkerFixture(const std::string& more = "[builder here]\nhost = local\narches = armel\n",
+                         std::string slot = "here.1")
+    : slot_id(std::move(slot))
   {
-    config = test::test_config(scratch.path(), std::string("max_attempts = 2\n"
-                                                           "[product fremantle]\n"
-                                                           "arches = armel\n"
-                                                           "[builder here]\n"
-                                                           "host = local\n"
-                                                           "arches = armel\n"));
+    config = test::test_config(
+      scratch.path(),
+      std::string("max_attempts = 2\n[product fremantle]\narches = armel\n") + more);
     queue = scratch / "queue/fremantle";
     jobs::StateDir state(config.state_dir);
     REQUIRE(state.prepare());
@@ -82,10 +86,10 @@ struct WorkerFixture
   {
     auto build = jobs::load_build(job_dir, "armel");
     REQUIRE(build);
-    REQUIRE(jobs::claim(job_dir, *build, "here.1", "building", 100));
+    REQUIRE(jobs::claim(job_dir, *build, slot_id, "building", 100));
   }
 
-  int run() { return builder::run_worker(config, 1, "armel", "here.1", log.log(), setup); }
+  int run() { return builder::run_worker(config, 1, "armel", slot_id, log.log(), setup); }
 
   jobs::Build build() const
   {
@@ -254,6 +258,122 @@ TEST_SUITE("builder: the worker, with a fake host")
     CHECK(build.uncounted == 1);
     CHECK(has(build.reason, "cannot reach"));
     CHECK(builder::HealthStore(f.config.state_dir).load("here")->faults == 1);
+  }
+
+  TEST_CASE("a clean build sees the archive's own distribution, verified with its key")
+  {
+    const std::string clean = "base_mirror = http://deb.debian.org/debian\n"
+                              "base_suite = bookworm\n"
+                              "build_profiles = nocheck nodoc\n";
+    const std::string repository = "[repository extras]\n"
+                                   "products = fremantle\n"
+                                   "staging_dir = {0}/staging\n"
+                                   "url = https://repo.example.org/extras\n";
+    const std::string key = "sign_with = 0123456789ABCDEF0123456789ABCDEF01234567\n";
+    // The words of the build command after `option`, or "" without it.
+    auto after = [](const std::vector<std::string>& argv, std::string_view option) {
+      auto at = std::find(argv.begin(), argv.end(), option);
+      return at == argv.end() || at + 1 == argv.end() ? std::string() : *(at + 1);
+    };
+    auto run_with = [&](const std::string& builder, const std::string& slot,
+                        const std::string& repo, bool released, bool with_key = true) {
+      auto f = std::make_unique<WorkerFixture>(clean + builder, slot);
+      f->config = test::test_config(f->scratch.path(),
+                                    "[product fremantle]\narches = armel\n" + clean + builder +
+                                      fmt::format(fmt::runtime(repo), f->scratch.path().string()));
+      if (released) {
+        f->scratch.write("staging/dists/fremantle/Release", "Suite: fremantle\n");
+        if (with_key) {
+          f->scratch.write("staging/archive-key.asc", "the public key\n");
+        }
+      }
+      f->script = build_that(10, "build-failed");
+      f->run();
+      REQUIRE(f->fake.commands.size() >= 1);
+      return std::pair{std::move(f), f->fake.commands.back()};
+    };
+    const std::string local = "[builder here]\nhost = local\narches = armel\n"
+                              "build_tmpdir = /var/tmp/builds\n";
+
+    SUBCASE("a local builder: staging_dir, signed, the key sent along")
+    {
+      auto [f, argv] = run_with(local, "here.1", repository + key, true);
+      CHECK(after(argv, "--local-repository") == (f->scratch / "staging").string());
+      CHECK(after(argv, "--extra-repository") == "deb file:/srv/buildme-repository fremantle main");
+      CHECK(after(argv, "--extra-key") == "archive-key.asc");
+      CHECK(after(argv, "--tmpdir") == "/var/tmp/builds");
+      CHECK(after(argv, "--profiles") == "nocheck,nodoc");
+      const auto& sent = f->fake.uploaded;
+      CHECK(std::any_of(sent.begin(), sent.end(), [](const std::string& path) {
+        return path.ends_with("/archive-key.asc");
+      }));
+    }
+    SUBCASE("an unsigned repository is marked trusted, as its configuration says")
+    {
+      auto [f, argv] = run_with(local, "here.1", repository, true);
+      CHECK(after(argv, "--extra-repository") ==
+            "deb [trusted=yes] file:/srv/buildme-repository fremantle main");
+      CHECK(after(argv, "--extra-key").empty());
+    }
+    SUBCASE("an SSH builder reaches it by the repository's url")
+    {
+      auto [f, argv] = run_with("[builder here]\nhost = build.example.org\nusers = b1\n"
+                                "arches = armel\nidentity = /k/id\nknown_hosts = /k/hosts\n",
+                                "here.b1", repository + key, true);
+      CHECK(after(argv, "--local-repository").empty());
+      CHECK(after(argv, "--extra-repository") ==
+            "deb https://repo.example.org/extras fremantle main");
+      CHECK(after(argv, "--extra-key") == "archive-key.asc");
+      CHECK(after(argv, "--tmpdir").empty());
+    }
+    SUBCASE("before queue-manage wrote the distribution, no extra repository")
+    {
+      auto [f, argv] = run_with(local, "here.1", repository + key, false);
+      CHECK(after(argv, "--extra-repository").empty());
+      CHECK(after(argv, "--base").ends_with("fremantle_armel.tar"));
+    }
+    SUBCASE("a signed repository whose key is missing is left out, with a note in the log")
+    {
+      auto [f, argv] = run_with(local, "here.1", repository + key, true, false);
+      CHECK(after(argv, "--extra-repository").empty());
+      CHECK(after(argv, "--extra-key").empty());
+      CHECK(has(ScratchDir::read(f->scratch / "results/fremantle/1/armel/build.log"),
+                "not using the archive's own packages: cannot send"));
+    }
+  }
+
+  TEST_CASE("a base gone from the builder is made again; the builder is not set aside")
+  {
+    WorkerFixture f("base_mirror = http://deb.debian.org/debian\nbase_suite = bookworm\n"
+                    "[builder here]\nhost = local\narches = armel\n");
+    builder::EnvStore store(f.config.state_dir);
+    builder::BaseEnv env;
+    env.builder = "here";
+    env.product = "fremantle";
+    env.arch = "armel";
+    env.state = builder::EnvState::ready;
+    env.path = "/somewhere/fremantle_armel.tar";
+    env.made_at = 50;
+    REQUIRE(store.save(env));
+    f.script =
+      build_that(51, "builder-unfit the base environment /somewhere/fremantle_armel.tar is not "
+                     "on this builder");
+    f.run();
+    auto build = f.build();
+    CHECK(build.state == jobs::BuildState::queued);
+    CHECK(build.uncounted == 1);
+    CHECK(has(build.reason, "its build environment was gone from here; it is made again"));
+    auto after = store.load("here", "fremantle", "armel");
+    REQUIRE(after);
+    CHECK(after->state == builder::EnvState::missing);
+    CHECK(after->made_at == 0);
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->set_aside_until == 0);
+
+    // Any other unfitness still sets the builder aside.
+    f.claim();
+    f.script = build_that(51, "builder-unfit this builder has no sbuild: install sbuild");
+    f.run();
+    CHECK(builder::HealthStore(f.config.state_dir).load("here")->set_aside_until > 0);
   }
 
   TEST_CASE("a queue that cannot take the unit fails the build and leaves no half copy")

@@ -149,6 +149,16 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(diablo->base_components == std::vector<std::string>{"main", "contrib"});
     CHECK(diablo->base_keyring == "/etc/buildme/diablo.gpg");
     CHECK(config.env_max_age == std::chrono::hours(7 * 24));
+    CHECK(fremantle->build_profiles.empty());
+  }
+
+  TEST_CASE("build profiles are per product, or for all in [buildme]")
+  {
+    Config config = parse_ok(minimal + "build_profiles = nocheck\n[product diablo]\n"
+                                       "build_profiles = nocheck nodoc pkg.foo.bar\n");
+    CHECK(config.product("fremantle")->build_profiles == std::vector<std::string>{"nocheck"});
+    CHECK(config.product("diablo")->build_profiles ==
+          std::vector<std::string>{"nocheck", "nodoc", "pkg.foo.bar"});
   }
 
   TEST_CASE("without a base suite a product builds on the host; build_in = host keeps that")
@@ -172,6 +182,18 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(has(parse_error(minimal + "base_keyring = keys.gpg\n"), "base_keyring"));
     CHECK(has(parse_error(minimal + "env_max_age = soon\n"), "env_max_age"));
     CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nenv_dir = ../up\n"), "env_dir"));
+    CHECK(has(parse_error(minimal + "build_profiles = nocheck No_Doc\n"),
+              "build_profiles: 'No_Doc' is not a build profile name"));
+    CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nbuild_tmpdir = shm\n"),
+              "build_tmpdir: 'shm' must be an absolute folder"));
+    CHECK(has(parse_error(minimal + "[builder b]\nhost = local\nbuild_tmpdir = /tmp/$x\n"),
+              "build_tmpdir"));
+    CHECK(has(parse_error(minimal + "[repository r]\nstaging_dir = /srv/r\nproducts = fremantle\n"
+                                    "url = rsync://repo/r\n"),
+              "[repository r] url: 'rsync://repo/r' is not an http://"));
+    CHECK(has(parse_error(minimal + "[repository r]\nstaging_dir = /srv/r\nproducts = fremantle\n"
+                                    "url = http://repo/r x\n"),
+              "is not an http://"));
   }
 
   TEST_CASE("an empty arches list is an error")

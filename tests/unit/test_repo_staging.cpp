@@ -240,6 +240,8 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     CHECK(has(f.index("main/binary-amd64/Packages"), "Package: hello\n"));
     CHECK(has(f.index("main/source/Sources"), "Package: hello\n"));
     CHECK(has(f.index("InRelease"), "-----BEGIN PGP SIGNED MESSAGE-----"));
+    CHECK(has(ScratchDir::read(f.scratch / "staging/archive-key.asc"),
+              "-----BEGIN PGP PUBLIC KEY BLOCK-----"));
     CHECK(fs::is_empty(f.queue));
     CHECK_FALSE(fs::exists(f.pending_marker()));
   }

@@ -220,6 +220,34 @@ TEST_CASE("InRelease and Release.gpg made with the configured key pass gpgv")
   CHECK_FALSE(home.prompted());
 }
 
+TEST_CASE("the exported public key is armored and verifies the key's own signatures")
+{
+  ScratchDir scratch;
+  GpgHome home;
+  auto fingerprint = home.generate_key("buildme test <test@example.org>");
+  auto other = home.generate_key("another key <other@example.org>");
+  auto signer = make_signer({home.path(), fingerprint, ""});
+  auto key = signer->public_key();
+  REQUIRE_MESSAGE(key.ok(), (key.ok() ? "" : key.message()));
+  CHECK(key->starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----\n"));
+  CHECK(key->find("PRIVATE KEY") == std::string::npos);
+
+  // As apt and sbuild take it: dearmored into a keyring of its own.
+  auto armored = scratch.write("archive-key.asc", *key);
+  const fs::path keyring = scratch / "archive-key.gpg";
+  auto dearmored =
+    home.gpg({"--batch", "--yes", "-o", keyring.string(), "--dearmor", armored.string()});
+  REQUIRE_MESSAGE(dearmored.exit_code == 0, dearmored.err);
+  auto inrelease = signer->clearsign(release_text);
+  REQUIRE(inrelease.ok());
+  auto checked = gpgv(scratch, keyring, {scratch.write("InRelease", *inrelease).string()});
+  CHECK_MESSAGE(checked.exit_code == 0, checked.err);
+  // Only that key: a signature by the other key in the home does not verify.
+  auto by_other = make_signer({home.path(), other, ""})->clearsign(release_text);
+  REQUIRE(by_other.ok());
+  CHECK(gpgv(scratch, keyring, {scratch.write("Other", *by_other).string()}).exit_code != 0);
+}
+
 TEST_CASE("a Release or InRelease changed after signing fails gpgv")
 {
   ScratchDir scratch;

@@ -894,6 +894,22 @@ int run_env_make(const Options& options)
                                    product->name, options.arguments[3]));
   if (!made) {
     context.log->verdict("FAILED", util::Log::Tone::bad, made.message());
+    // The list hears once an episode: at the first failure in a row.
+    auto env = store.load(builder->name, product->name, options.arguments[3]);
+    if (env && env->failures == 1 && context.config.mail) {
+      mail::Outbox outbox(context.config.state_dir, context.clock);
+      mail::notify_list(
+        *context.config.mail, outbox,
+        fmt::format("BUILD ENVIRONMENT FAILED {} {}", builder->name, env->name()),
+        fmt::format("buildme could not make the build environment {} on builder {} ({}):\n\n"
+                    "  {}\n\nThe builds that need it wait in the queue and use no attempt. "
+                    "buildme tries again in 10 minutes, then less often while it fails; "
+                    "'buildme env list' shows its state, and its whole log is {} on the buildme "
+                    "host. This list hears again only after it has been made.\n",
+                    env->name(), builder->name, builder->host, util::printable(made.message()),
+                    store.log_path(builder->name, product->name, options.arguments[3]).string()),
+        *context.log);
+    }
     return exit_attention;
   }
   context.log->verdict("MADE", util::Log::Tone::good, "ready for builds");
