@@ -11,6 +11,7 @@
 #include "jobs/transitions.hpp"
 #include "json_check.hpp"
 #include "mail/outbox.hpp"
+#include "repo/catalog.hpp"
 #include "sample_job.hpp"
 #include "scratch.hpp"
 #include "test_config.hpp"
@@ -279,6 +280,46 @@ TEST_SUITE("report: the status site")
     f.run(report::Rewrite::all);
     CHECK_FALSE(fs::exists(f.site / "logs/fremantle/1/armel/build.log"));
     CHECK_FALSE(has(f.page("jobs/1.html"), "build.log"));
+  }
+
+  TEST_CASE("a distribution's page lists its packages, the deb line and the signing key")
+  {
+    ScratchDir staging;
+    SiteFixture f(fmt::format("[repository extras-devel]\n"
+                              "staging_dir = {}\n"
+                              "products = fremantle\n"
+                              "url = https://repo.example.org/extras-devel\n",
+                              staging.path().string()));
+    staging.write("archive-key.asc", "-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n");
+    {
+      fs::create_directories(f.scratch / "state/repo");
+      auto catalog = repo::Catalog::open((f.scratch / "state/repo/extras-devel.sqlite").string());
+      REQUIRE_MESSAGE(catalog, catalog.message());
+      repo::Member member;
+      member.dist = "fremantle";
+      member.kind = "binary";
+      member.component = "main";
+      member.arch = "armel";
+      member.name = "hello<b>";
+      member.version = "1.0-1";
+      member.source = "hello";
+      member.source_version = "1.0-1";
+      member.path = "pool/main/h/hello/hello_1.0-1_armel.deb";
+      REQUIRE(catalog->add_member(member));
+    }
+    f.add_job(1);
+    f.run();
+    const std::string page = f.page("repos/extras-devel/fremantle.html");
+    CHECK(has(page, "deb [signed-by=/usr/share/keyrings/extras-devel.asc] "
+                    "https://repo.example.org/extras-devel fremantle main"));
+    CHECK(has(page, "<a href=\"../../keys/extras-devel.asc\">download</a>"));
+    CHECK(has(page, "<td>hello&lt;b&gt;</td><td>1.0-1</td><td>armel</td>"));
+    CHECK(f.page("keys/extras-devel.asc") == "-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n");
+    CHECK(test::valid_json(f.page("repos/extras-devel/fremantle.json")));
+    CHECK(has(f.page("index.html"), "<a href=\"repos/extras-devel/fremantle.html\">"));
+    // Written again only when its Release changed.
+    f.clock.advance(std::chrono::seconds(60));
+    CHECK_FALSE(wrote(f.run(), "repos/extras-devel/fremantle.html"));
   }
 
   TEST_CASE("a rejected upload shows on the front page with its reason, newest first")
