@@ -643,7 +643,7 @@ Page distribution_page(const config::Config& config, const Distribution& dist)
                                  h(title), h(dist.repository), h(dist.deb_line));
   if (!dist.key_link.empty()) {
     body += fmt::format("<p>The signing key: {} (save it as "
-                        "<code>/usr/share/keyrings/{}.gpg</code>).</p>\n",
+                        "<code>/usr/share/keyrings/{}.asc</code>).</p>\n",
                         link(path, dist.key_link, "download"), h(dist.repository));
   } else if (!dist.sign_with.empty()) {
     body += fmt::format("<p>Signed with the key <code>{}</code>.</p>\n", h(dist.sign_with));

@@ -228,6 +228,9 @@ Result<std::set<long>> Site::jobs_to_read(bool all, history::History* history)
   jobs::StateDir state(m_config.state_dir);
   std::set<long> numbers;
   auto from_folder = [&]() -> Status {
+    if (!present(state.jobs_dir())) {
+      return {}; // no upload taken yet
+    }
     auto names = util::list_dir(state.jobs_dir());
     if (!names) {
       return names.error();
@@ -423,18 +426,26 @@ Status Site::write_distribution_pages(bool all, Front& front)
       shown.dist = dist;
       shown.components = repository.components;
       shown.sign_with = repository.sign_with;
-      const std::string base =
-        m_report.repo_url.empty() ? "https://repository.example.org/" : m_report.repo_url;
-      shown.deb_line =
-        fmt::format("deb {}{}{} {} {}",
-                    repository.sign_with.empty()
-                      ? std::string()
-                      : fmt::format("[signed-by=/usr/share/keyrings/{}.gpg] ", repository.name),
-                    base, repository.name, dist, util::join(repository.components, " "));
-      const std::string key_file = fmt::format("keys/{}.gpg", segment(repository.name));
-      if (present(m_report.dir / key_file)) {
+      // Where clients find it: [report] repo_url with the repository's
+      // name, else the repository's own url, else a placeholder to edit.
+      std::string where =
+        m_report.repo_url.empty() ? repository.url : m_report.repo_url + repository.name;
+      if (where.empty()) {
+        where = "https://repository.example.org/" + repository.name;
+      }
+      // The key queue-manage exports beside the indices, served here too.
+      const std::string key_file = fmt::format("keys/{}.asc", segment(repository.name));
+      if (auto armored =
+            util::read_file(repository.staging_dir / config::archive_key_name, 1 << 20)) {
+        TRY(write(key_file, *armored));
         shown.key_link = key_file;
       }
+      shown.deb_line =
+        fmt::format("deb {}{} {} {}",
+                    shown.key_link.empty()
+                      ? std::string()
+                      : fmt::format("[signed-by=/usr/share/keyrings/{}.asc] ", repository.name),
+                    where, dist, util::join(repository.components, " "));
       if (present(catalog_path)) {
         auto catalog = repo::Catalog::open(catalog_path.string());
         auto members =
@@ -624,10 +635,16 @@ Result<ReportSummary> Site::run(Rewrite rewrite)
       if (jobs::is_open(view.job.state)) {
         open.push_back(view);
       }
-      TRY(record(view));
-      for (const auto& build : view.builds) {
-        TRY(copy_log(view, build));
+      for (auto& build : view.builds) {
+        if (auto copied = copy_log(view, build); !copied) {
+          // One log that cannot be copied must not cost the whole site.
+          m_log.verdict("ERROR", util::Log::Tone::bad,
+                        fmt::format("status site: the log of job {} [{}]: {}", view.job.number,
+                                    build.record.arch, copied.message()));
+          build.has_log = false;
+        }
       }
+      TRY(record(view));
       TRY_ASSIGN(bool changed,
                  write_page(job_page_path(view.job.number), job_page(m_config, view)));
       if (changed || all) {

@@ -11,6 +11,7 @@
 #include "jobs/transitions.hpp"
 #include "json_check.hpp"
 #include "mail/outbox.hpp"
+#include "repo/catalog.hpp"
 #include "sample_job.hpp"
 #include "scratch.hpp"
 #include "test_config.hpp"
@@ -247,6 +248,78 @@ TEST_SUITE("report: the status site")
     auto done = f.run(report::Rewrite::changed, &outbox);
     CHECK(done.stuck == 0);
     CHECK(has(f.page("stuck.html"), "Nothing is stuck."));
+  }
+
+  TEST_CASE("before the first upload the site says that nothing waits")
+  {
+    SiteFixture f;
+    fs::remove_all(f.scratch / "state/jobs");
+    auto summary = f.run();
+    CHECK(summary.jobs_read == 0);
+    CHECK(has(f.page("index.html"), "Nothing waits."));
+    CHECK(test::valid_json(f.page("index.json")));
+  }
+
+  TEST_CASE("a log that cannot be copied costs its link, not the site")
+  {
+    SiteFixture f;
+    auto dir = f.add_job(1);
+    f.finish(dir, jobs::BuildState::build_failed);
+    fs::create_directories(f.site / "logs/fremantle/1/armel/build.log"); // in the way
+    auto summary = f.run();
+    CHECK(has(f.log.text(), "status site: the log of job 1 [armel]"));
+    CHECK(fs::exists(f.site / "jobs/1.html"));
+    CHECK_FALSE(has(f.page("jobs/1.html"), "build.log"));
+    CHECK(summary.jobs_read == 1);
+
+    // A log that is a symlink is never read nor served.
+    const fs::path log = f.scratch / "results/fremantle/1/armel/build.log";
+    fs::remove(log);
+    fs::create_symlink("/etc/passwd", log);
+    fs::remove_all(f.site / "logs");
+    f.run(report::Rewrite::all);
+    CHECK_FALSE(fs::exists(f.site / "logs/fremantle/1/armel/build.log"));
+    CHECK_FALSE(has(f.page("jobs/1.html"), "build.log"));
+  }
+
+  TEST_CASE("a distribution's page lists its packages, the deb line and the signing key")
+  {
+    ScratchDir staging;
+    SiteFixture f(fmt::format("[repository extras-devel]\n"
+                              "staging_dir = {}\n"
+                              "products = fremantle\n"
+                              "url = https://repo.example.org/extras-devel\n",
+                              staging.path().string()));
+    staging.write("archive-key.asc", "-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n");
+    {
+      fs::create_directories(f.scratch / "state/repo");
+      auto catalog = repo::Catalog::open((f.scratch / "state/repo/extras-devel.sqlite").string());
+      REQUIRE_MESSAGE(catalog, catalog.message());
+      repo::Member member;
+      member.dist = "fremantle";
+      member.kind = "binary";
+      member.component = "main";
+      member.arch = "armel";
+      member.name = "hello<b>";
+      member.version = "1.0-1";
+      member.source = "hello";
+      member.source_version = "1.0-1";
+      member.path = "pool/main/h/hello/hello_1.0-1_armel.deb";
+      REQUIRE(catalog->add_member(member));
+    }
+    f.add_job(1);
+    f.run();
+    const std::string page = f.page("repos/extras-devel/fremantle.html");
+    CHECK(has(page, "deb [signed-by=/usr/share/keyrings/extras-devel.asc] "
+                    "https://repo.example.org/extras-devel fremantle main"));
+    CHECK(has(page, "<a href=\"../../keys/extras-devel.asc\">download</a>"));
+    CHECK(has(page, "<td>hello&lt;b&gt;</td><td>1.0-1</td><td>armel</td>"));
+    CHECK(f.page("keys/extras-devel.asc") == "-----BEGIN PGP PUBLIC KEY BLOCK-----\nx\n");
+    CHECK(test::valid_json(f.page("repos/extras-devel/fremantle.json")));
+    CHECK(has(f.page("index.html"), "<a href=\"repos/extras-devel/fremantle.html\">"));
+    // Written again only when its Release changed.
+    f.clock.advance(std::chrono::seconds(60));
+    CHECK_FALSE(wrote(f.run(), "repos/extras-devel/fremantle.html"));
   }
 
   TEST_CASE("a rejected upload shows on the front page with its reason, newest first")
