@@ -186,7 +186,8 @@ struct Report
   // is not built for every arch this long, is stuck.
   std::chrono::seconds stuck_after{2 * 24 * 3600};
   // Where clients find the repositories ("https://repository.example.org/"),
-  // for the deb line of each distribution page; empty: a placeholder.
+  // for the deb line of each distribution page; empty: the [repository] url, or
+  // the line says that no address is set.
   std::string repo_url;
 };
 

@@ -427,11 +427,12 @@ Status Site::write_distribution_pages(bool all, Front& front)
       shown.components = repository.components;
       shown.sign_with = repository.sign_with;
       // Where clients find it: [report] repo_url with the repository's
-      // name, else the repository's own url, else a placeholder to edit.
+      // name, else the repository's own url; else the line says what to set
+      // rather than show an address that is not this archive's.
       std::string where =
         m_report.repo_url.empty() ? repository.url : m_report.repo_url + repository.name;
       if (where.empty()) {
-        where = "https://repository.example.org/" + repository.name;
+        where = "<no address: set repo_url in [report] of buildme.conf>";
       }
       // The key queue-manage exports beside the indices, served here too.
       const std::string key_file = fmt::format("keys/{}.asc", segment(repository.name));

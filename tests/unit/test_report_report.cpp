@@ -322,6 +322,22 @@ TEST_SUITE("report: the status site")
     CHECK_FALSE(wrote(f.run(), "repos/extras-devel/fremantle.html"));
   }
 
+  TEST_CASE("a distribution with no address for clients says so, rather than show another's")
+  {
+    ScratchDir staging;
+    SiteFixture f(fmt::format("[repository extras-devel]\n"
+                              "staging_dir = {}\n"
+                              "products = fremantle\n",
+                              staging.path().string()));
+    staging.write("dists/fremantle/Release", "Suite: fremantle\n");
+    f.add_job(1);
+    f.run();
+    const std::string page = f.page("repos/extras-devel/fremantle.html");
+    CHECK(has(page, "deb &lt;no address: set repo_url in [report] of buildme.conf&gt; "
+                    "fremantle main"));
+    CHECK_FALSE(has(page, "example.org/extras-devel"));
+  }
+
   TEST_CASE("a rejected upload shows on the front page with its reason, newest first")
   {
     SiteFixture f;
