@@ -243,23 +243,13 @@ Result<std::string> GpgmeSigner::sign(std::string_view text, gpgme_sig_mode_t mo
 
 Result<std::string> GpgmeSigner::public_key()
 {
-  gpgme_data_t raw_out = nullptr;
-  if (auto error = gpgme_data_new(&raw_out)) {
-    return fail("GPGME cannot make room for a key: {}", gpgme_text(error));
-  }
-  Data out(raw_out);
+  TRY_ASSIGN(Data out, new_data("the public key"));
   // Armor is on for the whole context (see setup_context).
   if (auto error = gpgme_op_export(m_ctx.get(), m_fingerprint.c_str(), 0, out.get())) {
     return fail("cannot export the public key {} from {}: {}", m_fingerprint, printable(m_home),
                 gpgme_text(error));
   }
-  size_t size = 0;
-  char* bytes = gpgme_data_release_and_get_mem(out.release(), &size);
-  if (!bytes) {
-    return fail("GPGME lost the public key {}", m_fingerprint);
-  }
-  std::string key(bytes, size);
-  gpgme_free(bytes);
+  TRY_ASSIGN(std::string key, take_bytes(std::move(out), "the public key"));
   if (key.find("-----BEGIN PGP PUBLIC KEY BLOCK-----") == std::string::npos) {
     return fail("gpg exported no public key {} from {}", m_fingerprint, printable(m_home));
   }
