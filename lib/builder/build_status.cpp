@@ -18,12 +18,13 @@ struct ResultName
   std::string_view label;
 };
 
-constexpr std::array<ResultName, 6> result_names{{
+constexpr std::array<ResultName, 7> result_names{{
   {BuildResult::success, "success", "BUILT"},
   {BuildResult::build_failed, "build-failed", "FAILED"},
   {BuildResult::depwait, "depwait", "DEPWAIT"},
   {BuildResult::bad_package, "bad-package", "BAD-PACKAGE"},
   {BuildResult::builder_unfit, "builder-unfit", "BUILDER-UNFIT"},
+  {BuildResult::base_missing, "base-missing", "BASE-MISSING"},
   {BuildResult::builder_error, "builder-error", "BUILDER-ERROR"},
 }};
 

@@ -3,6 +3,7 @@
 //
 //   0 success   10 build failed   30 dependencies missing
 //   40 bad package   50 builder error   51 builder unfit (before the build)
+//   52 base missing (the base environment named by --base is not there)
 //
 // buildme-build ends its log with one status line:
 //
@@ -29,6 +30,10 @@ enum class BuildResult
   // missing, an arch it cannot build): checked before the build begins, so
   // the build waits for another builder without using an attempt.
   builder_unfit = 51,
+  // The base environment the build was told to use is not on the builder:
+  // not the builder's fault (buildme makes the base again and the build
+  // waits for it), told apart from builder_unfit by its own code.
+  base_missing = 52,
 };
 
 std::string_view result_word(BuildResult result);  // "success", "build-failed", ...

@@ -5,6 +5,7 @@
 # its Build-Depends installed from the Debian mirror.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/repo.bash"
+source "$(dirname "$0")/sshd.bash"
 require_tools sbuild mmdebstrap newuidmap dpkg-source
 
 ARCH=$(dpkg --print-architecture)
@@ -15,14 +16,47 @@ if [ ! -s "$BASE" ]; then
   exit 1
 fi
 
-teardown() { [ -z "${GNUPGHOME_DIR:-}" ] || drop_key; }
+HTTP_PID=
+teardown()
+{
+  [ -z "${GNUPGHOME_DIR:-}" ] || drop_key
+  stop_all_sshd
+  [ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null
+  HTTP_PID=
+}
+
+# serve_http DIR: a real HTTP server for DIR on 127.0.0.1 (a free port, in
+# HTTP_PORT), as a repository's web server.
+serve_http()
+{
+  local try waited
+  for try in 1 2 3 4 5; do
+    HTTP_PORT=$((20000 + RANDOM % 40000))
+    /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$1" "$HTTP_PORT" \
+      >>"$T/http.log" 2>&1 &
+    HTTP_PID=$!
+    for waited in $(seq 1 50); do
+      kill -0 "$HTTP_PID" 2>/dev/null || break
+      if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
+        return 0
+      fi
+      sleep 0.1
+    done
+    kill "$HTTP_PID" 2>/dev/null
+  done
+  HTTP_PID=
+  fail "no HTTP server for $1: $(tail -3 "$T/http.log")"
+  return 1
+}
 
 build_field() { sed -n "s/^$3: //p" "$STATE/jobs/$1/builds/$2.info" 2>/dev/null; }
 
-# The base as buildme would have made it: a ready record and the tarball in
-# the builder's env_dir (a link to the shared one).
+# configure [SSHD]: builder "here" (local), or the builder reached through
+# the test's sshd SSHD; the base as buildme would have made it: a ready
+# record and the tarball in the builder's env_dir (a link to the shared one).
 configure()
 {
+  local builder=${1:-here}
   # The builds run as root mapped to a subordinate id, which must be able to
   # reach the test's folders.
   chmod 0755 "$T"
@@ -30,15 +64,16 @@ configure()
 base_mirror = ${BUILDME_TEST_MIRROR:-http://deb.debian.org/debian}
 base_suite = bookworm
 settle_time = 0
-
-[builder here]
-host = local
-env_dir = $T/envs
 CONF
-  mkdir -p "$T/envs" "$STATE/envs/here"
+  if [ "$builder" = here ]; then
+    printf '\n[builder here]\nhost = local\nenv_dir = %s\n' "$T/envs" >>"$T/buildme.conf"
+  else
+    builder_section "$builder" "$ARCH" "env_dir = $T/envs" >>"$T/buildme.conf"
+  fi
+  mkdir -p "$T/envs" "$STATE/envs/$builder"
   ln -s "$BASE" "$T/envs/fremantle_$ARCH.tar"
-  cat >"$STATE/envs/here/fremantle_$ARCH.info" <<INFO
-Builder: here
+  cat >"$STATE/envs/$builder/fremantle_$ARCH.info" <<INFO
+Builder: $builder
 Product: fremantle
 Arch: $ARCH
 State: ready
@@ -296,6 +331,43 @@ test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_comm
   assert_contains "$T/staging/extras-devel/archive-key.asc" "BEGIN PGP PUBLIC KEY BLOCK"
   grep -q "trusted=yes" "$T/results/fremantle/$b/$ARCH/build.log" && fail "the archive's distribution was marked trusted"
   [ "$(build_field "$b" "$ARCH" Uncounted)" = 1 ] || fail "the waiting attempt counted"
+}
+
+test_a_builder_over_ssh_builds_against_the_archive_through_its_url_verified_with_its_key()
+{
+  new_key
+  # This machine as an SSH builder: its own sshd, the base in its env_dir,
+  # the archive reached through the repository's url (a real web server)
+  # instead of the staging folder.
+  start_sshd b1 || return
+  configure b1
+  mkdir -p "$T/staging/extras-devel"
+  serve_http "$T/staging/extras-devel" || return
+  repository_section extras-devel "url = http://127.0.0.1:$HTTP_PORT" >>"$T/buildme.conf"
+  # A first, on its own; then it reaches the repository.
+  variant buildme-ssh-a "" "debhelper-compat (= 13)"
+  age_all
+  buildme --foreground
+  assert_status 0
+  assert_output "building on root@127.0.0.1:${SSHD_PORT[b1]}"
+  local a b
+  a=$(grep -l "^Source: buildme-ssh-a" "$STATE"/jobs/*/job.info | xargs dirname | xargs basename)
+  [ "$(build_field "$a" "$ARCH" State)" = success ] || fail "A: $(build_field "$a" "$ARCH" State): $(build_field "$a" "$ARCH" Reason)"
+  queue_manage --repository extras-devel
+  assert_status 0
+  # B build-depends on A: the builder finds A only through the url.
+  variant buildme-ssh-b "" "debhelper-compat (= 13), buildme-ssh-a"
+  age_all
+  buildme --foreground
+  assert_status 0
+  b=$(grep -l "^Source: buildme-ssh-b" "$STATE"/jobs/*/job.info | xargs dirname | xargs basename)
+  [ "$(build_field "$b" "$ARCH" State)" = success ] || fail "B: $(build_field "$b" "$ARCH" State): $(build_field "$b" "$ARCH" Reason)"
+  local log=$T/results/fremantle/$b/$ARCH/build.log
+  assert_contains "$log" "http://127.0.0.1:$HTTP_PORT fremantle InRelease"
+  assert_contains "$log" "--extra-repository-key=$T/work-b1/b1.root/archive-key.asc"
+  grep -q "Unpacking buildme-ssh-a " "$log" || fail "B did not install A: $log"
+  grep -q "trusted=yes" "$log" && fail "the archive's distribution was marked trusted"
+  grep -q '"GET /dists/fremantle/InRelease' "$T/http.log" || fail "apt did not ask the web server: $T/http.log"
 }
 
 run_tests

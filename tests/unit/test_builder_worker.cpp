@@ -356,7 +356,7 @@ TEST_SUITE("builder: the worker, with a fake host")
     env.made_at = 50;
     REQUIRE(store.save(env));
     f.script =
-      build_that(51, "builder-unfit the base environment /somewhere/fremantle_armel.tar is not "
+      build_that(52, "base-missing the base environment /somewhere/fremantle_armel.tar is not "
                      "on this builder");
     f.run();
     auto build = f.build();
