@@ -178,7 +178,7 @@ private:
   // buildme-build found no base where the record says one is: the record
   // goes back to missing, so that the next tick makes it again. True when
   // that was the fault.
-  bool forget_gone_base(const std::string& reason);
+  bool forget_gone_base();
 
   const config::Config& m_config;
   long m_job_number;
@@ -218,13 +218,9 @@ Result<std::unique_ptr<Host>> Worker::connect()
   return connect_ssh(target);
 }
 
-bool Worker::forget_gone_base(const std::string& reason)
+bool Worker::forget_gone_base()
 {
-  // buildme-build's words for it: "the base environment PATH is not on
-  // this builder".
-  if (m_product->build_in != config::Product::BuildIn::chroot ||
-      reason.find("the base environment ") == std::string::npos ||
-      reason.find(" is not on this builder") == std::string::npos) {
+  if (m_product->build_in != config::Product::BuildIn::chroot) {
     return false;
   }
   auto arch = base_arch(*m_slot->builder, m_arch);
@@ -568,9 +564,11 @@ Outcome Worker::build()
   }
 
   const BuildStatus status = classify_build(m_build_log.tail(), ran->exit_code);
-  if (status.result == BuildResult::builder_unfit) {
-    return unfit(status.detail.empty() ? std::string("the builder cannot take builds")
-                                       : status.detail);
+  if (status.result == BuildResult::builder_unfit || status.result == BuildResult::base_missing) {
+    Outcome outcome =
+      unfit(status.detail.empty() ? std::string(result_word(status.result)) : status.detail);
+    outcome.result = status.result;
+    return outcome;
   }
   // The build began there: the builder is in service.
   if (auto cleared = HealthStore(m_config.state_dir).clear(m_slot->builder->name); !cleared) {
@@ -601,6 +599,7 @@ jobs::BuildState state_of(BuildResult result)
     return jobs::BuildState::bad_package;
   case BuildResult::builder_error:
   case BuildResult::builder_unfit: // never a result: the build waits (record())
+  case BuildResult::base_missing:
     return jobs::BuildState::builder_error;
   }
   return jobs::BuildState::builder_error;
@@ -620,7 +619,7 @@ Status Worker::record(const Outcome& outcome, std::int64_t now)
     return next ? Status() : Status(next.error());
   }
   case Outcome::Kind::unfit:
-    if (forget_gone_base(outcome.reason)) {
+    if (outcome.result == BuildResult::base_missing && forget_gone_base()) {
       // Not the builder's fault: the next tick makes the base again, and
       // the build waits for it.
       return jobs::requeue_uncounted(
@@ -735,10 +734,13 @@ int Worker::run()
     m_log.verdict("ERROR", util::Log::Tone::bad, made.message());
     return 1;
   }
-  // An earlier attempt's log is kept as build.log.1, .2, ...
+  // The earlier attempt's log is kept as build.log.N, N its attempt number
+  // (the attempt before this one wrote build.log).
   const fs::path log_path = m_result_dir / "build.log";
   if (auto present = util::stat_no_follow(log_path); present && *present) {
-    if (auto kept = util::move_no_clobber(log_path, log_path); !kept) {
+    const fs::path earlier =
+      m_result_dir / fmt::format("build.log.{}", std::max(1, m_record.attempts - 1));
+    if (auto kept = util::move_no_clobber(log_path, earlier); !kept) {
       m_log.verdict("ERROR", util::Log::Tone::bad,
                     fmt::format("the earlier attempt's log is overwritten: {}", kept.message()));
     }

@@ -191,10 +191,12 @@ Status History::reflect(const JobRecord& job, const std::vector<LatestAttempt>& 
       if (attempt.running) {
         continue;
       }
+      // An attempt that ended keeps how it ended: a build retried by an
+      // operator, or a depwait retried, is queued again with that attempt
+      // as its last, and is not a builder error.
       TRY_ASSIGN(auto finish,
                  m_db.prepare("UPDATE attempts SET finished_at = ?2, result = ?3, reason = ?4 "
-                              "WHERE id = ?1 AND (finished_at = 0 OR result != ?3 OR "
-                              "reason != ?4)",
+                              "WHERE id = ?1 AND finished_at = 0",
                               doing));
       TRY(finish.bind(id, std::max(attempt.finished_at, std::int64_t{1}), attempt.result,
                       attempt.reason));

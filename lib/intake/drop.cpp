@@ -105,6 +105,35 @@ Status check_signatures(const config::Config& config, const config::Product& pro
   return {};
 }
 
+// Every file a given .changes or .dsc lists must be given too, or already
+// lie in the incoming folder: a lone .changes would only wait there until
+// buildme rejects it after grace_period.
+Status check_listed_files_given(const std::vector<std::pair<fs::path, std::string>>& uploads,
+                                const fs::path& incoming)
+{
+  for (const auto& [file, name] : uploads) {
+    if (rank(name) == 0) {
+      continue;
+    }
+    const debian::Upload control{file.parent_path(), name};
+    for (const auto& listed : debian::listed_files(control)) {
+      const bool given = std::any_of(uploads.begin(), uploads.end(),
+                                     [&](const auto& upload) { return upload.second == listed; });
+      if (given) {
+        continue;
+      }
+      if (auto there = util::stat_no_follow(incoming / listed); there && *there) {
+        continue; // buildme checks it against the listed size and digests
+      }
+      return fail("{} lists {}, which was not given; nothing was dropped (give every file "
+                  "the {} lists)",
+                  util::printable(file.string()), util::printable(listed),
+                  name.ends_with(".changes") ? ".changes" : ".dsc");
+    }
+  }
+  return {};
+}
+
 } // namespace
 
 Result<std::vector<std::string>> drop_upload(const config::Config& config,
@@ -143,6 +172,7 @@ Result<std::vector<std::string>> drop_upload(const config::Config& config,
                 "in {})",
                 incoming.string(), product.name, config.path);
   }
+  TRY(check_listed_files_given(uploads, incoming));
   remove_temporaries_of_killed_drops(incoming);
   // A name already there with the same bytes (the orig tarball of an
   // earlier upload still waiting, or what a killed drop of this very upload

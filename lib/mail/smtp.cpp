@@ -95,16 +95,67 @@ public:
     const std::string from = "<" + envelope_from + ">";
     Upload upload{rendered};
     char error_buffer[CURL_ERROR_SIZE] = "";
-    const long timeout = static_cast<long>(m_config.timeout.count());
 
-    curl_easy_setopt(curl, CURLOPT_URL, m_config.smtp_url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    set_session(curl, error_buffer);
     curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
     curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, handle.recipients);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_upload);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(rendered.size()));
+
+    const CURLcode code = curl_easy_perform(curl);
+    if (code == CURLE_OK) {
+      return {};
+    }
+    long reply = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
+    std::string why = explain(code, reply, error_buffer);
+    // Only a reply to the recipient ("RCPT failed: 550") or to the text (the
+    // reply after DATA, which libcurl reports with no message of its own)
+    // refuses this one message. A refused sender (MAIL FROM: "530
+    // authentication required"), a refused greeting ("554 no service") and
+    // anything else (no server, TLS, login) refuse every message alike: that
+    // is the server's state or the configuration.
+    const std::string_view said(error_buffer);
+    const bool about_this_message =
+      reply >= 400 && ((code == CURLE_SEND_ERROR && said.starts_with("RCPT failed")) ||
+                       (code == CURLE_WEIRD_SERVER_REPLY && said.empty()));
+    const auto outcome = !about_this_message ? SendResult::Outcome::unavailable
+                         : reply >= 500      ? SendResult::Outcome::undeliverable
+                                             : SendResult::Outcome::refused;
+    return {outcome, fmt::format("not sent through {}: {}", server, why)};
+  }
+
+  Status check() override
+  {
+    // The session up to where a message would begin: connection, greeting,
+    // EHLO, STARTTLS with the certificate checked, and AUTH.
+    EasyHandle handle;
+    if (!handle.curl) {
+      return fail("libcurl could not make a handle (out of memory?)");
+    }
+    char error_buffer[CURL_ERROR_SIZE] = "";
+    set_session(handle.curl, error_buffer);
+    curl_easy_setopt(handle.curl, CURLOPT_CONNECT_ONLY, 1L);
+    const CURLcode code = curl_easy_perform(handle.curl);
+    if (code == CURLE_OK) {
+      return {};
+    }
+    long reply = 0;
+    curl_easy_getinfo(handle.curl, CURLINFO_RESPONSE_CODE, &reply);
+    return fail("the mail server {} does not take mail: {}", url_for_messages(m_config.smtp_url),
+                explain(code, reply, error_buffer));
+  }
+
+private:
+  // What every session sets: the server, TLS as configured with the
+  // certificate verified, the login, the timeouts.
+  void set_session(CURL* curl, char* error_buffer) const
+  {
+    const long timeout = static_cast<long>(m_config.timeout.count());
+    curl_easy_setopt(curl, CURLOPT_URL, m_config.smtp_url.c_str());
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     curl_easy_setopt(curl, CURLOPT_USE_SSL, use_ssl());
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -119,13 +170,11 @@ public:
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, timeout);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  }
 
-    const CURLcode code = curl_easy_perform(curl);
-    if (code == CURLE_OK) {
-      return {};
-    }
-    long reply = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
+  // libcurl's error with what the administrator can do about it.
+  static std::string explain(CURLcode code, long reply, const char* error_buffer)
+  {
     std::string why = curl_easy_strerror(code);
     if (error_buffer[0] != '\0' && why != error_buffer) {
       why += fmt::format(" ({})", util::printable(error_buffer));
@@ -140,26 +189,12 @@ public:
     } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
       why += "; the server's certificate is not trusted (ca_file in [mail])";
     }
-    // Only a reply to the recipient ("RCPT failed: 550") or to the text (the
-    // reply after DATA, which libcurl reports with no message of its own)
-    // refuses this one message. A refused sender (MAIL FROM: "530
-    // authentication required"), a refused greeting ("554 no service") and
-    // anything else (no server, TLS, login) refuse every message alike: that
-    // is the server's state or the configuration.
-    const std::string_view said(error_buffer);
-    if (said.starts_with("MAIL failed")) {
+    if (std::string_view(error_buffer).starts_with("MAIL failed")) {
       why += "; the server refuses the sender (from, username in [mail])";
     }
-    const bool about_this_message =
-      reply >= 400 && ((code == CURLE_SEND_ERROR && said.starts_with("RCPT failed")) ||
-                       (code == CURLE_WEIRD_SERVER_REPLY && said.empty()));
-    const auto outcome = !about_this_message ? SendResult::Outcome::unavailable
-                         : reply >= 500      ? SendResult::Outcome::undeliverable
-                                             : SendResult::Outcome::refused;
-    return {outcome, fmt::format("not sent through {}: {}", server, why)};
+    return why;
   }
 
-private:
   long use_ssl() const
   {
     if (m_config.smtp_url.starts_with("smtps://") || m_config.starttls == "required") {

@@ -47,6 +47,10 @@ public:
   virtual SendResult send(const std::string& envelope_from,
                           const std::vector<std::string>& recipients,
                           const std::string& rendered) = 0;
+  // Whether the server would take mail now, sending none: for --dry-run.
+  // The Error says what failed (no server, TLS, certificate, login) and
+  // what to change.
+  virtual Status check() = 0;
 };
 
 // Reads the password file (its first line) now, so that a bad one is

@@ -362,4 +362,16 @@ test_a_builder_without_dpkg_dev_says_so_with_51()
   assert_absent "$W/build"
 }
 
+test_version_and_help_answer_and_write_nothing()
+{
+  local out
+  mkdir "$T/empty" && cd "$T/empty" || return
+  out=$(bash "$BUILD_SCRIPT" --version) || fail "--version exited $?"
+  # The same version as buildme's (CMakeLists.txt's project VERSION).
+  [ "$out" = "buildme-build (buildme) $("$BUILDME" --version | awk '{print $NF}')" ] ||
+    fail "--version says '$out'; buildme says '$("$BUILDME" --version)'"
+  bash "$BUILD_SCRIPT" --help | grep -q "buildme-build --help | --version" || fail "--help lacks --version"
+  [ -z "$(ls -A "$T/empty")" ] || fail "it wrote into the folder it ran in: $(ls -A "$T/empty")"
+}
+
 run_tests

@@ -206,6 +206,15 @@ test_a_build_that_runs_too_long_is_stopped_and_reported()
   buildme --foreground
   [ "$(build_state 1 "$ARCH")" = success ] || fail "retried build: $(build_state 1 "$ARCH")"
   assert_file "$T/results/fremantle/1/$ARCH/build.log.1"
+  assert_contains "$T/results/fremantle/1/$ARCH/build.log.1" "build_timeout"
+  # Each attempt once, with how it ended: the retried one is no builder error.
+  buildme show 1
+  assert_output "[$ARCH] #1 on root@127.0.0.1:${SSHD_PORT[b1]}"
+  assert_output "build-failed stopped: still running after 3 s (build_timeout)"
+  assert_output "log: $T/results/fremantle/1/$ARCH/build.log.1"
+  assert_output "[$ARCH] #2 on root@127.0.0.1:${SSHD_PORT[b1]}"
+  [ "$(grep -c "\[$ARCH\] #1 " <<<"$OUT")" -eq 1 ] || fail "attempt 1 shown more than once"
+  assert_no_output "retried by an operator"
 }
 
 test_cancel_stops_a_running_build()

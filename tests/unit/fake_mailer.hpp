@@ -31,6 +31,14 @@ public:
     return answer;
   }
 
+  Status check() override
+  {
+    if (answer.outcome == mail::SendResult::Outcome::unavailable) {
+      return fail("{}", answer.error);
+    }
+    return {};
+  }
+
   mail::SendResult answer; // accepted unless a test says otherwise
   int attempts = 0;
   std::vector<Sent> sent;

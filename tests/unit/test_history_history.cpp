@@ -539,3 +539,25 @@ TEST_CASE("reflecting a job's records makes the history say what they say, kille
   CHECK(history.attempts(9)->size() == 2);
   CHECK(history.attempts(9)->at(1).finished_at == 290);
 }
+
+TEST_CASE("an attempt that ended keeps its result when its build is queued again")
+{
+  ScratchDir scratch;
+  History history = open_history(scratch / "history.sqlite");
+  using buildme::history::LatestAttempt;
+  JobRecord job = a_job(9);
+  job.state = "failed";
+  REQUIRE(history.reflect(job, {LatestAttempt{"armel", 1, "b1", "u1@b1:22", 100, false, 200,
+                                              "build-failed", "build-failed: error 2"}}));
+  // `buildme retry`: the build is queued again, its last attempt still 1;
+  // what the records say of a queued build (reflect.cpp) must not rewrite it.
+  job.state = "queued";
+  REQUIRE(history.reflect(job, {LatestAttempt{"armel", 1, "b1", "u1@b1:22", 100, false, 300,
+                                              "builder-error", "retried by an operator"}}));
+  auto attempts = history.attempts(9);
+  REQUIRE(attempts);
+  REQUIRE(attempts->size() == 1);
+  CHECK(attempts->at(0).result == "build-failed");
+  CHECK(attempts->at(0).reason == "build-failed: error 2");
+  CHECK(attempts->at(0).finished_at == 200);
+}

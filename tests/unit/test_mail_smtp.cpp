@@ -406,6 +406,33 @@ TEST_CASE("a wrong password is an error that does not contain the password")
   CHECK(sent.result.error.find("Wr0ng-Pa55word-xyzzy") == std::string::npos);
 }
 
+TEST_CASE("check logs in to the real server and sends nothing; a wrong password or no server "
+          "is an error that names the server")
+{
+  SmtpServer server({"starttls", "buildme", "right-password"});
+  server.start();
+  Mail config = config_for(server);
+  config.username = "buildme";
+  config.password = "right-password";
+  auto checked = mailer_for(config)->check();
+  CHECK_MESSAGE(checked.ok(), checked.message());
+  CHECK(server.received().empty());
+
+  config.password = "Wr0ng-Pa55word-xyzzy";
+  checked = mailer_for(config)->check();
+  REQUIRE_FALSE(checked.ok());
+  CHECK_MESSAGE(checked.message().find("username and password") != std::string::npos,
+                checked.message());
+  CHECK(checked.message().find("Wr0ng-Pa55word-xyzzy") == std::string::npos);
+
+  SmtpServer down({"starttls", "", ""}); // never started: the port is closed
+  Mail closed = config_for(down);
+  closed.timeout = 5s;
+  checked = mailer_for(closed)->check();
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.message().find(down.url()) != std::string::npos);
+}
+
 TEST_CASE("a server that is down is an error at once")
 {
   SmtpServer server({"starttls", "", ""}); // never started: the port is closed

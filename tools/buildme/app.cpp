@@ -3,6 +3,7 @@
 #include "builder/dispatch.hpp"
 #include "builder/environment.hpp"
 #include "builder/health.hpp"
+#include "builder/preflight.hpp"
 #include "builder/slots.hpp"
 #include "builder/waiting.hpp"
 #include "builder/worker.hpp"
@@ -39,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace buildme::app {
@@ -89,7 +91,13 @@ progress.
 
 Options:
   --config FILE   configuration file (default /etc/buildme.conf)
-  --dry-run       verify and report, move nothing
+  --dry-run       check and report, move nothing: the folders a tick writes
+                  (writable by this account; incoming and state_dir on one
+                  filesystem), every builder slot (identity and known_hosts
+                  readable, connection and host key, login, work folder,
+                  build tools), the mail server (login, no mail sent); one
+                  FAULT line for each, with its fix, and exit 1; then what
+                  the intake would do with each upload
   --verbose       say more about each step
   --wait          if another buildme is running, wait for it instead of
                   exiting at once (cron overlap exits 0 without --wait)
@@ -208,6 +216,36 @@ std::variant<util::FileLock, int> take_tick_lock(const config::Config& config, b
   return std::move(*locked);
 }
 
+// --dry-run: what a real tick would fail on, one line a fault, before the
+// intake's own report. Returns the number of faults.
+int run_preflight(const config::Config& config, const Options& options)
+{
+  const auto folders = builder::check_tick_folders(config);
+  const auto builders =
+    options.intake_only ? std::vector<std::string>() : builder::check_builders(config);
+  std::vector<std::string> mail;
+  if (config.mail) {
+    auto mailer = mail::make_smtp_mailer(*config.mail);
+    if (auto checked = mailer ? (*mailer)->check() : Status(mailer.error()); !checked) {
+      mail.push_back(fmt::format("[mail]: {}", checked.message()));
+    }
+  }
+  for (const std::vector<std::string>* faults : {&folders, &builders, &std::as_const(mail)}) {
+    for (const auto& fault : *faults) {
+      fmt::print("FAULT: {}\n", fault);
+    }
+  }
+  const auto count = [](const std::vector<std::string>& faults) {
+    return faults.empty()       ? std::string("good")
+           : faults.size() == 1 ? std::string("1 FAULT")
+                                : fmt::format("{} FAULTS", faults.size());
+  };
+  fmt::print("dry run: folders {}, builders {}, mail {}\n", count(folders),
+             options.intake_only ? "not checked (--intake-only)" : count(builders),
+             config.mail ? count(mail) : "not configured");
+  return static_cast<int>(folders.size() + builders.size() + mail.size());
+}
+
 int run_tick(const Options& options)
 {
   if (!options.arguments.empty()) {
@@ -227,6 +265,11 @@ int run_tick(const Options& options)
       return *status;
     }
     lock = std::move(std::get<0>(taken));
+  }
+
+  int faults = 0;
+  if (options.dry_run) {
+    faults = run_preflight(context.config, options);
   }
 
   std::optional<mail::Outbox> outbox;
@@ -290,8 +333,9 @@ int run_tick(const Options& options)
                          intake.accepted, intake.rejected, intake.waiting, intake.held,
                          intake.orphans, dispatch.started, dispatch.waiting, dispatch.requeued));
   }
-  return intake.errors + intake.held + dispatch.errors + failed_workers > 0 ? exit_attention
-                                                                            : exit_ok;
+  return faults + intake.errors + intake.held + dispatch.errors + failed_workers > 0
+           ? exit_attention
+           : exit_ok;
 }
 
 long job_number(const Options& options, std::string_view command)
@@ -459,6 +503,14 @@ int run_show(const Options& options)
         fmt::print("  [{}] #{} on {}: {} .. {}: {} {}\n", attempt.arch, attempt.attempt,
                    attempt.slot, format_time(attempt.started_at), format_time(attempt.finished_at),
                    attempt.result.empty() ? "running" : attempt.result, attempt.reason);
+        if (product) {
+          // The worker keeps an earlier attempt's log as build.log.N.
+          const auto log = product->result_dir / std::to_string(number) / attempt.arch /
+                           fmt::format("build.log.{}", attempt.attempt);
+          if (auto kept = util::stat_no_follow(log); kept && *kept) {
+            fmt::print("      log: {}\n", log.string());
+          }
+        }
       }
     }
   }
