@@ -8,13 +8,7 @@ source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/sshd.bash"
 require_tools sbuild mmdebstrap newuidmap dpkg-source
 
-ARCH=$(dpkg --print-architecture)
-BASE=${BUILDME_TEST_BASE:-$BUILDME_SOURCE/build/test-base/bookworm.tar}
-if [ ! -s "$BASE" ]; then
-  echo "FAIL: no base environment at $BASE (ctest makes it first: 'fixture: base environment';" \
-    "by hand: tests/integration/make-test-base $BASE)" >&2
-  exit 1
-fi
+source "$(dirname "$0")/clean.bash"
 
 HTTP_PID=
 teardown()
@@ -50,37 +44,6 @@ serve_http()
 }
 
 build_field() { sed -n "s/^$3: //p" "$STATE/jobs/$1/builds/$2.info" 2>/dev/null; }
-
-# configure [SSHD]: builder "here" (local), or the builder reached through
-# the test's sshd SSHD; the base as buildme would have made it: a ready
-# record and the tarball in the builder's env_dir (a link to the shared one).
-configure()
-{
-  local builder=${1:-here}
-  # The builds run as root mapped to a subordinate id, which must be able to
-  # reach the test's folders.
-  chmod 0755 "$T"
-  cat >>"$T/buildme.conf" <<CONF
-base_mirror = ${BUILDME_TEST_MIRROR:-http://deb.debian.org/debian}
-base_suite = bookworm
-settle_time = 0
-CONF
-  if [ "$builder" = here ]; then
-    printf '\n[builder here]\nhost = local\nenv_dir = %s\n' "$T/envs" >>"$T/buildme.conf"
-  else
-    builder_section "$builder" "$ARCH" "env_dir = $T/envs" >>"$T/buildme.conf"
-  fi
-  mkdir -p "$T/envs" "$STATE/envs/$builder"
-  ln -s "$BASE" "$T/envs/fremantle_$ARCH.tar"
-  cat >"$STATE/envs/$builder/fremantle_$ARCH.info" <<INFO
-Builder: $builder
-Product: fremantle
-Arch: $ARCH
-State: ready
-Path: $T/envs/fremantle_$ARCH.tar
-Made-At: $(date +%s)
-INFO
-}
 
 # variant NAME SUFFIX BUILD_DEPENDS [RULES]: the example as source package
 # NAME, version 1.0-1SUFFIX, with those Build-Depends (and RULES as its
