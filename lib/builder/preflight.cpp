@@ -2,6 +2,7 @@
 
 #include "builder/local_host.hpp"
 #include "builder/ssh_host.hpp"
+#include "util/folder_check.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
@@ -21,71 +22,6 @@ namespace buildme::builder {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string this_account()
-{
-  const passwd* entry = ::getpwuid(::geteuid());
-  return entry ? std::string(entry->pw_name) : fmt::format("uid {}", ::geteuid());
-}
-
-// The folder itself when it exists, else the nearest ancestor that does
-// (what a make_dirs would create the rest in).
-struct Existing
-{
-  fs::path path;
-  struct stat info = {};
-  bool is_self = false;
-};
-
-std::optional<Existing> nearest_existing(const fs::path& folder)
-{
-  fs::path path = folder.lexically_normal();
-  for (bool self = true;; self = false) {
-    Existing found;
-    if (::stat(path.c_str(), &found.info) == 0) {
-      found.path = path;
-      found.is_self = self;
-      return found;
-    }
-    if ((errno != ENOENT && errno != ENOTDIR) || !path.has_relative_path()) {
-      return std::nullopt;
-    }
-    path = path.parent_path();
-  }
-}
-
-// One line when `folder` (config key `key`, of `owner`) is not a folder this
-// account can write, or make: empty when it is.
-std::string folder_fault(const fs::path& folder, std::string_view key, std::string_view owner,
-                         bool must_exist)
-{
-  const std::string subject = fmt::format("{} {}{}", key, folder.string(), owner);
-  auto found = nearest_existing(folder);
-  if (!found) {
-    return fmt::format("{}: cannot be looked at ({}); fix the path or its parents' permissions",
-                       subject, std::strerror(errno));
-  }
-  if (!found->is_self && must_exist) {
-    return fmt::format("{}: does not exist; create it (mkdir -p {}) and give it to {}", subject,
-                       folder.string(), this_account());
-  }
-  if (!S_ISDIR(found->info.st_mode)) {
-    return fmt::format("{}: {} is not a folder; fix {} in the config", subject,
-                       found->path.string(), key);
-  }
-  if (::access(found->path.c_str(), W_OK | X_OK) != 0) {
-    if (found->is_self) {
-      return fmt::format("{}: {} cannot write it; chown {} {} (or chmod g+w with a group {} is "
-                         "in)",
-                         subject, this_account(), this_account(), folder.string(), this_account());
-    }
-    return fmt::format("{}: does not exist and {} cannot create it in {}; create it (mkdir -p "
-                       "{}) and give it to {}",
-                       subject, this_account(), found->path.string(), folder.string(),
-                       this_account());
-  }
-  return {};
-}
 
 void add(std::vector<std::string>& faults, std::string fault)
 {
@@ -169,7 +105,7 @@ std::vector<std::string> check_slot(const config::Config& config, const Slot& sl
           {"known_hosts", builder.known_hosts}}) {
       if (::access(file.c_str(), R_OK) != 0) {
         faults.push_back(fmt::format(
-          "{}: {} {} cannot be read by {} ({}); {}", subject, key, file, this_account(),
+          "{}: {} {} cannot be read by {} ({}); {}", subject, key, file, util::this_account(),
           std::strerror(errno),
           key == "identity"
             ? fmt::format("make the key (ssh-keygen -t ed25519 -N '' -f {}) or fix identity in "
@@ -259,15 +195,16 @@ std::vector<std::string> check_slot(const config::Config& config, const Slot& sl
 std::vector<std::string> check_tick_folders(const config::Config& config)
 {
   std::vector<std::string> faults;
-  add(faults, folder_fault(config.state_dir, "state_dir", "", false));
-  const auto state = nearest_existing(config.state_dir);
+  add(faults, util::folder_fault(config.state_dir, "state_dir", "", false));
+  const auto state = util::nearest_existing(config.state_dir);
   for (const auto& product : config.products) {
     const std::string owner = fmt::format(" (product {})", product.name);
-    const std::string incoming = folder_fault(product.incoming_dir, "incoming_dir", owner, true);
+    const std::string incoming =
+      util::folder_fault(product.incoming_dir, "incoming_dir", owner, true);
     add(faults, incoming);
-    add(faults, folder_fault(product.result_dir, "result_dir", owner, false));
-    add(faults, folder_fault(product.repo_queue, "repo_queue", owner, false));
-    const auto taken = nearest_existing(product.incoming_dir);
+    add(faults, util::folder_fault(product.result_dir, "result_dir", owner, false));
+    add(faults, util::folder_fault(product.repo_queue, "repo_queue", owner, false));
+    const auto taken = util::nearest_existing(product.incoming_dir);
     if (incoming.empty() && state && taken && taken->info.st_dev != state->info.st_dev) {
       add(faults, fmt::format("incoming_dir {}{}: not on the filesystem of state_dir {}, and "
                               "uploads are renamed from one to the other; put both on one "
@@ -280,10 +217,10 @@ std::vector<std::string> check_tick_folders(const config::Config& config)
     if (::access(log.c_str(), F_OK) == 0) {
       if (::access(log.c_str(), W_OK) != 0) {
         add(faults, fmt::format("log_file {}: {} cannot write it; chown {} {}", log.string(),
-                                this_account(), this_account(), log.string()));
+                                util::this_account(), util::this_account(), log.string()));
       }
     } else {
-      add(faults, folder_fault(log.parent_path(), "log_file's folder", "", true));
+      add(faults, util::folder_fault(log.parent_path(), "log_file's folder", "", true));
     }
   }
   return faults;
