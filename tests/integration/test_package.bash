@@ -3,8 +3,8 @@
 # its own source (debian/) uploaded to buildme, built in a clean environment
 # (sbuild installs its Build-Depends from the mirror and runs
 # dpkg-buildpackage), signed and published by queue-manage; then a real apt
-# client installs it from that repository into a private root, and its
-# programs, manual pages and files are where a Debian tool's are.
+# client fetches it from that repository, and its programs, manual pages
+# and files are where a Debian tool's are.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/clean.bash"
@@ -62,22 +62,34 @@ test_buildme_builds_signs_and_publishes_its_own_package_and_apt_installs_it()
   grep -q "systemctl\|deb-systemd-invoke start" <(dpkg-deb -I "$deb" postinst 2>/dev/null) &&
     fail "its postinst starts units: $scripts"
 
-  # A real apt client installs it from the published repository, with the
-  # libraries it depends on taken as installed (copied from this system).
-  local depends
-  depends=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/([^)]*)//; s/|.*//; s/[[:space:]]//g' | grep -v '^$')
-  # shellcheck disable=SC2086 # one package name per word
-  apt_root "$repo" $depends
+  # A real apt client resolves it against this system's packages and fetches
+  # it from the published repository, checked against the signed indices.
+  # (dpkg --root cannot run its maintainer scripts, which are systemd's
+  # usual ones: the files are unpacked as dpkg would.)
+  APT_ROOT=$T/apt
+  mkdir -p "$APT_ROOT"/etc/apt/apt.conf.d "$APT_ROOT"/etc/apt/preferences.d \
+    "$APT_ROOT"/var/lib/apt/lists/partial "$APT_ROOT"/var/cache/apt/archives/partial \
+    "$APT_ROOT"/var/lib/dpkg "$APT_ROOT"/var/log "$APT_ROOT"/etc/apt/sources.list.d
+  cp /var/lib/dpkg/status "$APT_ROOT/var/lib/dpkg/status"
+  echo "deb [signed-by=$T/key.gpg] file:$repo fremantle main" >"$APT_ROOT/etc/apt/sources.list"
   apt_get update
   assert_status 0
-  apt_get install -y --no-install-recommends buildme
+  # What installing it would take: buildme alone, its dependencies are here.
+  apt_get install -y --no-install-recommends --simulate buildme
   assert_status 0
-  local root=$APT_ROOT
+  assert_output "Inst buildme ($version extras-devel:fremantle [$ARCH])"
+  mkdir -p "$T/fetched"
+  (cd "$T/fetched" && apt_get download buildme && [ "$STATUS" -eq 0 ]) || fail "apt-get download buildme failed"
+  local fetched=$T/fetched/buildme_${version}_$ARCH.deb
+  assert_same "$deb" "$fetched"
+  mkdir -p "$APT_ROOT/root"
+  dpkg-deb -x "$fetched" "$APT_ROOT/root" || fail "dpkg-deb -x $fetched"
+  local root=$APT_ROOT/root
   for file in usr/bin/buildme usr/bin/buildme-build usr/bin/queue-manage usr/bin/repo-publish \
     usr/bin/upload-drop usr/bin/buildme-report \
     usr/share/man/man1/buildme.1.gz usr/share/man/man1/buildme-build.1.gz \
     usr/share/man/man1/queue-manage.1.gz usr/share/doc/buildme/examples/buildme.conf \
-    usr/share/doc/buildme/examples/buildme.cron usr/share/doc/buildme/admin-guide.md \
+    usr/share/doc/buildme/examples/buildme.cron usr/share/doc/buildme/admin-guide.md.gz \
     lib/systemd/system/buildme.timer lib/systemd/system/queue-manage@.service \
     etc/logrotate.d/buildme; do
     assert_file "$root/$file"
