@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -192,6 +193,29 @@ Result<Job> Job::from_text(std::string_view text, std::string_view filename)
     return fail("{}: job record lacks Product, Source, Version or Upload", filename);
   }
   return job;
+}
+
+bool JobFilter::matches(const Job& job) const
+{
+  return (states.empty() || std::find(states.begin(), states.end(), job.state) != states.end()) &&
+         (product.empty() || job.product == product) && (source.empty() || job.source == source);
+}
+
+Result<std::vector<JobState>> JobFilter::parse_states(std::string_view text)
+{
+  std::vector<JobState> states;
+  for (const auto& word : util::split(text, ",")) {
+    auto state = parse_job_state(word);
+    if (!state) {
+      return fail("'{}' is not a job state; a job is one of {}", util::printable(word),
+                  known_words(job_words));
+    }
+    states.push_back(*state);
+  }
+  if (states.empty()) {
+    return fail("no job state given; a job is one of {}", known_words(job_words));
+  }
+  return states;
 }
 
 debian::FieldList Build::fields() const

@@ -124,6 +124,19 @@ struct Build
   static Result<Build> from_text(std::string_view text, std::string_view filename);
 };
 
+// Which jobs `buildme list` shows: those in one of `states`, of `product`
+// and of `source`; an empty field lets every job through.
+struct JobFilter
+{
+  std::vector<JobState> states;
+  std::string product;
+  std::string source;
+
+  bool matches(const Job& job) const;
+  // "queued" or "queued,held": Error naming the unknown word and the states.
+  static Result<std::vector<JobState>> parse_states(std::string_view text);
+};
+
 std::filesystem::path builds_dir(const std::filesystem::path& job_dir);
 
 Result<Job> load_job(const std::filesystem::path& job_dir);

@@ -267,6 +267,11 @@ Result<std::vector<std::string>> StateDir::recover() const
 Result<std::vector<Job>> StateDir::list_jobs() const
 {
   std::vector<Job> jobs;
+  // Before the first tick there is no jobs/ folder, and so no job.
+  auto folder = util::stat_no_follow(jobs_dir());
+  if (folder && !*folder) {
+    return jobs;
+  }
   auto names = util::list_dir(jobs_dir());
   if (!names) {
     return Error{names.error()};

@@ -74,7 +74,7 @@ public:
   // log. The caller holds buildme.lock.
   Result<std::vector<std::string>> recover() const;
 
-  // All jobs, in number order.
+  // All jobs, in number order; none before the first tick made jobs/.
   Result<std::vector<Job>> list_jobs() const;
 
 private:

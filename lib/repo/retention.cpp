@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace buildme::repo {
@@ -27,7 +28,36 @@ int compare_versions(const std::string& a, const std::string& b)
   return debian::compare(*va, *vb);
 }
 
+void add_to(PackageCount& count, const Member& member, const std::vector<std::string>& files)
+{
+  (member.kind == "source" ? count.sources : count.binaries).insert(member.path);
+  count.files.insert(files.begin(), files.end());
+  count.dists.insert(member.dist);
+}
+
+// At most `limit` of `names`, then how many more.
+std::string some_of(const std::set<std::string>& names, std::size_t limit)
+{
+  std::vector<std::string> shown;
+  for (const auto& name : names) {
+    if (shown.size() == limit) {
+      shown.push_back(fmt::format("and {} more", names.size() - limit));
+      break;
+    }
+    shown.push_back(util::printable(name));
+  }
+  return util::join(shown, ", ");
+}
+
 } // namespace
+
+std::string Removal::describe() const
+{
+  return fmt::format(
+    "{} {} from {} ({}): {}", util::printable(source), util::join(versions, ", "), repository,
+    util::join(std::vector<std::string>(count.dists.begin(), count.dists.end()), ", "),
+    repo::describe(count));
+}
 
 Retention::Retention(const config::Repository& repository, Catalog& catalog,
                      const std::filesystem::path& root, const util::Clock& clock, util::Log& log)
@@ -73,6 +103,16 @@ void Retention::prune(const std::string& dist, RunSummary& summary,
   }
 }
 
+Result<std::vector<std::string>> Retention::pool_files(const Member& member)
+{
+  std::vector<std::string> paths{member.path};
+  if (member.kind == "source") {
+    TRY_ASSIGN(const std::vector<std::string> listed, m_catalog.source_files(member.path));
+    paths.insert(paths.end(), listed.begin(), listed.end());
+  }
+  return paths;
+}
+
 void Retention::delete_expired(RunSummary& summary)
 {
   auto expired = m_catalog.removed_before(now() - m_repository.delete_after.count());
@@ -82,13 +122,9 @@ void Retention::delete_expired(RunSummary& summary)
   }
   for (const auto& member : *expired) {
     note_catalog(m_log, m_catalog.delete_member(member), member.path, summary);
-    std::vector<std::string> paths{member.path};
-    if (member.kind == "source") {
-      if (auto files = m_catalog.source_files(member.path)) {
-        paths.insert(paths.end(), files->begin(), files->end());
-      }
-    }
-    for (const auto& path : paths) {
+    // (The .dsc alone when its list cannot be read: its files then stay.)
+    auto files = pool_files(member);
+    for (const auto& path : files ? *files : std::vector<std::string>{member.path}) {
       auto used = m_catalog.referenced(path);
       if (!used || *used) {
         continue;
@@ -107,24 +143,18 @@ void Retention::delete_expired(RunSummary& summary)
   }
 }
 
-Result<int> Retention::promote(const std::string& source, const std::string& version,
-                               const std::vector<std::string>& dists, Retention& to,
-                               const std::function<void(const std::string&)>& changing)
+Result<PackageCount> Retention::promote(const std::string& source, const std::string& version,
+                                        const std::vector<std::string>& dists, Retention& to,
+                                        const std::function<void(const std::string&)>& changing)
 {
-  int copied = 0;
+  PackageCount copied;
   for (const auto& name : dists) {
     TRY_ASSIGN(const std::vector<Member> members, m_catalog.members(name));
     for (const auto& member : members) {
       if (member.source != source || compare_versions(member.source_version, version) != 0) {
         continue;
       }
-      std::vector<std::string> paths{member.path};
-      if (member.kind == "source") {
-        auto files = m_catalog.source_files(member.path);
-        if (files) {
-          paths.insert(paths.end(), files->begin(), files->end());
-        }
-      }
+      TRY_ASSIGN(const std::vector<std::string> paths, pool_files(member));
       for (const auto& path : paths) {
         const fs::path target = to.m_root / path;
         auto present = util::stat_no_follow(target);
@@ -158,15 +188,105 @@ Result<int> Retention::promote(const std::string& source, const std::string& ver
       promoted.added_at = now();
       promoted.removed_at = 0;
       TRY(to.m_catalog.add_member(promoted));
-      ++copied;
+      add_to(copied, member, paths);
       m_log.detail(fmt::format("{} -> {} ({})", member.path, to.m_repository.name, name));
     }
   }
-  if (copied == 0) {
-    return fail("{} has no {} {} in {}", m_repository.name, source, version,
-                util::join(dists, ", "));
+  if (copied.dists.empty()) {
+    return fail("{} has no {} {} in {}", m_repository.name, util::printable(source),
+                util::printable(version), util::join(dists, ", "));
   }
   return copied;
+}
+
+Result<Removal> Retention::find_removal(const std::string& source, const std::string& version,
+                                        const std::vector<std::string>& dists)
+{
+  Removal removal;
+  removal.repository = m_repository.name;
+  removal.source = source;
+  std::set<std::string> sources;                         // every source there, to name them
+  std::map<std::string, std::set<std::string>> versions; // of `source`: their dists
+  std::string built_from; // when `source` names a binary package: its source
+  for (const auto& dist : dists) {
+    TRY_ASSIGN(const std::vector<Member> members, m_catalog.members(dist));
+    for (const auto& member : members) {
+      sources.insert(member.source);
+      if (member.source != source) {
+        if (member.kind == "binary" && member.name == source) {
+          built_from = member.source;
+        }
+        continue;
+      }
+      versions[member.source_version].insert(dist);
+      if (!version.empty() && compare_versions(member.source_version, version) != 0) {
+        continue;
+      }
+      TRY_ASSIGN(const std::vector<std::string> paths, pool_files(member));
+      add_to(removal.count, member, paths);
+      if (std::find(removal.versions.begin(), removal.versions.end(), member.source_version) ==
+          removal.versions.end()) {
+        removal.versions.push_back(member.source_version);
+      }
+      removal.members.push_back(member);
+    }
+  }
+  if (!removal.members.empty()) {
+    std::sort(
+      removal.versions.begin(), removal.versions.end(),
+      [](const std::string& a, const std::string& b) { return compare_versions(a, b) < 0; });
+    return removal;
+  }
+  const std::string where = fmt::format("{} ({})", m_repository.name, util::join(dists, ", "));
+  if (!versions.empty()) {
+    std::vector<std::string> held;
+    for (const auto& [held_version, in] : versions) {
+      held.push_back(fmt::format("{} in {}", util::printable(held_version),
+                                 util::join(std::vector<std::string>(in.begin(), in.end()), ", ")));
+    }
+    return fail("{} has no {} {}; it has {}", where, util::printable(source),
+                util::printable(version), util::join(held, "; "));
+  }
+  if (!built_from.empty()) {
+    return fail("{} has no source package {}: {} is a binary package built from the source {} "
+                "(remove that, with all its binaries)",
+                where, util::printable(source), util::printable(source),
+                util::printable(built_from));
+  }
+  if (sources.empty()) {
+    return fail("{} has no source package {}: it holds no packages", where,
+                util::printable(source));
+  }
+  return fail("{} has no source package {}; its sources are {} ('queue-manage list --repository "
+              "{}' shows every package)",
+              where, util::printable(source), some_of(sources, 20), m_repository.name);
+}
+
+Status Retention::remove(const Removal& removal, RunSummary& summary,
+                         const std::function<void(const std::string&)>& changing)
+{
+  for (const auto& dist : removal.count.dists) {
+    changing(dist);
+  }
+  TRY(m_catalog.begin());
+  const std::int64_t when = now();
+  for (const auto& member : removal.members) {
+    if (auto removed = m_catalog.remove_member(member, when); !removed) {
+      m_catalog.rollback();
+      return removed;
+    }
+  }
+  if (auto committed = m_catalog.commit(); !committed) {
+    m_catalog.rollback();
+    return committed;
+  }
+  for (const auto& member : removal.members) {
+    m_log.detail(
+      fmt::format("{} {} ({}) leaves {}", member.name, member.version, member.arch, member.dist));
+  }
+  summary.removed += static_cast<int>(removal.members.size());
+  summary.changed.insert(removal.count.dists.begin(), removal.count.dists.end());
+  return {};
 }
 
 } // namespace buildme::repo

@@ -11,6 +11,7 @@
 #include "util/digest.hpp"
 #include "util/fs.hpp"
 #include "util/parallel.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -326,6 +327,10 @@ Status Staging::regenerate(const std::string& dist)
     return flagged;
   }
   clear_pending(dist);
+  // Staged, not published: clients see it once repo-publish has pushed it.
+  m_log.verdict("STAGED", util::Log::Tone::good,
+                fmt::format("{}/dists/{} regenerated{}, flagged for repo-publish",
+                            m_repository.name, dist, m_signer ? " and signed" : " (unsigned)"));
   return {};
 }
 
@@ -387,9 +392,6 @@ RunSummary Staging::process_queue()
       continue;
     }
     summary.changed.insert(dist);
-    m_log.verdict("PUBLISHED", util::Log::Tone::good,
-                  fmt::format("{}/dists/{} regenerated{}", m_repository.name, dist,
-                              m_signer ? " and signed" : " (unsigned)"));
   }
   // (A regeneration that ran has reported a failed sync already.)
   if (auto synced = wait_for_sync(); !synced && !regenerated) {
@@ -418,8 +420,8 @@ RunSummary Staging::regenerate_all()
   return summary;
 }
 
-Result<RunSummary> Staging::promote(const std::string& source, const std::string& version,
-                                    Staging& to, const std::string& dist)
+Result<PackageCount> Staging::promote(const std::string& source, const std::string& version,
+                                      Staging& to, const std::string& dist)
 {
   RunSummary summary;
   std::vector<std::string> dists;
@@ -435,15 +437,43 @@ Result<RunSummary> Staging::promote(const std::string& source, const std::string
                 dist.empty() ? "" : " " + dist);
   }
   Retention target = to.retention();
-  TRY_ASSIGN(summary.added,
+  TRY_ASSIGN(PackageCount copied,
              retention().promote(source, version, dists, target,
                                  [&to](const std::string& name) { to.mark_pending(name); }));
-  for (const auto& name : dists) {
+  for (const auto& name : copied.dists) {
     target.prune(name, summary, [&] { to.mark_pending(name); });
     for (Staging* side : {&to, this}) {
       TRY(side->regenerate(name));
     }
-    summary.changed.insert(name);
+  }
+  return copied;
+}
+
+Result<Removal> Staging::find_removal(const std::string& source, const std::string& version,
+                                      const std::vector<std::string>& dists)
+{
+  return retention().find_removal(source, version, dists);
+}
+
+Result<RunSummary> Staging::remove(const Removal& removal)
+{
+  RunSummary summary;
+  // A failure leaves the pending markers it wrote: the next run then
+  // regenerates what did not change, which costs only time.
+  TRY(
+    retention().remove(removal, summary, [this](const std::string& dist) { mark_pending(dist); }));
+  m_log.verdict("REMOVED", util::Log::Tone::good,
+                fmt::format("{}, out of the indices now; the first queue-manage run after "
+                            "delete_after ({}) deletes the pool files no other package uses",
+                            removal.describe(), util::age_text(m_repository.delete_after.count())));
+  for (const auto& dist : removal.count.dists) {
+    if (auto done = regenerate(dist); !done) {
+      // The marker stays: the next run regenerates it.
+      m_log.verdict("ERROR", util::Log::Tone::bad,
+                    fmt::format("{}; the next run tries again", done.message()));
+      ++summary.errors;
+      summary.changed.erase(dist);
+    }
   }
   return summary;
 }

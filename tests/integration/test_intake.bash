@@ -337,6 +337,46 @@ test_dry_run_moves_nothing()
   assert_absent "$STATE"
 }
 
+test_list_before_the_first_tick_prints_an_empty_table_and_filters_by_state_product_source()
+{
+  local header="  JOB  PRODUCT      SOURCE VERSION                   STATE      BUILDS"
+  buildme list
+  assert_status 0
+  [ "$OUT" = "$header" ] || fail "not an empty table: $OUT"
+  assert_absent "$STATE"
+  upload 1.0-1 --dsc-only
+  upload 1.0-2 --dsc-only
+  age_all
+  buildme
+  assert_status 0
+  sed -i 's/^State: queued$/State: failed/' "$STATE/jobs/1/job.info"
+  buildme list
+  assert_output "hello-buildme 1.0-1"
+  assert_output "hello-buildme 1.0-2"
+  buildme list --state failed
+  assert_status 0
+  assert_output "hello-buildme 1.0-1"
+  assert_no_output "hello-buildme 1.0-2"
+  buildme list --state queued,held
+  assert_no_output "hello-buildme 1.0-1"
+  assert_output "hello-buildme 1.0-2"
+  buildme list --product fremantle --source hello-buildme --state failed,queued
+  assert_output "hello-buildme 1.0-1"
+  assert_output "hello-buildme 1.0-2"
+  buildme list --source other
+  assert_status 0
+  [ "$OUT" = "$header" ] || fail "not an empty table: $OUT"
+  buildme list --state bogus
+  assert_status 2
+  assert_output "--state: 'bogus' is not a job state; a job is one of queued, building, held, built, failed, cancelled"
+  buildme list --product diablo
+  assert_status 2
+  assert_output "--product: no product diablo in $T/buildme.conf (products: fremantle)"
+  buildme --state queued
+  assert_status 2
+  assert_output "--state, --product and --source are for list"
+}
+
 test_check_reports_good_and_bad_uploads()
 {
   local dir
@@ -376,6 +416,7 @@ test_help_and_version()
   assert_status 0
   assert_output "Usage: buildme"
   assert_output "--dry-run"
+  assert_output "buildme list [--state STATE[,STATE...]] [--product NAME] [--source NAME]"
   OUT=$("$BUILDME" --version); STATUS=$?
   assert_output "buildme 0."
   OUT=$("$BUILDME" --bogus 2>&1); STATUS=$?

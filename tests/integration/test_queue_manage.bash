@@ -20,6 +20,17 @@ setup_repos()
 
 packages() { cat "$STAGING/dists/fremantle/main/binary-$ARCH/Packages"; }
 
+# What queue-manage counts of hello-buildme 1.0-1 in the pool folder DIR:
+# its source (the .dsc, the orig and debian tarballs) and its .debs (with
+# hello-buildme-dbgsym where debhelper builds one), each once.
+hello_count()
+{
+  local debs
+  debs=$(find "$1" -maxdepth 1 -name '*_1.0-1_*.deb' | wc -l)
+  [ "$debs" -gt 0 ] || fail "no .deb of hello-buildme in $1"
+  echo "1 source and $debs binary package$([ "$debs" -eq 1 ] || echo s) ($((debs + 3)) files)"
+}
+
 test_a_real_apt_client_installs_the_built_package_from_the_signed_repository()
 {
   setup_repos
@@ -28,7 +39,8 @@ test_a_real_apt_client_installs_the_built_package_from_the_signed_repository()
   assert_status 0
   queue_manage --repository extras-devel
   assert_status 0
-  assert_output "PUBLISHED: extras-devel/dists/fremantle regenerated and signed"
+  assert_output "STAGED: extras-devel/dists/fremantle regenerated and signed, flagged for repo-publish"
+  assert_no_output "PUBLISHED"
   local dists=$STAGING/dists/fremantle
   gpgv --keyring "$T/key.gpg" "$dists/InRelease" 2>/dev/null || fail "gpgv rejects InRelease"
   gpgv --keyring "$T/key.gpg" "$dists/Release.gpg" "$dists/Release" 2>/dev/null || fail "gpgv rejects Release.gpg"
@@ -184,7 +196,9 @@ test_promotion_copies_source_and_binaries_with_hard_links()
   STATUS=$?
   OUT=$(cat "$T/out")
   assert_status 0
-  assert_output "PROMOTED: hello-buildme 1.0-1"
+  # Each package and file once.
+  assert_output "PROMOTED: hello-buildme 1.0-1 from extras-devel to extras-testing (fremantle): $(hello_count "$STAGING/pool/main/h/hello-buildme")"
+  assert_output "STAGED: extras-testing/dists/fremantle regenerated and signed, flagged for repo-publish"
   local testing=$T/staging/extras-testing
   local deb=pool/main/h/hello-buildme/hello-buildme_1.0-1_$ARCH.deb
   [ "$(stat -c %i "$STAGING/$deb")" = "$(stat -c %i "$testing/$deb")" ] || fail "not a hard link"
@@ -237,7 +251,7 @@ test_a_distribution_that_could_not_be_regenerated_is_regenerated_by_the_next_run
   rm -f "$STAGING/.fremantle.changed"
   queue_manage --repository extras-devel
   assert_status 0
-  assert_output "PUBLISHED"
+  assert_output "STAGED: extras-devel/dists/fremantle regenerated and signed, flagged for repo-publish"
   grep -q "^Package: second" <(packages) || fail "second is not in the index"
   assert_file "$STAGING/.fremantle.changed"
   gpgv --keyring "$T/key.gpg" "$STAGING/dists/fremantle/InRelease" 2>/dev/null || fail "InRelease does not verify"
@@ -280,6 +294,165 @@ test_a_second_queue_manage_exits_at_once()
   wait $holder
 }
 
+# The source files of hello-buildme 1.0-1 in its pool folder.
+HELLO_FILES="hello-buildme_1.0-1.dsc hello-buildme_1.0.orig.tar.gz hello-buildme_1.0-1.debian.tar.xz"
+
+test_remove_takes_a_package_out_for_apt_at_once_and_its_files_after_delete_after()
+{
+  setup_repos "delete_after = 1h"
+  upload 1.0-1
+  buildme --foreground
+  queue_manage --repository extras-devel
+  assert_status 0
+  local pool=$STAGING/pool/main/h/hello-buildme dists=$STAGING/dists/fremantle f
+  local files count
+  files="$HELLO_FILES $(cd "$pool" && echo *_1.0-1_*.deb)"
+  count=$(hello_count "$pool")
+  apt_root "$STAGING" libc6
+  echo "deb-src [signed-by=$T/key.gpg] file:$STAGING fremantle main" >>"$APT_ROOT/etc/apt/sources.list"
+  apt_get update
+  apt_get install -s hello-buildme
+  assert_status 0
+  rm "$STAGING/.fremantle.changed"
+
+  # --dry-run says what would go, and changes nothing.
+  local release_before
+  release_before=$(stat -c %Y.%i "$dists/Release")
+  queue_manage remove hello-buildme --repository extras-devel --dry-run
+  assert_status 0
+  assert_output "WOULD REMOVE: hello-buildme 1.0-1 from extras-devel (fremantle): $count"
+  assert_output "pool/main/h/hello-buildme/hello-buildme_1.0-1_$ARCH.deb"
+  assert_output "nothing changed (--dry-run)"
+  assert_absent "$STAGING/.fremantle.changed"
+  [ "$release_before" = "$(stat -c %Y.%i "$dists/Release")" ] || fail "--dry-run rewrote Release"
+
+  queue_manage remove hello-buildme 1.0-1 --repository extras-devel
+  assert_status 0
+  assert_output "REMOVED: hello-buildme 1.0-1 from extras-devel (fremantle): $count, out of the indices now; the first queue-manage run after delete_after (60 min) deletes the pool files no other package uses"
+  assert_output "STAGED: extras-devel/dists/fremantle regenerated and signed, flagged for repo-publish"
+  assert_file "$STAGING/.fremantle.changed"
+  ! grep -q "^Package: hello-buildme$" <(packages) || fail "still in Packages"
+  ! grep -q "^Package: hello-buildme$" "$dists/main/source/Sources" || fail "still in Sources"
+  gpgv --keyring "$T/key.gpg" "$dists/InRelease" 2>/dev/null || fail "gpgv rejects InRelease"
+  gpgv --keyring "$T/key.gpg" "$dists/Release.gpg" "$dists/Release" 2>/dev/null || fail "gpgv rejects Release.gpg"
+  queue_manage list --repository extras-devel
+  [ "$(wc -l <<<"$OUT")" -eq 1 ] || fail "list shows more than its header"
+
+  # A real client no longer sees it, binary or source.
+  apt_get update
+  assert_status 0
+  grep -E "^(W|E):" <<<"$OUT" && fail "apt-get update warned"
+  apt_get install -s hello-buildme
+  [ "$STATUS" -ne 0 ] || fail "apt still installs hello-buildme"
+  assert_output "Unable to locate package hello-buildme"
+  apt_get --print-uris source hello-buildme
+  [ "$STATUS" -ne 0 ] || fail "apt still finds the source"
+
+  # The pool files stay for delete_after (a client holding the old indices
+  # still finds them), then the next run deletes them: here delete_after
+  # becomes 1 s, and 2 s pass.
+  queue_manage --repository extras-devel
+  for f in $files; do assert_file "$pool/$f"; done
+  sed -i 's/^delete_after = 1h$/delete_after = 1/' "$T/buildme.conf"
+  sleep 2
+  queue_manage --repository extras-devel --verbose
+  assert_status 0
+  for f in $files; do assert_absent "$pool/$f"; done
+  assert_output "$(wc -w <<<"$files") pool files deleted"
+}
+
+test_remove_names_what_is_there_and_takes_nothing_out_on_error()
+{
+  setup_repos
+  upload 1.0-1
+  buildme --foreground
+  queue_manage --repository extras-devel
+  rm "$STAGING/.fremantle.changed"
+  local before
+  before=$(packages)
+  queue_manage remove hello-buildme 9.9 --repository extras-devel
+  assert_status 1
+  assert_output "extras-devel (fremantle) has no hello-buildme 9.9; it has 1.0-1 in fremantle; nothing was removed"
+  queue_manage remove nosuch --repository extras-devel
+  assert_status 1
+  assert_output "has no source package nosuch; its sources are hello-buildme"
+  queue_manage remove hello-buildme --repository extras-devel --dist diablo
+  assert_status 2
+  assert_output "[repository extras-devel] has no distribution diablo (its distributions: fremantle)"
+  queue_manage remove 'Bad;Name' --repository extras-devel
+  assert_status 2
+  assert_output "upper-case"
+  queue_manage remove hello-buildme 'not a version' --repository extras-devel
+  assert_status 2
+  assert_output "VERSION:"
+  queue_manage remove --repository extras-devel
+  assert_status 2
+  assert_output "remove takes SOURCE [VERSION]"
+  queue_manage --repository extras-devel --dry-run
+  assert_status 2
+  assert_output "--dry-run is for remove"
+  [ "$before" = "$(packages)" ] || fail "Packages changed"
+  assert_absent "$STAGING/.fremantle.changed"
+  grep -q "^Package: hello-buildme$" <(packages) || fail "hello-buildme is gone"
+}
+
+test_remove_waits_for_the_running_queue_manage()
+{
+  setup_repos
+  make_deb waited 1.0-1 "$ARCH" "$T/d" >/dev/null
+  cp "$T"/d/*.deb "$QUEUE/"
+  queue_manage --repository extras-devel
+  # Another queue-manage holds the lock from $T/locked until $T/released.
+  flock "$STATE/repo/extras-devel.lock" sh -c "touch '$T/locked'; sleep 2; touch '$T/released'" &
+  local holder=$! waited=0
+  while [ ! -e "$T/locked" ] && [ $waited -lt 300 ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  assert_file "$T/locked"
+  queue_manage remove waited --repository extras-devel
+  assert_status 0
+  assert_output "another queue-manage is working on extras-devel; waiting for it"
+  assert_file "$T/released"
+  wait $holder
+  ! grep -q "^Package: waited$" <(packages) || fail "still in Packages"
+}
+
+test_list_shows_what_a_source_has_there_and_only_that_distribution()
+{
+  setup_repos
+  make_deb libother1 2.0-1 "$ARCH" "$T/d" "a library" other >/dev/null
+  cp "$T"/d/*.deb "$QUEUE/"
+  upload 1.0-1
+  buildme --foreground
+  queue_manage --repository extras-devel
+  queue_manage list --repository extras-devel
+  assert_status 0
+  assert_output "DIST         COMPONENT  PACKAGE"
+  assert_output "libother1"
+  assert_output "hello-buildme_1.0-1.dsc"
+  queue_manage list --repository extras-devel hello-buildme
+  assert_status 0
+  assert_output "pool/main/h/hello-buildme/hello-buildme_1.0-1.dsc"
+  assert_output "pool/main/h/hello-buildme/hello-buildme_1.0-1_$ARCH.deb"
+  assert_no_output "libother1"
+  queue_manage list --repository extras-devel --dist fremantle other 2.0-1
+  assert_status 0
+  assert_output "libother1"
+  assert_no_output "hello-buildme"
+  queue_manage list --repository extras-devel other 9
+  assert_status 1
+  assert_output "has no other 9; it has 2.0-1 in fremantle"
+  queue_manage list --repository extras-devel --dist diablo
+  assert_status 2
+  assert_output "has no distribution diablo (its distributions: fremantle)"
+  # A repository queue-manage never ran for: an empty table.
+  queue_manage list --repository extras-testing
+  assert_status 0
+  [ "$OUT" = "$(head -1 <<<"$OUT")" ] && grep -q "^DIST " <<<"$OUT" || fail "not an empty table: $OUT"
+  assert_absent "$STATE/repo/extras-testing.sqlite"
+}
+
 test_bad_usage_and_config_are_explained()
 {
   setup_repos
@@ -292,6 +465,7 @@ test_bad_usage_and_config_are_explained()
   OUT=$("$BUILDME_BIN/queue-manage/queue-manage" --help); STATUS=$?
   assert_status 0
   assert_output "Usage: queue-manage"
+  assert_output "queue-manage remove SOURCE [VERSION] --repository NAME [--dist DIST] [--dry-run]"
   sed -i "s/^sign_with = .*/sign_with = 0000000000000000000000000000000000000000/" "$T/buildme.conf"
   queue_manage --repository extras-devel
   assert_status 1

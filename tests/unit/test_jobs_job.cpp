@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace buildme::jobs;
 using buildme::debian::write_paragraph;
@@ -44,6 +45,50 @@ TEST_SUITE("jobs: job and build records")
     CHECK(to_string(BuildState::build_failed) == "build-failed");
     CHECK_FALSE(parse_build_state("Success"));
     CHECK_FALSE(parse_job_state(""));
+  }
+
+  TEST_CASE("a list filter lets through the jobs of its states, product and source")
+  {
+    Job queued;
+    queued.product = "fremantle";
+    queued.source = "hello";
+    Job held = queued;
+    held.state = JobState::held;
+    Job other = queued;
+    other.product = "diablo";
+    other.source = "world";
+    other.state = JobState::failed;
+
+    CHECK(JobFilter{}.matches(queued));
+    CHECK(JobFilter{}.matches(other));
+    const JobFilter open{{JobState::queued, JobState::held}, "", ""};
+    CHECK(open.matches(queued));
+    CHECK(open.matches(held));
+    CHECK_FALSE(open.matches(other));
+    CHECK(JobFilter{{}, "diablo", ""}.matches(other));
+    CHECK_FALSE(JobFilter{{}, "diablo", ""}.matches(queued));
+    CHECK(JobFilter{{}, "", "hello"}.matches(held));
+    CHECK_FALSE(JobFilter{{}, "", "hello"}.matches(other));
+    CHECK_FALSE(JobFilter{{JobState::failed}, "fremantle", ""}.matches(other));
+  }
+
+  TEST_CASE("list's --state reads one state or several, and refuses anything else naming the "
+            "states")
+  {
+    auto one = JobFilter::parse_states("held");
+    REQUIRE_MESSAGE(one, one.message());
+    CHECK(*one == std::vector<JobState>{JobState::held});
+    auto two = JobFilter::parse_states("queued,building");
+    REQUIRE_MESSAGE(two, two.message());
+    CHECK(*two == std::vector<JobState>{JobState::queued, JobState::building});
+    for (const char* bad : {"", ",", "Queued", "queued,bogus", "build-failed", "queued building",
+                            "held\n", "\x1b[31mfailed"}) {
+      CAPTURE(bad);
+      auto parsed = JobFilter::parse_states(bad);
+      REQUIRE_FALSE(parsed);
+      CHECK(has(parsed.message(), "queued, building, held, built, failed, cancelled"));
+      CHECK_FALSE(has(parsed.message(), "\x1b"));
+    }
   }
 
   TEST_CASE("a build record reads back as it was written, hand-over included")

@@ -631,6 +631,20 @@ TEST_CASE("jobs are listed in number order")
   CHECK(numbers == std::vector<long>{1, 2, 10});
 }
 
+TEST_CASE("a state folder before its first tick lists no job, and is not made by listing")
+{
+  ScratchDir scratch;
+  for (const auto& root : {scratch / "state", scratch.path()}) {
+    CAPTURE(root);
+    StateDir state(root);
+    auto jobs = state.list_jobs();
+    REQUIRE_MESSAGE(jobs, jobs.message());
+    CHECK(jobs->empty());
+  }
+  CHECK_FALSE(fs::exists(scratch / "state"));
+  CHECK_FALSE(fs::exists(scratch / "jobs"));
+}
+
 TEST_CASE("listing jobs with a broken job.info fails naming it")
 {
   Setup setup;

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -84,6 +85,16 @@ std::string part_of_hello(const std::string& package)
                      package);
 }
 
+// hello 1.0-2, a binary package without its source (as dropped into the
+// queue by hand).
+const std::string hello_2_control = "Package: hello\n"
+                                    "Version: 1.0-2\n"
+                                    "Architecture: amd64\n"
+                                    "Maintainer: Jane Doe <jane@example.org>\n"
+                                    "Section: misc\n"
+                                    "Description: greets\n"
+                                    " Prints a greeting.\n";
+
 // Syncs for real, and notes for each folder whether a Release was in place
 // already when its sync was done. The first sync is held back a moment: in
 // the right order only the Release's commit waits for it, so a commit that
@@ -135,7 +146,8 @@ struct StagingFixture
 {
   ScratchDir scratch;
   config::Config config;
-  util::SystemClock clock;
+  // The time now; the tests of delete_after move it on.
+  util::FakeClock clock{std::chrono::system_clock::now()};
   test::CapturedLog log;
   FakeSigner* signer = nullptr; // owned by the staging
   std::unique_ptr<repo::Staging> staging;
@@ -211,6 +223,17 @@ struct StagingFixture
                      "hello_1.0-1.debian.tar.xz\nFiles:\n {} {} hello_1.0.orig.tar.gz\n {} {} "
                      "hello_1.0-1.debian.tar.xz\n",
                      orig_sha, o.size, *d.sha256, d.size, *o.md5, o.size, *d.md5, d.size);
+  }
+
+  // hello 1.0-1 from a build's unit: its source (three files) and one .deb.
+  void take_hello()
+  {
+    const fs::path unit = queue / "job-1-amd64-1";
+    write_source(unit);
+    test::build_deb(unit, "hello_1.0-1_amd64", hello_control);
+    auto summary = staging->process_queue();
+    REQUIRE(summary.errors == 0);
+    REQUIRE(has(index("main/binary-amd64/Packages"), "Package: hello\n"));
   }
 
   std::string index(const std::string& rel) const
@@ -419,5 +442,123 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
       CAPTURE(entry.folder);
       CHECK_FALSE(entry.release_in_place);
     }
+  }
+
+  TEST_CASE("remove takes a source and its binaries out of the indices at once, signed and "
+            "flagged; their pool files go with the first run after delete_after")
+  {
+    StagingFixture f;
+    f.take_hello();
+    const fs::path pool = f.scratch / "staging/pool/main/h/hello";
+    const fs::path flag = f.scratch / "staging/.fremantle.changed";
+    fs::remove(flag);
+    const std::string release_before = f.index("Release");
+
+    auto removal = f.staging->find_removal("hello", "1.0-1", {"fremantle"});
+    REQUIRE_MESSAGE(removal, removal.message());
+    CHECK(removal->describe() ==
+          "hello 1.0-1 from extras-devel (fremantle): 1 source and 1 binary package (4 files)");
+    CHECK(removal->members.size() == 2);
+    // Finding changes nothing (remove --dry-run).
+    CHECK_FALSE(fs::exists(flag));
+    CHECK(f.index("Release") == release_before);
+
+    auto removed = f.staging->remove(*removal);
+    REQUIRE_MESSAGE(removed, removed.message());
+    CHECK(removed->errors == 0);
+    CHECK(removed->changed == std::set<std::string>{"fremantle"});
+    CHECK_FALSE(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
+    CHECK_FALSE(has(f.index("main/source/Sources"), "Package: hello"));
+    CHECK(has(f.index("InRelease"), "-----BEGIN PGP SIGNED MESSAGE-----"));
+    CHECK(f.index("Release") != release_before);
+    CHECK(fs::exists(flag));
+    CHECK_FALSE(fs::exists(f.pending_marker()));
+    const auto said = f.log.text();
+    INFO(said);
+    CHECK(has(said, "REMOVED: hello 1.0-1 from extras-devel (fremantle): 1 source and 1 binary "
+                    "package (4 files), out of the indices now; the first queue-manage run after "
+                    "delete_after (24 h) deletes the pool files no other package uses\n"));
+    CHECK(has(said, "STAGED: extras-devel/dists/fremantle regenerated and signed, flagged for "
+                    "repo-publish\n"));
+    CHECK_FALSE(has(said, "PUBLISHED"));
+    CHECK(f.staging->catalog().members("fremantle")->empty());
+
+    const std::vector<std::string> files{"hello_1.0-1_amd64.deb", "hello_1.0-1.dsc",
+                                         "hello_1.0.orig.tar.gz", "hello_1.0-1.debian.tar.xz"};
+    // Within delete_after the files stay, for clients that hold the old
+    // indices.
+    f.clock.advance(std::chrono::hours(23));
+    CHECK(f.staging->process_queue().deleted == 0);
+    for (const auto& name : files) {
+      CAPTURE(name);
+      CHECK(fs::exists(pool / name));
+    }
+    f.clock.advance(std::chrono::hours(2));
+    auto later = f.staging->process_queue();
+    CHECK(later.errors == 0);
+    CHECK(later.deleted == 4);
+    for (const auto& name : files) {
+      CAPTURE(name);
+      CHECK_FALSE(fs::exists(pool / name));
+    }
+  }
+
+  TEST_CASE("remove without a version takes every version; with --dist only that distribution")
+  {
+    StagingFixture f;
+    test::build_deb(f.queue, "hello_1.0-1_amd64", hello_control);
+    test::build_deb(f.queue, "hello_1.0-2_amd64", hello_2_control);
+    REQUIRE(f.staging->process_queue().errors == 0);
+    auto removal = f.staging->find_removal("hello", "", {"fremantle"});
+    REQUIRE_MESSAGE(removal, removal.message());
+    CHECK(removal->describe() ==
+          "hello 1.0-1, 1.0-2 from extras-devel (fremantle): 2 binary packages (2 files)");
+    // dpkg's equality: 0:1.0-2 is 1.0-2.
+    auto one = f.staging->find_removal("hello", "0:1.0-2", {"fremantle"});
+    REQUIRE_MESSAGE(one, one.message());
+    CHECK(one->describe() ==
+          "hello 1.0-2 from extras-devel (fremantle): 1 binary package (1 file)");
+    REQUIRE(f.staging->remove(*removal));
+    CHECK_FALSE(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
+  }
+
+  TEST_CASE("remove of a source or version that is not there names what is, and takes nothing "
+            "out")
+  {
+    StagingFixture f;
+    f.take_hello();
+    test::build_deb(f.queue, "hello-doc_1.0-1_amd64", part_of_hello("hello-doc"));
+    REQUIRE(f.staging->process_queue().errors == 0);
+    const std::string packages = f.index("main/binary-amd64/Packages");
+
+    auto version = f.staging->find_removal("hello", "9.9", {"fremantle"});
+    REQUIRE_FALSE(version);
+    CHECK(version.message() ==
+          "extras-devel (fremantle) has no hello 9.9; it has 1.0-1 in fremantle");
+    auto binary = f.staging->find_removal("hello-doc", "", {"fremantle"});
+    REQUIRE_FALSE(binary);
+    CHECK(has(binary.message(), "hello-doc is a binary package built from the source hello"));
+    auto unknown = f.staging->find_removal("nosuch", "", {"fremantle"});
+    REQUIRE_FALSE(unknown);
+    CHECK(has(unknown.message(),
+              "extras-devel (fremantle) has no source package nosuch; its sources are hello"));
+    CHECK(has(unknown.message(), "queue-manage list --repository extras-devel"));
+    CHECK(f.index("main/binary-amd64/Packages") == packages);
+    CHECK(f.staging->catalog().members("fremantle")->size() == 3);
+  }
+
+  TEST_CASE("a package count names each package and file once, in words")
+  {
+    repo::PackageCount count;
+    count.binaries = {"pool/a.deb"};
+    count.files = {"pool/a.deb"};
+    CHECK(repo::describe(count) == "1 binary package (1 file)");
+    count.sources = {"pool/a.dsc"};
+    count.files.insert({"pool/a.dsc", "pool/a.orig.tar.gz", "pool/a.debian.tar.xz"});
+    count.binaries.insert("pool/b.deb");
+    count.files.insert("pool/b.deb");
+    CHECK(repo::describe(count) == "1 source and 2 binary packages (5 files)");
+    count.binaries.clear();
+    CHECK(repo::describe(count) == "1 source package (5 files)");
   }
 }

@@ -27,7 +27,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -54,7 +56,8 @@ using util::exit_usage;
 constexpr std::string_view usage_text =
   R"(Usage: buildme [OPTIONS]              run one tick: take uploads in, start builds
        buildme check FILE.dsc|FILE.changes   verify one upload where it lies
-       buildme list                 jobs, newest last, with their builds
+       buildme list [--state STATE[,STATE...]] [--product NAME] [--source NAME]
+                                    jobs, newest last, with their builds
        buildme show JOB             one job: files, builds, attempts, log
        buildme hosts                builder slots and what each is building
        buildme cancel JOB           stop a job's builds (queued or running)
@@ -105,6 +108,10 @@ Options:
   --intake-only   take uploads in, start no builds (builders down for
                   maintenance)
   --builder NAME  env update: only the environments of this builder
+  --state STATE   list: only jobs in these states (comma-separated: queued,
+                  building, held, built, failed, cancelled)
+  --product NAME  list: only jobs of this product
+  --source NAME   list: only jobs of this source package
   --help          show this help
   --version       show the version
 
@@ -126,8 +133,9 @@ struct Options
   bool wait = false;
   bool foreground = false;
   bool intake_only = false;
-  std::string builder;                // env update --builder
-  std::vector<std::string> arguments; // the subcommand and its arguments
+  std::string builder;                               // env update --builder
+  std::optional<std::string> state, product, source; // list's filters
+  std::vector<std::string> arguments;                // the subcommand and its arguments
 };
 
 struct UsageError
@@ -144,7 +152,10 @@ Options parse_options(int argc, char** argv)
                                         {"wait"},
                                         {"foreground"},
                                         {"intake-only"},
-                                        {"builder", 0, true}});
+                                        {"builder", 0, true},
+                                        {"state", 0, true},
+                                        {"product", 0, true},
+                                        {"source", 0, true}});
   if (!line) {
     throw UsageError{line.message()};
   }
@@ -156,6 +167,13 @@ Options parse_options(int argc, char** argv)
   options.foreground = line->has("foreground");
   options.intake_only = line->has("intake-only");
   options.builder = line->value("builder").value_or("");
+  options.state = line->value("state");
+  options.product = line->value("product");
+  options.source = line->value("source");
+  const bool filtered = options.state || options.product || options.source;
+  if (filtered && (line->arguments.empty() || line->arguments.front() != "list")) {
+    throw UsageError{"--state, --product and --source are for list"};
+  }
   options.arguments = std::move(line->arguments);
   return options;
 }
@@ -388,10 +406,39 @@ std::int64_t now_seconds()
     .count();
 }
 
+// list's filters from the command line; a product neither the config nor
+// any job knows is a usage error that names the products.
+jobs::JobFilter list_filter(const Options& options, const config::Config& config,
+                            const std::vector<jobs::Job>& all)
+{
+  jobs::JobFilter filter;
+  if (options.state) {
+    auto states = jobs::JobFilter::parse_states(*options.state);
+    if (!states) {
+      throw UsageError{fmt::format("--state: {}", states.message())};
+    }
+    filter.states = std::move(*states);
+  }
+  filter.product = options.product.value_or("");
+  filter.source = options.source.value_or("");
+  if (options.product && !config.product(filter.product) &&
+      std::none_of(all.begin(), all.end(),
+                   [&](const jobs::Job& job) { return job.product == filter.product; })) {
+    std::vector<std::string> known;
+    for (const auto& product : config.products) {
+      known.push_back(product.name);
+    }
+    throw UsageError{fmt::format("--product: no product {} in {} (products: {})",
+                                 util::printable(filter.product), config.path,
+                                 util::join(known, ", "))};
+  }
+  return filter;
+}
+
 int run_list(const Options& options)
 {
   if (options.arguments.size() != 1) {
-    throw UsageError{"list takes no arguments"};
+    throw UsageError{"list takes no arguments (filters: --state, --product, --source)"};
   }
   auto loaded = load_context(options);
   if (auto* status = std::get_if<int>(&loaded)) {
@@ -399,14 +446,19 @@ int run_list(const Options& options)
   }
   Context& context = *std::get<0>(loaded);
   jobs::StateDir state(context.config.state_dir);
-  auto jobs = state.list_jobs();
-  if (!jobs) {
-    fmt::print(stderr, "buildme: error: {}\n", jobs.message());
+  auto all = state.list_jobs();
+  if (!all) {
+    fmt::print(stderr, "buildme: error: {}\n", all.message());
     return exit_attention;
   }
-  // Why each waiting build waits, as the dispatcher and the status site say.
+  const jobs::JobFilter filter = list_filter(options, context.config, *all);
+  std::vector<jobs::Job> shown;
+  std::copy_if(all->begin(), all->end(), std::back_inserter(shown),
+               [&](const jobs::Job& job) { return filter.matches(job); });
+  // Why each waiting build waits, as the dispatcher and the status site say
+  // (the slots every job holds, shown or not).
   std::set<std::string> busy;
-  for (const auto& job : *jobs) {
+  for (const auto& job : *all) {
     auto builds = jobs::load_builds(state.job_dir(job.number));
     for (const auto& record : builds ? *builds : std::vector<jobs::Build>{}) {
       if (record.state == jobs::BuildState::building) {
@@ -418,7 +470,7 @@ int run_list(const Options& options)
     builder::availability(context.config, std::move(busy), now_seconds(), *context.log);
   fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", "JOB", "PRODUCT", "SOURCE VERSION", "STATE",
              "BUILDS");
-  for (const auto& job : *jobs) {
+  for (const auto& job : shown) {
     fmt::print("{:>5}  {:<12} {:<32} {:<10} {}\n", job.number, job.product,
                job.source + " " + job.version, jobs::to_string(job.state),
                builds_summary(state.job_dir(job.number)));

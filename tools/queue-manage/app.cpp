@@ -1,6 +1,9 @@
 #include "app.hpp"
 
 #include "config/config.hpp"
+#include "debian/syntax.hpp"
+#include "debian/version.hpp"
+#include "repo/retention.hpp"
 #include "repo/staging.hpp"
 #include "sign/signer.hpp"
 #include "util/cli.hpp"
@@ -12,13 +15,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace buildme::queue_manage {
@@ -32,7 +38,8 @@ using util::exit_usage;
 constexpr std::string_view usage_text = R"(Usage: queue-manage --repository NAME [OPTIONS]
        queue-manage regenerate --repository NAME
        queue-manage promote SOURCE VERSION --from NAME --to NAME [--dist DIST]
-       queue-manage list --repository NAME [--dist DIST]
+       queue-manage remove SOURCE [VERSION] --repository NAME [--dist DIST] [--dry-run]
+       queue-manage list --repository NAME [--dist DIST] [SOURCE [VERSION]]
 
 queue-manage builds the APT repository [repository NAME] of the config in its
 staging_dir. Run by cron for each repository (every 2 or 5 minutes), it takes
@@ -41,22 +48,32 @@ entering this repository, moves them into pool/, drops versions beyond
 keep_versions from the indices (their files are deleted after delete_after),
 and for each distribution (one per product) that changed writes Packages,
 Sources and Release from cached sums, signs them (InRelease, Release.gpg)
-and touches staging_dir/.DIST.changed for repo-publish. Nothing in the pool is
-ever overwritten: a queue file whose pool name holds different content is
+and touches staging_dir/.DIST.changed for repo-publish: it says STAGED, and
+clients see the change once repo-publish has pushed it. Nothing in the pool
+is ever overwritten: a queue file whose pool name holds different content is
 set aside in the queue's rejected/ folder with a .reason.
 
   regenerate   write, sign and flag every distribution now
   promote      copy SOURCE VERSION and the binaries built from it (hard links)
                from one repository to another, and regenerate both
-  list         what each distribution holds
+  remove       take SOURCE VERSION (every version when VERSION is left out)
+               and every binary built from it out of each distribution (or
+               only DIST) at once: its indices are regenerated, signed and
+               flagged for repo-publish; the first run after delete_after
+               deletes the pool files no other package uses. Nothing is
+               taken out when SOURCE or VERSION is not there (the error
+               says what is)
+  list         what each distribution holds; with SOURCE [VERSION], only what
+               remove SOURCE [VERSION] would take out
 
 Options:
   --config FILE      configuration file (default /etc/buildme.conf)
   --repository NAME  the [repository NAME] to work on
   --from, --to NAME  repositories, for promote
   --dist DIST        only this distribution
+  --dry-run          remove: say what it would take out, change nothing
   --wait             wait for another queue-manage of this repository instead
-                     of exiting at once
+                     of exiting at once (promote and remove always wait)
   --verbose          say more
   --help, --version
 
@@ -68,6 +85,7 @@ struct Options
 {
   std::string config_path = config::default_config_path;
   std::string repository, from, to, dist;
+  bool dry_run = false;
   bool wait = false;
   bool verbose = false;
   std::vector<std::string> arguments;
@@ -86,6 +104,7 @@ Options parse_options(int argc, char** argv)
                                         {"from", 0, true},
                                         {"to", 0, true},
                                         {"dist", 0, true},
+                                        {"dry-run", 'n'},
                                         {"wait"},
                                         {"verbose", 'v'}});
   if (!line) {
@@ -97,6 +116,7 @@ Options parse_options(int argc, char** argv)
   options.from = line->value("from").value_or("");
   options.to = line->value("to").value_or("");
   options.dist = line->value("dist").value_or("");
+  options.dry_run = line->has("dry-run");
   options.wait = line->has("wait");
   options.verbose = line->has("verbose");
   options.arguments = std::move(line->arguments);
@@ -127,6 +147,42 @@ const config::Repository& find_repository(const config::Config& config, const st
                                  config.path, known.empty() ? "none" : util::join(known, ", "))};
   }
   return *repository;
+}
+
+// The distributions of `repository` a command works on: every one, or only
+// `dist`.
+std::vector<std::string> chosen_dists(const config::Repository& repository, const std::string& dist)
+{
+  if (dist.empty()) {
+    return repository.products;
+  }
+  const auto& products = repository.products;
+  if (std::find(products.begin(), products.end(), dist) == products.end()) {
+    throw UsageError{fmt::format("[repository {}] has no distribution {} (its distributions: {})",
+                                 repository.name, util::printable(dist),
+                                 util::join(products, ", "))};
+  }
+  return {dist};
+}
+
+// SOURCE [VERSION] from the command line, checked as Debian names.
+std::pair<std::string, std::string> source_and_version(const Options& options,
+                                                       std::string_view command)
+{
+  if (options.arguments.size() < 2 || options.arguments.size() > 3) {
+    throw UsageError{fmt::format("{} takes SOURCE [VERSION]", command)};
+  }
+  const std::string& source = options.arguments[1];
+  if (auto checked = debian::check_package_name(source); !checked) {
+    throw UsageError{fmt::format("SOURCE: {}", checked.message())};
+  }
+  std::string version = options.arguments.size() == 3 ? options.arguments[2] : "";
+  if (!version.empty()) {
+    if (auto parsed = debian::Version::parse(version); !parsed) {
+      throw UsageError{fmt::format("VERSION: {}", parsed.message())};
+    }
+  }
+  return {source, version};
 }
 
 // Takes the repository's lock; false when another run holds it (and we do
@@ -171,8 +227,8 @@ Result<std::unique_ptr<repo::Staging>> open_staging(Session& session,
 int report(const repo::RunSummary& summary, Session& session, const Options& options)
 {
   if (options.verbose) {
-    session.log->info(fmt::format("{} added, {} refused, {} waiting, {} pruned, {} deleted, {} "
-                                  "distributions published",
+    session.log->info(fmt::format("{} packages taken in, {} refused, {} waiting, {} pruned, {} "
+                                  "pool files deleted, {} distributions staged for repo-publish",
                                   summary.added, summary.refused, summary.waiting, summary.pruned,
                                   summary.deleted, summary.changed.size()));
   }
@@ -234,33 +290,112 @@ int run_promote(Session& session, const Options& options)
     fmt::print(stderr, "queue-manage: error: {}\n", promoted.message());
     return exit_attention;
   }
-  session.log->verdict("PROMOTED", util::Log::Tone::good,
-                       fmt::format("{} {}: {} files from {} to {} ({})", options.arguments[1],
-                                   options.arguments[2], promoted->added, from.name, to.name,
-                                   util::join(std::vector<std::string>(promoted->changed.begin(),
-                                                                       promoted->changed.end()),
-                                              ", ")));
+  session.log->verdict(
+    "PROMOTED", util::Log::Tone::good,
+    fmt::format(
+      "{} {} from {} to {} ({}): {}", util::printable(options.arguments[1]),
+      util::printable(options.arguments[2]), from.name, to.name,
+      util::join(std::vector<std::string>(promoted->dists.begin(), promoted->dists.end()), ", "),
+      repo::describe(*promoted)));
   return exit_ok;
+}
+
+// The table list prints, and remove --dry-run.
+void print_members(const std::vector<repo::Member>& members)
+{
+  static constexpr std::string_view row = "{:<12} {:<10} {:<32} {:<24} {:<8} {}\n";
+  fmt::print(row, "DIST", "COMPONENT", "PACKAGE", "VERSION", "ARCH", "FILE");
+  for (const auto& member : members) {
+    fmt::print(row, member.dist, member.component, util::printable(member.name),
+               util::printable(member.version), member.arch, util::printable(member.path));
+  }
+}
+
+int run_remove(Session& session, const Options& options)
+{
+  const auto [source, version] = source_and_version(options, "remove");
+  const auto& repository = find_repository(session.config, options.repository, "--repository");
+  const auto dists = chosen_dists(repository, options.dist);
+  auto locked = lock_repository(session, repository, false);
+  if (locked && !*locked) {
+    session.log->info(
+      fmt::format("another queue-manage is working on {}; waiting for it", repository.name));
+    locked = lock_repository(session, repository, true);
+  }
+  if (!locked) {
+    fmt::print(stderr, "queue-manage: error: {}\n", locked.message());
+    return exit_attention;
+  }
+  auto staging = open_staging(session, repository);
+  if (!staging) {
+    fmt::print(stderr, "queue-manage: error: {}\n", staging.message());
+    return exit_attention;
+  }
+  auto removal = (*staging)->find_removal(source, version, dists);
+  if (!removal) {
+    fmt::print(stderr, "queue-manage: error: {}; nothing was removed\n", removal.message());
+    return exit_attention;
+  }
+  if (options.dry_run) {
+    session.log->verdict("WOULD REMOVE", util::Log::Tone::pending, removal->describe());
+    print_members(removal->members);
+    session.log->info("nothing changed (--dry-run)");
+    return exit_ok;
+  }
+  auto removed = (*staging)->remove(*removal);
+  if (!removed) {
+    fmt::print(stderr, "queue-manage: error: {}; nothing was removed\n", removed.message());
+    return exit_attention;
+  }
+  return report(*removed, session, options);
 }
 
 int run_list(Session& session, const Options& options)
 {
   const auto& repository = find_repository(session.config, options.repository, "--repository");
-  auto catalog = repo::Catalog::open(
-    (session.config.state_dir / "repo" / (repository.name + ".sqlite")).string());
+  const auto dists = chosen_dists(repository, options.dist);
+  std::optional<std::pair<std::string, std::string>> wanted;
+  if (options.arguments.size() > 1) {
+    wanted = source_and_version(options, "list");
+  }
+  // A repository queue-manage never ran for holds nothing; listing it
+  // creates no database.
+  const auto path = session.config.state_dir / "repo" / (repository.name + ".sqlite");
+  if (auto present = util::stat_no_follow(path); present && !*present) {
+    if (wanted) {
+      fmt::print(stderr, "queue-manage: error: {} holds no packages yet ({} does not exist)\n",
+                 repository.name, path.string());
+      return exit_attention;
+    }
+    print_members({});
+    return exit_ok;
+  }
+  auto catalog = repo::Catalog::open(path.string());
   if (!catalog) {
     fmt::print(stderr, "queue-manage: error: {}\n", catalog.message());
     return exit_attention;
   }
-  auto members = catalog->members(options.dist);
-  if (!members) {
-    fmt::print(stderr, "queue-manage: error: {}\n", members.message());
-    return exit_attention;
+  std::vector<repo::Member> shown;
+  if (wanted) {
+    repo::Retention retention(repository, *catalog, repository.staging_dir, session.clock,
+                              *session.log);
+    auto found = retention.find_removal(wanted->first, wanted->second, dists);
+    if (!found) {
+      fmt::print(stderr, "queue-manage: error: {}\n", found.message());
+      return exit_attention;
+    }
+    shown = std::move(found->members);
+  } else {
+    for (const auto& dist : dists) {
+      auto members = catalog->members(dist);
+      if (!members) {
+        fmt::print(stderr, "queue-manage: error: {}\n", members.message());
+        return exit_attention;
+      }
+      shown.insert(shown.end(), members->begin(), members->end());
+    }
   }
-  for (const auto& member : *members) {
-    fmt::print("{:<12} {:<10} {:<32} {:<24} {:<8} {}\n", member.dist, member.component, member.name,
-               member.version, member.arch, member.path);
-  }
+  print_members(shown);
   return exit_ok;
 }
 
@@ -287,6 +422,9 @@ int main(int argc, char** argv)
       (void)session.log->open_file(session.config.log_file);
     }
     const std::string command = options.arguments.empty() ? "" : options.arguments.front();
+    if (options.dry_run && command != "remove") {
+      throw UsageError{"--dry-run is for remove"};
+    }
     if (command.empty()) {
       return run_queue(session, options, false);
     }
@@ -296,7 +434,10 @@ int main(int argc, char** argv)
     if (command == "promote") {
       return run_promote(session, options);
     }
-    if (command == "list" && options.arguments.size() == 1) {
+    if (command == "remove") {
+      return run_remove(session, options);
+    }
+    if (command == "list") {
       return run_list(session, options);
     }
     throw UsageError{fmt::format("unknown command {}", util::printable(command))};
