@@ -5,9 +5,15 @@
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/sshd.bash"
 source "$(dirname "$0")/smtp.bash"
+source "$(dirname "$0")/repo.bash"
 require_tools setpriv
 
-teardown() { stop_all_sshd; stop_smtp; }
+teardown()
+{
+  stop_all_sshd
+  stop_smtp
+  [ -z "${GNUPGHOME_DIR:-}" ] || drop_key
+}
 
 # A configuration that is right in every way: one SSH builder, the mail
 # server up, an upload waiting.
@@ -112,6 +118,37 @@ test_folders_the_account_cannot_write_are_faults_with_their_fix()
   OUT=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
     "$BUILDME" --config "$T/buildme.conf" --dry-run 2>&1)
   assert_output "FAULT: incoming_dir $INCOMING (product fremantle): does not exist; create it (mkdir -p $INCOMING)"
+}
+
+test_queue_manage_dry_run_checks_its_folders_and_its_key()
+{
+  new_key
+  repository_section extras-devel >>"$T/buildme.conf"
+  queue_manage --repository extras-devel --dry-run
+  assert_status 0
+  assert_output "dry run: extras-devel: folders and signing key good"
+  assert_absent "$T/staging/extras-devel"
+  # A key the home does not hold.
+  sed -i "s/^sign_with = .*/sign_with = 0123456789ABCDEF0123456789ABCDEF01234567/" "$T/buildme.conf"
+  queue_manage --repository extras-devel --dry-run
+  assert_status 1
+  assert_output "FAULT: sign_with (repository extras-devel): "
+  assert_output "0123456789ABCDEF0123456789ABCDEF01234567"
+}
+
+test_queue_manage_dry_run_as_an_account_that_cannot_write_staging()
+{
+  new_key
+  repository_section extras-devel >>"$T/buildme.conf"
+  chmod 0755 "$T"
+  mkdir -p "$T/staging" "$STATE"
+  chown -R nobody: "$STATE"
+  OUT=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    "$BUILDME_BIN/queue-manage/queue-manage" --config "$T/buildme.conf" --repository extras-devel --dry-run 2>&1)
+  STATUS=$?
+  printf '%s\n' "$OUT" | sed 's/^/    | /' >&2
+  assert_status 1
+  assert_output "FAULT: staging_dir $T/staging/extras-devel (repository extras-devel): does not exist and nobody cannot create it in $T/staging"
 }
 
 run_tests

@@ -4,6 +4,7 @@
 #include "debian/syntax.hpp"
 #include "debian/version.hpp"
 #include "repo/retention.hpp"
+#include "repo/preflight.hpp"
 #include "repo/staging.hpp"
 #include "sign/signer.hpp"
 #include "util/cli.hpp"
@@ -71,7 +72,11 @@ Options:
   --repository NAME  the [repository NAME] to work on
   --from, --to NAME  repositories, for promote
   --dist DIST        only this distribution
-  --dry-run          remove: say what it would take out, change nothing
+  --dry-run          a run: check what it would fail on (staging_dir, each
+                     repo_queue and state_dir/repo writable by this account,
+                     the signing key signs without a prompt), one FAULT line
+                     each with its fix, exit 1; nothing is taken in.
+                     remove: say what it would take out, change nothing
   --wait             wait for another queue-manage of this repository instead
                      of exiting at once (promote and remove always wait)
   --verbose          say more
@@ -259,6 +264,22 @@ int run_queue(Session& session, const Options& options, bool regenerate)
                 options);
 }
 
+// --dry-run of a run: what it would fail on, one FAULT line each with its
+// fix; the queue is not touched.
+int run_checks(Session& session, const Options& options)
+{
+  const auto& repository = find_repository(session.config, options.repository, "--repository");
+  const auto faults = repo::check_queue_manage(session.config, repository);
+  for (const auto& fault : faults) {
+    fmt::print("FAULT: {}\n", fault);
+  }
+  fmt::print("dry run: {}: {}\n", repository.name,
+             faults.empty()
+               ? std::string("folders and signing key good")
+               : fmt::format("{} FAULT{}", faults.size(), faults.size() == 1 ? "" : "S"));
+  return faults.empty() ? exit_ok : exit_attention;
+}
+
 int run_promote(Session& session, const Options& options)
 {
   if (options.arguments.size() != 3) {
@@ -422,8 +443,11 @@ int main(int argc, char** argv)
       (void)session.log->open_file(session.config.log_file);
     }
     const std::string command = options.arguments.empty() ? "" : options.arguments.front();
-    if (options.dry_run && command != "remove") {
-      throw UsageError{"--dry-run is for remove"};
+    if (options.dry_run && !command.empty() && command != "remove") {
+      throw UsageError{"--dry-run is for a run (no command) and for remove"};
+    }
+    if (command.empty() && options.dry_run) {
+      return run_checks(session, options);
     }
     if (command.empty()) {
       return run_queue(session, options, false);
