@@ -6,6 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <system_error>
 
@@ -18,6 +22,20 @@ namespace {
 fs::path partial_path(const fs::path& queue, const std::string& name)
 {
   return queue / fmt::format(".{}.partial", name);
+}
+
+// A unit folder gets its queue folder's permissions, less the sticky bit: a
+// queue that buildme's account shares with queue-manage's through a group
+// (group-writable and setgid, as the admin guide makes it) stays shared in
+// every unit, so that queue-manage can take the unit's files out and remove
+// the folder.
+Result<mode_t> unit_mode(const fs::path& queue)
+{
+  struct stat st;
+  if (::stat(queue.c_str(), &st) != 0) {
+    return fail("cannot read the permissions of {}: {}", queue.string(), std::strerror(errno));
+  }
+  return static_cast<mode_t>((st.st_mode & 07777 & ~S_ISVTX) | S_IRWXU);
 }
 
 } // namespace
@@ -57,9 +75,10 @@ Status assemble_unit(const fs::path& queue, const std::string& name,
                      const std::vector<fs::path>& files)
 {
   TRY(util::make_dirs(queue));
+  TRY_ASSIGN(const mode_t mode, unit_mode(queue));
   const fs::path partial = partial_path(queue, name);
   TRY(discard_unit(queue, name));
-  TRY(util::make_dirs(partial));
+  TRY(util::make_dirs(partial, mode));
   for (const auto& file : files) {
     TRY(util::copy_exclusive(file, partial / file.filename()));
   }

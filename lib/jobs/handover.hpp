@@ -4,7 +4,9 @@
 //
 //   1. repo_queue/.job-N-ARCH-A.partial/  the unit: copies of the build's
 //      packages and of the job's source (.dsc last is not needed: the
-//      folder appears whole), each file and the folder synced;
+//      folder appears whole), each file and the folder synced; the folder
+//      has the queue folder's permissions (less the sticky bit), so that a
+//      queue shared with queue-manage's account through a group stays so;
 //   2. the build record says success with Handover: pending (the commit
 //      point: jobs::begin_handover);
 //   3. the folder is renamed to repo_queue/job-N-ARCH-A/, where

@@ -4,6 +4,13 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <utility>
 
 namespace buildme::util::sqlite {
@@ -23,6 +30,37 @@ Error error_of(sqlite3* db, const Statement::Identity& identity, std::string_vie
                 identity.purpose.if_damaged);
   }
   return fail("{} {}: cannot {}: {}", identity.purpose.name, printable(identity.path), doing, why);
+}
+
+// A new database in a folder shared through a group (group-writable and
+// setgid, as the admin guide makes state_dir/repo, whose catalogs
+// queue-manage writes and buildme's status site reads as another account)
+// is made group-writable; SQLite gives its -wal and -shm files the
+// database's permissions, so every account of the group can open it.
+// Elsewhere SQLite makes it as usual (0644).
+Status create_in_shared_folder(const std::string& path)
+{
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  struct stat st;
+  constexpr mode_t shared = S_ISGID | S_IWGRP;
+  if (folder.empty() || ::stat(folder.c_str(), &st) != 0 || (st.st_mode & shared) != shared) {
+    return {};
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0664);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return {};
+    }
+    return fail("cannot create {}: {}", printable(path), std::strerror(errno));
+  }
+  // An empty file is an empty database; fchmod: past the umask.
+  const bool moded = ::fchmod(fd, 0664) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!moded) {
+    return fail("cannot set the mode of {}: {}", printable(path), std::strerror(error));
+  }
+  return {};
 }
 
 } // namespace
@@ -150,6 +188,7 @@ void Database::close()
 Result<Database> Database::open(const std::string& path, Purpose purpose, const char* schema,
                                 int version)
 {
+  TRY(create_in_shared_folder(path));
   sqlite3* raw = nullptr;
   int code =
     sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);

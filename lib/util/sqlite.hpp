@@ -106,7 +106,9 @@ class Database
 public:
   // Opens (or creates) `path` in WAL mode; with `schema`, creates it in a
   // new file and refuses a file whose user_version is above `version`. The
-  // schema text sets user_version itself.
+  // schema text sets user_version itself. A new file in a folder shared
+  // through a group (setgid and group-writable) is group-writable, and so
+  // are its -wal and -shm files.
   static Result<Database> open(const std::string& path, Purpose purpose, const char* schema,
                                int version);
   Database(Database&& other) noexcept;

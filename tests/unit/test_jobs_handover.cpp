@@ -4,11 +4,24 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 using namespace buildme::jobs;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
+
+namespace {
+
+mode_t mode_of(const fs::path& path)
+{
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+} // namespace
 
 TEST_SUITE("jobs: the hand-over to repo_queue")
 {
@@ -42,6 +55,35 @@ TEST_SUITE("jobs: the hand-over to repo_queue")
     // The sources stay where they were.
     CHECK(fs::exists(deb));
     CHECK(fs::exists(dsc));
+  }
+
+  TEST_CASE("a unit has its queue's permissions, so a queue shared through a group stays shared")
+  {
+    // The admin guide's queue: owned by queue-manage's account, group-writable
+    // and setgid for buildme's; queue-manage must be able to empty and remove
+    // every unit buildme puts there.
+    ScratchDir scratch;
+    auto deb = scratch.write("results/a.deb", "a deb");
+    const fs::path queue = scratch / "queue";
+    fs::create_directories(queue);
+    REQUIRE(::chmod(queue.c_str(), 03775) == 0);
+    REQUIRE(assemble_unit(queue, "job-1-armel-1", {deb}));
+    // Not sticky: queue-manage may remove what buildme's account made there.
+    CHECK(mode_of(queue / ".job-1-armel-1.partial") == 02775);
+    REQUIRE(commit_unit(queue, "job-1-armel-1"));
+    CHECK(mode_of(queue / "job-1-armel-1") == 02775);
+  }
+
+  TEST_CASE("a unit in a queue only its owner writes is written only by its owner")
+  {
+    ScratchDir scratch;
+    auto deb = scratch.write("results/a.deb", "a deb");
+    const fs::path queue = scratch / "queue";
+    fs::create_directories(queue);
+    REQUIRE(::chmod(queue.c_str(), 0750) == 0);
+    REQUIRE(assemble_unit(queue, "job-1-armel-1", {deb}));
+    REQUIRE(commit_unit(queue, "job-1-armel-1"));
+    CHECK(mode_of(queue / "job-1-armel-1") == 0750);
   }
 
   TEST_CASE("assembling again starts afresh: a killed attempt's half copy is not kept")

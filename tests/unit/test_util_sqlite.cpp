@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 
@@ -159,6 +161,45 @@ TEST_CASE("a folder that does not exist is named in the error")
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.message().find("cannot open notes database " +
                               (dir / "missing" / "notes.sqlite").string()) == 0);
+}
+
+namespace {
+
+mode_t mode_of(const fs::path& path)
+{
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+} // namespace
+
+TEST_CASE("a database in a folder shared through a group can be opened by the group, WAL and all")
+{
+  // As the admin guide makes state_dir/repo: queue-manage's account writes
+  // the catalog there, and buildme's (in the group) reads it for its site.
+  ScratchDir dir;
+  fs::create_directories(dir / "shared");
+  REQUIRE(::chmod((dir / "shared").c_str(), 02775) == 0);
+  const fs::path path = dir / "shared" / "notes.sqlite";
+  Database db = open_notes(path);
+  auto insert = db.prepare("INSERT INTO notes (id, body) VALUES (1, 'x')", "write");
+  REQUIRE(insert.ok());
+  REQUIRE(insert->run());
+  CHECK(mode_of(path) == 0664);
+  CHECK(mode_of(path.string() + "-wal") == 0664);
+  CHECK(mode_of(path.string() + "-shm") == 0664);
+  CHECK(read_body(db, 1) == "x");
+}
+
+TEST_CASE("a database in a folder of one account is that account's alone")
+{
+  ScratchDir dir;
+  fs::create_directories(dir / "private");
+  REQUIRE(::chmod((dir / "private").c_str(), 0775) == 0); // group-writable, but not setgid
+  const fs::path path = dir / "private" / "notes.sqlite";
+  Database db = open_notes(path);
+  CHECK(mode_of(path) == 0644);
 }
 
 TEST_CASE("a rolled-back transaction leaves nothing")
