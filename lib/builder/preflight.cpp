@@ -196,21 +196,11 @@ std::vector<std::string> check_tick_folders(const config::Config& config)
 {
   std::vector<std::string> faults;
   add(faults, util::folder_fault(config.state_dir, "state_dir", "", false));
-  const auto state = util::nearest_existing(config.state_dir);
   for (const auto& product : config.products) {
     const std::string owner = fmt::format(" (product {})", product.name);
-    const std::string incoming =
-      util::folder_fault(product.incoming_dir, "incoming_dir", owner, true);
-    add(faults, incoming);
+    add(faults, util::folder_fault(product.incoming_dir, "incoming_dir", owner, true));
     add(faults, util::folder_fault(product.result_dir, "result_dir", owner, false));
     add(faults, util::folder_fault(product.repo_queue, "repo_queue", owner, false));
-    const auto taken = util::nearest_existing(product.incoming_dir);
-    if (incoming.empty() && state && taken && taken->info.st_dev != state->info.st_dev) {
-      add(faults, fmt::format("incoming_dir {}{}: not on the filesystem of state_dir {}, and "
-                              "uploads are renamed from one to the other; put both on one "
-                              "filesystem",
-                              product.incoming_dir.string(), owner, config.state_dir.string()));
-    }
   }
   if (!config.log_file.empty()) {
     const fs::path log = config.log_file;

@@ -1,6 +1,6 @@
 // What `buildme --dry-run` checks before a real tick would fail on it: the
-// folders a tick writes (writable by this account, incoming and state on
-// one filesystem, since uploads are renamed from one to the other), and
+// folders a tick writes (writable by this account; they need not share a
+// filesystem: a move between two is a copy, fsync and link), and
 // every builder slot (the identity and known_hosts files, the connection
 // and host key, the login, the work folder, the build tools). Each fault is
 // one line that names the thing, what is wrong and what to change.

@@ -95,8 +95,8 @@ progress.
 Options:
   --config FILE   configuration file (default /etc/buildme.conf)
   --dry-run       check and report, move nothing: the folders a tick writes
-                  (writable by this account; incoming and state_dir on one
-                  filesystem), every builder slot (identity and known_hosts
+                  (writable by this account, or made where they are
+                  missing), every builder slot (identity and known_hosts
                   readable, connection and host key, login, work folder,
                   build tools), the mail server (login, no mail sent); one
                   FAULT line for each, with its fix, and exit 1; then what
