@@ -1,15 +1,24 @@
 #include "publish/publish.hpp"
 
+#include "publish/check.hpp"
+#include "repo/staging.hpp"
+#include "sign/release_keyring.hpp"
+#include "util/digest.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
+#include "util/parallel.hpp"
 #include "util/process.hpp"
 #include "util/text.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
+#include <memory>
+#include <thread>
 
 namespace buildme::publish {
 
@@ -42,7 +51,96 @@ Status rename_file(const fs::path& from, const fs::path& to)
   return {};
 }
 
+// queue-manage's lock of the repository, once no queue-manage holds it
+// (flock has no time limit, so this asks again every 200 ms); an Error when
+// one still does after lock_wait. `flagged`: the distributions waiting.
+Result<util::FileLock> wait_for_queue_manage(const config::Config& config,
+                                             const config::Repository& repository,
+                                             const std::vector<std::string>& flagged,
+                                             const PublishOptions& options, util::Log& log)
+{
+  const fs::path path = repo::repository_lock(config, repository.name);
+  const auto deadline = std::chrono::steady_clock::now() + options.lock_wait;
+  for (bool said = false;; said = true) {
+    TRY_ASSIGN(util::FileLock lock, util::FileLock::acquire(path, util::FileLock::Mode::try_once));
+    if (lock.locked()) {
+      return lock;
+    }
+    const bool stopped = options.stopping && options.stopping();
+    if (stopped || std::chrono::steady_clock::now() >= deadline) {
+      return fail("{}: queue-manage is writing it (it holds {}){}; nothing of it was pushed, and "
+                  "the flags of {} stay for the next round (if this repeats, see whether "
+                  "queue-manage --repository {} hangs)",
+                  repository.name, path.string(),
+                  stopped ? std::string(", and repo-publish was stopped while waiting")
+                  : options.lock_wait.count() > 0
+                    ? fmt::format(" and did not finish within {} s", options.lock_wait.count())
+                    : std::string(),
+                  util::join(flagged, ", "), repository.name);
+    }
+    if (!said) {
+      log.info(fmt::format("queue-manage is writing {}: waiting up to {} s for it to finish",
+                           repository.name, options.lock_wait.count()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// The first few problems of a check, for one message (--verbose logs them
+// all).
+std::string summarise(const std::vector<std::string>& problems)
+{
+  constexpr std::size_t shown = 5;
+  std::vector<std::string> first(problems.begin(),
+                                 problems.begin() + std::min(shown, problems.size()));
+  std::string text = util::join(first, "; ");
+  if (problems.size() > shown) {
+    text +=
+      fmt::format("; and {} more (repo-publish --verbose lists them)", problems.size() - shown);
+  }
+  return text;
+}
+
+// check_tree on `tree` ("staging" or a live target, `what` in messages);
+// an Error holds the first problems.
+Status check_copy(const config::Config& config, const config::Repository& repository,
+                  const fs::path& tree, sign::ReleaseKeyring* keyring, const util::Clock& clock,
+                  util::Log& log)
+{
+  const util::Stopwatch watch;
+  CheckOptions options;
+  options.keyring = keyring;
+  options.record = checked_files_record(config, repository, tree);
+  options.threads = util::core_count();
+  options.now = clock.now();
+  const TreeCheck check = check_tree(tree, options);
+  log.detail(fmt::format("checked {}: {} distributions, {} pool files ({} of them read) in "
+                         "{:.2f} s",
+                         tree.string(), check.dists, check.pool_files, check.read,
+                         watch.seconds()));
+  if (!check.record_error.empty()) {
+    log.detail(fmt::format("the record of what was read is not kept: {}", check.record_error));
+  }
+  for (const auto& problem : check.problems) {
+    log.detail(problem);
+  }
+  if (!check.ok()) {
+    return fail("{} problem{}: {}", check.problems.size(), check.problems.size() == 1 ? "" : "s",
+                summarise(check.problems));
+  }
+  return {};
+}
+
 } // namespace
+
+fs::path checked_files_record(const config::Config& config, const config::Repository& repository,
+                              const fs::path& tree)
+{
+  const auto digests =
+    util::digest_bytes(fs::absolute(tree).lexically_normal().string(), {false, false, true, false});
+  return config.state_dir / "repo" /
+         fmt::format("{}.checked-{}", repository.name, digests.sha256->substr(0, 16));
+}
 
 std::vector<std::vector<std::string>> rsync_stages(const config::Repository& repository,
                                                    const std::string& target)
@@ -85,7 +183,9 @@ std::vector<std::vector<std::string>> rsync_stages(const config::Repository& rep
 }
 
 Result<PublishResult> publish_repository(const config::Config& config,
-                                         const config::Repository& repository, util::Log& log)
+                                         const config::Repository& repository,
+                                         const util::Clock& clock, util::Log& log,
+                                         const PublishOptions& options)
 {
   PublishResult result;
   if (repository.live.empty()) {
@@ -103,18 +203,43 @@ Result<PublishResult> publish_repository(const config::Config& config,
     return result;
   }
 
-  // Take the flags: a .publishing left by a run that died is still owed.
   const fs::path& staging = repository.staging_dir;
+  auto flagged = [&](const std::string& dist) {
+    return present(staging / flag_name(dist, "changed")) ||
+           present(staging / flag_name(dist, "publishing"));
+  };
+  std::vector<std::string> waiting;
+  std::copy_if(repository.products.begin(), repository.products.end(), std::back_inserter(waiting),
+               flagged);
+  if (waiting.empty()) {
+    return result;
+  }
+
+  // From here to the end staging holds still: no queue-manage writes it.
+  TRY_ASSIGN(const util::FileLock writer,
+             wait_for_queue_manage(config, repository, waiting, options, log));
+  // rsync pushes the whole repository, so one half-written distribution
+  // holds back all of it.
+  for (const auto& dist : repository.products) {
+    const fs::path marker = repo::pending_marker(config, repository.name, dist);
+    if (present(marker)) {
+      return fail("{}/dists/{} is half-written: a queue-manage run changed it and stopped before "
+                  "it was whole again ({} is there), so nothing of {} was pushed; run "
+                  "queue-manage --repository {}, which finishes it, and publish after",
+                  repository.name, dist, marker.string(), repository.name, repository.name);
+    }
+  }
+
+  // Take the flags. A .changed beside a .publishing that a killed run left
+  // replaces it: this sync covers both.
   std::vector<std::string> taken;
   for (const auto& dist : repository.products) {
     const fs::path changed = staging / flag_name(dist, "changed");
     const fs::path publishing = staging / flag_name(dist, "publishing");
-    if (present(publishing)) {
-      taken.push_back(dist); // a newer .changed beside it stays for next round
-      continue;
-    }
     if (present(changed)) {
       TRY(rename_file(changed, publishing));
+      taken.push_back(dist);
+    } else if (present(publishing)) {
       taken.push_back(dist);
     }
   }
@@ -137,6 +262,30 @@ Result<PublishResult> publish_repository(const config::Config& config,
     }
   };
 
+  // The repository's public key, as its clients get it.
+  std::unique_ptr<sign::ReleaseKeyring> keyring;
+  const fs::path key_path = staging / config::archive_key_name;
+  if (!repository.sign_with.empty()) {
+    auto key = util::read_file(key_path, 1024 * 1024);
+    auto opened = key ? sign::open_release_keyring(*key, key_path.string(), repository.sign_with)
+                      : Result<std::unique_ptr<sign::ReleaseKeyring>>(key.error());
+    if (!opened) {
+      give_back();
+      return fail("{}: the signatures cannot be checked, so nothing was pushed: {}; run "
+                  "queue-manage regenerate --repository {} (it writes the public key it signs "
+                  "with)",
+                  repository.name, opened.message(), repository.name);
+    }
+    keyring = std::move(*opened);
+  }
+  if (auto checked = check_copy(config, repository, staging, keyring.get(), clock, log); !checked) {
+    give_back();
+    return fail("{}: staging does not check out, so nothing was pushed: {}; run queue-manage "
+                "regenerate --repository {}, which writes and signs every index again from the "
+                "pool",
+                repository.name, checked.message(), repository.name);
+  }
+
   for (const auto& target : repository.live) {
     if (!is_remote(target)) {
       if (auto made = util::make_dirs(target); !made) {
@@ -148,9 +297,9 @@ Result<PublishResult> publish_repository(const config::Config& config,
     for (const auto& argv : rsync_stages(repository, target)) {
       ++stage;
       log.detail(util::join(argv, " "));
-      util::ProcessOptions options;
-      options.merge_stderr = true;
-      auto ran = util::run_process(argv, options);
+      util::ProcessOptions process;
+      process.merge_stderr = true;
+      auto ran = util::run_process(argv, process);
       if (!ran) {
         give_back();
         return fail("{}: {} (install rsync)", repository.name, ran.message());
@@ -164,6 +313,20 @@ Result<PublishResult> publish_repository(const config::Config& config,
         return fail("{}: rsync to {} failed in stage {} of 2 (exit {}): {}", repository.name,
                     target, stage, ran->exit_code, util::printable(output));
       }
+    }
+    if (is_remote(target)) {
+      continue;
+    }
+    Status checked = check_copy(config, repository, target, keyring.get(), clock, log);
+    if (checked && keyring &&
+        !util::same_content(key_path, fs::path(target) / key_path.filename())) {
+      checked = fail("{} is not staging's", (fs::path(target) / key_path.filename()).string());
+    }
+    if (!checked) {
+      give_back();
+      return fail("{}: the live copy {} does not check out after the push: {}; the flags stay, "
+                  "so the next round pushes again",
+                  repository.name, target, checked.message());
     }
   }
 

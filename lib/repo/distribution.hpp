@@ -11,7 +11,9 @@
 //     Release files; `before_commit` runs first (the pool must be on disk);
 //   - old by-hash copies removed once delete_after has passed.
 // A killed run's temporaries beside these names are removed on the way. The
-// caller holds the repository's lock.
+// caller holds the repository's lock. After each rename a failpoint
+// (util/failpoint.hpp), queue-manage:renamed:PATH with PATH below dists/DIST,
+// lets a test kill the run there.
 #pragma once
 
 #include "config/config.hpp"

@@ -353,12 +353,7 @@ std::string release_text(const ReleaseInfo& info, const std::vector<ReleaseFile>
   std::sort(sorted.begin(), sorted.end(),
             [](const ReleaseFile* a, const ReleaseFile* b) { return a->path < b->path; });
 
-  static constexpr std::pair<util::DigestKind, std::string_view> lists[] = {
-    {util::DigestKind::md5, "MD5Sum"},
-    {util::DigestKind::sha1, "SHA1"},
-    {util::DigestKind::sha256, "SHA256"},
-    {util::DigestKind::sha512, "SHA512"}};
-  for (const auto& [kind, name] : lists) {
+  for (const auto& [kind, name] : release_digest_lists) {
     out += fmt::format("{}:\n", name);
     for (const auto* file : sorted) {
       if (const auto& hex = file->digests[kind]) {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace buildme::repo {
@@ -82,6 +83,21 @@ struct ReleaseInfo
   std::vector<std::string> components;
   bool by_hash = false;
 };
+
+// The digest lists of a Release, by field name, weakest first.
+inline constexpr std::pair<util::DigestKind, std::string_view> release_digest_lists[] = {
+  {util::DigestKind::md5, "MD5Sum"},
+  {util::DigestKind::sha1, "SHA1"},
+  {util::DigestKind::sha256, "SHA256"},
+  {util::DigestKind::sha512, "SHA512"}};
+
+// The digests whose by-hash copies (DIR/by-hash/NAME/HEX) a distribution
+// carries with Acquire-By-Hash; apt fetches by the strongest its Release
+// lists.
+inline constexpr std::pair<util::DigestKind, std::string_view> by_hash_kinds[] = {
+  {util::DigestKind::md5, "MD5Sum"},
+  {util::DigestKind::sha256, "SHA256"},
+  {util::DigestKind::sha512, "SHA512"}};
 
 // The Release file: the fields above that are not empty (a line break in a
 // value becomes a space), then each digest list as apt-ftparchive writes it,

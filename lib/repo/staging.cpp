@@ -44,6 +44,17 @@ struct CatalogChunks : ChunkCache
 
 } // namespace
 
+fs::path repository_lock(const config::Config& config, const std::string& repository)
+{
+  return config.state_dir / "repo" / (repository + ".lock");
+}
+
+fs::path pending_marker(const config::Config& config, const std::string& repository,
+                        const std::string& dist)
+{
+  return config.state_dir / "repo" / (repository + "." + dist + ".pending");
+}
+
 Staging::Staging(const config::Config& config, const config::Repository& repository,
                  std::unique_ptr<sign::Signer> signer, Catalog catalog, const util::Clock& clock,
                  util::Log& log, FolderSync& sync)
@@ -202,7 +213,7 @@ fs::path Staging::journal_dir() const
 
 fs::path Staging::pending_marker(const std::string& dist) const
 {
-  return m_config.state_dir / "repo" / (m_repository.name + "." + dist + ".pending");
+  return repo::pending_marker(m_config, m_repository.name, dist);
 }
 
 void Staging::mark_pending(const std::string& dist)
@@ -262,6 +273,10 @@ Status Staging::write_archive_key()
 Status Staging::regenerate(const std::string& dist)
 {
   const util::Stopwatch watch;
+  // Also when nothing in it changed (a refresh before Valid-Until, a
+  // regenerate by hand): a run killed while it puts the new indices in
+  // place leaves the marker, so repo-publish does not push the mix.
+  mark_pending(dist);
   TRY(write_archive_key());
   const config::Product* product = m_config.product(dist);
   std::vector<std::string> arches;

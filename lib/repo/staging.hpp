@@ -48,6 +48,16 @@
 
 namespace buildme::repo {
 
+// What other programs read of queue-manage's state (state_dir/repo/): the
+// lock a run holds on a repository while it works on it (repo-publish takes
+// it too, so that staging holds still while it is checked and pushed), and
+// the marker of a distribution that a run changed and has not yet put
+// whole in place (written before its first change or its first new index,
+// removed once its Release files are in place).
+std::filesystem::path repository_lock(const config::Config& config, const std::string& repository);
+std::filesystem::path pending_marker(const config::Config& config, const std::string& repository,
+                                     const std::string& dist);
+
 class Staging
 {
 public:
@@ -99,9 +109,10 @@ private:
   // True when the Release of `dist` is missing or half-way to Valid-Until.
   bool needs_refresh(const std::string& dist) const;
   // state_dir/repo/<repository>.<dist>.pending: written before a run
-  // changes what `dist` holds, removed once it is regenerated, so that a
-  // run that stops or fails in between leaves the next one a reason to
-  // regenerate it.
+  // changes what `dist` holds or starts to put its new indices in place,
+  // removed once it is regenerated, so that a run that stops or fails in
+  // between leaves the next one a reason to regenerate it, and repo-publish
+  // a reason not to push it.
   std::filesystem::path pending_marker(const std::string& dist) const;
   // state_dir/repo/<repository>.txn/: the journals of set-asides
   // (jobs/set_aside.hpp), replayed at the start of process_queue.

@@ -2,6 +2,13 @@
 
 #include "util/fs.hpp"
 
+#include <fmt/format.h>
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 namespace buildme::sign {
@@ -85,6 +92,34 @@ Result<std::string> take_bytes(Data data, std::string_view what)
 bool strong_digest(gpgme_hash_algo_t algo)
 {
   return algo == GPGME_MD_SHA256 || algo == GPGME_MD_SHA384 || algo == GPGME_MD_SHA512;
+}
+
+Result<std::filesystem::path> make_temporary_home(const std::filesystem::path& parent,
+                                                  std::string_view prefix, std::string_view what)
+{
+  std::string pattern = (parent / fmt::format("{}XXXXXX", prefix)).string();
+  if (!::mkdtemp(pattern.data())) {
+    return fail("cannot make a folder in {} for {}: {}", util::printable(parent.string()), what,
+                std::strerror(errno));
+  }
+  return std::filesystem::path(pattern);
+}
+
+std::string canonical_text(std::string_view text)
+{
+  std::string out;
+  while (!text.empty()) {
+    const auto end = std::min(text.find('\n'), text.size());
+    const auto line = text.substr(0, end);
+    const auto last = line.find_last_not_of(" \t\r");
+    out.append(last == std::string_view::npos ? std::string_view() : line.substr(0, last + 1));
+    out.push_back('\n');
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  while (out.ends_with("\n\n")) {
+    out.pop_back();
+  }
+  return out;
 }
 
 } // namespace buildme::sign

@@ -8,6 +8,7 @@
 
 #include <gpgme.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,5 +50,24 @@ Result<std::string> take_bytes(Data data, std::string_view what);
 
 // SHA-256 or stronger: what apt and dak accept.
 bool strong_digest(gpgme_hash_algo_t algo);
+
+// The gpg.conf of a home that only verifies, in gpgv's manner in a full gpg:
+// the keys imported into it are the trust, nothing is looked up anywhere, no
+// agent or dirmngr is started.
+inline constexpr std::string_view verify_only_conf = "# made by buildme: checking signatures\n"
+                                                     "trust-model always\n"
+                                                     "no-auto-key-retrieve\n"
+                                                     "auto-key-locate local\n"
+                                                     "no-autostart\n"
+                                                     "no-greeting\n";
+
+// A new, empty folder PARENT/PREFIXxxxxxx (mode 0700, as gpg wants its
+// home); `what` says in an Error what it was for.
+Result<std::filesystem::path> make_temporary_home(const std::filesystem::path& parent,
+                                                  std::string_view prefix, std::string_view what);
+
+// The text a clear signature covers as gpg hashes it: each line without its
+// trailing spaces and tabs, without trailing empty lines.
+std::string canonical_text(std::string_view text);
 
 } // namespace buildme::sign

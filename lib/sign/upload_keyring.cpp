@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,35 +27,7 @@ using util::printable;
 constexpr std::uint64_t max_keyring_size = 256 * 1024 * 1024;
 constexpr auto one_day = std::chrono::hours(24);
 
-// gpgv's manner in a full gpg: the keyrings are the trust, nothing is looked
-// up anywhere, no agent or dirmngr is started.
-constexpr std::string_view gpg_conf = "# made by buildme: checking upload signatures\n"
-                                      "trust-model always\n"
-                                      "no-auto-key-retrieve\n"
-                                      "auto-key-locate local\n"
-                                      "no-autostart\n"
-                                      "no-greeting\n";
-
 constexpr std::string_view complete_marker = "buildme-imported";
-
-// The text a clear signature covers as gpg hashes it: each line without its
-// trailing spaces and tabs, without trailing empty lines.
-std::string canonical_text(std::string_view text)
-{
-  std::string out;
-  while (!text.empty()) {
-    const auto end = std::min(text.find('\n'), text.size());
-    const auto line = text.substr(0, end);
-    const auto last = line.find_last_not_of(" \t\r");
-    out.append(last == std::string_view::npos ? std::string_view() : line.substr(0, last + 1));
-    out.push_back('\n');
-    text.remove_prefix(std::min(end + 1, text.size()));
-  }
-  while (out.ends_with("\n\n")) {
-    out.pop_back();
-  }
-  return out;
-}
 
 std::string date_of(long long seconds)
 {
@@ -289,7 +260,7 @@ Result<std::string> keyrings_identity(const std::vector<fs::path>& keyrings,
 Status import_keyrings(const fs::path& home, const std::vector<fs::path>& keyrings,
                        const std::vector<std::string>& contents)
 {
-  TRY(util::write_file_atomic(home / "gpg.conf", gpg_conf, 0600));
+  TRY(util::write_file_atomic(home / "gpg.conf", verify_only_conf, 0600));
   TRY_ASSIGN(Context ctx, new_context(home.string(), home.string()));
   gpgme_set_offline(ctx.get(), 1);
   for (std::size_t i = 0; i < keyrings.size(); ++i) {
@@ -308,16 +279,6 @@ Status import_keyrings(const fs::path& home, const std::vector<fs::path>& keyrin
   return util::write_file_atomic(home / complete_marker, "", 0600);
 }
 
-Result<fs::path> make_temporary_home(const fs::path& parent, std::string_view prefix)
-{
-  std::string pattern = (parent / fmt::format("{}XXXXXX", prefix)).string();
-  if (!::mkdtemp(pattern.data())) {
-    return fail("cannot make a folder in {} for the upload keyrings: {}", parent.string(),
-                std::strerror(errno));
-  }
-  return fs::path(pattern);
-}
-
 // The cached home of these keyrings in `cache_dir`, made when missing: built
 // under a temporary name and renamed into place whole, so that a run killed
 // halfway leaves nothing that looks ready, and two runs at once both end with
@@ -333,7 +294,8 @@ Result<fs::path> cached_home(const fs::path& cache_dir, const std::string& ident
     fs::last_write_time(home, fs::file_time_type::clock::now(), error); // in use
     return home;
   }
-  TRY_ASSIGN(const fs::path building, make_temporary_home(cache_dir, ".keys-"));
+  TRY_ASSIGN(const fs::path building,
+             make_temporary_home(cache_dir, ".keys-", "the upload keyrings"));
   if (auto imported = import_keyrings(building, keyrings, contents); !imported) {
     fs::remove_all(building, error);
     return imported.error();
@@ -379,7 +341,8 @@ Result<std::unique_ptr<UploadKeyring>> open_upload_keyring(const UploadKeyringCo
   if (!temporary) {
     TRY_ASSIGN(home, cached_home(config.cache_dir, identity, config.keyrings, contents));
   } else {
-    TRY_ASSIGN(home, make_temporary_home(fs::temp_directory_path(), "buildme-keys-"));
+    TRY_ASSIGN(
+      home, make_temporary_home(fs::temp_directory_path(), "buildme-keys-", "the upload keyrings"));
     if (auto imported = import_keyrings(home, config.keyrings, contents); !imported) {
       std::error_code ignored;
       fs::remove_all(home, ignored);

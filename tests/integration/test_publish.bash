@@ -132,6 +132,221 @@ test_rsync_failing_midway_keeps_the_flag_and_the_old_indices()
   grep -q "^Package: second$" "$T/live/dists/fremantle/main/binary-$ARCH/Packages" || fail "second not live"
 }
 
+# The live tree, as one digest: nothing in it changed when this holds.
+live_digest()
+{
+  (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum
+}
+
+# The live repository checks out with gpgv and a real apt client.
+assert_live_verifies()
+{
+  local dists=$T/live/dists/fremantle
+  gpgv --keyring "$T/key.gpg" "$dists/InRelease" 2>/dev/null || fail "gpgv rejects live InRelease"
+  gpgv --keyring "$T/key.gpg" "$dists/Release.gpg" "$dists/Release" 2>/dev/null || fail "gpgv rejects live Release.gpg"
+  rm -rf "$APT_ROOT/var/lib/apt/lists"
+  mkdir -p "$APT_ROOT/var/lib/apt/lists/partial"
+  apt_get update
+  assert_status 0
+  grep -E "^(W|E):" <<<"$OUT" && fail "apt-get update on the live copy complained"
+}
+
+test_queue_manage_killed_at_each_rename_of_its_commit_publishes_nothing_until_it_runs_again()
+{
+  setup_repo "live = $T/live"
+  publish
+  assert_status 0
+  apt_root "$T/live" libc6
+  assert_live_verifies
+  local marker=$STATE/repo/extras-devel.fremantle.pending
+  # What queue-manage renames into dists/fremantle, each in turn.
+  local names name n=0 before
+  names=$(cd "$STAGING/dists/fremantle" && find . -type f -not -path '*/by-hash/*' -printf '%P\n' | sort)
+  [ "$(wc -l <<<"$names")" -ge 9 ] || fail "expected the indices and three Release files: $names"
+  for name in $names; do
+    n=$((n + 1))
+    echo "    - killed after renaming $name" >&2
+    before=$(live_digest "$T/live")
+    # One run that is not published yet (its flag stays), then one killed.
+    make_deb "first$n" 1.0-1 "$ARCH" "$QUEUE" >/dev/null
+    queue_manage --repository extras-devel
+    assert_status 0
+    make_deb "second$n" 1.0-1 "$ARCH" "$QUEUE" >/dev/null
+    BUILDME_FAILPOINT="queue-manage:renamed:$name" queue_manage --repository extras-devel
+    [ "$STATUS" -eq 137 ] || { fail "queue-manage did not stop after renaming $name (status $STATUS)"; return; }
+    assert_file "$marker"
+    publish
+    assert_status 1
+    assert_output "extras-devel/dists/fremantle is half-written"
+    assert_output "run queue-manage --repository extras-devel"
+    [ "$(live_digest "$T/live")" = "$before" ] || fail "live changed after renaming $name"
+    assert_file "$STAGING/.fremantle.changed"
+    assert_live_verifies
+    if [ "$name" != InRelease ]; then
+      # Without the marker (deleted by hand) the check still finds the mix,
+      # and says what mends it.
+      rm "$marker"
+      publish
+      assert_status 1
+      assert_output "staging does not check out, so nothing was pushed"
+      assert_output "dists/fremantle/"
+      assert_output "run queue-manage regenerate --repository extras-devel"
+      [ "$(live_digest "$T/live")" = "$before" ] || fail "live changed after renaming $name"
+      queue_manage regenerate --repository extras-devel
+    else
+      queue_manage --repository extras-devel
+    fi
+    assert_status 0
+    assert_absent "$marker"
+    publish
+    assert_status 0
+    assert_output "PUBLISHED: extras-devel (fremantle)"
+    grep -q "^Package: second$n$" "$T/live/dists/fremantle/main/binary-$ARCH/Packages" || fail "second$n not live"
+    assert_live_verifies
+  done
+  apt_get install -y "second$n"
+  assert_status 0
+  [ -f "$APT_ROOT/usr/share/doc/second$n/README" ] || fail "apt cannot install from the live copy"
+}
+
+test_staging_that_does_not_check_out_is_not_pushed()
+{
+  setup_repo "live = $T/live"
+  local deb=$STAGING/pool/main/p/published/published_1.0-1_$ARCH.deb
+  mv "$deb" "$T/aside.deb"
+  publish
+  assert_status 1
+  assert_output "extras-devel: staging does not check out, so nothing was pushed: 1 problem: pool/main/p/published/published_1.0-1_$ARCH.deb: missing (named by dists/fremantle/main/binary-$ARCH/Packages)"
+  assert_absent "$T/live/dists"
+  assert_file "$STAGING/.fremantle.changed"
+  assert_absent "$STAGING/.fremantle.publishing"
+  # Back as it was, with other bytes: found out by its digest.
+  head -c "$(stat -c %s "$T/aside.deb")" /dev/zero >"$deb"
+  publish
+  assert_status 1
+  assert_output "pool/main/p/published/published_1.0-1_$ARCH.deb: SHA256 "
+  mv "$T/aside.deb" "$deb"
+  publish
+  assert_status 0
+  assert_live_matches "$T/live"
+}
+
+test_a_release_signed_by_another_key_is_not_pushed()
+{
+  setup_repo "live = $T/live"
+  local dists=$STAGING/dists/fremantle other
+  other=$(mktemp -d /tmp/bmg-XXXXXX)
+  gpg --batch --homedir "$other" --passphrase '' --quick-gen-key 'other <other@example.org>' ed25519 sign never 2>/dev/null
+  gpg --batch --homedir "$other" --yes --armor --detach-sign --output "$dists/Release.gpg" "$dists/Release"
+  gpgconf --homedir "$other" --kill gpg-agent 2>/dev/null
+  rm -rf "$other"
+  publish
+  assert_status 1
+  assert_output "dists/fremantle/Release.gpg is signed by key"
+  assert_output "not by the repository's key $FPR"
+  assert_absent "$T/live/dists"
+  # archive-key.asc is what the signatures are checked with.
+  queue_manage regenerate --repository extras-devel
+  rm "$STAGING/archive-key.asc"
+  publish
+  assert_status 1
+  assert_output "archive-key.asc"
+  assert_output "run queue-manage regenerate --repository extras-devel (it writes the public key it signs with)"
+  queue_manage regenerate --repository extras-devel
+  publish
+  assert_status 0
+}
+
+test_a_live_copy_that_does_not_check_out_after_the_push_keeps_the_flag()
+{
+  setup_repo "live = $T/live"
+  # An rsync that loses a pool file's bytes in the live copy.
+  mkdir -p "$T/bin"
+  cat >"$T/bin/rsync" <<SCRIPT
+#!/bin/bash
+/usr/bin/rsync "\$@" || exit
+if grep -q -- --delay-updates <<<"\$*"; then : >"$T/live/pool/main/p/published/published_1.0-1_$ARCH.deb"; fi
+SCRIPT
+  chmod +x "$T/bin/rsync"
+  PATH=$T/bin:$PATH publish
+  assert_status 1
+  assert_output "extras-devel: the live copy $T/live does not check out after the push"
+  assert_output "pool/main/p/published/published_1.0-1_$ARCH.deb: 0 bytes, but dists/fremantle/main/binary-$ARCH/Packages lists"
+  assert_file "$STAGING/.fremantle.changed"
+  publish
+  assert_status 0
+  assert_live_matches "$T/live"
+}
+
+test_repo_publish_waits_for_a_queue_manage_that_is_writing_and_holds_it_off_while_pushing()
+{
+  setup_repo "live = $T/live"
+  local lock=$STATE/repo/extras-devel.lock holder waiter tries
+  # A queue-manage at work: its lock held until the fifo is written.
+  mkfifo "$T/done"
+  flock "$lock" cat "$T/done" >/dev/null &
+  holder=$!
+  for tries in $(seq 1 100); do flock -n "$lock" true || break; sleep 0.1; done
+  flock -n "$lock" true && { fail "the lock was not taken"; return; }
+  publish --lock-wait 0
+  assert_status 1
+  assert_output "extras-devel: queue-manage is writing it (it holds $lock); nothing of it was pushed, and the flags of fremantle stay for the next round"
+  assert_absent "$T/live/dists"
+  assert_file "$STAGING/.fremantle.changed"
+  # Given time, it waits for queue-manage and then publishes.
+  "$PUBLISH" --config "$T/buildme.conf" --lock-wait 600 >"$T/wait.out" 2>&1 &
+  waiter=$!
+  for tries in $(seq 1 100); do grep -q "waiting up to" "$T/wait.out" && break; sleep 0.1; done
+  assert_contains "$T/wait.out" "queue-manage is writing extras-devel: waiting up to 600 s for it to finish"
+  assert_absent "$T/live/dists"
+  echo >"$T/done"
+  wait "$holder"
+  wait "$waiter"
+  STATUS=$?
+  assert_status 0
+  assert_contains "$T/wait.out" "PUBLISHED: extras-devel (fremantle)"
+  # While it pushes, a queue-manage leaves the queue for its next run.
+  make_deb second 1.0-1 "$ARCH" "$QUEUE" >/dev/null
+  touch "$STAGING/.fremantle.changed"
+  fake_rsync "$BUILDME_BIN/queue-manage/queue-manage --config $T/buildme.conf --repository extras-devel --verbose >>$T/qm.out 2>&1"
+  PATH=$T/bin:$PATH publish
+  assert_status 0
+  assert_contains "$T/qm.out" "another queue-manage, or repo-publish, is working on extras-devel"
+  assert_file "$QUEUE/second_1.0-1_$ARCH.deb"
+}
+
+test_after_a_killed_repo_publish_the_next_one_says_no_false_change()
+{
+  setup_repo "live = $T/live"
+  # Killed in its first rsync: the flag stays taken (.publishing).
+  fake_rsync 'kill -9 $PPID; exit 1'
+  PATH=$T/bin:$PATH publish
+  [ "$STATUS" -eq 137 ] || fail "repo-publish was not killed (status $STATUS)"
+  assert_file "$STAGING/.fremantle.publishing"
+  assert_absent "$STAGING/.fremantle.changed"
+  publish
+  assert_status 0
+  assert_output "PUBLISHED: extras-devel (fremantle)"
+  assert_no_output "changed again"
+  assert_absent "$STAGING/.fremantle.publishing"
+  # Killed again, and queue-manage flags the distribution before the next
+  # run: that run pushes both changes at once, and no third run is owed.
+  make_deb second 1.0-1 "$ARCH" "$QUEUE" >/dev/null
+  queue_manage --repository extras-devel
+  PATH=$T/bin:$PATH publish
+  [ "$STATUS" -eq 137 ] || fail "repo-publish was not killed (status $STATUS)"
+  make_deb third 1.0-1 "$ARCH" "$QUEUE" >/dev/null
+  queue_manage --repository extras-devel
+  assert_file "$STAGING/.fremantle.publishing"
+  assert_file "$STAGING/.fremantle.changed"
+  publish
+  assert_status 0
+  assert_no_output "changed again"
+  assert_absent "$STAGING/.fremantle.changed"
+  assert_absent "$STAGING/.fremantle.publishing"
+  grep -q "^Package: third$" "$T/live/dists/fremantle/main/binary-$ARCH/Packages" || fail "third not live"
+}
+
 test_loop_mode_publishes_and_stops_on_sigterm()
 {
   setup_repo "live = $T/live"

@@ -77,13 +77,14 @@ Options:
                      the signing key signs without a prompt), one FAULT line
                      each with its fix, exit 1; nothing is taken in.
                      remove: say what it would take out, change nothing
-  --wait             wait for another queue-manage of this repository instead
-                     of exiting at once (promote and remove always wait)
+  --wait             wait for another queue-manage of this repository (or a
+                     repo-publish pushing it) instead of exiting at once
+                     (promote and remove always wait)
   --verbose          say more
   --help, --version
 
-Exit status: 0 done (or another run holds the lock), 1 something needs an
-operator, 2 usage or config error.
+Exit status: 0 done (or another run, or repo-publish, holds the lock), 1
+something needs an operator, 2 usage or config error.
 )";
 
 struct Options
@@ -194,11 +195,10 @@ std::pair<std::string, std::string> source_and_version(const Options& options,
 // not wait).
 Result<bool> lock_repository(Session& session, const config::Repository& repository, bool wait)
 {
-  const auto dir = session.config.state_dir / "repo";
-  TRY(util::make_dirs(dir));
-  auto lock =
-    util::FileLock::acquire(dir / (repository.name + ".lock"),
-                            wait ? util::FileLock::Mode::wait : util::FileLock::Mode::try_once);
+  const auto path = repo::repository_lock(session.config, repository.name);
+  TRY(util::make_dirs(path.parent_path()));
+  auto lock = util::FileLock::acquire(path, wait ? util::FileLock::Mode::wait
+                                                 : util::FileLock::Mode::try_once);
   if (!lock) {
     return Error{lock.error()};
   }
@@ -251,7 +251,9 @@ int run_queue(Session& session, const Options& options, bool regenerate)
   if (!*locked) {
     if (options.verbose || isatty(STDOUT_FILENO)) {
       session.log->info(
-        fmt::format("another queue-manage is working on {}; nothing to do", repository.name));
+        fmt::format("another queue-manage, or repo-publish, is working on {}; nothing to do "
+                    "(the queue is taken next run)",
+                    repository.name));
     }
     return exit_ok;
   }

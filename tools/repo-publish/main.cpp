@@ -1,5 +1,6 @@
 // repo-publish: push changed repositories live, once (cron) or in a loop.
 #include "config/config.hpp"
+#include "publish/preflight.hpp"
 #include "publish/publish.hpp"
 #include "util/cli.hpp"
 #include "util/clock.hpp"
@@ -22,26 +23,55 @@
 namespace {
 
 constexpr std::string_view usage_text =
-  R"(Usage: repo-publish [--config FILE] [--repository NAME] [--loop [--interval SECONDS]]
+  R"(Usage: repo-publish [--config FILE] [--repository NAME] [--lock-wait SECONDS]
+                    [--loop [--interval SECONDS]]
+       repo-publish [--config FILE] [--repository NAME] --dry-run
 
-For each repository with `live` targets in the config (or only NAME), and for
-each distribution that queue-manage flagged as changed (staging_dir/.DIST.changed),
-repo-publish rsyncs the repository to every target: local paths, or
-user@host:path over SSH with live_identity and live_known_hosts. First the pool
-and by-hash copies, nothing deleted; then the indices with --delay-updates and
-deletions last, so a client never sees an index naming a missing file. The flag
+For each repository with `live` targets in the config (or only NAME) with a
+distribution that queue-manage flagged as changed (staging_dir/.DIST.changed),
+repo-publish checks staging and rsyncs the repository to every target: local
+paths, or user@host:path over SSH with live_identity and live_known_hosts.
+
+It never pushes a repository that is not whole. Nothing of it is pushed, and
+the message names the distribution or file and what to do, when:
+  - a queue-manage is writing it: repo-publish waits up to --lock-wait for it,
+    then holds queue-manage's lock until the push is done, so staging holds
+    still (a queue-manage started meanwhile leaves the queue for its next run);
+  - a queue-manage run left a distribution of it half-written (killed, or it
+    failed): its state_dir/repo/REPOSITORY.DIST.pending marker is there until
+    the next queue-manage run finishes it;
+  - staging does not check out as a client reads it: for each dists/*/Release,
+    Release.gpg and InRelease must be good signatures by sign_with (the key in
+    staging_dir/archive-key.asc), InRelease must sign the text of Release,
+    every file the Release lists (and its by-hash copies) must have the listed
+    size and digests, and every pool file the Packages and Sources indices name
+    its listed size and SHA256. A pool file is read again only when its stat
+    changed since a check last read it (state_dir/repo/REPOSITORY.checked-*).
+
+The push: first the pool and by-hash copies, nothing deleted; then the indices
+with --delay-updates and deletions last, so a client never sees an index
+naming a missing file. A local target is then checked the same way. The flag
 is cleared only after every target succeeded; one touched again meanwhile
 means another sync.
 
-  --loop            keep going: check the flags every --interval seconds
-                    (default 10), retrying a failed repository with back-off
-                    (30 s doubling up to 10 min); stop with SIGTERM or SIGINT
-  --repository NAME only this repository
-  --verbose         show the rsync commands
+  --lock-wait SECONDS  how long to wait for a queue-manage that is writing the
+                       repository (default 300; 0: do not wait)
+  --loop               keep going: check the flags every --interval seconds
+                       (default 10), retrying a failed repository with back-off
+                       (30 s doubling up to 10 min); stop with SIGTERM or SIGINT
+  --repository NAME    only this repository
+  --dry-run            push nothing: check that every live target can be
+                       reached and written (a local folder this account can
+                       write or make; a remote one answering rsync over SSH),
+                       one FAULT line each with its fix, exit 1
+  --verbose            show the rsync commands, the checks and every problem
+                       they found
   --help, --version
 
-Exit status (without --loop): 0 all published (or nothing to do), 1 a sync
-failed (the flag stays for the next run), 2 usage or config error.
+Exit status (without --loop): 0 all published (or nothing to do, or another
+repo-publish is at it), 1 something needs an operator: a repository is
+half-written or does not check out, a queue-manage held it past --lock-wait,
+or a sync failed (the flags stay for the next run), 2 usage or config error.
 )";
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -69,7 +99,9 @@ int main(int argc, char** argv)
                                         {"repository", 'r', true},
                                         {"loop"},
                                         {"verbose", 'v'},
-                                        {"interval", 0, true}});
+                                        {"dry-run", 'n'},
+                                        {"interval", 0, true},
+                                        {"lock-wait", 0, true}});
   if (!line || !line->arguments.empty()) {
     fmt::print(stderr, "repo-publish: {}\nTry 'repo-publish --help'.\n",
                line ? fmt::format("unknown argument {}", util::printable(line->arguments.front()))
@@ -87,6 +119,17 @@ int main(int argc, char** argv)
       return util::exit_usage;
     }
   }
+  publish::PublishOptions options;
+  if (auto text = line->value("lock-wait")) {
+    auto seconds = util::parse_count(*text);
+    if (!seconds || *seconds > 24 * 3600) {
+      fmt::print(stderr, "repo-publish: --lock-wait needs a whole number of seconds, at most "
+                         "86400\n");
+      return util::exit_usage;
+    }
+    options.lock_wait = std::chrono::seconds(*seconds);
+  }
+  options.stopping = [] { return g_stop != 0; };
   auto config = config::load_config(config_path);
   if (!config) {
     fmt::print(stderr, "repo-publish: error: {}\n", config.message());
@@ -102,6 +145,28 @@ int main(int argc, char** argv)
     fmt::print(stderr, "repo-publish: error: no [repository {}] with live targets in {}\n",
                util::printable(only), config->path);
     return util::exit_usage;
+  }
+
+  if (line->has("dry-run")) {
+    // What a push would fail on reaching its targets; nothing is pushed.
+    std::size_t faults = 0;
+    for (const auto* repository : repositories) {
+      for (const auto& fault : publish::check_live_targets(*repository)) {
+        fmt::print("FAULT: {}\n", fault);
+        ++faults;
+      }
+    }
+    fmt::print("dry run: {} live target{} of {} repositor{}: {}\n",
+               [&] {
+                 std::size_t targets = 0;
+                 for (const auto* repository : repositories) {
+                   targets += repository->live.size();
+                 }
+                 return targets;
+               }(),
+               "s", repositories.size(), repositories.size() == 1 ? "y" : "ies",
+               faults == 0 ? std::string("good") : fmt::format("{} FAULTS", faults));
+    return faults == 0 ? util::exit_ok : util::exit_attention;
   }
 
   util::SystemClock clock;
@@ -132,7 +197,7 @@ int main(int argc, char** argv)
       if (clock.now() < wait.next) {
         continue;
       }
-      auto result = publish::publish_repository(*config, *repository, log);
+      auto result = publish::publish_repository(*config, *repository, clock, log, options);
       if (result) {
         wait = {};
         continue;
