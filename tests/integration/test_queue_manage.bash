@@ -388,9 +388,9 @@ test_remove_names_what_is_there_and_takes_nothing_out_on_error()
   queue_manage remove --repository extras-devel
   assert_status 2
   assert_output "remove takes SOURCE [VERSION]"
-  queue_manage --repository extras-devel --dry-run
+  queue_manage regenerate --repository extras-devel --dry-run
   assert_status 2
-  assert_output "--dry-run is for remove"
+  assert_output "--dry-run is for a run (no command) and for remove"
   [ "$before" = "$(packages)" ] || fail "Packages changed"
   assert_absent "$STAGING/.fremantle.changed"
   grep -q "^Package: hello-buildme$" <(packages) || fail "hello-buildme is gone"

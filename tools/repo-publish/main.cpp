@@ -156,16 +156,17 @@ int main(int argc, char** argv)
         ++faults;
       }
     }
-    fmt::print("dry run: {} live target{} of {} repositor{}: {}\n",
-               [&] {
-                 std::size_t targets = 0;
-                 for (const auto* repository : repositories) {
-                   targets += repository->live.size();
-                 }
-                 return targets;
-               }(),
-               "s", repositories.size(), repositories.size() == 1 ? "y" : "ies",
-               faults == 0 ? std::string("good") : fmt::format("{} FAULTS", faults));
+    fmt::print(
+      "dry run: {} live target{} of {} repositor{}: {}\n",
+      [&] {
+        std::size_t targets = 0;
+        for (const auto* repository : repositories) {
+          targets += repository->live.size();
+        }
+        return targets;
+      }(),
+      "s", repositories.size(), repositories.size() == 1 ? "y" : "ies",
+      faults == 0 ? std::string("good") : fmt::format("{} FAULTS", faults));
     return faults == 0 ? util::exit_ok : util::exit_attention;
   }
 
