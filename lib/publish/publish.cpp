@@ -267,8 +267,11 @@ Result<PublishResult> publish_repository(const config::Config& config,
   const fs::path key_path = staging / config::archive_key_name;
   if (!repository.sign_with.empty()) {
     auto key = util::read_file(key_path, 1024 * 1024);
-    auto opened = key ? sign::open_release_keyring(*key, key_path.string(), repository.sign_with)
-                      : Result<std::unique_ptr<sign::ReleaseKeyring>>(key.error());
+    // Its GNUPGHOME is ours alone: we hold the repository's publish lock.
+    const fs::path home = config.state_dir / "repo" / (repository.name + ".keys");
+    auto opened =
+      key ? sign::open_release_keyring(*key, key_path.string(), repository.sign_with, home)
+          : Result<std::unique_ptr<sign::ReleaseKeyring>>(key.error());
     if (!opened) {
       give_back();
       return fail("{}: the signatures cannot be checked, so nothing was pushed: {}; run "

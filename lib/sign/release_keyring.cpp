@@ -181,7 +181,8 @@ Result<std::string> GpgmeReleaseKeyring::check_clearsigned(std::string_view file
 
 Result<std::unique_ptr<ReleaseKeyring>> open_release_keyring(std::string_view public_key,
                                                              std::string_view key_name,
-                                                             std::string_view fingerprint)
+                                                             std::string_view fingerprint,
+                                                             const fs::path& home)
 {
   auto canonical = config::parse_fingerprint(fingerprint);
   if (!canonical) {
@@ -189,11 +190,16 @@ Result<std::unique_ptr<ReleaseKeyring>> open_release_keyring(std::string_view pu
                 printable(fingerprint));
   }
   TRY(init_gpgme());
-  TRY_ASSIGN(fs::path home, make_temporary_home(fs::temp_directory_path(), "buildme-release-keys-",
-                                                "the repository's key"));
+  std::error_code error;
+  fs::remove_all(home, error);
+  if (error) {
+    return fail("cannot empty {} for the repository's key: {}", printable(home.string()),
+                error.message());
+  }
+  TRY(util::make_dirs(home, 0700));
   // From here the keyring owns the home, and removes it on every way out.
-  auto keyring = std::make_unique<GpgmeReleaseKeyring>(std::move(home), std::move(*canonical),
-                                                       printable(key_name));
+  auto keyring =
+    std::make_unique<GpgmeReleaseKeyring>(home, std::move(*canonical), printable(key_name));
   TRY(keyring->open(public_key));
   return std::unique_ptr<ReleaseKeyring>(std::move(keyring));
 }

@@ -10,6 +10,7 @@
 
 #include "util/result.hpp"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,11 +34,14 @@ public:
 };
 
 // Imports `public_key` (the armored or binary public key, read from
-// `key_name`, which messages name) into a temporary GNUPGHOME, removed with
-// the keyring. `fingerprint` is sign_with (any form parse_fingerprint
-// takes): an Error when the key file does not hold that key.
+// `key_name`, which messages name) into `home`, a GNUPGHOME for this keyring
+// alone: whatever is there (a killed run's) is removed first, and the folder
+// goes with the keyring. `fingerprint` is sign_with (any form
+// parse_fingerprint takes): an Error when the key file does not hold that
+// key.
 Result<std::unique_ptr<ReleaseKeyring>> open_release_keyring(std::string_view public_key,
                                                              std::string_view key_name,
-                                                             std::string_view fingerprint);
+                                                             std::string_view fingerprint,
+                                                             const std::filesystem::path& home);
 
 } // namespace buildme::sign

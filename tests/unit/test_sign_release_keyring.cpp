@@ -7,9 +7,12 @@
 #include "scratch.hpp"
 #include "uploader_keys.hpp"
 
+#include <fmt/format.h>
+
 #include <doctest/doctest.h>
 
 #include <cctype>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +21,7 @@ using buildme::sign::open_release_keyring;
 using buildme::sign::ReleaseKeyring;
 using buildme::test::days_from_now;
 using buildme::test::has;
+using buildme::test::ScratchDir;
 using buildme::test::UploaderKeys;
 
 namespace {
@@ -33,15 +37,17 @@ const std::string release = "Origin: buildme\n"
 struct ReleaseFixture
 {
   const UploaderKeys& keys = UploaderKeys::get();
+  ScratchDir scratch;
+  int homes = 0;
   std::unique_ptr<ReleaseKeyring> keyring;
 
   // The archive key is Bob's.
   ReleaseFixture() { keyring = open(keys.exported({keys.bob}, "--armor"), keys.bob); }
 
-  static std::unique_ptr<ReleaseKeyring> open(const std::string& key,
-                                              const std::string& fingerprint)
+  std::unique_ptr<ReleaseKeyring> open(const std::string& key, const std::string& fingerprint)
   {
-    auto opened = open_release_keyring(key, "staging/archive-key.asc", fingerprint);
+    auto opened = open_release_keyring(key, "staging/archive-key.asc", fingerprint,
+                                       scratch / fmt::format("keys-{}", ++homes));
     REQUIRE_MESSAGE(opened, (opened ? std::string() : opened.message()));
     return std::move(*opened);
   }
@@ -83,6 +89,19 @@ TEST_SUITE("sign: checking a Release against the repository's key")
     CHECK(*text == release);
   }
 
+  TEST_CASE("the keyring's home is emptied first (a killed run's leftovers) and goes with it")
+  {
+    ReleaseFixture f;
+    f.scratch.write("home/pubring.kbx", "a killed run's keyring");
+    auto keyring = open_release_keyring(f.keys.exported({f.keys.bob}, "--armor"), "key.asc",
+                                        f.keys.bob, f.scratch / "home");
+    REQUIRE(keyring);
+    CHECK((*keyring)->check_detached(release, f.detached(release, f.keys.bob), "Release.gpg") ==
+          "");
+    keyring->reset();
+    CHECK_FALSE(std::filesystem::exists(f.scratch / "home"));
+  }
+
   TEST_CASE("a binary key file and a fingerprint written with spaces and in lower case work too")
   {
     ReleaseFixture f;
@@ -93,7 +112,7 @@ TEST_SUITE("sign: checking a Release against the repository's key")
     for (auto& c : spaced) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    auto keyring = ReleaseFixture::open(f.keys.exported({f.keys.bob}), spaced);
+    auto keyring = f.open(f.keys.exported({f.keys.bob}), spaced);
     CHECK(keyring->check_detached(release, f.detached(release, f.keys.bob), "Release.gpg") == "");
   }
 
@@ -121,8 +140,7 @@ TEST_SUITE("sign: checking a Release against the repository's key")
 
     // Both keys in the key file, and sign_with is Bob: Alice's signature is
     // still not his.
-    auto both =
-      ReleaseFixture::open(f.keys.exported({f.keys.alice, f.keys.bob}, "--armor"), f.keys.bob);
+    auto both = f.open(f.keys.exported({f.keys.alice, f.keys.bob}, "--armor"), f.keys.bob);
     CHECK(has(both->check_detached(release, f.detached(release, f.keys.alice), "Release.gpg"),
               "not by the repository's key " + f.keys.bob));
   }
@@ -133,7 +151,7 @@ TEST_SUITE("sign: checking a Release against the repository's key")
     CHECK(has(f.keyring->check_detached(
                 release, f.detached(release, f.keys.bob, {"--digest-algo", "SHA1"}), "Release.gpg"),
               "weaker than SHA-256"));
-    auto expired = ReleaseFixture::open(f.keys.exported({f.keys.expired}), f.keys.expired);
+    auto expired = f.open(f.keys.exported({f.keys.expired}), f.keys.expired);
     auto why = expired->check_detached(
       release, f.detached(release, f.keys.expired, {"--faked-system-time", days_from_now(-8)}),
       "Release.gpg");
@@ -145,12 +163,13 @@ TEST_SUITE("sign: checking a Release against the repository's key")
     ReleaseFixture f;
     for (const std::string& key :
          {f.keys.exported({f.keys.alice}, "--armor"), std::string("not a key\n"), std::string()}) {
-      auto opened = open_release_keyring(key, "staging/archive-key.asc", f.keys.bob);
+      auto opened =
+        open_release_keyring(key, "staging/archive-key.asc", f.keys.bob, f.scratch / "keys");
       REQUIRE_FALSE(opened);
       CHECK(has(opened.message(), "staging/archive-key.asc"));
     }
     auto short_id = open_release_keyring(f.keys.exported({f.keys.bob}, "--armor"), "key.asc",
-                                         f.keys.bob.substr(24));
+                                         f.keys.bob.substr(24), f.scratch / "keys");
     REQUIRE_FALSE(short_id);
     CHECK(has(short_id.message(), "not a full fingerprint"));
   }
