@@ -23,6 +23,10 @@ constexpr int max_interpolation_depth = 10; // ConfigParser's MAX_INTERPOLATION_
 // below it ten times make 10^10 copies from a few hundred bytes. No value of
 // buildme.conf (a path, a list of names, a command) needs more than this.
 constexpr std::size_t max_expanded_size = 64 * 1024;
+// Nor does a bound on each value bound the file: a few kilobytes that give
+// each of thousands of products a value of 64 KiB ask for gigabytes. A
+// config of a hundred products asks for well under a megabyte.
+constexpr std::size_t max_expanded_total = 16 * 1024 * 1024;
 
 // inih's options are process-wide variables in Debian's build; these are the
 // values the line tracking below mirrors.
@@ -391,6 +395,13 @@ Result<std::optional<std::string>> IniFile::get(std::string_view section_name, s
   Interpolation interpolation{*this, section_name, lowered, vars};
   std::string out;
   TRY(interpolation.expand(*raw_value, 1, out));
+  m_expanded += out.size();
+  if (m_expanded > max_expanded_total) {
+    return interpolation.error(
+      fmt::format("the values read from this file add up to more than {} MiB; do references "
+                  "repeat a long value for every product? (value '{}')",
+                  max_expanded_total / (1024 * 1024), printable(*raw_value)));
+  }
   return std::optional<std::string>(std::move(out));
 }
 

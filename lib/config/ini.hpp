@@ -2,8 +2,10 @@
 // ConfigParser (BasicInterpolation) that the original buildme.conf relied
 // on: "%(name)s" is replaced by the key `name` of the same section, else of
 // [DEFAULT], else of the extra variables given at lookup (such as
-// `product`); "%%" is a literal '%'. References nest up to 10 deep, and a
-// value expands to at most 64 KiB (an Error beyond).
+// `product`); "%%" is a literal '%'. References nest up to 10 deep, a value
+// expands to at most 64 KiB, and all the values get() gives of one file add
+// up to at most 16 MiB (an Error beyond: the file is read once, by
+// parse_config, and a few kilobytes must not ask for gigabytes).
 //
 // Syntax is inih's (as Debian builds it): ';' or '#' starts a comment line,
 // " ;" starts an inline comment, an indented line continues the value above
@@ -69,6 +71,8 @@ private:
   std::string m_filename;
   std::vector<Section> m_sections;
   Section m_defaults{"DEFAULT", {}};
+  // What get() has given so far, for the bound on the whole file.
+  mutable std::size_t m_expanded = 0;
 };
 
 // Text from a config file made safe to show in a message (util::printable),

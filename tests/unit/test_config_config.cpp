@@ -258,6 +258,24 @@ TEST_SUITE("config: reading buildme.conf")
               "test.conf:3: [buildme] grace_period: '100d' is longer than 30d"));
   }
 
+  TEST_CASE("a few kilobytes of config cannot ask for gigabytes through references")
+  {
+    // 76 KB gave 9500 products a base_mirror of 64 KiB each: 19 s and 610 MB
+    // to read, before the bound on the whole file.
+    std::string text = "[DEFAULT]\nx = " + std::string(4000, 'x') + "\nbig = ";
+    for (int n = 0; n < 16; ++n) {
+      text += "%(x)s";
+    }
+    text += "\n[buildme]\nproducts =";
+    for (int n = 0; n < 1000; ++n) {
+      text += fmt::format("{}p{}", n % 100 == 0 ? "\n " : " ", n);
+    }
+    text += "\nincoming_dir = /i/%(product)s\nresult_dir = /r/%(product)s\n"
+            "repo_queue = /q/%(product)s\nstate_dir = /s\nbase_mirror = http://m/%(big)s\n";
+    CHECK(has(parse_error(text), "test.conf: [buildme] base_mirror: the values read from this "
+                                 "file add up to more than 16 MiB"));
+  }
+
   TEST_CASE("grace_period that is not a whole number of seconds is an error")
   {
     CHECK(parse_error(minimal + "grace_period = ten\n") ==

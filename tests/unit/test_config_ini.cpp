@@ -346,6 +346,24 @@ TEST_SUITE("config ini: interpolation")
     CHECK(get_ok(parse_ok(fifteen + "\n"), "a", "k") == std::string(60000, 'x'));
   }
 
+  TEST_CASE("the values read from one file add up to at most 16 MiB")
+  {
+    // 64 KiB a value, asked for again and again (for every product).
+    std::string text = "[a]\nx = " + std::string(4000, 'x') + "\nbig = ";
+    for (int n = 0; n < 16; ++n) {
+      text += "%(x)s";
+    }
+    auto ini = parse_ok(text + "\n");
+    int given = 0;
+    while (ini.get("a", "big").ok()) {
+      REQUIRE(++given < 1000);
+    }
+    CHECK(given == 16 * 1024 * 1024 / 64000);
+    CHECK(has(get_error(ini, "a", "big"),
+              "test.conf: [a] big: the values read from this file add up to more than 16 MiB; "
+              "do references repeat a long value for every product? (value '%(x)s%(x)s"));
+  }
+
   TEST_CASE("a reference loop is an error naming file, section and key")
   {
     auto ini = parse_ok("[a]\nx = %(y)s\ny = /%(x)s\nself = %(self)s\n");
