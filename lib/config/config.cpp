@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -136,6 +137,60 @@ std::optional<std::chrono::seconds> parse_seconds(std::string_view text)
     return std::nullopt;
   }
   return std::chrono::seconds(static_cast<std::int64_t>(count * unit));
+}
+
+constexpr std::int64_t day = 24 * 3600;
+
+// The longest each duration may be: what makes sense for it (years, not
+// centuries), and so far inside what the clock arithmetic that uses it can
+// hold (a time point in nanoseconds ends in 2262) that none can overflow.
+struct DurationLimit
+{
+  std::string_view key;
+  std::int64_t max; // seconds
+};
+constexpr DurationLimit duration_limits[] = {
+  {"grace_period", 30 * day},
+  {"settle_time", day},
+  {"orphan_after", 365 * day},
+  {"build_timeout", 30 * day},
+  {"idle_timeout", 30 * day},
+  {"env_max_age", 365 * day},
+  {"depwait_expire", 365 * day},
+  {"signature_max_age", 10 * 365 * day},
+  {"timeout", 3600},
+  {"list_throttle", 365 * day},
+  {"stuck_after", 365 * day},
+  {"valid_for", 10 * 365 * day},
+  {"delete_after", 365 * day},
+};
+constexpr std::int64_t default_duration_limit = 10 * 365 * day;
+
+std::int64_t duration_limit(std::string_view key)
+{
+  for (const auto& limit : duration_limits) {
+    if (limit.key == key) {
+      return limit.max;
+    }
+  }
+  return default_duration_limit;
+}
+
+// A duration in the largest unit that divides it, as a config would give it.
+std::string duration_text(std::int64_t seconds)
+{
+  if (seconds >= day && seconds % day == 0) {
+    return seconds >= 365 * day && seconds % (365 * day) == 0
+             ? fmt::format("{}d ({} years)", seconds / day, seconds / (365 * day))
+             : fmt::format("{}d", seconds / day);
+  }
+  if (seconds >= 3600 && seconds % 3600 == 0) {
+    return fmt::format("{}h", seconds / 3600);
+  }
+  if (seconds >= 60 && seconds % 60 == 0) {
+    return fmt::format("{}m", seconds / 60);
+  }
+  return fmt::format("{}s", seconds);
 }
 
 // Reads the values of one parsed file; every message names the file, the
@@ -490,15 +545,24 @@ Status Reader::seconds_in(const std::string& section, std::string_view key,
   if (!value) {
     return value.error();
   }
-  if (*value) {
-    auto parsed = parse_seconds(**value);
-    if (!parsed) {
-      return error(
-        section, key,
-        fmt::format("'{}' is not a number of seconds (like 600, 10m or 7d)", printable(**value)));
-    }
-    target = *parsed;
+  if (!*value) {
+    return {};
   }
+  // Where the value is written (its own section or [DEFAULT]), for the
+  // messages: a duration is a value people get wrong by a unit.
+  const std::string where = fmt::format("{}:{}: [{}] {}", m_ini.filename(),
+                                        m_ini.line_of(section, key), printable(section), key);
+  auto parsed = parse_seconds(**value);
+  if (!parsed) {
+    return fail("{}: '{}' is not a number of seconds (like 600, 10m or 7d)", where,
+                printable(**value));
+  }
+  const std::int64_t limit = duration_limit(key);
+  if (parsed->count() > limit) {
+    return fail("{}: '{}' is longer than {}, the most {} may be; give a shorter time", where,
+                printable(**value), duration_text(limit), key);
+  }
+  target = *parsed;
   return {};
 }
 

@@ -19,6 +19,14 @@ namespace {
 constexpr std::size_t max_line_length = 4096;
 constexpr std::size_t max_file_size = 1024 * 1024;
 constexpr int max_interpolation_depth = 10; // ConfigParser's MAX_INTERPOLATION_DEPTH
+// Depth alone does not bound the size: ten levels of a key that names the one
+// below it ten times make 10^10 copies from a few hundred bytes. No value of
+// buildme.conf (a path, a list of names, a command) needs more than this.
+constexpr std::size_t max_expanded_size = 64 * 1024;
+// Nor does a bound on each value bound the file: a few kilobytes that give
+// each of thousands of products a value of 64 KiB ask for gigabytes. A
+// config of a hundred products asks for well under a megabyte.
+constexpr std::size_t max_expanded_total = 16 * 1024 * 1024;
 
 // inih's options are process-wide variables in Debian's build; these are the
 // values the line tracking below mirrors.
@@ -192,7 +200,7 @@ int on_value(void* user, const char* /*section*/, const char* name, const char* 
       fmt::format("key '{}' given twice in [{}]", printable(key), printable(state.section->name)));
     return 0;
   }
-  state.section->entries.push_back({std::move(key), value});
+  state.section->entries.push_back({std::move(key), value, state.line});
   state.key_seen = true;
   return 1;
 }
@@ -266,18 +274,27 @@ const IniFile::Section* IniFile::section(std::string_view name) const
   return nullptr;
 }
 
-std::optional<std::string> IniFile::raw(std::string_view section_name, std::string_view key) const
+const IniFile::Entry* IniFile::entry(std::string_view section_name, std::string_view key) const
 {
   std::string lowered = util::to_lower(key);
   if (const Section* s = section(section_name)) {
-    if (const Entry* entry = find_entry(*s, lowered)) {
-      return entry->value;
+    if (const Entry* found = find_entry(*s, lowered)) {
+      return found;
     }
   }
-  if (const Entry* entry = find_entry(m_defaults, lowered)) {
-    return entry->value;
-  }
-  return std::nullopt;
+  return find_entry(m_defaults, lowered);
+}
+
+std::optional<std::string> IniFile::raw(std::string_view section_name, std::string_view key) const
+{
+  const Entry* found = entry(section_name, key);
+  return found ? std::optional<std::string>(found->value) : std::nullopt;
+}
+
+int IniFile::line_of(std::string_view section_name, std::string_view key) const
+{
+  const Entry* found = entry(section_name, key);
+  return found ? found->line : 0;
 }
 
 namespace {
@@ -288,6 +305,7 @@ namespace {
 struct Interpolation
 {
   Status expand(std::string_view rest, int depth, std::string& out) const;
+  Status append(std::string_view text, std::string& out) const;
   Error error(std::string what) const
   {
     return fail("{}: [{}] {}: {}", ini.filename(), printable(section), key, what);
@@ -299,6 +317,17 @@ struct Interpolation
   const IniFile::Vars& vars;
 };
 
+Status Interpolation::append(std::string_view text, std::string& out) const
+{
+  if (text.size() > max_expanded_size - out.size()) {
+    return error(fmt::format("expands to more than {} KiB, more than any value needs; do its "
+                             "references repeat a long value? (value '{}')",
+                             max_expanded_size / 1024, printable(*ini.raw(section, key))));
+  }
+  out += text;
+  return {};
+}
+
 Status Interpolation::expand(std::string_view rest, int depth, std::string& out) const
 {
   if (depth > max_interpolation_depth) {
@@ -308,13 +337,13 @@ Status Interpolation::expand(std::string_view rest, int depth, std::string& out)
   }
   while (!rest.empty()) {
     std::size_t percent = rest.find('%');
-    out += rest.substr(0, percent);
+    TRY(append(rest.substr(0, percent), out));
     if (percent == std::string_view::npos) {
       return {};
     }
     rest.remove_prefix(percent);
     if (rest.substr(0, 2) == "%%") {
-      out += '%';
+      TRY(append("%", out));
       rest.remove_prefix(2);
       continue;
     }
@@ -345,7 +374,7 @@ Status Interpolation::expand(std::string_view rest, int depth, std::string& out)
                                printable(name), printable(name), printable(section), also));
     }
     if (value->find('%') == std::string::npos) {
-      out += *value;
+      TRY(append(*value, out));
     } else if (auto nested = expand(*value, depth + 1, out); !nested) {
       return nested;
     }
@@ -366,6 +395,13 @@ Result<std::optional<std::string>> IniFile::get(std::string_view section_name, s
   Interpolation interpolation{*this, section_name, lowered, vars};
   std::string out;
   TRY(interpolation.expand(*raw_value, 1, out));
+  m_expanded += out.size();
+  if (m_expanded > max_expanded_total) {
+    return interpolation.error(
+      fmt::format("the values read from this file add up to more than {} MiB; do references "
+                  "repeat a long value for every product? (value '{}')",
+                  max_expanded_total / (1024 * 1024), printable(*raw_value)));
+  }
   return std::optional<std::string>(std::move(out));
 }
 

@@ -2,7 +2,10 @@
 // ConfigParser (BasicInterpolation) that the original buildme.conf relied
 // on: "%(name)s" is replaced by the key `name` of the same section, else of
 // [DEFAULT], else of the extra variables given at lookup (such as
-// `product`); "%%" is a literal '%'. References nest up to 10 deep.
+// `product`); "%%" is a literal '%'. References nest up to 10 deep, a value
+// expands to at most 64 KiB, and all the values get() gives of one file add
+// up to at most 16 MiB (an Error beyond: the file is read once, by
+// parse_config, and a few kilobytes must not ask for gigabytes).
 //
 // Syntax is inih's (as Debian builds it): ';' or '#' starts a comment line,
 // " ;" starts an inline comment, an indented line continues the value above
@@ -28,6 +31,7 @@ public:
   {
     std::string key;   // lower-cased, as ConfigParser does
     std::string value; // raw, before interpolation; continuation lines joined by '\n'
+    int line = 0;      // of the key
   };
   struct Section
   {
@@ -50,6 +54,8 @@ public:
 
   // The raw value of `key` in `section` or [DEFAULT]; nullopt if neither.
   std::optional<std::string> raw(std::string_view section, std::string_view key) const;
+  // The line that raw() takes the value from; 0 if none.
+  int line_of(std::string_view section, std::string_view key) const;
 
   // The interpolated value, nullopt when the key is absent. `vars` are extra
   // names that take precedence over the section and [DEFAULT], as
@@ -60,9 +66,13 @@ public:
                                          const Vars& vars = {}) const;
 
 private:
+  const Entry* entry(std::string_view section, std::string_view key) const;
+
   std::string m_filename;
   std::vector<Section> m_sections;
   Section m_defaults{"DEFAULT", {}};
+  // What get() has given so far, for the bound on the whole file.
+  mutable std::size_t m_expanded = 0;
 };
 
 // Text from a config file made safe to show in a message (util::printable),

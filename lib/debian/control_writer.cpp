@@ -1,5 +1,7 @@
 #include "debian/control_writer.hpp"
 
+#include "debian/deb822.hpp"
+
 namespace buildme::debian {
 
 std::string write_paragraph(const FieldList& fields)
@@ -20,13 +22,17 @@ std::string write_paragraph(const FieldList& fields)
       }
       std::string_view line(value.data() + start, end - start);
       if (first) {
-        if (!line.empty()) {
+        if (!is_blank_line(line)) {
           out += ' ';
           out += line;
         }
         first = false;
+      } else if (is_blank_line(line)) {
+        // A line of blanks would end the paragraph (and dpkg warns of it).
+        out += " .";
       } else {
-        out += line.empty() ? " ." : " " + std::string(line);
+        out += ' ';
+        out += line;
       }
       out += '\n';
       start = end + 1;

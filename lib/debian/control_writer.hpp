@@ -1,6 +1,8 @@
 // Writing deb822 paragraphs: the inverse of parse_control for the records
 // buildme keeps (jobs, journals) and, later, for indices. A value's later
-// lines become continuation lines; an empty line inside a value becomes " .".
+// lines become continuation lines; an empty line inside a value, or one of
+// blanks only (control_blanks), becomes " .", so that no value can end its
+// paragraph early.
 #pragma once
 
 #include <string>

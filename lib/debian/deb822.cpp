@@ -25,14 +25,9 @@ struct Line
   int number = 0;
 };
 
-bool is_blank(std::string_view text)
-{
-  return text.find_first_not_of(" \t") == std::string_view::npos;
-}
-
 std::string_view trim(std::string_view text)
 {
-  return util::trim(text, " \t");
+  return util::trim(text, control_blanks);
 }
 
 char lower(char c)
@@ -50,7 +45,7 @@ bool iequals(std::string_view a, std::string_view b)
 // and gpg accept).
 bool is_armor(std::string_view text, std::string_view marker)
 {
-  return text.substr(0, marker.size()) == marker && is_blank(text.substr(marker.size()));
+  return text.substr(0, marker.size()) == marker && is_blank_line(text.substr(marker.size()));
 }
 
 // Untrusted text quoted in a message: escaped, and cut short so that a
@@ -99,23 +94,13 @@ private:
       auto line = 1 + std::count(text.begin(), text.begin() + nul, '\n');
       return error(static_cast<int>(line), "NUL byte: this is binary data, not a control file");
     }
-    std::size_t start = 0;
     int number = 1;
-    while (start < text.size()) {
-      auto end = text.find('\n', start);
-      if (end == std::string_view::npos) {
-        end = text.size();
-      }
-      auto line = text.substr(start, end - start);
-      if (!line.empty() && line.back() == '\r') {
-        line.remove_suffix(1);
-      }
+    for (auto line : control_lines(text)) {
       if (line.size() > m_limits.max_line) {
         return error(number, "the line is {} bytes long, more than the {} allowed", line.size(),
                      m_limits.max_line);
       }
       m_lines.push_back({line, number});
-      start = end + 1;
       ++number;
     }
     return {};
@@ -128,7 +113,7 @@ private:
   Status strip_armor(ControlFile& control, std::vector<Line>& body)
   {
     std::size_t i = 0;
-    while (i < m_lines.size() && is_blank(m_lines[i].text)) {
+    while (i < m_lines.size() && is_blank_line(m_lines[i].text)) {
       ++i;
     }
     if (i == m_lines.size() || !is_armor(m_lines[i].text, begin_signed)) {
@@ -151,7 +136,7 @@ private:
                      message_line);
       }
       auto text = m_lines[i].text;
-      if (is_blank(text)) {
+      if (is_blank_line(text)) {
         ++i;
         break;
       }
@@ -206,14 +191,14 @@ private:
         return error(m_lines[i].number, "unexpected armor line {} inside the OpenPGP signature",
                      quote(text));
       }
-      has_content = has_content || !is_blank(text);
+      has_content = has_content || !is_blank_line(text);
     }
     if (!has_content) {
       return error(signature_line, "the OpenPGP signature is empty");
     }
 
     for (++i; i < m_lines.size(); ++i) {
-      if (!is_blank(m_lines[i].text)) {
+      if (!is_blank_line(m_lines[i].text)) {
         return error(m_lines[i].number,
                      "text after the OpenPGP signature; it would not be covered by the "
                      "signature, so the file is refused");
@@ -248,7 +233,7 @@ private:
     std::size_t field_count = 0;
     for (const auto& line : body) {
       auto text = line.text;
-      if (is_blank(text)) {
+      if (is_blank_line(text)) {
         in_paragraph = false;
         in_field = false;
         continue;
@@ -343,6 +328,30 @@ Result<ControlFile> check_one_paragraph(ControlFile control, std::string_view fi
 }
 
 } // namespace
+
+bool is_blank_line(std::string_view text)
+{
+  return text.find_first_not_of(control_blanks) == std::string_view::npos;
+}
+
+std::vector<std::string_view> control_lines(std::string_view text)
+{
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    auto line = text.substr(start, end - start);
+    while (line.ends_with('\r')) {
+      line.remove_suffix(1);
+    }
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
 
 const Field* Paragraph::find(std::string_view name) const
 {

@@ -1,6 +1,9 @@
 // deb822 control files (Debian Policy 5.1): paragraphs of "Field: value"
 // lines, continuation lines that start with a space or tab, '#' comments
-// outside fields, CRLF line ends tolerated. OpenPGP clear-signed armor
+// outside fields. A line ends at its LF; carriage returns just before the LF
+// belong to the line end ("\r\n", also "\r\r\n"), and blanks are those of
+// dpkg's parsers (control_blanks), so that a file, its signed text and an
+// index written from it all read as the same paragraphs. OpenPGP clear-signed armor
 // (RFC 4880 section 7) is recognised and stripped; the signed text and the
 // signature block are kept so that a later stage can check the signature.
 // Every Error carries "FILE:LINE: what is wrong".
@@ -15,12 +18,25 @@
 
 namespace buildme::debian {
 
+// The white space of a control file as dpkg's parsers count it (C's
+// isspace without the LF; dpkg-source strips it from the end of every line):
+// a line of only these is an empty line, which ends a paragraph, and they
+// are trimmed from both ends of every value line.
+inline constexpr std::string_view control_blanks = " \t\r\f\v";
+
+// Whether `text` holds nothing but control_blanks.
+bool is_blank_line(std::string_view text);
+
+// `text` cut into lines as parse_control cuts and numbers them: at each LF,
+// without the LF and the carriage returns before it. Line N is element N-1.
+std::vector<std::string_view> control_lines(std::string_view text);
+
 struct Field
 {
   std::string name; // as written
   // The value: the text after the colon on the first line, trimmed; each
-  // continuation line follows after a '\n' with its leading whitespace and
-  // trailing whitespace removed. A multi-line field such as Files therefore
+  // continuation line follows after a '\n' with its leading and trailing
+  // control_blanks removed. A multi-line field such as Files therefore
   // starts with '\n' when its first line is empty.
   std::string value;
   int line = 0; // 1-based line of the field name in the file
@@ -45,8 +61,9 @@ struct ControlFile
 {
   std::vector<Paragraph> paragraphs;
   bool is_signed = false;
-  // The clear-signed text, dash-escaping undone, CRs dropped, every line
-  // ending in '\n'; empty when the file is not signed.
+  // The clear-signed text, dash-escaping undone, every line ending in a
+  // plain '\n' (the CRs of its line ends dropped); empty when the file is
+  // not signed. Parsed again, it gives the same paragraphs.
   std::string signed_text;
   // The whole block from "-----BEGIN PGP SIGNATURE-----" to
   // "-----END PGP SIGNATURE-----", every line ending in '\n'.
@@ -68,7 +85,7 @@ struct ParseLimits
 // signature, no END line, truncated), nested, unbalanced (a signature
 // without a signed message) or preceded by text; a line in the signed text
 // that starts with '-' without dash-escaping; text after the armor; input
-// over the limits. Blank lines (spaces and tabs only) separate paragraphs;
+// over the limits. Blank lines (control_blanks only) separate paragraphs;
 // blank lines before the armor or the first paragraph are fine. An empty
 // file gives a ControlFile without paragraphs.
 Result<ControlFile> parse_control(std::string_view text, std::string_view filename,

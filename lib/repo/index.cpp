@@ -126,29 +126,12 @@ bool is_ordered(const std::string_view (&order)[N], std::string_view name)
                      [&](std::string_view known) { return iequals(known, name); });
 }
 
-// The lines of the parsed text, numbered as parse_control numbers them.
-std::vector<std::string_view> split_lines(std::string_view text)
-{
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    auto line = text.substr(start, end - start);
-    if (line.ends_with('\r')) {
-      line.remove_suffix(1);
-    }
-    lines.push_back(line);
-    start = end + 1;
-  }
-  return lines;
-}
-
 // The value as written, as apt's FindRaw gives it: the first line after the
 // colon and its leading blanks, then each continuation line whole, without
-// the trailing white space of the last.
+// the trailing white space of the last. From the parsed value instead (when
+// the text is not the one the field came from), an empty line is written
+// " ." (Policy 5.6.13): a line of blanks would end the stanza, so no value
+// line is ever written blank.
 std::string raw_value(const debian::Field& field, const std::vector<std::string_view>& lines)
 {
   auto line_at = [&](int number) -> std::optional<std::string_view> {
@@ -169,7 +152,8 @@ std::string raw_value(const debian::Field& field, const std::vector<std::string_
     value = text.substr(std::min(text.size(), text.find_first_not_of(" \t")));
     for (std::size_t i = 1; i < field.value_lines.size() && as_written; ++i) {
       auto line = line_at(field.value_lines[i]);
-      as_written = line && (line->starts_with(' ') || line->starts_with('\t'));
+      as_written = line && (line->starts_with(' ') || line->starts_with('\t')) &&
+                   !debian::is_blank_line(*line);
       if (as_written) {
         value += '\n';
         value += *line;
@@ -178,11 +162,17 @@ std::string raw_value(const debian::Field& field, const std::vector<std::string_
   }
   if (!as_written) {
     value.clear();
-    for (char c : field.value) {
-      value += c;
-      if (c == '\n') {
-        value += ' ';
+    std::size_t start = 0;
+    while (start <= field.value.size()) {
+      const auto end = std::min(field.value.find('\n', start), field.value.size());
+      const std::string_view line(field.value.data() + start, end - start);
+      if (start > 0) {
+        value += "\n ";
+        value += debian::is_blank_line(line) ? std::string_view(".") : line;
+      } else {
+        value += line;
       }
+      start = end + 1;
     }
   }
   value.erase(value.find_last_not_of(util::whitespace) + 1);
@@ -267,7 +257,7 @@ std::string one_line(std::string_view value)
 std::string packages_stanza(std::string_view control_text, const debian::Paragraph& control,
                             std::string_view filename, const util::Digests& digests)
 {
-  auto lines = split_lines(control_text);
+  auto lines = debian::control_lines(control_text);
   std::vector<Rewrite> rewrites = {
     {"Filename", std::string(filename)},
     {"Size", std::to_string(digests.size)},
@@ -285,7 +275,7 @@ std::string packages_stanza(std::string_view control_text, const debian::Paragra
 std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& dsc,
                            std::string_view directory, const std::vector<SourceFile>& files)
 {
-  auto lines = split_lines(dsc_text);
+  auto lines = debian::control_lines(dsc_text);
   std::vector<Rewrite> rewrites = {
     {"Package", trimmed_value(lines, dsc, "Source")},
     {"Source", ""},

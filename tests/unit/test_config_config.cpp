@@ -3,6 +3,7 @@
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <string>
@@ -216,20 +217,75 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(parse_ok(minimal + "orphan_after = 3d\n").orphan_after == std::chrono::hours(72));
     CHECK(parse_ok(minimal + "orphan_after = 0\n").orphan_after == std::chrono::seconds(0));
     CHECK(parse_error(minimal + "orphan_after = soon\n") ==
-          "test.conf: [buildme] orphan_after: 'soon' is not a number of seconds (like 600, 10m "
+          "test.conf:7: [buildme] orphan_after: 'soon' is not a number of seconds (like 600, 10m "
           "or 7d)");
+  }
+
+  TEST_CASE("a duration longer than makes sense for its key is an error naming file, line and "
+            "limit")
+  {
+    // Seconds up to INT64_MAX used to pass, and overflowed where they were
+    // used: valid_for = 300000000000 wrote a Valid-Until in 2180.
+    const std::string repository = "[repository r]\nstaging_dir = /s\nproducts = fremantle\n";
+    CHECK(parse_error(minimal + repository + "valid_for = 300000000000\n") ==
+          "test.conf:10: [repository r] valid_for: '300000000000' is longer than 3650d (10 "
+          "years), the most valid_for may be; give a shorter time");
+    CHECK(parse_ok(minimal + repository + "valid_for = 3650d\n").repositories.at(0).valid_for ==
+          std::chrono::hours(24 * 3650));
+    CHECK(has(parse_error(minimal + repository + "valid_for = 3651d\n"),
+              "longer than 3650d (10 years)"));
+
+    CHECK(parse_error(minimal + "build_timeout = 9223372036854775807\n") ==
+          "test.conf:7: [buildme] build_timeout: '9223372036854775807' is longer than 30d, the "
+          "most build_timeout may be; give a shorter time");
+    CHECK(parse_ok(minimal + "build_timeout = 30d\n").build_timeout == std::chrono::hours(720));
+    CHECK(has(parse_error(minimal + "grace_period = 31d\n"),
+              "test.conf:7: [buildme] grace_period: '31d' is longer than 30d"));
+    CHECK(has(parse_error(minimal + "settle_time = 25h\n"), "longer than 1d, the most"));
+    CHECK(has(parse_error(minimal + "[mail]\nsmtp_url = smtp://x\nfrom = b <b@example.org>\n"
+                                    "timeout = 2h\n"),
+              "test.conf:10: [mail] timeout: '2h' is longer than 1h"));
+
+    // Every duration key has a limit, none past ten years.
+    for (auto key : {"grace_period", "settle_time", "orphan_after", "build_timeout", "idle_timeout",
+                     "env_max_age", "depwait_expire", "signature_max_age"}) {
+      CAPTURE(key);
+      CHECK(has(parse_error(minimal + key + " = 3651d\n"),
+                fmt::format("test.conf:7: [buildme] {}: '3651d' is longer than", key)));
+    }
+    // A limit is reported where the value is written, also from [DEFAULT].
+    CHECK(has(parse_error("[DEFAULT]\n\ngrace_period = 100d\n" + minimal),
+              "test.conf:3: [buildme] grace_period: '100d' is longer than 30d"));
+  }
+
+  TEST_CASE("a few kilobytes of config cannot ask for gigabytes through references")
+  {
+    // 76 KB gave 9500 products a base_mirror of 64 KiB each: 19 s and 610 MB
+    // to read, before the bound on the whole file.
+    std::string text = "[DEFAULT]\nx = " + std::string(4000, 'x') + "\nbig = ";
+    for (int n = 0; n < 16; ++n) {
+      text += "%(x)s";
+    }
+    text += "\n[buildme]\nproducts =";
+    for (int n = 0; n < 1000; ++n) {
+      text += fmt::format("{}p{}", n % 100 == 0 ? "\n " : " ", n);
+    }
+    text += "\nincoming_dir = /i/%(product)s\nresult_dir = /r/%(product)s\n"
+            "repo_queue = /q/%(product)s\nstate_dir = /s\nbase_mirror = http://m/%(big)s\n";
+    CHECK(has(parse_error(text), "test.conf: [buildme] base_mirror: the values read from this "
+                                 "file add up to more than 16 MiB"));
   }
 
   TEST_CASE("grace_period that is not a whole number of seconds is an error")
   {
     CHECK(parse_error(minimal + "grace_period = ten\n") ==
-          "test.conf: [buildme] grace_period: 'ten' is not a number of seconds (like 600, "
+          "test.conf:7: [buildme] grace_period: 'ten' is not a number of seconds (like 600, "
           "10m or 7d)");
     for (auto bad : {"-5", "1.5h", "10 m", "10w", "m", "", "600ss", "0x10", "99999999999999999999",
                      "9999999999999999h"}) {
       CAPTURE(bad);
       CHECK(has(parse_error(minimal + "grace_period = " + bad + "\n"),
-                "test.conf: [buildme] grace_period: "));
+                "test.conf:7: [buildme] grace_period: "));
     }
   }
 
@@ -414,7 +470,7 @@ TEST_SUITE("config: loading the file")
     auto bad = dir.write("bad.conf", minimal + "grace_period = ten\n");
     auto error = load_config(bad.string());
     REQUIRE_FALSE(error.ok());
-    CHECK(has(error.message(), bad.string() + ": [buildme] grace_period: 'ten'"));
+    CHECK(has(error.message(), bad.string() + ":7: [buildme] grace_period: 'ten'"));
   }
 }
 
@@ -699,7 +755,7 @@ TEST_SUITE("config: who may upload")
                                     "upload_keyring =\nupload_acl = /a.acl\n"),
               "[product diablo] upload_acl: is set for product diablo but upload_keyring"));
     CHECK(parse_error(minimal + "signature_max_age = a year\n") ==
-          "test.conf: [buildme] signature_max_age: 'a year' is not a number of seconds (like "
+          "test.conf:7: [buildme] signature_max_age: 'a year' is not a number of seconds (like "
           "600, 10m or 7d)");
     CHECK(has(parse_error(minimal + "signature_max_age = -5d\n"), "signature_max_age"));
     CHECK(has(parse_error(minimal + "[product diablo]\nsignature_max_age = 0\n"),

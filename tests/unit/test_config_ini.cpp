@@ -312,6 +312,58 @@ TEST_SUITE("config ini: interpolation")
     CHECK(has(get_error(parse_ok(chain(11)), "a", "k"), "loop"));
   }
 
+  TEST_CASE("a value that expands past 64 KiB is an error, however few bytes it is written in")
+  {
+    // Each level names the one below it ten times: seven levels are 10 MB
+    // from about 600 bytes of config, well inside the limit on nesting.
+    auto bomb = [](int levels) {
+      std::string text = "[a]\nv0 = 0123456789\n";
+      for (int i = 1; i <= levels; ++i) {
+        text += fmt::format("v{} = ", i);
+        for (int n = 0; n < 10; ++n) {
+          text += fmt::format("%(v{})s", i - 1);
+        }
+        text += '\n';
+      }
+      return text;
+    };
+    const std::string text = bomb(6);
+    CHECK(text.size() < 600);
+    auto ini = parse_ok(text);
+    CHECK(get_ok(ini, "a", "v3").size() == 10000);
+    for (auto key : {"v4", "v6"}) {
+      CAPTURE(key);
+      CHECK(has(get_error(ini, "a", key),
+                fmt::format("test.conf: [a] {}: expands to more than 64 KiB, more than any value "
+                            "needs; do its references repeat a long value? (value '%(v",
+                            key)));
+    }
+    // Up to the limit a value expands as before: 15 copies of 4000 bytes.
+    std::string fifteen = "[a]\nx = " + std::string(4000, 'x') + "\nk = ";
+    for (int n = 0; n < 15; ++n) {
+      fifteen += "%(x)s";
+    }
+    CHECK(get_ok(parse_ok(fifteen + "\n"), "a", "k") == std::string(60000, 'x'));
+  }
+
+  TEST_CASE("the values read from one file add up to at most 16 MiB")
+  {
+    // 64 KiB a value, asked for again and again (for every product).
+    std::string text = "[a]\nx = " + std::string(4000, 'x') + "\nbig = ";
+    for (int n = 0; n < 16; ++n) {
+      text += "%(x)s";
+    }
+    auto ini = parse_ok(text + "\n");
+    int given = 0;
+    while (ini.get("a", "big").ok()) {
+      REQUIRE(++given < 1000);
+    }
+    CHECK(given == 16 * 1024 * 1024 / 64000);
+    CHECK(has(get_error(ini, "a", "big"),
+              "test.conf: [a] big: the values read from this file add up to more than 16 MiB; "
+              "do references repeat a long value for every product? (value '%(x)s%(x)s"));
+  }
+
   TEST_CASE("a reference loop is an error naming file, section and key")
   {
     auto ini = parse_ok("[a]\nx = %(y)s\ny = /%(x)s\nself = %(self)s\n");

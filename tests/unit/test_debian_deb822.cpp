@@ -177,6 +177,64 @@ TEST_CASE("CRLF line ends read like LF")
   }
 }
 
+TEST_CASE("several CRs before a line end belong to the line end, as dpkg strips them")
+{
+  // Fuzzing found "\r\r\n" kept one CR in each field and in the signed text,
+  // which then read as other paragraphs than the file.
+  auto with_crs = parse_control(signed_message("Source: hello\r\r\nDescription: x\r\r\n more\r"
+                                               "\r\r\n"),
+                                "hello.dsc");
+  REQUIRE_MESSAGE(with_crs.ok(), with_crs.message());
+  REQUIRE(with_crs->paragraphs.size() == 1);
+  CHECK(with_crs->paragraphs[0].get("Source") == "hello");
+  CHECK(with_crs->paragraphs[0].get("Description") == "x\nmore");
+  CHECK(with_crs->signed_text == "Source: hello\nDescription: x\n more\n");
+}
+
+TEST_CASE("a line of blanks and CRs ends the paragraph, in the file and in its signed text")
+{
+  const std::string text = "Source: hello\nDescription: x\n \r\r\nVersion: 1\n";
+  auto unsigned_file = parse_control(text, "hello.dsc");
+  REQUIRE_MESSAGE(unsigned_file.ok(), unsigned_file.message());
+  REQUIRE(unsigned_file->paragraphs.size() == 2);
+  CHECK(unsigned_file->paragraphs[0].get("Description") == "x");
+  CHECK(unsigned_file->paragraphs[1].line == 4);
+
+  auto signed_file = parse_control(signed_message(text), "hello.dsc");
+  REQUIRE_MESSAGE(signed_file.ok(), signed_file.message());
+  auto again = parse_control(signed_file->signed_text, "hello.dsc");
+  REQUIRE_MESSAGE(again.ok(), again.message());
+  REQUIRE(signed_file->paragraphs.size() == 2);
+  REQUIRE(again->paragraphs.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(again->paragraphs[i].fields.size() == signed_file->paragraphs[i].fields.size());
+  }
+  CHECK(again->paragraphs[0].get("Description") == signed_file->paragraphs[0].get("Description"));
+
+  // The other blanks of dpkg's parsers (form feed, vertical tab) too.
+  auto feed = parse_control("A: x\n\f\v\t\nB: y\n", "x");
+  REQUIRE(feed.ok());
+  CHECK(feed->paragraphs.size() == 2);
+}
+
+TEST_CASE("values are trimmed of CRs and other blanks inside the line as at its end")
+{
+  auto control = parse_control("A: x\r \r\nB: \r y \f\nC: z\n \v w\r \n", "x");
+  REQUIRE_MESSAGE(control.ok(), control.message());
+  REQUIRE(control->paragraphs.size() == 1);
+  CHECK(control->paragraphs[0].get("A") == "x");
+  CHECK(control->paragraphs[0].get("B") == "y");
+  CHECK(control->paragraphs[0].get("C") == "z\nw");
+}
+
+TEST_CASE("control_lines cuts lines as the parser does")
+{
+  using buildme::debian::control_lines;
+  CHECK(control_lines("a\r\r\nb\n\r\nc\r") == std::vector<std::string_view>{"a", "b", "", "c"});
+  CHECK(control_lines("a \r\n") == std::vector<std::string_view>{"a "});
+  CHECK(control_lines("").empty());
+}
+
 TEST_CASE("an empty file has no paragraphs")
 {
   auto control = parse_control("", "x");

@@ -576,3 +576,39 @@ TEST_CASE("a Sources stanza without files lists no files")
   CHECK(repo::sources_stanza(text, only_paragraph(text, "s.dsc"), "pool/main/s/s", {}) ==
         "Package: s\nVersion: 1\nDirectory: pool/main/s/s\n");
 }
+
+TEST_CASE("no line of a Packages stanza is blank, and it reads back as the control file read")
+{
+  // Fuzzing found a control line " \r\r\n" kept as a value line " \r",
+  // which a reader of the Packages file takes for the end of the stanza.
+  // Now CRs before a line end are part of it, as dpkg strips them, and a
+  // line of blanks ends the paragraph: dpkg-deb refuses to build that one
+  // ("blank line in value of field"), and so does reading it here.
+  auto refused = debian::parse_control("Package: p\nDescription: x\n \r\r\n more\n", "control");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.message().starts_with("control:4: continuation line"));
+
+  std::string text = "Package: p\r\r\nDescription: x\r\r\n  y \r\r\n\t.\r\r\n \f z\r \r\n";
+  auto paragraph = only_paragraph(text, "control");
+  util::Digests digests;
+  auto stanza = repo::packages_stanza(text, paragraph, "p.deb", digests);
+  CHECK(stanza == "Package: p\nFilename: p.deb\nSize: 0\nDescription: x\n  y \n\t.\n \f z\n");
+  for (auto line : debian::control_lines(stanza)) {
+    CHECK_FALSE(debian::is_blank_line(line));
+  }
+  auto again = only_paragraph(stanza, "Packages");
+  CHECK(again.get("Description") == paragraph.get("Description"));
+  CHECK(paragraph.get("Description") == "x\ny\n.\nz");
+}
+
+TEST_CASE("an empty or blank value line from a paragraph of other text is written ' .'")
+{
+  debian::Paragraph paragraph;
+  paragraph.fields.push_back({"Package", "p", 1, {1}});
+  paragraph.fields.push_back({"Description", "x\n\nmore\n \t\nlast", 2, {2, 3, 4, 5, 6}});
+  util::Digests digests;
+  auto stanza = repo::packages_stanza("", paragraph, "p.deb", digests);
+  CHECK(stanza == "Package: p\nFilename: p.deb\nSize: 0\nDescription: x\n .\n more\n .\n last\n");
+  auto again = only_paragraph(stanza, "Packages");
+  CHECK(again.get("Description") == "x\n.\nmore\n.\nlast");
+}
