@@ -72,40 +72,31 @@ struct PoolRef
 };
 
 // Calls `each(text, line)` for every paragraph of an index: the runs of
-// lines between blank ones (spaces and tabs only, a CR before the line end
-// dropped), as debian::parse_control separates paragraphs; `line` is the
-// paragraph's first line in the file.
+// lines between blank ones, cut as debian::parse_control cuts them; `line`
+// is the paragraph's first line in the file.
 void for_each_stanza(std::string_view text, const std::function<void(std::string_view, int)>& each)
 {
-  std::size_t start = 0;
-  std::size_t stanza_start = std::string_view::npos;
-  int number = 1;
-  int stanza_line = 0;
-  while (start <= text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
+  const auto lines = debian::control_lines(text);
+  std::size_t first = 0; // index of the paragraph's first line, while one is open
+  bool open = false;
+  auto close = [&](std::size_t last) {
+    const auto* begin = lines[first].data();
+    const auto* end = lines[last].data() + lines[last].size();
+    each(std::string_view(begin, static_cast<std::size_t>(end - begin)),
+         static_cast<int>(first) + 1);
+    open = false;
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const bool blank = debian::is_blank_line(lines[i]);
+    if (blank && open) {
+      close(i - 1);
+    } else if (!blank && !open) {
+      first = i;
+      open = true;
     }
-    auto line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    const bool blank = line.find_first_not_of(" \t") == std::string_view::npos;
-    if (blank && stanza_start != std::string_view::npos) {
-      each(text.substr(stanza_start, start - stanza_start), stanza_line);
-      stanza_start = std::string_view::npos;
-    } else if (!blank && stanza_start == std::string_view::npos) {
-      stanza_start = start;
-      stanza_line = number;
-    }
-    if (end == text.size()) {
-      break;
-    }
-    start = end + 1;
-    ++number;
   }
-  if (stanza_start != std::string_view::npos) {
-    each(text.substr(stanza_start), stanza_line);
+  if (open) {
+    close(lines.size() - 1);
   }
 }
 

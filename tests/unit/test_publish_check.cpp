@@ -396,6 +396,30 @@ TEST_SUITE("publish: checking a repository tree before and after a push")
     CHECK(check.pool_files == 1);
   }
 
+  TEST_CASE("stanzas are cut where dpkg cuts them: a form feed line, CR CR LF line ends")
+  {
+    TreeFixture f;
+    const std::string good = f.packages_stanza("hello", deb_path);
+    const std::string other =
+      "Package: b\nFilename: " + deb_path + "\nSize: 1\nSHA256: " + std::string(64, 'a') + "\n";
+    auto crcrlf = [](std::string text) {
+      std::string out;
+      for (char c : text) {
+        out += c == '\n' ? std::string("\r\r\n") : std::string(1, c);
+      }
+      return out;
+    };
+    // Each second stanza names the file with another digest; read as one
+    // stanza with the first, it would hide behind it.
+    for (const std::string& text :
+         {good + "\f\n" + other, good + " \v\n" + other, crcrlf(good + "\n" + other)}) {
+      CAPTURE(text);
+      f.write_by_hand({{"main/binary-amd64/Packages", text}});
+      const auto problems = TreeFixture::problems(f.check(false));
+      CHECK_MESSAGE(has(problems, "lists it with"), problems);
+    }
+  }
+
   TEST_CASE("a Release that lists a compressed index without its plain one is refused")
   {
     TreeFixture f;
