@@ -477,10 +477,7 @@ Result<RunSummary> Staging::remove(const Removal& removal)
   // regenerates what did not change, which costs only time.
   TRY(
     retention().remove(removal, summary, [this](const std::string& dist) { mark_pending(dist); }));
-  m_log.verdict("REMOVED", util::Log::Tone::good,
-                fmt::format("{}, out of the indices now; the first queue-manage run after "
-                            "delete_after ({}) deletes the pool files no other package uses",
-                            removal.describe(), util::age_text(m_repository.delete_after.count())));
+  bool regenerated = true;
   for (const auto& dist : removal.count.dists) {
     if (auto done = regenerate(dist); !done) {
       // The marker stays: the next run regenerates it.
@@ -488,8 +485,17 @@ Result<RunSummary> Staging::remove(const Removal& removal)
                     fmt::format("{}; the next run tries again", done.message()));
       ++summary.errors;
       summary.changed.erase(dist);
+      regenerated = false;
     }
   }
+  m_log.verdict("REMOVED", regenerated ? util::Log::Tone::good : util::Log::Tone::bad,
+                fmt::format("{}, {}; the first queue-manage run after delete_after ({}) deletes "
+                            "the pool files no other package uses",
+                            removal.describe(),
+                            regenerated ? "out of the indices now"
+                                        : "out of the catalog, and out of the indices once "
+                                          "a run regenerates them",
+                            util::age_text(m_repository.delete_after.count())));
   return summary;
 }
 

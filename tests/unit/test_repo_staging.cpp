@@ -444,6 +444,36 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     }
   }
 
+  TEST_CASE("a removal whose indices cannot be signed says so, and the next run signs them")
+  {
+    StagingFixture f;
+    f.take_hello();
+    auto removal = f.staging->find_removal("hello", "1.0-1", {"fremantle"});
+    REQUIRE_MESSAGE(removal, removal.message());
+    f.signer->failure = "no secret key";
+    const std::size_t before = f.log.text().size();
+    auto removed = f.staging->remove(*removal);
+    REQUIRE_MESSAGE(removed, removed.message());
+    CHECK(removed->errors == 1);
+    const auto said = f.log.text().substr(before);
+    INFO(said);
+    CHECK(has(said, "ERROR: "));
+    CHECK(has(said, "no secret key"));
+    CHECK(has(said, "REMOVED: hello 1.0-1 from extras-devel (fremantle): 1 source and 1 binary "
+                    "package (4 files), out of the catalog, and out of the indices once a run "
+                    "regenerates them;"));
+    CHECK_FALSE(has(said, "out of the indices now"));
+    CHECK_FALSE(has(said, "STAGED"));
+    CHECK(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
+    CHECK(fs::exists(f.pending_marker()));
+
+    f.signer->failure.clear();
+    const auto next = f.staging->process_queue();
+    CHECK(next.errors == 0);
+    CHECK_FALSE(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
+    CHECK_FALSE(fs::exists(f.pending_marker()));
+  }
+
   TEST_CASE("remove takes a source and its binaries out of the indices at once, signed and "
             "flagged; their pool files go with the first run after delete_after")
   {
