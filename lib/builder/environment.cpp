@@ -28,8 +28,8 @@ constexpr std::array<std::pair<EnvState, std::string_view>, 4> state_words = {{
   {EnvState::failed, "failed"},
 }};
 
-constexpr std::int64_t first_backoff = 600;
-constexpr std::int64_t longest_backoff = 6 * 3600;
+constexpr std::int64_t env_first_backoff = 600;
+constexpr std::int64_t env_longest_backoff = 6 * 3600;
 
 std::string file_stem(const std::string& product, const std::string& arch)
 {
@@ -211,7 +211,7 @@ EnvNeed assess(const BaseEnv& env, const config::Config& config, std::int64_t no
   }
   if (env.state == EnvState::failed) {
     const std::int64_t backoff =
-      std::min(longest_backoff, first_backoff << std::min(env.failures - 1, 10));
+      std::min(env_longest_backoff, env_first_backoff << std::min(env.failures - 1, 10));
     const std::int64_t wait = env.failed_at + backoff - now;
     if (wait > 0) {
       need.why = fmt::format("its build environment {} on {} could not be made ({}); tried "

@@ -24,6 +24,11 @@
 
 namespace buildme::builder {
 
+// An upload is written beside its final name with this suffix, then
+// renamed, so that a leftover of a cut-off upload is recognisable in a work
+// folder (both hosts name it so).
+inline constexpr std::string_view upload_suffix = ".buildme-tmp";
+
 struct RemoteFile
 {
   std::string name;

@@ -17,10 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using util::printable;
 
-// Beside the final name, as SshHost names its own, so that a leftover of a
-// cut-off upload is recognisable in a work folder.
-constexpr std::string_view upload_suffix = ".buildme-tmp";
-
 std::string show(const fs::path& path)
 {
   return printable(path.string());

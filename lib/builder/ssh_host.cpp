@@ -51,13 +51,6 @@ constexpr std::size_t reads_in_flight = 32;
 // group, which run() needs to stop the command with all its children.
 constexpr std::string_view pgid_marker = "BUILDME-PGID ";
 
-constexpr std::string_view upload_suffix = ".buildme-tmp";
-
-std::string errno_text(int error)
-{
-  return std::system_category().message(error);
-}
-
 struct ChannelFree
 {
   void operator()(ssh_channel channel) const { ssh_channel_free(channel); }
@@ -117,7 +110,7 @@ Status write_all(int fd, const char* data, std::size_t size, const fs::path& pat
       if (errno == EINTR) {
         continue;
       }
-      return fail("cannot write {}: {}", printable(path.string()), errno_text(errno));
+      return fail("cannot write {}: {}", printable(path.string()), util::errno_text(errno));
     }
     data += written;
     size -= static_cast<std::size_t>(written);
@@ -137,7 +130,7 @@ public:
     int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
     if (fd < 0) {
       return fail("cannot create a temporary file in {}: {}", printable(dir.string()),
-                  errno_text(errno));
+                  util::errno_text(errno));
     }
     // Results are read by other programs (queue-manage, the status page).
     ::fchmod(fd, 0644);
@@ -164,7 +157,7 @@ public:
   {
     int fd = std::exchange(m_fd, -1);
     if (::close(fd) != 0) {
-      return fail("cannot write {}: {}", printable(m_path), errno_text(errno));
+      return fail("cannot write {}: {}", printable(m_path), util::errno_text(errno));
     }
     return {};
   }
@@ -542,7 +535,7 @@ Status SshHost::upload(const fs::path& local, const std::string& remote, mode_t 
         if (errno == EINTR) {
           continue;
         }
-        return fail("cannot read {}: {}", printable(local.string()), errno_text(errno));
+        return fail("cannot read {}: {}", printable(local.string()), util::errno_text(errno));
       }
       if (got == 0) {
         return {};

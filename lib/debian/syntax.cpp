@@ -16,10 +16,6 @@ bool is_upper(char c)
 {
   return c >= 'A' && c <= 'Z';
 }
-bool is_control(char c)
-{
-  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-}
 
 // A hostile name may be megabytes long; the message needs only its start.
 std::string quoted(std::string_view text)
@@ -124,6 +120,27 @@ bool is_published_binary(std::string_view name)
 {
   auto kind = binary_kind(name);
   return kind && *kind != BinaryKind::ddeb;
+}
+
+bool is_control(char c)
+{
+  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+}
+
+bool all_digits(std::string_view text)
+{
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+bool only_chars(std::string_view text, std::string_view punctuation)
+{
+  for (char c : text) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && punctuation.find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
 }
 
 } // namespace buildme::debian

@@ -11,6 +11,13 @@ namespace buildme::debian {
 
 // Source and binary package names: [a-z0-9][a-z0-9+.-]+ (two or more).
 bool is_valid_package_name(std::string_view name);
+
+// The bytes below 0x20 and DEL, which no name in the archive holds.
+bool is_control(char c);
+// One or more ASCII digits and nothing else.
+bool all_digits(std::string_view text);
+// Only ASCII letters, digits and the characters of `punctuation`.
+bool only_chars(std::string_view text, std::string_view punctuation);
 // Same, with an Error in words when it is not ("package name 'Foo' has an
 // upper-case letter; Debian names are lower case").
 Status check_package_name(std::string_view name);

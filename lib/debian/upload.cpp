@@ -14,30 +14,9 @@ namespace {
 using util::DigestKind;
 using util::split;
 
-std::string_view trim(std::string_view text)
+std::string_view trim_space(std::string_view text)
 {
   return util::trim(text, " \t\n");
-}
-
-bool is_control(char c)
-{
-  return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-}
-
-bool all_digits(std::string_view text)
-{
-  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-bool only_chars(std::string_view text, std::string_view punctuation)
-{
-  for (char c : text) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && punctuation.find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Reports problems in one .dsc or .changes: "FILE:LINE: what".
@@ -229,7 +208,7 @@ Result<std::vector<Entry>> parse_listing(const Checker& check, const Field& fiel
     std::string_view text = rest.substr(0, end);
     int line = part < field.value_lines.size() ? field.value_lines[part]
                                                : field.line + static_cast<int>(part);
-    if (!trim(text).empty()) {
+    if (!trim_space(text).empty()) {
       auto words = split(text, " \t");
       if (words.size() != (with_section ? 5u : 3u)) {
         return check.error(line, "{} line '{}' is not '{}'", name, util::printable(text), layout);
@@ -404,8 +383,8 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
         quoted = !quoted;
       }
       if (c == ',' && !quoted) {
-        if (!trim(current).empty()) {
-          dsc.uploaders.emplace_back(trim(current));
+        if (!trim_space(current).empty()) {
+          dsc.uploaders.emplace_back(trim_space(current));
         }
         current.clear();
       } else {
@@ -430,7 +409,7 @@ Result<Dsc> Dsc::parse(std::string_view text, std::string_view filename)
     for (bool more = true; more;) {
       auto comma = rest.find(',');
       more = comma != std::string_view::npos;
-      auto binary = check.package(*field, trim(rest.substr(0, comma)));
+      auto binary = check.package(*field, trim_space(rest.substr(0, comma)));
       rest.remove_prefix(more ? comma + 1 : rest.size());
       if (!binary) {
         return binary.error();

@@ -1,5 +1,6 @@
 #include "debian/version.hpp"
 
+#include "debian/syntax.hpp"
 #include "util/fs.hpp"
 
 #include <algorithm>
@@ -19,28 +20,9 @@ bool is_alpha(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-bool is_alnum(char c)
-{
-  return is_digit(c) || is_alpha(c);
-}
 bool is_blank(char c)
 {
   return c == ' ' || c == '\t';
-}
-
-bool all_digits(std::string_view text)
-{
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_digit);
-}
-
-bool only_chars(std::string_view text, std::string_view punctuation)
-{
-  for (char c : text) {
-    if (!is_alnum(c) && punctuation.find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // dpkg reports these as warnings and carries on; an archive must not accept

@@ -27,12 +27,6 @@ enum class Replay
   yes
 };
 
-bool present(const fs::path& path)
-{
-  auto info = util::stat_no_follow(path);
-  return info && *info;
-}
-
 // Is `path` the file this move is about? Unknown inodes trust the name.
 bool same_file(const fs::path& path, unsigned long inode)
 {
@@ -51,7 +45,7 @@ std::string free_target(const fs::path& dir, std::string_view name)
 {
   for (unsigned n = 0;; ++n) {
     const std::string candidate = numbered(name, n);
-    if (!present(dir / candidate) && !present(dir / (candidate + ".reason"))) {
+    if (!util::present(dir / candidate) && !util::present(dir / (candidate + ".reason"))) {
       return candidate;
     }
   }
@@ -223,8 +217,8 @@ Result<SetAsideOutcome> perform(SetAside move, const fs::path& journal, Replay r
     TRY_ASSIGN(moved_before, control_moved_before(move));
   }
   while (!moved_before && same_file(control_from, move.control_inode)) {
-    if (move.control_target.empty() || present(move.rejected_dir / move.control_target) ||
-        present(move.rejected_dir / (move.control_target + ".reason"))) {
+    if (move.control_target.empty() || util::present(move.rejected_dir / move.control_target) ||
+        util::present(move.rejected_dir / (move.control_target + ".reason"))) {
       move.control_target = free_target(move.rejected_dir, move.control);
       TRY(write_journal(journal, journal_fields(move)));
     }
@@ -233,12 +227,12 @@ Result<SetAsideOutcome> perform(SetAside move, const fs::path& journal, Replay r
       util::failpoint("set-aside:control-moved");
       break;
     }
-    if (!present(move.rejected_dir / move.control_target)) {
+    if (!util::present(move.rejected_dir / move.control_target)) {
       return Error{moved.error()};
     }
     // The name was taken between choosing and moving: choose again.
   }
-  if (move.control_target.empty() || !present(move.rejected_dir / move.control_target)) {
+  if (move.control_target.empty() || !util::present(move.rejected_dir / move.control_target)) {
     return fail("{}: {} vanished before it could be moved to {} (delete this journal once you "
                 "have looked for it)",
                 journal.string(), move.control, move.rejected_dir.string());
@@ -253,7 +247,7 @@ Result<SetAsideOutcome> perform(SetAside move, const fs::path& journal, Replay r
   }
   listed.insert(listed.end(), earlier.begin(), earlier.end());
   outcome.reason = move.rejected_dir / (move.control_target + ".reason");
-  if (!present(outcome.reason)) {
+  if (!util::present(outcome.reason)) {
     TRY(util::write_file_exclusive(outcome.reason, reason_text(move.header, move.reason, listed)));
   }
   TRY(util::sync_dir(move.rejected_dir));

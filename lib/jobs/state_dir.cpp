@@ -27,12 +27,6 @@ Result<std::optional<util::FileInfo>> look(const fs::path& path)
   return util::stat_no_follow(path);
 }
 
-bool present(const fs::path& path)
-{
-  auto info = util::stat_no_follow(path);
-  return info && *info;
-}
-
 Status remove_file(const fs::path& path)
 {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
@@ -154,10 +148,10 @@ Result<fs::path> StateDir::run_accept(const AcceptMove& move, const fs::path& jo
   const fs::path partial = jobs_dir() / fmt::format(".{}.partial", job.number);
   const fs::path upload = partial / "upload";
 
-  if (!present(final_dir)) {
+  if (!util::present(final_dir)) {
     TRY(util::make_dirs(upload, 0755));
     for (const auto& name : move.copy) {
-      if (present(upload / name)) {
+      if (util::present(upload / name)) {
         continue; // copied before a crash: a copy appears whole or not at all
       }
       TRY(util::copy_exclusive(move.from_dir / name, upload / name));

@@ -37,7 +37,7 @@ struct Stored
 };
 
 // Errors are kept on one line of the file's envelope.
-std::string one_line(std::string_view text)
+std::string envelope_line(std::string_view text)
 {
   return util::join(util::split_words(text, "\r\n"), " ");
 }
@@ -49,7 +49,7 @@ std::string serialise(const Stored& stored)
     out += std::string(to_field) + address + "\n";
   }
   if (!stored.last_error.empty()) {
-    out += std::string(error_field) + one_line(stored.last_error) + "\n";
+    out += std::string(error_field) + envelope_line(stored.last_error) + "\n";
   }
   return out + "\n" + stored.text;
 }
@@ -285,7 +285,7 @@ Outbox::FlushResult Outbox::flush(Mailer& mailer, util::Log& log)
       }
       continue;
     }
-    if (one_line(sending_result.error) != stored->last_error) {
+    if (envelope_line(sending_result.error) != stored->last_error) {
       log.info(fmt::format("mail {} to {} kept to retry: {}{}", name, recipients,
                            sending_result.error,
                            sending_result.outcome == SendResult::Outcome::undeliverable

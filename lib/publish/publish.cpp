@@ -37,12 +37,6 @@ std::string flag_name(const std::string& dist, std::string_view state)
   return fmt::format(".{}.{}", dist, state);
 }
 
-bool present(const fs::path& path)
-{
-  auto info = util::stat_no_follow(path);
-  return info && *info;
-}
-
 Status rename_file(const fs::path& from, const fs::path& to)
 {
   if (std::rename(from.c_str(), to.c_str()) != 0) {
@@ -205,8 +199,8 @@ Result<PublishResult> publish_repository(const config::Config& config,
 
   const fs::path& staging = repository.staging_dir;
   auto flagged = [&](const std::string& dist) {
-    return present(staging / flag_name(dist, "changed")) ||
-           present(staging / flag_name(dist, "publishing"));
+    return util::present(staging / flag_name(dist, "changed")) ||
+           util::present(staging / flag_name(dist, "publishing"));
   };
   std::vector<std::string> waiting;
   std::copy_if(repository.products.begin(), repository.products.end(), std::back_inserter(waiting),
@@ -222,7 +216,7 @@ Result<PublishResult> publish_repository(const config::Config& config,
   // holds back all of it.
   for (const auto& dist : repository.products) {
     const fs::path marker = repo::pending_marker(config, repository.name, dist);
-    if (present(marker)) {
+    if (util::present(marker)) {
       return fail("{}/dists/{} is half-written: a queue-manage run changed it and stopped before "
                   "it was whole again ({} is there), so nothing of {} was pushed; run "
                   "queue-manage --repository {}, which finishes it, and publish after",
@@ -236,10 +230,10 @@ Result<PublishResult> publish_repository(const config::Config& config,
   for (const auto& dist : repository.products) {
     const fs::path changed = staging / flag_name(dist, "changed");
     const fs::path publishing = staging / flag_name(dist, "publishing");
-    if (present(changed)) {
+    if (util::present(changed)) {
       TRY(rename_file(changed, publishing));
       taken.push_back(dist);
-    } else if (present(publishing)) {
+    } else if (util::present(publishing)) {
       taken.push_back(dist);
     }
   }
@@ -251,7 +245,7 @@ Result<PublishResult> publish_repository(const config::Config& config,
     for (const auto& dist : taken) {
       const fs::path changed = staging / flag_name(dist, "changed");
       const fs::path publishing = staging / flag_name(dist, "publishing");
-      if (present(changed)) {
+      if (util::present(changed)) {
         std::error_code ignored;
         fs::remove(publishing, ignored);
       } else {
@@ -342,7 +336,7 @@ Result<PublishResult> publish_repository(const config::Config& config,
               fmt::format("{} ({}) to {}", repository.name, util::join(result.published, ", "),
                           util::join(repository.live, ", ")));
   for (const auto& dist : taken) {
-    if (present(staging / flag_name(dist, "changed"))) {
+    if (util::present(staging / flag_name(dist, "changed"))) {
       log.info(fmt::format("{}/dists/{} changed again during the sync: it goes out next round",
                            repository.name, dist));
     }

@@ -114,12 +114,6 @@ Result<std::vector<BuildRow>> read_rows(Statement& query)
   return util::sqlite::read_all(query, read_row);
 }
 
-bool present(const fs::path& path)
-{
-  auto info = util::stat_no_follow(path);
-  return info && *info;
-}
-
 std::string sha256(std::string_view data)
 {
   util::DigestSet wanted;
@@ -228,7 +222,7 @@ Result<std::set<long>> Site::jobs_to_read(bool all, history::History* history)
   jobs::StateDir state(m_config.state_dir);
   std::set<long> numbers;
   auto from_folder = [&]() -> Status {
-    if (!present(state.jobs_dir())) {
+    if (!util::present(state.jobs_dir())) {
       return {}; // no upload taken yet
     }
     auto names = util::list_dir(state.jobs_dir());
@@ -418,7 +412,7 @@ Status Site::write_distribution_pages(bool all, Front& front)
       const std::string key = fmt::format("release:{}/{}", repository.name, dist);
       TRY_ASSIGN(auto known, meta(key.c_str()));
       const std::string page_path = distribution_page_path(repository.name, dist);
-      if (!all && known && *known == stamp && present(m_report.dir / page_path)) {
+      if (!all && known && *known == stamp && util::present(m_report.dir / page_path)) {
         continue;
       }
       Distribution shown;
@@ -447,7 +441,7 @@ Status Site::write_distribution_pages(bool all, Front& front)
                       ? std::string()
                       : fmt::format("[signed-by=/usr/share/keyrings/{}.asc] ", repository.name),
                     where, dist, util::join(repository.components, " "));
-      if (present(catalog_path)) {
+      if (util::present(catalog_path)) {
         auto catalog = repo::Catalog::open(catalog_path.string());
         auto members =
           catalog ? catalog->members(dist) : Result<std::vector<repo::Member>>(catalog.error());

@@ -21,11 +21,6 @@ namespace {
 // is wrong and an operator should look.
 constexpr unsigned max_numbered_names = 100000;
 
-std::string errno_text(int error)
-{
-  return std::strerror(error);
-}
-
 std::string show(const fs::path& path)
 {
   return printable(path.string());
@@ -659,6 +654,17 @@ std::string printable(std::string_view text)
     text.remove_prefix(length);
   }
   return out;
+}
+
+std::string errno_text(int error)
+{
+  return std::strerror(error);
+}
+
+bool present(const fs::path& path)
+{
+  auto info = stat_no_follow(path);
+  return info && *info;
 }
 
 } // namespace buildme::util

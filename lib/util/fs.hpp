@@ -100,6 +100,12 @@ struct FileInfo
 // lstat of `path`; std::nullopt when it does not exist; Error on other
 // failures (permission denied, ...).
 Result<std::optional<FileInfo>> stat_no_follow(const fs::path& path);
+// Whether something (a file, folder or link, even a dangling one) is at
+// `path`; a stat that fails for another reason counts as nothing there.
+bool present(const fs::path& path);
+
+// The system's words for an errno value ("No such file or directory").
+std::string errno_text(int error);
 
 // Names in `dir` (not recursive, not following symlinks), sorted, without
 // "." and "..". Error names the folder.

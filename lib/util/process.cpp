@@ -21,7 +21,7 @@ namespace buildme::util {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // run_process's pause between SIGTERM and SIGKILL, and after SIGKILL before
 // we stop waiting for the pipes (something outside the process group may
@@ -30,11 +30,6 @@ constexpr std::chrono::seconds kill_grace{2};
 
 // How often run_streaming asks whether it is cancelled.
 constexpr std::chrono::milliseconds cancel_check_interval{100};
-
-std::string errno_text(int error)
-{
-  return std::system_category().message(error);
-}
 
 class Fd
 {
@@ -334,11 +329,11 @@ struct Watch
   std::string_view input; // written to the child's stdin
   Sink on_out;            // each chunk of stdout
   Sink on_err;            // each chunk of stderr
-  std::optional<Clock::time_point> deadline;
-  Clock::duration idle{0}; // 0: silence is fine
+  std::optional<SteadyClock::time_point> deadline;
+  SteadyClock::duration idle{0}; // 0: silence is fine
   std::function<bool()> cancelled;
   std::vector<int> stop_signals; // sent in turn, `grace` apart
-  Clock::duration grace{0};
+  SteadyClock::duration grace{0};
 };
 
 struct Ended
@@ -364,16 +359,16 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
   // While running: when output was last seen and cancelled() last asked.
   // Once stopping: the next signal to send and when, until all are sent
   // and the pipes given up.
-  auto last_output = Clock::now();
+  auto last_output = SteadyClock::now();
   auto next_cancel_check = last_output;
   size_t next_signal = 0;
-  Clock::time_point next_step;
+  SteadyClock::time_point next_step;
   bool given_up = false;
 
   auto step = [&] {
     if (next_signal < watch.stop_signals.size()) {
       signal_group(child.pid, watch.stop_signals[next_signal++]);
-      next_step = Clock::now() + watch.grace;
+      next_step = SteadyClock::now() + watch.grace;
     } else {
       child.in.reset();
       child.out.reset();
@@ -384,7 +379,7 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
 
   int exit_check_ms = 1;
   while (true) {
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     if (ended.trigger == Trigger::none) {
       if (watch.deadline && now >= *watch.deadline) {
         ended.trigger = Trigger::timeout;
@@ -404,8 +399,10 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
     }
 
     // When to look again if nothing happens before; none: only an event.
-    std::optional<Clock::time_point> wake;
-    auto wake_by = [&wake](Clock::time_point when) { wake = wake ? std::min(*wake, when) : when; };
+    std::optional<SteadyClock::time_point> wake;
+    auto wake_by = [&wake](SteadyClock::time_point when) {
+      wake = wake ? std::min(*wake, when) : when;
+    };
     if (ended.trigger == Trigger::none) {
       if (watch.deadline) {
         wake_by(*watch.deadline);
@@ -450,7 +447,7 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
 
     int wait_ms = -1;
     if (wake) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - SteadyClock::now());
       wait_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1000 * 1000));
     }
     if (count == 0) {
@@ -480,7 +477,7 @@ Result<Ended> supervise(Child& child, const std::string& program, const Watch& w
       heard = drain(child.err, watch.on_err) || heard;
     }
     if (heard) {
-      last_output = Clock::now();
+      last_output = SteadyClock::now();
     }
   }
 }
@@ -503,7 +500,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   watch.on_out = [&result](std::string_view data) { result.out.append(data); };
   watch.on_err = [&result](std::string_view data) { result.err.append(data); };
   if (options.timeout) {
-    watch.deadline = Clock::now() + *options.timeout;
+    watch.deadline = SteadyClock::now() + *options.timeout;
   }
   watch.stop_signals = {SIGTERM, SIGKILL};
   watch.grace = kill_grace;
@@ -536,7 +533,7 @@ Result<StreamResult> run_streaming(const std::vector<std::string>& argv,
   Watch watch;
   watch.on_out = options.on_output;
   if (options.timeout.count() > 0) {
-    watch.deadline = Clock::now() + options.timeout;
+    watch.deadline = SteadyClock::now() + options.timeout;
   }
   watch.idle = options.idle_timeout;
   watch.cancelled = options.cancelled;
