@@ -296,6 +296,9 @@ std::vector<std::string> Worker::command() const
     if (!m_record.with_indep) {
       words.emplace_back("--arch-only");
     }
+    if (m_slot->builder->jobs > 1) {
+      words.insert(words.end(), {"--jobs", "{jobs}"});
+    }
     if (!m_product->build_profiles.empty()) {
       words.insert(words.end(), {"--profiles", util::join(m_product->build_profiles, ",")});
     }
@@ -321,8 +324,10 @@ std::vector<std::string> Worker::command() const
       }
     }
   }
+  const std::string jobs = std::to_string(m_slot->builder->jobs);
   for (auto& word : words) {
     for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"{dsc}", m_job.dsc},
+                              {"{jobs}", jobs},
                               {"{arch}", m_arch},
                               {"{source}", m_job.source},
                               {"{version}", m_job.version},

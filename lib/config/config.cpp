@@ -43,7 +43,7 @@ const std::vector<SectionKind>& section_kinds()
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
-      "work_dir", "env_dir", "build_tmpdir"}},
+      "work_dir", "env_dir", "build_tmpdir", "jobs"}},
     {"mail",
      false,
      {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
@@ -663,6 +663,11 @@ Result<Builder> Reader::builder(const std::string& name) const
     }
     builder.build_tmpdir = *tmpdir;
   }
+  auto jobs = integer(section, "jobs", 1, 1024);
+  if (!jobs) {
+    return jobs.error();
+  }
+  builder.jobs = static_cast<int>(jobs->value_or(1));
 
   const IniFile::Section* own = m_ini.section(section);
   if (builder.is_local()) {

@@ -136,8 +136,8 @@ struct Builder
   std::vector<std::string> arches; // empty = this machine's (local only)
   std::string identity;            // SSH private key
   std::string known_hosts;         // SSH: the only known_hosts consulted
-  // Words of the build command; {dsc}, {arch} and {jobs} are replaced in each
-  // word (no shell). Empty: buildme-build.
+  // Words of the build command; {dsc}, {arch}, {jobs} and the others the
+  // worker names are replaced in each word (no shell). Empty: buildme-build.
   std::vector<std::string> build_command;
   // Where builds happen on the builder; relative = below the user's home
   // (SSH) or below state_dir (local). One subfolder per slot, cleaned before
@@ -152,6 +152,9 @@ struct Builder
   // unshare_tmpdir_template). Empty: buildme-build's choice, /dev/shm when
   // it is a tmpfs with 8 GiB free, else /tmp.
   std::string build_tmpdir;
+  // Parallel jobs a build may run (DEB_BUILD_OPTIONS parallel=N, for the
+  // packages that can): the builder's cores shared among its slots.
+  int jobs = 1;
 
   bool is_local() const { return host == "local"; }
 };

@@ -35,6 +35,8 @@ test_buildme_builds_signs_and_publishes_its_own_package_and_apt_installs_it()
 {
   new_key
   configure
+  # One compile of the programs: both cores when the machine has them.
+  printf 'jobs = %s\n' "$(nproc)" >>"$T/buildme.conf"
   repository_section extras-devel >>"$T/buildme.conf"
   local version
   version=$(source_package) || return

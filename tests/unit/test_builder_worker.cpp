@@ -303,6 +303,7 @@ TEST_SUITE("builder: the worker, with a fake host")
       CHECK(after(argv, "--extra-key") == "archive-key.asc");
       CHECK(after(argv, "--tmpdir") == "/var/tmp/builds");
       CHECK(after(argv, "--profiles") == "nocheck,nodoc");
+      CHECK(after(argv, "--jobs").empty()); // jobs = 1: buildme-build's default
       const auto& sent = f->fake.uploaded;
       CHECK(std::any_of(sent.begin(), sent.end(), [](const std::string& path) {
         return path.ends_with("/archive-key.asc");
@@ -325,6 +326,12 @@ TEST_SUITE("builder: the worker, with a fake host")
             "deb https://repo.example.org/extras fremantle main");
       CHECK(after(argv, "--extra-key") == "archive-key.asc");
       CHECK(after(argv, "--tmpdir").empty());
+      CHECK(after(argv, "--jobs").empty());
+    }
+    SUBCASE("a builder's jobs reach the build")
+    {
+      auto [f, argv] = run_with(local + "jobs = 6\n", "here.1", repository + key, true);
+      CHECK(after(argv, "--jobs") == "6");
     }
     SUBCASE("before queue-manage wrote the distribution, no extra repository")
     {

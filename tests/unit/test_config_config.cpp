@@ -540,6 +540,16 @@ TEST_SUITE("config: builders")
     CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nwork_dir = ../up\n"),
               "[builder x] work_dir: '../up' must not be / or contain '..'"));
     CHECK(has(parse_error(minimal + "[builder X]\nhost = local\n"), "is not a builder name"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\njobs = 0\n"),
+              "[builder x] jobs: '0' is not a whole number from 1 to 1024"));
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\njobs = all\n"),
+              "[builder x] jobs: 'all' is not a whole number"));
+  }
+
+  TEST_CASE("a builder's jobs: 1 unless it says more")
+  {
+    CHECK(parse_ok(minimal + "[builder x]\nhost = local\n").builders[0].jobs == 1);
+    CHECK(parse_ok(minimal + "[builder x]\nhost = local\njobs = 8\n").builders[0].jobs == 8);
   }
 
   TEST_CASE("timeouts and attempts are read from [buildme]")
