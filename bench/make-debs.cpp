@@ -1,9 +1,12 @@
 // make-debs: synthetic binary packages for bench/repo-bench, fast.
 //
-//   make-debs OUTDIR COUNT [FIRST]
+//   make-debs OUTDIR COUNT [FIRST [ARCHES]]
 //
-// Writes COUNT valid .debs, numbered FIRST (default 0) onwards, into OUTDIR,
-// and appends one line per package to OUTDIR/manifest:
+// Writes COUNT packages, numbered FIRST (default 0) onwards, as valid .debs
+// into OUTDIR: a quarter of them Architecture: all (one .deb each), the
+// others one .deb for each architecture of the comma-separated ARCHES
+// (default amd64), so that each architecture's Packages lists COUNT. Appends
+// one line per .deb to OUTDIR/manifest:
 //
 //   FILE <TAB> PACKAGE <TAB> VERSION <TAB> ARCH <TAB> SOURCE
 //
@@ -24,6 +27,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -246,9 +250,9 @@ std::string file_name(const Package& p)
          "_" + p.arch + ".deb";
 }
 
-std::string make_deb(std::uint64_t i, const Package& p)
+std::string make_deb(std::uint64_t i, const Package& p, std::uint64_t arch_index)
 {
-  Random random(i ^ 0xDEB);
+  Random random((i ^ 0xDEB) + (arch_index << 40));
   std::string readme(1500 + random.below(4500), '\0');
   for (std::size_t k = 0; k + 8 <= readme.size(); k += 8) {
     const std::uint64_t word = random.next();
@@ -286,34 +290,60 @@ std::uint64_t number(const char* text, const char* what)
   return value;
 }
 
+std::vector<std::string> arch_list(const std::string& text)
+{
+  std::vector<std::string> arches;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string arch = text.substr(start, comma - start);
+    if (arch.empty() || arch == "all" ||
+        arch.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+      die("ARCHES must be architecture names separated by commas, like amd64,arm64, not '" + text +
+          "'");
+    }
+    arches.push_back(arch);
+    start = comma + 1;
+  }
+  return arches;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
 {
-  if (argc < 3 || argc > 4) {
-    std::cerr << "usage: make-debs OUTDIR COUNT [FIRST]\n";
+  if (argc < 3 || argc > 5) {
+    std::cerr << "usage: make-debs OUTDIR COUNT [FIRST [ARCHES]]\n";
     return 2;
   }
   const std::string out = argv[1];
   const std::uint64_t count = number(argv[2], "COUNT");
-  const std::uint64_t first = argc == 4 ? number(argv[3], "FIRST") : 0;
+  const std::uint64_t first = argc >= 4 ? number(argv[3], "FIRST") : 0;
+  const std::vector<std::string> arches = arch_list(argc == 5 ? argv[4] : "amd64");
   std::ofstream manifest(out + "/manifest", std::ios::app);
   if (!manifest) {
     die("cannot write " + out + "/manifest (does the folder exist?)");
   }
   for (std::uint64_t i = first; i < first + count; ++i) {
-    const Package p = describe(i);
-    const std::string deb = make_deb(i, p);
-    const std::string path = out + "/" + file_name(p);
-    std::FILE* file = std::fopen(path.c_str(), "wbx");
-    if (!file) {
-      die("cannot create " + path + ": " + std::strerror(errno));
+    const Package described = describe(i);
+    const std::size_t builds = described.arch == "all" ? 1 : arches.size();
+    for (std::size_t a = 0; a < builds; ++a) {
+      Package p = described;
+      if (p.arch != "all") {
+        p.arch = arches[a];
+      }
+      const std::string deb = make_deb(i, p, a);
+      const std::string path = out + "/" + file_name(p);
+      std::FILE* file = std::fopen(path.c_str(), "wbx");
+      if (!file) {
+        die("cannot create " + path + ": " + std::strerror(errno));
+      }
+      if (std::fwrite(deb.data(), 1, deb.size(), file) != deb.size() || std::fclose(file) != 0) {
+        die("cannot write " + path);
+      }
+      manifest << file_name(p) << '\t' << p.name << '\t' << p.version << '\t' << p.arch << '\t'
+               << p.source << '\n';
     }
-    if (std::fwrite(deb.data(), 1, deb.size(), file) != deb.size() || std::fclose(file) != 0) {
-      die("cannot write " + path);
-    }
-    manifest << file_name(p) << '\t' << p.name << '\t' << p.version << '\t' << p.arch << '\t'
-             << p.source << '\n';
   }
   if (!manifest.flush()) {
     die("cannot write " + out + "/manifest");

@@ -142,9 +142,11 @@ run_tests()
     echo "FAIL: no tests found" >&2
     exit 1
   fi
+  local started
   for name in $names; do
     new_archive
     before=$FAILURES
+    started=$SECONDS
     echo "--- $name" >&2
     cd "$T" || exit 1
     "$name"
@@ -154,11 +156,11 @@ run_tests()
     fi
     if [ "$FAILURES" -eq "$before" ]; then
       passed=$((passed + 1))
-      echo "ok   $name"
+      echo "ok   $name ($((SECONDS - started)) s)"
       rm -rf "$T"
     else
       failed=$((failed + 1))
-      echo "FAIL $name (kept $T)"
+      echo "FAIL $name (kept $T; $((SECONDS - started)) s)"
     fi
   done
   echo "$passed passed, $failed failed"
