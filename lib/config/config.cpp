@@ -194,7 +194,7 @@ std::string duration_text(std::int64_t seconds)
 }
 
 // Reads the values of one parsed file; every message names the file, the
-// section and the key.
+// line of the key when the file has it, the section and the key.
 class Reader
 {
 public:
@@ -202,6 +202,9 @@ public:
 
   Error error(std::string_view section, std::string_view key, const std::string& what) const
   {
+    if (const int line = m_ini.line_of(section, key); line > 0) {
+      return fail("{}:{}: [{}] {}: {}", m_ini.filename(), line, printable(section), key, what);
+    }
     return fail("{}: [{}] {}: {}", m_ini.filename(), printable(section), key, what);
   }
 

@@ -200,7 +200,7 @@ TEST_SUITE("config: reading buildme.conf")
   TEST_CASE("an empty arches list is an error")
   {
     auto message = parse_error(minimal + "[product diablo]\narches =\n");
-    CHECK(has(message, "test.conf: [product diablo] arches: lists no architecture"));
+    CHECK(has(message, "test.conf:8: [product diablo] arches: lists no architecture"));
   }
 
   TEST_CASE("grace_period takes seconds with an optional s, m or h")
@@ -295,7 +295,7 @@ TEST_SUITE("config: reading buildme.conf")
     CHECK(parse_ok(minimal + "log_file = /var/log/buildme.log\n").log_file ==
           "/var/log/buildme.log");
     CHECK(has(parse_error(minimal + "log_file = buildme.log\n"),
-              "test.conf: [buildme] log_file: 'buildme.log' is not an absolute path"));
+              "test.conf:7: [buildme] log_file: 'buildme.log' is not an absolute path"));
   }
 }
 
@@ -314,11 +314,11 @@ TEST_SUITE("config: mistakes an administrator makes")
   TEST_CASE("an unknown key is an error naming file, section and key")
   {
     auto message = parse_error(minimal + "grace_periode = 600\n");
-    CHECK(has(message, "test.conf: [buildme] grace_periode: unknown key"));
+    CHECK(has(message, "test.conf:7: [buildme] grace_periode: unknown key"));
     CHECK(has(message, "grace_period")); // lists the right spelling
 
     auto in_product = parse_error(minimal + "[product fremantle]\nstate_dir = /x\n");
-    CHECK(has(in_product, "test.conf: [product fremantle] state_dir: unknown key"));
+    CHECK(has(in_product, "test.conf:8: [product fremantle] state_dir: unknown key"));
   }
 
   TEST_CASE("a config without [buildme] is an error")
@@ -331,14 +331,14 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(has(parse_error(with_line("products", "")), "test.conf: [buildme] products: missing"));
     CHECK(has(parse_error(with_line("products", "products =")),
-              "test.conf: [buildme] products: lists no product"));
+              "test.conf:2: [buildme] products: lists no product"));
     for (auto bad : {"Fremantle", "-x", "a/b", "../etc", "_x", "b\xc3\xa4r"}) {
       CAPTURE(bad);
       CHECK(has(parse_error(with_line("products", std::string("products = ok ") + bad)),
-                "test.conf: [buildme] products: '"));
+                "test.conf:2: [buildme] products: '"));
     }
     CHECK(has(parse_error(with_line("products", "products = a b a")),
-              "test.conf: [buildme] products: 'a' is listed twice"));
+              "test.conf:2: [buildme] products: 'a' is listed twice"));
   }
 
   TEST_CASE("products may continue on indented lines")
@@ -368,19 +368,19 @@ TEST_SUITE("config: mistakes an administrator makes")
   TEST_CASE("a relative folder is an error, also when a reference makes it relative")
   {
     auto message = parse_error(with_line("incoming_dir", "incoming_dir = srv/%(product)s"));
-    CHECK(has(message, "test.conf: [buildme] incoming_dir: 'srv/fremantle' (for product "
+    CHECK(has(message, "test.conf:3: [buildme] incoming_dir: 'srv/fremantle' (for product "
                        "fremantle) is not an absolute path"));
     auto via_default =
       parse_error("[DEFAULT]\nroot = srv\n" + with_line("result_dir", "result_dir = %(root)s/b"));
-    CHECK(has(via_default, "test.conf: [buildme] result_dir: 'srv/b'"));
+    CHECK(has(via_default, "test.conf:6: [buildme] result_dir: 'srv/b'"));
     auto in_product = parse_error(minimal + "[product diablo]\nresult_dir = ~/builds\n");
-    CHECK(has(in_product, "test.conf: [product diablo] result_dir: '~/builds'"));
+    CHECK(has(in_product, "test.conf:8: [product diablo] result_dir: '~/builds'"));
   }
 
   TEST_CASE("a folder spread over several lines is an error")
   {
     auto message = parse_error(with_line("result_dir", "result_dir = /srv/a\n  /srv/b"));
-    CHECK(has(message, "test.conf: [buildme] result_dir: "));
+    CHECK(has(message, "test.conf:4: [buildme] result_dir: "));
     CHECK(has(message, "several lines"));
   }
 
@@ -388,9 +388,9 @@ TEST_SUITE("config: mistakes an administrator makes")
   {
     CHECK(has(parse_error(with_line("state_dir", "")), "test.conf: [buildme] state_dir: missing"));
     CHECK(has(parse_error(with_line("state_dir", "state_dir = var/lib/buildme")),
-              "test.conf: [buildme] state_dir: 'var/lib/buildme' is not an absolute path"));
+              "test.conf:6: [buildme] state_dir: 'var/lib/buildme' is not an absolute path"));
     CHECK(has(parse_error(with_line("state_dir", "state_dir = /var/lib/%(product)s")),
-              "test.conf: [buildme] state_dir: cannot use %(product)s"));
+              "test.conf:6: [buildme] state_dir: cannot use %(product)s"));
   }
 
   TEST_CASE("a bad reference in a value is an error naming file, section and key")
@@ -755,7 +755,7 @@ TEST_SUITE("config: who may upload")
   TEST_CASE("malformed upload settings are errors naming the section, the key and the fix")
   {
     CHECK(parse_error(minimal + "upload_keyring = keys/team.gpg\n") ==
-          "test.conf: [buildme] upload_keyring: 'keys/team.gpg' (for product fremantle) is not "
+          "test.conf:7: [buildme] upload_keyring: 'keys/team.gpg' (for product fremantle) is not "
           "an absolute path; write it from the root, like /srv/buildme/...");
     CHECK(has(parse_error(minimal + "upload_keyring = /k.gpg\nupload_acl = acl\n"),
               "[buildme] upload_acl: 'acl' (for product fremantle) is not an absolute path"));
