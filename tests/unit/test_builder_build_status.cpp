@@ -5,6 +5,8 @@
 #include <chrono>
 #include <string>
 
+namespace unit_test_builder_build_status {
+
 using namespace buildme::builder;
 using namespace std::string_literals;
 
@@ -255,3 +257,5 @@ TEST_CASE("the status line outranks the exit code")
   CHECK(status.result == BuildResult::depwait);
   CHECK(status.detail == "libfoo-dev");
 }
+
+} // namespace unit_test_builder_build_status

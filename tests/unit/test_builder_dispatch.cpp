@@ -22,6 +22,8 @@
 
 #include <filesystem>
 
+namespace unit_test_builder_dispatch {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -262,3 +264,5 @@ TEST_SUITE("builder: dispatch bookkeeping")
     CHECK(f.build(dir).state == jobs::BuildState::building);
   }
 }
+
+} // namespace unit_test_builder_dispatch

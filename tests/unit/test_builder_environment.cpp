@@ -7,6 +7,8 @@
 
 #include <string>
 
+namespace unit_test_builder_environment {
+
 namespace builder = buildme::builder;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -105,3 +107,5 @@ TEST_SUITE("builder: base environments")
     }
   }
 }
+
+} // namespace unit_test_builder_environment

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+namespace unit_test_builder_host {
+
 using buildme::builder::describe;
 using buildme::builder::ExecResult;
 using buildme::builder::shell_command;
@@ -104,3 +106,5 @@ TEST_CASE("every way a command can end has words for messages")
   CHECK(!describe(ExecResult::End::idle).empty());
   CHECK(!describe(ExecResult::End::killed).empty());
 }
+
+} // namespace unit_test_builder_host

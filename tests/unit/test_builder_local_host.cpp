@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_builder_local_host {
+
 using buildme::builder::ExecOptions;
 using buildme::builder::ExecResult;
 using buildme::builder::make_local_host;
@@ -282,3 +284,5 @@ TEST_CASE("run of a command that cannot start is an error, not a failed build")
   REQUIRE_FALSE(nowhere.ok());
   CHECK(nowhere.message().find((dir / "missing").string()) != std::string::npos);
 }
+
+} // namespace unit_test_builder_local_host

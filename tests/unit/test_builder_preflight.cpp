@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+namespace unit_test_builder_preflight {
+
 using namespace buildme;
 using buildme::test::FakeHost;
 using buildme::test::HostRef;
@@ -121,3 +123,5 @@ TEST_SUITE("builder preflight")
     CHECK(has(faults, "is not a folder"));
   }
 }
+
+} // namespace unit_test_builder_preflight

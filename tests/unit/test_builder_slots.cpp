@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+namespace unit_test_builder_slots {
+
 using buildme::builder::all_slots;
 using buildme::builder::find_slot;
 using buildme::builder::plan_builds;
@@ -74,3 +76,5 @@ TEST_SUITE("build: slots and plans")
           "the package is for no architecture but the product builds only armel");
   }
 }
+
+} // namespace unit_test_builder_slots

@@ -16,6 +16,8 @@
 #include <random>
 #include <thread>
 
+namespace unit_test_builder_ssh_host {
+
 using buildme::builder::connect_ssh;
 using buildme::builder::ExecOptions;
 using buildme::builder::ExecResult;
@@ -539,3 +541,5 @@ TEST_CASE("a builder whose sshd dies mid-command gives an error, not a hang")
   CHECK_FALSE(host->run({"true"}, "", {}).ok());
   CHECK_FALSE(host->list_dir("/").ok());
 }
+
+} // namespace unit_test_builder_ssh_host

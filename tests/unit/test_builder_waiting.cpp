@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+namespace unit_test_builder_waiting {
+
 using namespace buildme;
 using builder::Availability;
 using builder::WaitKind;
@@ -115,3 +117,5 @@ TEST_SUITE("builder: why a build waits")
     CHECK(w.why().kind == WaitKind::next_tick);
   }
 }
+
+} // namespace unit_test_builder_waiting

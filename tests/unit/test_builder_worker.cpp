@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <filesystem>
 
+namespace unit_test_builder_worker {
+
 using namespace buildme;
 using buildme::test::FakeHost;
 using buildme::test::has;
@@ -406,3 +408,5 @@ TEST_SUITE("builder: the worker, with a fake host")
     CHECK(f.build().state == jobs::BuildState::cancelled);
   }
 }
+
+} // namespace unit_test_builder_worker

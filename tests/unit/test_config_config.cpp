@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+namespace unit_test_config_config {
+
 using buildme::config::Config;
 using buildme::config::load_config;
 using buildme::config::parse_config;
@@ -774,3 +776,5 @@ TEST_SUITE("config: who may upload")
               "[buildme] upload_keyrings: unknown key"));
   }
 }
+
+} // namespace unit_test_config_config

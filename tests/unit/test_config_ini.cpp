@@ -6,6 +6,8 @@
 
 #include <string>
 
+namespace unit_test_config_ini {
+
 using buildme::config::IniFile;
 
 namespace {
@@ -452,3 +454,5 @@ TEST_SUITE("config ini: files")
     CHECK(has(ini.message(), big.string() + ": larger than"));
   }
 }
+
+} // namespace unit_test_config_ini

@@ -7,6 +7,8 @@
 
 #include <string>
 
+namespace unit_test_config_upload_acl {
+
 using buildme::config::load_upload_acl;
 using buildme::config::parse_upload_acl;
 using buildme::config::UploadAcl;
@@ -128,3 +130,5 @@ TEST_SUITE("config: upload_acl")
     CHECK(has(broken.message(), (scratch / "broken.acl").string() + ":1: key"));
   }
 }
+
+} // namespace unit_test_config_upload_acl

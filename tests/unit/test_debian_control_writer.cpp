@@ -5,6 +5,8 @@
 
 #include <string>
 
+namespace unit_test_debian_control_writer {
+
 using buildme::debian::FieldList;
 using buildme::debian::parse_control;
 using buildme::debian::unescape_value;
@@ -55,3 +57,5 @@ TEST_SUITE("debian: writing control paragraphs")
     CHECK(paragraph.get("Files") == "\na 1 x");
   }
 }
+
+} // namespace unit_test_debian_control_writer

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <string>
 
+namespace unit_test_debian_deb822 {
+
 using buildme::debian::ControlFile;
 using buildme::debian::parse_control;
 using buildme::debian::ParseLimits;
@@ -573,3 +575,5 @@ TEST_CASE("garbage around and inside OpenPGP armor is refused, never read as sig
     }
   }
 }
+
+} // namespace unit_test_debian_deb822

@@ -4,6 +4,8 @@
 
 #include <string>
 
+namespace unit_test_debian_syntax {
+
 using namespace buildme::debian;
 
 namespace {
@@ -138,3 +140,5 @@ TEST_CASE("architecture names and wildcards are recognised")
   }
   CHECK_FALSE(is_valid_architecture(std::string("amd64\0", 6)));
 }
+
+} // namespace unit_test_debian_syntax

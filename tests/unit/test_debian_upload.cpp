@@ -4,6 +4,8 @@
 
 #include <string>
 
+namespace unit_test_debian_upload {
+
 using buildme::Result;
 using buildme::debian::Changes;
 using buildme::debian::Dsc;
@@ -583,3 +585,5 @@ TEST_CASE("a signed .changes cut at any byte is refused, never crashes")
     CHECK(changes.message().starts_with("hello_1.0-1_source.changes:"));
   }
 }
+
+} // namespace unit_test_debian_upload

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_debian_verify {
+
 using buildme::debian::listed_files;
 using buildme::debian::Upload;
 using buildme::debian::Verdict;
@@ -1069,3 +1071,5 @@ TEST_CASE("upload-drop's check applies the same signature rules to files not yet
   CHECK(has(buildme::debian::refuse_signatures(changes, {dsc, changes}, signatures),
             "accepted as job 3"));
 }
+
+} // namespace unit_test_debian_verify

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_debian_version {
+
 using buildme::debian::compare;
 using buildme::debian::Version;
 
@@ -387,3 +389,5 @@ TEST_CASE("parse() accepts exactly what dpkg accepts without complaint")
   CHECK(accepted > 50);
   CHECK(rejected > 50);
 }
+
+} // namespace unit_test_debian_version

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+namespace unit_test_history_history {
+
 using buildme::history::AttemptRecord;
 using buildme::history::History;
 using buildme::history::JobRecord;
@@ -561,3 +563,5 @@ TEST_CASE("an attempt that ended keeps its result when its build is queued again
   CHECK(attempts->at(0).reason == "build-failed: error 2");
   CHECK(attempts->at(0).finished_at == 200);
 }
+
+} // namespace unit_test_history_history

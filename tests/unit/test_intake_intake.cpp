@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <fstream>
 
+namespace unit_test_intake_intake {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -131,3 +133,5 @@ TEST_SUITE("intake: the pass over an incoming folder")
     CHECK(fs::exists(f.incoming / "rejected/hello_1.0-1.dsc"));
   }
 }
+
+} // namespace unit_test_intake_intake

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_intake_signed {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::names_in;
@@ -415,3 +417,5 @@ TEST_SUITE("intake: signed uploads")
     CHECK(names_in(f.scratch / "state/jobs").empty());
   }
 }
+
+} // namespace unit_test_intake_signed

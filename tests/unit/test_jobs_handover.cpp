@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+namespace unit_test_jobs_handover {
+
 using namespace buildme::jobs;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
@@ -134,3 +136,5 @@ TEST_CASE("a unit name with a number too large for a job is not a unit (and neve
   CHECK(parsed->arch == "kfreebsd-amd64");
   CHECK(parsed->attempt == 3);
 }
+
+} // namespace unit_test_jobs_handover

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_jobs_job {
+
 using namespace buildme::jobs;
 using buildme::debian::write_paragraph;
 using buildme::test::has;
@@ -190,3 +192,5 @@ TEST_SUITE("jobs: job and build records")
     CHECK(load_build(job_dir, "i386")->state == BuildState::depwait);
   }
 }
+
+} // namespace unit_test_jobs_job

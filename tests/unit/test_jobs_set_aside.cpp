@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_jobs_set_aside {
+
 using buildme::jobs::MovedName;
 using buildme::jobs::reason_text;
 using buildme::jobs::replay_set_asides;
@@ -350,3 +352,5 @@ TEST_CASE("a header line that is not one 'Field: value' line is refused before a
   CHECK_FALSE(fs::exists(q.rejected));
   CHECK(names_in(q.journals).empty());
 }
+
+} // namespace unit_test_jobs_set_aside

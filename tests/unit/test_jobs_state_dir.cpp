@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_jobs_state_dir {
+
 using buildme::debian::FieldList;
 using buildme::debian::write_paragraph;
 using buildme::jobs::AcceptMove;
@@ -701,3 +703,5 @@ TEST_CASE("a job record cut at any byte reads or is refused without crashing")
   }
   CHECK(Job::from_text(text, "job.info"));
 }
+
+} // namespace unit_test_jobs_state_dir

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <string>
 
+namespace unit_test_jobs_transitions {
+
 using namespace buildme::jobs;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -254,3 +256,5 @@ TEST_SUITE("jobs: transitions")
     CHECK(update_job_state(f.dir).value() == JobState::cancelled);
   }
 }
+
+} // namespace unit_test_jobs_transitions

@@ -9,6 +9,8 @@
 #include <set>
 #include <string>
 
+namespace unit_test_mail_message {
+
 using buildme::mail::Address;
 using buildme::mail::Message;
 using buildme::mail::new_message_id;
@@ -359,3 +361,5 @@ TEST_CASE("message ids are unique and name the sender's domain")
   CHECK(seen.size() == 100);
   CHECK(new_message_id("bad domain\r\n").ends_with("@buildme.invalid>"));
 }
+
+} // namespace unit_test_mail_message

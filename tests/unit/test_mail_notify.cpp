@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_mail_notify {
+
 using buildme::mail::Notice;
 using buildme::mail::notify;
 using buildme::mail::Outbox;
@@ -271,3 +273,5 @@ TEST_CASE("a from address that does not parse is logged and nothing is queued")
   CHECK(f.mails().empty());
   CHECK(f.log.text().find("[mail] from") != std::string::npos);
 }
+
+} // namespace unit_test_mail_notify

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <string>
 
+namespace unit_test_mail_outbox {
+
 using buildme::mail::Message;
 using buildme::mail::Outbox;
 using buildme::mail::SendResult;
@@ -362,3 +364,5 @@ TEST_CASE("a throttle key of any text is a plain file name")
   }
   CHECK_FALSE(f.outbox.list_may_hear("../../etc/passwd\n/\0x", 3600s));
 }
+
+} // namespace unit_test_mail_outbox

@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+namespace unit_test_mail_smtp {
+
 using buildme::config::Mail;
 using buildme::mail::Mailer;
 using buildme::mail::make_smtp_mailer;
@@ -722,3 +724,5 @@ TEST_CASE("a server that refuses the session in its greeting refuses no one mess
   CHECK(sent.outcome == SendResult::Outcome::unavailable);
   CHECK(sent.error.find("554") != std::string::npos);
 }
+
+} // namespace unit_test_mail_smtp

@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_publish_check {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -470,3 +472,5 @@ TEST_SUITE("publish: checking a repository tree before and after a push")
     CHECK(has(check.record_error, "state"));
   }
 }
+
+} // namespace unit_test_publish_check

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <string>
 
+namespace unit_test_publish_checked_files {
+
 using namespace buildme;
 using publish::CheckedFiles;
 
@@ -120,3 +122,5 @@ TEST_SUITE("publish: the record of pool files checked")
     CHECK_FALSE(again.sha256("x.deb", {1, 1, 1, 1}));
   }
 }
+
+} // namespace unit_test_publish_checked_files

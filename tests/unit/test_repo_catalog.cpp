@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+namespace unit_test_repo_catalog {
+
 using buildme::repo::CachedFile;
 using buildme::repo::Catalog;
 using buildme::repo::Member;
@@ -125,3 +127,5 @@ TEST_SUITE("repo: catalog")
     CHECK(buildme::repo::pool_dir("main", "lib") == "pool/main/l/lib");
   }
 }
+
+} // namespace unit_test_repo_catalog

@@ -9,6 +9,8 @@
 
 #include <map>
 
+namespace unit_test_repo_chunked {
+
 using buildme::repo::ChunkCache;
 
 namespace {
@@ -112,3 +114,5 @@ TEST_SUITE("repo: chunked compression")
     CHECK(decompress("xz", *xz) == text);
   }
 }
+
+} // namespace unit_test_repo_chunked

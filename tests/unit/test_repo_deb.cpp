@@ -12,6 +12,8 @@
 #include <fstream>
 #include <string>
 
+namespace unit_test_repo_deb {
+
 using buildme::repo::DebLimits;
 using buildme::repo::read_deb;
 using buildme::repo::read_deb_control;
@@ -492,3 +494,5 @@ TEST_CASE("a .deb never makes the reader run a decompressor found on PATH")
   }
   setenv("PATH", old_path.c_str(), 1);
 }
+
+} // namespace unit_test_repo_deb

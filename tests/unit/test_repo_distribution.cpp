@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <map>
 
+namespace unit_test_repo_distribution {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -126,3 +128,5 @@ TEST_SUITE("repo: the distribution writer")
     CHECK(fs::exists(f.by_hash(third)));
   }
 }
+
+} // namespace unit_test_repo_distribution

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_repo_index {
+
 using namespace buildme;
 using namespace buildme::test;
 namespace fs = std::filesystem;
@@ -612,3 +614,5 @@ TEST_CASE("an empty or blank value line from a paragraph of other text is writte
   auto again = only_paragraph(stanza, "Packages");
   CHECK(again.get("Description") == "x\n.\nmore\n.\nlast");
 }
+
+} // namespace unit_test_repo_index

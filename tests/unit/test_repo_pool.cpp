@@ -12,6 +12,8 @@
 #include <set>
 #include <vector>
 
+namespace unit_test_repo_pool {
+
 using namespace buildme;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
@@ -109,3 +111,5 @@ TEST_SUITE("repo: the pool of one run")
     CHECK(fs::is_directory(hello));
   }
 }
+
+} // namespace unit_test_repo_pool

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+namespace unit_test_repo_preflight {
+
 using namespace buildme;
 using buildme::test::GpgHome;
 using buildme::test::ScratchDir;
@@ -87,3 +89,5 @@ TEST_SUITE("queue-manage and repo-publish preflight")
     CHECK(has(faults, "is not a folder"));
   }
 }
+
+} // namespace unit_test_repo_preflight

@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+namespace unit_test_repo_staging {
+
 using namespace buildme;
 using buildme::test::FakeSigner;
 using buildme::test::has;
@@ -592,3 +594,5 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     CHECK(repo::describe(count) == "1 source package (5 files)");
   }
 }
+
+} // namespace unit_test_repo_staging

@@ -7,6 +7,8 @@
 
 #include <string>
 
+namespace unit_test_report_html {
+
 using namespace buildme::report;
 using buildme::test::valid_json;
 
@@ -88,3 +90,5 @@ TEST_SUITE("report: JSON")
     CHECK(valid_json("{\"a\": [1, -2, {\"b\": null}]}"));
   }
 }
+
+} // namespace unit_test_report_html

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_report_report {
+
 using namespace buildme;
 using buildme::test::has;
 using buildme::test::ScratchDir;
@@ -367,3 +369,5 @@ TEST_SUITE("report: the status site")
     CHECK(has(f.log.text(), "status site not written"));
   }
 }
+
+} // namespace unit_test_report_report

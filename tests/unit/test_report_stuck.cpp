@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_report_stuck {
+
 using namespace buildme;
 using namespace buildme::report;
 
@@ -137,3 +139,5 @@ TEST_SUITE("report: what is stuck")
     CHECK(find_stuck({}, {armel}, no_past, two_days, now - 3 * day).empty());
   }
 }
+
+} // namespace unit_test_report_stuck

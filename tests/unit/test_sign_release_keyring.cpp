@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_sign_release_keyring {
+
 using buildme::sign::open_release_keyring;
 using buildme::sign::ReleaseKeyring;
 using buildme::test::days_from_now;
@@ -195,3 +197,5 @@ TEST_SUITE("sign: checking a Release against the repository's key")
     f.clearsigned_refusal(good + good);
   }
 }
+
+} // namespace unit_test_sign_release_keyring

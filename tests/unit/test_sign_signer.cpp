@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_sign_signer {
+
 using buildme::sign::make_gpgme_signer;
 using buildme::sign::Signer;
 using buildme::sign::SignerConfig;
@@ -338,3 +340,5 @@ TEST_CASE("a passphrase_file that cannot be read is refused, naming it")
   auto message = refusal({home.path(), fingerprint, "/tmp/buildme-no-such-passphrase"});
   CHECK(message.find("/tmp/buildme-no-such-passphrase") != std::string::npos);
 }
+
+} // namespace unit_test_sign_signer

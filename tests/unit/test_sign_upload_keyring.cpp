@@ -17,6 +17,8 @@
 #include <memory>
 #include <string>
 
+namespace unit_test_sign_upload_keyring {
+
 using buildme::debian::SignatureCheck;
 using buildme::sign::open_upload_keyring;
 using buildme::sign::UploadKeyring;
@@ -325,3 +327,5 @@ TEST_SUITE("sign: upload signatures")
     }
   }
 }
+
+} // namespace unit_test_sign_upload_keyring

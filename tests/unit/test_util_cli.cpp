@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+namespace unit_test_util_cli {
+
 using buildme::util::OptionSpec;
 using buildme::util::parse_command_line;
 
@@ -67,3 +69,5 @@ TEST_SUITE("util: the command line every program shares")
     CHECK(parse({"--config="})->value("config") == "");
   }
 }
+
+} // namespace unit_test_util_cli

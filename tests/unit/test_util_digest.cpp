@@ -12,6 +12,8 @@
 #include <map>
 #include <string>
 
+namespace unit_test_util_digest {
+
 using buildme::test::ScratchDir;
 using namespace buildme::util;
 
@@ -225,3 +227,5 @@ TEST_CASE("a malformed, hostile or truncated digest manifest is refused whole, n
   short_hash.erase(11, 1);
   CHECK(refused(short_hash).find("m:1: not NAME SIZE") == 0);
 }
+
+} // namespace unit_test_util_digest

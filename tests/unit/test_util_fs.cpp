@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <string>
 
+namespace unit_test_util_fs {
+
 using buildme::test::ScratchDir;
 using namespace buildme::util;
 
@@ -507,3 +509,5 @@ TEST_CASE("FileHandle closes its descriptor and moves ownership")
   }
   CHECK(::fcntl(fd, F_GETFD) == -1);
 }
+
+} // namespace unit_test_util_fs

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <thread>
 
+namespace unit_test_util_lock {
+
 using buildme::test::ScratchDir;
 using buildme::util::FileLock;
 
@@ -98,3 +100,5 @@ TEST_CASE("a lock file that cannot be created is an error naming it")
   REQUIRE_FALSE(lock.ok());
   CHECK(lock.message().find((dir / "missing/stage.lock").string()) != std::string::npos);
 }
+
+} // namespace unit_test_util_lock

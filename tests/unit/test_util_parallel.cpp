@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+namespace unit_test_util_parallel {
+
 using buildme::util::parallel_for;
 
 TEST_CASE("parallel_for calls the work once for every index, on several threads")
@@ -49,3 +51,5 @@ TEST_CASE("parallel_for with nothing to do or one thread runs on the caller's th
   parallel_for(50, 1, [&](std::size_t) { threads.insert(std::this_thread::get_id()); });
   CHECK(threads == std::set<std::thread::id>{std::this_thread::get_id()});
 }
+
+} // namespace unit_test_util_parallel

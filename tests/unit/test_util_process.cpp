@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+namespace unit_test_util_process {
+
 using buildme::test::ScratchDir;
 using buildme::util::ProcessOptions;
 using buildme::util::ProcessResult;
@@ -508,3 +510,5 @@ TEST_CASE("SIGINT stops a streamed program even when the caller ignores SIGINT")
   CHECK(result->end == End::timed_out);
   CHECK(result->signal == SIGINT);
 }
+
+} // namespace unit_test_util_process

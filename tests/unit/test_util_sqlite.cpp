@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+namespace unit_test_util_sqlite {
+
 namespace fs = std::filesystem;
 using buildme::test::ScratchDir;
 using buildme::util::sqlite::Blob;
@@ -216,3 +218,5 @@ TEST_CASE("a rolled-back transaction leaves nothing")
   REQUIRE(*query->next());
   CHECK(query->integer(0) == 0);
 }
+
+} // namespace unit_test_util_sqlite
