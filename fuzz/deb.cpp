@@ -26,16 +26,7 @@ fs::path scratch;
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/)
 {
-  std::string pattern = (fs::temp_directory_path() / "buildme-fuzz-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) {
-    std::perror("mkdtemp");
-    std::abort();
-  }
-  scratch = pattern;
-  std::atexit([] {
-    std::error_code ignored;
-    fs::remove_all(scratch, ignored);
-  });
+  scratch = fuzz::scratch_folder();
   return 0;
 }
 

@@ -13,8 +13,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <system_error>
+
+#include <unistd.h>
 
 namespace buildme::fuzz {
 
@@ -30,6 +34,24 @@ inline void require(bool holds, const char* what)
     std::fprintf(stderr, "buildme fuzz: property broken: %s\n", what);
     std::abort();
   }
+}
+
+// A new folder in the temporary folder for a harness's files, removed when
+// the process exits; aborts when none can be made.
+inline std::filesystem::path scratch_folder()
+{
+  static std::filesystem::path made;
+  std::string pattern = (std::filesystem::temp_directory_path() / "buildme-fuzz-XXXXXX").string();
+  if (!::mkdtemp(pattern.data())) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  made = pattern;
+  std::atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(made, ignored);
+  });
+  return made;
 }
 
 // Two parses gave the same fields with the same values.

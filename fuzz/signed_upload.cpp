@@ -65,18 +65,9 @@ void put(const fs::path& file, std::string_view content)
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/)
 {
-  std::string pattern = (fs::temp_directory_path() / "buildme-fuzz-XXXXXX").string();
-  if (!::mkdtemp(pattern.data())) {
-    std::perror("mkdtemp");
-    std::abort();
-  }
-  scratch = pattern;
+  scratch = fuzz::scratch_folder();
   put(scratch / "hello_1.0.orig.tar.gz", "orig\n");
   put(scratch / "hello_1.0-1.debian.tar.xz", "debian\n");
-  std::atexit([] {
-    std::error_code ignored;
-    fs::remove_all(scratch, ignored);
-  });
   return 0;
 }
 

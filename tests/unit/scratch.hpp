@@ -13,6 +13,15 @@
 
 namespace buildme::test {
 
+// The permission bits of `path` itself (lstat); 0 when it cannot be read,
+// which no test expects.
+inline unsigned mode_of(const std::filesystem::path& path)
+{
+  std::error_code error;
+  const auto status = std::filesystem::symlink_status(path, error);
+  return error ? 0u : static_cast<unsigned>(status.permissions()) & 07777u;
+}
+
 class ScratchDir
 {
 public:

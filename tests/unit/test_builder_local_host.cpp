@@ -23,15 +23,9 @@ using buildme::test::names_in;
 using buildme::test::ScratchDir;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using buildme::test::mode_of;
 
 namespace {
-
-mode_t mode_of(const fs::path& path)
-{
-  struct stat st;
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start)
 {

@@ -14,16 +14,7 @@ using namespace buildme::jobs;
 using buildme::test::ScratchDir;
 namespace fs = std::filesystem;
 
-namespace {
-
-mode_t mode_of(const fs::path& path)
-{
-  struct stat st;
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
-} // namespace
+using buildme::test::mode_of;
 
 TEST_SUITE("jobs: the hand-over to repo_queue")
 {

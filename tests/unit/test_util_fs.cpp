@@ -13,17 +13,11 @@
 
 namespace unit_test_util_fs {
 
+using buildme::test::mode_of;
 using buildme::test::ScratchDir;
 using namespace buildme::util;
 
 namespace {
-
-mode_t mode_of(const fs::path& path)
-{
-  struct stat st;
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
 
 dev_t device_of(const fs::path& path)
 {

@@ -165,16 +165,7 @@ TEST_CASE("a folder that does not exist is named in the error")
                               (dir / "missing" / "notes.sqlite").string()) == 0);
 }
 
-namespace {
-
-mode_t mode_of(const fs::path& path)
-{
-  struct stat st;
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
-
-} // namespace
+using buildme::test::mode_of;
 
 TEST_CASE("a database in a folder shared through a group can be opened by the group, WAL and all")
 {
