@@ -71,6 +71,19 @@ struct PoolRef
   std::string index; // the index that first named it, for messages
 };
 
+// The entries of `map` by address, in its order: work that parallel_for
+// shares out by index.
+template<typename Map>
+std::vector<const typename Map::value_type*> entries_of(const Map& map)
+{
+  std::vector<const typename Map::value_type*> entries;
+  entries.reserve(map.size());
+  for (const auto& entry : map) {
+    entries.push_back(&entry);
+  }
+  return entries;
+}
+
 // Calls `each(text, line)` for every paragraph of an index: the runs of
 // lines between blank ones, cut as debian::parse_control cuts them; `line`
 // is the paragraph's first line in the file.
@@ -190,10 +203,7 @@ void TreeChecker::check_dist(const std::string& dist)
     std::optional<util::FileInfo> info;
     std::string text; // a plain index
   };
-  std::vector<const std::pair<const std::string, Listed>*> files;
-  for (const auto& entry : listed) {
-    files.push_back(&entry);
-  }
+  const auto files = entries_of(listed);
   std::vector<Found> found(files.size());
   util::parallel_for(files.size(), m_options.threads, [&](std::size_t i) {
     const auto& [path, wanted] = *files[i];
@@ -484,10 +494,7 @@ void TreeChecker::check_pool()
     bool read = false;
     std::string problem;
   };
-  std::vector<const std::pair<const std::string, PoolRef>*> refs;
-  for (const auto& entry : m_pool) {
-    refs.push_back(&entry);
-  }
+  const auto refs = entries_of(m_pool);
   std::vector<Outcome> outcomes(refs.size());
   util::parallel_for(refs.size(), m_options.threads, [&](std::size_t i) {
     const auto& [path, ref] = *refs[i];

@@ -4,6 +4,7 @@
 #include "repo/distribution.hpp"
 
 #include "captured_log.hpp"
+#include "memory_chunks.hpp"
 #include "config/config.hpp"
 #include "fake_signer.hpp"
 #include "scratch.hpp"
@@ -26,16 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct MemoryChunks : repo::ChunkCache
-{
-  std::map<std::string, std::string> pieces;
-  std::optional<std::string> get(const std::string& key) override
-  {
-    auto found = pieces.find(key);
-    return found == pieces.end() ? std::nullopt : std::optional(found->second);
-  }
-  void put(const std::string& key, const std::string& value) override { pieces[key] = value; }
-};
+using buildme::test::MemoryChunks;
 
 struct WriterFixture
 {
