@@ -13,6 +13,7 @@
 #include "builder/announce.hpp"
 #include "builder/environment.hpp"
 #include "builder/health.hpp"
+#include "builder/schroot.hpp"
 #include "mail/outbox.hpp"
 #include "mail/smtp.hpp"
 #include "history/history.hpp"
@@ -287,9 +288,11 @@ std::vector<std::string> Worker::command() const
   std::vector<std::string> words = m_slot->builder->build_command;
   const bool in_chroot = m_product->build_in == config::Product::BuildIn::chroot;
   std::string base;
+  std::string env_arch; // the arch of the base
   if (in_chroot) {
     auto arch = base_arch(*m_slot->builder, m_arch);
-    base = base_path(m_config, *m_slot->builder, m_product->name, arch ? *arch : m_arch);
+    env_arch = arch ? *arch : m_arch;
+    base = base_path(m_config, *m_slot->builder, m_product->name, env_arch);
   }
   if (words.empty()) {
     words = {"bash", "buildme-build", "--dsc", "{dsc}", "--arch", "{arch}"};
@@ -309,6 +312,10 @@ std::vector<std::string> Worker::command() const
       const std::string bases = base.substr(0, base.rfind('/') + 1);
       words.insert(words.end(), {"--base", "{base}", "--suite", "{suite}", "--apt-cache",
                                  bases + "apt-cache/" + m_slot->id()});
+      if (m_slot->builder->engine == config::Builder::Engine::schroot) {
+        words.insert(words.end(),
+                     {"--schroot", schroot_name(*m_slot->builder, m_product->name, env_arch)});
+      }
       if (!m_slot->builder->build_tmpdir.empty()) {
         words.insert(words.end(), {"--tmpdir", m_slot->builder->build_tmpdir});
       }

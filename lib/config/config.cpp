@@ -43,7 +43,7 @@ const std::vector<SectionKind>& section_kinds()
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
-      "work_dir", "env_dir", "build_tmpdir", "jobs"}},
+      "work_dir", "env_dir", "build_tmpdir", "jobs", "engine", "schroot_name"}},
     {"mail",
      false,
      {"smtp_url", "starttls", "username", "password", "password_file", "from", "list", "log_url",
@@ -671,6 +671,56 @@ Result<Builder> Reader::builder(const std::string& name) const
     return jobs.error();
   }
   builder.jobs = static_cast<int>(jobs->value_or(1));
+  auto engine = text("engine");
+  if (!engine) {
+    return engine.error();
+  }
+  if (*engine == "schroot") {
+    builder.engine = Builder::Engine::schroot;
+  } else if (!engine->empty() && *engine != "unshare") {
+    return error(section, "engine",
+                 fmt::format("'{}' is not an engine: unshare (sbuild's unshare backend, the "
+                             "default) or schroot (chroots root set up with 'buildme env "
+                             "schroot --install')",
+                             printable(*engine)));
+  }
+  auto schroot_name = text("schroot_name");
+  if (!schroot_name) {
+    return schroot_name.error();
+  }
+  if (!schroot_name->empty()) {
+    // Checked with a product and an arch in it, as the worker fills it in.
+    std::string sample = *schroot_name;
+    for (auto [key, value] : {std::pair<std::string_view, std::string_view>{"{product}", "p"},
+                              {"{arch}", "a"},
+                              {"{builder}", "b"}}) {
+      for (auto at = sample.find(key); at != std::string::npos; at = sample.find(key)) {
+        sample.replace(at, key.size(), value);
+      }
+    }
+    const bool valid =
+      sample.size() <= 100 && std::isalnum(static_cast<unsigned char>(sample.front())) &&
+      std::all_of(sample.begin(), sample.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+               c == '+';
+      });
+    if (!valid || schroot_name->find("{product}") == std::string::npos ||
+        schroot_name->find("{arch}") == std::string::npos) {
+      return error(section, "schroot_name",
+                   fmt::format("'{}' is not a schroot chroot name with {{product}} and {{arch}} "
+                               "in it (letters, digits, '.', '_', '-', '+'), like "
+                               "buildme-{{product}}-{{arch}}",
+                               printable(*schroot_name)));
+    }
+    builder.schroot_name = *schroot_name;
+  }
+  if (builder.engine == Builder::Engine::schroot && !builder.is_local() &&
+      !builder.env_dir.starts_with('/')) {
+    return error(section, "engine",
+                 fmt::format("schroot names each base by its absolute path, and env_dir '{}' is "
+                             "relative to the user's home: set env_dir to an absolute folder",
+                             printable(builder.env_dir)));
+  }
 
   const IniFile::Section* own = m_ini.section(section);
   if (builder.is_local()) {

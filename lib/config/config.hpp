@@ -155,6 +155,18 @@ struct Builder
   // Parallel jobs a build may run (DEB_BUILD_OPTIONS parallel=N, for the
   // packages that can): the builder's cores shared among its slots.
   int jobs = 1;
+  // How clean builds run sbuild: its unshare backend (no root needed), or
+  // its schroot backend on chroots root set up once ('buildme env schroot
+  // --install'), which costs about half as much a build.
+  enum class Engine
+  {
+    unshare,
+    schroot
+  };
+  Engine engine = Engine::unshare;
+  // The schroot chroot of a product and arch on this builder ({builder},
+  // {product} and {arch} are filled in).
+  std::string schroot_name = "buildme-{product}-{arch}";
 
   bool is_local() const { return host == "local"; }
 };

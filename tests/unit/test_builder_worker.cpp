@@ -330,6 +330,21 @@ TEST_SUITE("builder: the worker, with a fake host")
       CHECK(after(argv, "--tmpdir").empty());
       CHECK(after(argv, "--jobs").empty());
     }
+    SUBCASE("engine = schroot: the chroot of the product and the base's arch")
+    {
+      auto [f, argv] =
+        run_with(local + "engine = schroot\nschroot_name = t-{builder}-{product}-{arch}\n",
+                 "here.1", repository + key, true);
+      CHECK(after(argv, "--schroot") == "t-here-fremantle-armel");
+      CHECK(after(argv, "--base").ends_with("fremantle_armel.tar"));
+      CHECK(after(argv, "--apt-cache") ==
+            (f->scratch / "state/buildme-envs/apt-cache/here.1").string());
+    }
+    SUBCASE("the unshare engine names no chroot")
+    {
+      auto [f, argv] = run_with(local, "here.1", repository + key, true);
+      CHECK(after(argv, "--schroot").empty());
+    }
     SUBCASE("a builder's jobs reach the build")
     {
       auto [f, argv] = run_with(local + "jobs = 6\n", "here.1", repository + key, true);

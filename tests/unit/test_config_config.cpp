@@ -548,6 +548,37 @@ TEST_SUITE("config: builders")
               "[builder x] jobs: 'all' is not a whole number"));
   }
 
+  TEST_CASE("a builder's engine: unshare unless it says schroot, with a chroot name per product "
+            "and arch")
+  {
+    const auto unshare = parse_ok(minimal + "[builder x]\nhost = local\n").builders[0];
+    CHECK(unshare.engine == buildme::config::Builder::Engine::unshare);
+    CHECK(unshare.schroot_name == "buildme-{product}-{arch}");
+    const auto schroot =
+      parse_ok(minimal + "[builder x]\nhost = local\nengine = schroot\n"
+                         "schroot_name = site-{builder}-{product}-{arch}\n")
+        .builders[0];
+    CHECK(schroot.engine == buildme::config::Builder::Engine::schroot);
+    CHECK(schroot.schroot_name == "site-{builder}-{product}-{arch}");
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nengine = docker\n"),
+              "test.conf:9: [builder x] engine: 'docker' is not an engine: unshare"));
+    for (const char* bad : {"fixed-name", "{product}", "x/{product}-{arch}", "-{product}{arch}",
+                            "{product} {arch}", "$(id)-{product}-{arch}"}) {
+      CAPTURE(bad);
+      CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nschroot_name = " + bad + "\n"),
+                "[builder x] schroot_name: '"));
+    }
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = b.example.org\nusers = u\n"
+                                    "engine = schroot\n"),
+              "[builder x] engine: schroot names each base by its absolute path, and env_dir "
+              "'buildme-envs' is relative"));
+    CHECK(parse_ok(minimal + "[builder x]\nhost = b.example.org\nusers = u\narches = armel\n"
+                             "identity = /k/id\nknown_hosts = /k/hosts\n"
+                             "engine = schroot\nenv_dir = /srv/envs\n")
+            .builders[0]
+            .engine == buildme::config::Builder::Engine::schroot);
+  }
+
   TEST_CASE("a builder's jobs: 1 unless it says more")
   {
     CHECK(parse_ok(minimal + "[builder x]\nhost = local\n").builders[0].jobs == 1);
