@@ -47,6 +47,9 @@ std::vector<std::string> needed_tools(const config::Config& config, const config
   for (const auto& product : config.products) {
     if (product.build_in == config::Product::BuildIn::chroot) {
       tools.insert({"sbuild", "mmdebstrap", "newuidmap", "newgidmap"});
+      if (builder.engine == config::Builder::Engine::schroot) {
+        tools.insert("schroot");
+      }
     } else {
       tools.insert({"dpkg-buildpackage", "dpkg-checkbuilddeps", "fakeroot"});
     }
@@ -184,8 +187,10 @@ std::vector<std::string> check_slot(const config::Config& config, const Slot& sl
   if (!missing.empty()) {
     faults.push_back(
       fmt::format("{}: missing {}; install them there ({})", subject, util::join(missing, ", "),
-                  builds_in_chroot(config) ? "apt-get install sbuild mmdebstrap uidmap"
-                                           : "apt-get install dpkg-dev build-essential fakeroot"));
+                  !builds_in_chroot(config) ? "apt-get install dpkg-dev build-essential fakeroot"
+                  : builder.engine == config::Builder::Engine::schroot
+                    ? "apt-get install sbuild mmdebstrap uidmap schroot"
+                    : "apt-get install sbuild mmdebstrap uidmap"));
   }
   return faults;
 }

@@ -86,52 +86,57 @@ Result<std::vector<SchrootFile>> schroot_files(const config::Config& config,
     std::string users = local_user;
     if (!builder.is_local()) {
       users = util::join(builder.users, ",");
+    } else if (local_user != "root") {
+      // schroot unpacks a base as root: one a build account made could carry
+      // device nodes and set-id files, so schroot takes only root's.
+      return fail("builder {}: schroot takes only bases owned by root, and buildme runs as {} "
+                  "here (the owner of {}), who would make them: run buildme as root, or keep "
+                  "the unshare engine",
+                  builder.name, local_user, config.state_dir.string());
     }
     const std::string name = schroot_name(builder, target.product->name, target.arch);
     const std::string origin = fmt::format("builder {}, product {}, arch {}", builder.name,
                                            target.product->name, target.arch);
-    std::string fstab = fmt::format(
-      "# Written by 'buildme env schroot --install' from {}: {}.\n"
-      "# <file system> <mount point> <type> <options> <dump> <pass>\n"
-      "/proc /proc none rw,bind 0 0\n"
-      "/sys /sys none rw,bind 0 0\n"
-      "/dev/pts /dev/pts none rw,bind 0 0\n"
-      "tmpfs /dev/shm tmpfs defaults 0 0\n"
-      "# apt's downloads, kept for the next build (a folder for each slot)\n"
-      "{}/apt-cache /srv/buildme-apt-cache none rw,bind 0 0\n",
-      config.path, origin, parent_folder(base));
+    std::string fstab =
+      fmt::format("# Written by 'buildme env schroot --install' from {}: {}.\n"
+                  "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+                  "/proc /proc none rw,bind 0 0\n"
+                  "/sys /sys none rw,bind 0 0\n"
+                  "/dev/pts /dev/pts none rw,bind 0 0\n"
+                  "tmpfs /dev/shm tmpfs defaults 0 0\n"
+                  "# apt's downloads, kept for the next build (a folder for each slot)\n"
+                  "{}/apt-cache /srv/buildme-apt-cache none rw,bind 0 0\n",
+                  config.path, origin, parent_folder(base));
     if (builder.is_local()) {
-      if (const config::Repository* repository =
-            config.repository(target.product->repository)) {
+      if (const config::Repository* repository = config.repository(target.product->repository)) {
         std::error_code error;
         if (!fs::is_directory(repository->staging_dir, error)) {
           return fail("builder {}: the repository folder {} of product {} is not there yet, "
                       "and the chroot {} binds it: run 'queue-manage' once (or make the "
                       "folder) and then this again",
-                      builder.name, repository->staging_dir.string(), target.product->name,
-                      name);
+                      builder.name, repository->staging_dir.string(), target.product->name, name);
         }
         fstab += fmt::format("# the product's own distribution, for its Build-Depends\n"
                              "{} /srv/buildme-repository none ro,bind 0 0\n",
                              repository->staging_dir.string());
       }
     }
-    const std::string chroot = fmt::format(
-      "# Written by 'buildme env schroot --install' from {}: {}.\n"
-      "# Each session is a fresh copy of the base buildme makes and keeps at\n"
-      "# {} (made again after env_max_age).\n"
-      "[{}]\n"
-      "description=buildme clean builds: {}\n"
-      "type=file\n"
-      "file={}\n"
-      "profile=sbuild\n"
-      "setup.fstab=buildme/{}.fstab\n"
-      "users={}\n"
-      "root-users={}\n"
-      "source-clone=false\n"
-      "buildme.unpack={}\n",
-      config.path, origin, base, name, origin, base, name, users, users,
-      builder.build_tmpdir.empty() ? "tmpfs" : "disk");
+    const std::string chroot =
+      fmt::format("# Written by 'buildme env schroot --install' from {}: {}.\n"
+                  "# Each session is a fresh copy of the base buildme makes and keeps at\n"
+                  "# {} (made again after env_max_age).\n"
+                  "[{}]\n"
+                  "description=buildme clean builds: {}\n"
+                  "type=file\n"
+                  "file={}\n"
+                  "profile=sbuild\n"
+                  "setup.fstab=buildme/{}.fstab\n"
+                  "users={}\n"
+                  "root-users={}\n"
+                  "source-clone=false\n"
+                  "buildme.unpack={}\n",
+                  config.path, origin, base, name, origin, base, name, users, users,
+                  builder.build_tmpdir.empty() ? "tmpfs" : "disk");
     files.push_back({etc_schroot / "chroot.d" / name, chroot, false});
     files.push_back({etc_schroot / "buildme" / (name + ".fstab"), fstab, false});
   }

@@ -47,9 +47,12 @@ struct SchrootFile
 
 // The files root writes for the schroot builders of `config` (only
 // `only_builder` when it is not empty). `local_user` is the account
-// buildme's local builds run as (the owner of state_dir). Fails naming the
-// builder and the fix when one cannot be set up: a relative env_dir on an
-// SSH builder, or a product repository folder that does not exist yet.
+// buildme's local builds run as (the owner of state_dir), who must be root:
+// schroot takes only bases owned by root (one a build account made could
+// carry device nodes and set-id files into a chroot that root unpacks).
+// Fails naming the builder and the fix when one cannot be set up: a local
+// user other than root, a relative env_dir on an SSH builder, or a product
+// repository folder that does not exist yet.
 Result<std::vector<SchrootFile>> schroot_files(const config::Config& config,
                                                const std::string& only_builder,
                                                const std::string& local_user);

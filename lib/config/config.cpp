@@ -54,7 +54,7 @@ const std::vector<SectionKind>& section_kinds()
                           "passphrase_file",  "valid_for", "by_hash",
                           "compress",         "url",       "promote_to",
                           "delete_after",     "live",      "live_identity",
-                          "live_known_hosts", "live_port"}},
+                          "live_known_hosts", "live_port", "contents"}},
     {"report", false, {"dir", "url", "title", "stuck_after", "repo_url"}},
   };
   return kinds;
@@ -698,12 +698,12 @@ Result<Builder> Reader::builder(const std::string& name) const
         sample.replace(at, key.size(), value);
       }
     }
-    const bool valid =
-      sample.size() <= 100 && std::isalnum(static_cast<unsigned char>(sample.front())) &&
-      std::all_of(sample.begin(), sample.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-               c == '+';
-      });
+    const bool valid = sample.size() <= 100 &&
+                       std::isalnum(static_cast<unsigned char>(sample.front())) &&
+                       std::all_of(sample.begin(), sample.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                                c == '_' || c == '-' || c == '+';
+                       });
     if (!valid || schroot_name->find("{product}") == std::string::npos ||
         schroot_name->find("{arch}") == std::string::npos) {
       return error(section, "schroot_name",
@@ -769,6 +769,15 @@ Result<Builder> Reader::builder(const std::string& name) const
     return error(section, "users",
                  "missing; list the accounts to build as, one build slot each, like "
                  "'users = builder1 builder2'");
+  }
+  if (builder.engine == Builder::Engine::schroot && builder.users.front() != "root") {
+    // schroot unpacks a base as root: one its build account made could
+    // carry device nodes and set-id files, so schroot takes only root's.
+    return error(section, "engine",
+                 fmt::format("schroot takes only bases owned by root, and buildme makes them as "
+                             "the first of users ({}): list root first, or keep the unshare "
+                             "engine",
+                             builder.users.front()));
   }
   for (auto [key, target] :
        {std::pair{"identity", &builder.identity}, std::pair{"known_hosts", &builder.known_hosts}}) {
@@ -924,17 +933,21 @@ Result<Repository> Reader::repository(const std::string& name,
                                      std::pair{"delete_after", &repository.delete_after}}) {
     TRY(seconds_in(section, name_of_key, *target));
   }
-  auto by_hash = text("by_hash");
-  if (!by_hash) {
-    return by_hash.error();
-  }
-  if (!by_hash->empty()) {
-    if (*by_hash == "yes" || *by_hash == "true" || *by_hash == "1") {
-      repository.by_hash = true;
-    } else if (*by_hash == "no" || *by_hash == "false" || *by_hash == "0") {
-      repository.by_hash = false;
+  for (auto [flag, target] :
+       {std::pair{"by_hash", &repository.by_hash}, std::pair{"contents", &repository.contents}}) {
+    auto value = text(flag);
+    if (!value) {
+      return value.error();
+    }
+    if (value->empty()) {
+      continue;
+    }
+    if (*value == "yes" || *value == "true" || *value == "1") {
+      *target = true;
+    } else if (*value == "no" || *value == "false" || *value == "0") {
+      *target = false;
     } else {
-      return error(section, "by_hash", fmt::format("'{}' is not yes or no", printable(*by_hash)));
+      return error(section, flag, fmt::format("'{}' is not yes or no", printable(*value)));
     }
   }
   auto compress = text("compress");

@@ -107,6 +107,9 @@ struct Repository
   bool by_hash = true;
   bool gzip = true;
   bool xz = true;
+  // Contents-ARCH.gz of each component (apt-file's index of the files in
+  // each package), from each .deb's data.tar, kept in the catalog.
+  bool contents = true;
   std::string promote_to; // the next repository, or empty
   // Pool files of versions that left the indices are deleted after this
   // long, so clients holding older indices still find them.

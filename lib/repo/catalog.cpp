@@ -51,12 +51,16 @@ CREATE TABLE IF NOT EXISTS chunks (
   data BLOB NOT NULL,
   used_at INTEGER NOT NULL
 );
-PRAGMA user_version = 1; -- schema_version
+CREATE TABLE IF NOT EXISTS contents (
+  path TEXT PRIMARY KEY,
+  names TEXT NOT NULL
+);
+PRAGMA user_version = 2; -- schema_version
 )";
 
-// PRAGMA user_version of the schema above; catalogs written before it was
-// versioned (0) take the schema as it is, every statement being IF NOT EXISTS.
-constexpr int schema_version = 1;
+// PRAGMA user_version of the schema above; older catalogs take the schema as
+// it is, every statement being IF NOT EXISTS (version 2 added contents).
+constexpr int schema_version = 2;
 
 Member read_member(const Statement& row)
 {
@@ -211,7 +215,36 @@ Status Catalog::forget_file(const std::string& path)
 {
   TRY_ASSIGN(auto remove, m_db.prepare("DELETE FROM files WHERE path = ?", "delete from files"));
   TRY(remove.bind(path));
-  return remove.run();
+  TRY(remove.run());
+  TRY_ASSIGN(auto names,
+             m_db.prepare("DELETE FROM contents WHERE path = ?", "delete from contents"));
+  TRY(names.bind(path));
+  return names.run();
+}
+
+Status Catalog::put_contents(const std::string& path, const std::string& names)
+{
+  TRY_ASSIGN(auto insert, m_db.cached("INSERT OR REPLACE INTO contents (path, names) VALUES (?, ?)",
+                                      "write contents"));
+  TRY(insert.bind(path, names));
+  return insert.run();
+}
+
+Result<std::map<std::string, std::string>> Catalog::contents_of(const std::string& dist)
+{
+  TRY_ASSIGN(auto query, m_db.prepare("SELECT contents.path, names FROM contents JOIN members ON "
+                                      "members.path = contents.path WHERE members.dist = ? AND "
+                                      "members.kind = 'binary' AND members.removed_at = 0",
+                                      "read contents"));
+  TRY(query.bind(dist));
+  std::map<std::string, std::string> contents;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return contents;
+    }
+    contents.emplace(query.text(0), query.text(1));
+  }
 }
 
 namespace {

@@ -10,6 +10,9 @@
 //           newer version pushed it out (the pool file stays until
 //           delete_after has passed).
 //  sources  the pool files a .dsc lists, so they are deleted with it.
+//  contents the file names in each .deb's data.tar (one a line), for the
+//           Contents indices: adding or removing a .deb changes them
+//           without reading any other.
 //
 // Adding one .deb to a large repository reads that .deb only; the indices
 // are written from the cached stanzas.
@@ -71,7 +74,13 @@ public:
   Status put_file(const CachedFile& file);
   // The cached files of every current member of `dist`, in one query.
   Result<std::vector<CachedFile>> files_of(const std::string& dist);
+  // Forgets a file's stanza and its contents.
   Status forget_file(const std::string& path);
+  // The file names of a .deb (read_deb's list_files).
+  Status put_contents(const std::string& path, const std::string& names);
+  // The file names of every current binary member of `dist` that has them,
+  // by pool path.
+  Result<std::map<std::string, std::string>> contents_of(const std::string& dist);
   // Records where a file's stat stands now (after a move), keeping its stanza.
   Status set_stamp(const std::string& path, const FileStamp& stamp);
 

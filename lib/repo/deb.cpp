@@ -122,10 +122,13 @@ std::string archive_message(archive* a)
 class DebReader
 {
 public:
-  DebReader(const std::filesystem::path& deb, const DebLimits& limits)
-    : m_deb(util::printable(deb.string())), m_limits(limits)
+  DebReader(const std::filesystem::path& deb, const DebLimits& limits, bool list_files)
+    : m_deb(util::printable(deb.string())), m_limits(limits), m_list_files(list_files)
   {
   }
+
+  // data.tar's names, when asked for (read_deb's list_files).
+  std::string take_files() { return std::move(m_files); }
 
   // The control text of the .deb open as `fd`, `size` bytes long.
   Result<std::string> read_fd(int fd, std::int64_t size) { return read(fd, {}, size); }
@@ -216,6 +219,10 @@ private:
           return error("{} comes before control.tar; dpkg requires control.tar first", name);
         }
         TRY(check_complete(name));
+        if (m_list_files) {
+          TRY_ASSIGN(m_files,
+                     list_data_member(ar.get(), name, *member_suffix(name, MemberKind::data)));
+        }
         return control;
       }
       return error("unexpected member {}: a .deb holds debian-binary, control.tar and data.tar"
@@ -387,6 +394,77 @@ private:
     return std::move(*control);
   }
 
+  // The names in the data.tar member the outer archive `ar` stands at,
+  // streamed: decompressed by the one decompressor its name says (as dpkg),
+  // each entry's header read and its content skipped. Folders are left out,
+  // as apt-ftparchive leaves them out of Contents.
+  Result<std::string> list_data_member(archive* ar, const std::string& name,
+                                       const Suffix& suffix) const
+  {
+    struct Source
+    {
+      archive* outer;
+      std::array<char, 64 * 1024> buffer;
+    };
+    auto source = std::make_unique<Source>();
+    source->outer = ar;
+    auto read_outer = [](archive*, void* data, const void** out) -> la_ssize_t {
+      auto* from = static_cast<Source*>(data);
+      *out = from->buffer.data();
+      return archive_read_data(from->outer, from->buffer.data(), from->buffer.size());
+    };
+    ArchivePtr tar(archive_read_new(), archive_read_free);
+    if (!tar || !enable_only(tar.get(), suffix) ||
+        archive_read_support_format_tar(tar.get()) != ARCHIVE_OK) {
+      return error("cannot read {}: this build of libarchive has no built-in decompressor for "
+                   "it",
+                   name);
+    }
+    if (archive_read_open(tar.get(), source.get(), nullptr, read_outer, nullptr) != ARCHIVE_OK) {
+      return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
+    }
+    std::string files;
+    std::uint64_t entries = 0;
+    archive_entry* item = nullptr;
+    while (true) {
+      int status = archive_read_next_header(tar.get(), &item);
+      if (status == ARCHIVE_EOF) {
+        break;
+      }
+      if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
+        return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
+      }
+      if (entries == 0 && archive_filter_code(tar.get(), 0) != suffix.libarchive_filter) {
+        return error("{} is not {}-compressed, as its name says", name,
+                     suffix.text.empty() ? "un" : suffix.text.substr(1));
+      }
+      if (++entries > m_limits.max_data_entries) {
+        return error("{} holds more than the {} entries allowed", name, m_limits.max_data_entries);
+      }
+      const char* raw = archive_entry_pathname(item);
+      std::string_view path = raw ? raw : "";
+      if (path.starts_with("./")) {
+        path.remove_prefix(2);
+      }
+      while (path.starts_with('/')) {
+        path.remove_prefix(1);
+      }
+      if (path.empty() || path.ends_with('/') || archive_entry_filetype(item) == AE_IFDIR) {
+        continue;
+      }
+      if (path.find_first_of("\n\r") != std::string_view::npos) {
+        return error("{} holds a file name with a line break in it: {}", name, quote(path));
+      }
+      if (files.size() + path.size() + 1 > m_limits.max_data_names) {
+        return error("{} holds more than the {} bytes of file names allowed", name,
+                     m_limits.max_data_names);
+      }
+      files.append(path);
+      files.push_back('\n');
+    }
+    return files;
+  }
+
   // The whole uncompressed control.tar, at most max_control_tar bytes, so
   // that a small member cannot unpack to gigabytes. The decompressor is the
   // one the member's name says and no other, as in dpkg: a gzip stream named
@@ -464,6 +542,8 @@ private:
 
   std::string m_deb;
   DebLimits m_limits;
+  bool m_list_files = false;
+  std::string m_files;
   std::int64_t m_file_size = 0;
   std::string m_control_member;
   std::int64_t m_members_end = ar_magic_size;
@@ -502,7 +582,7 @@ std::pair<std::string, std::string> split_source_field(std::string_view field)
 
 Result<std::string> read_deb_control(const std::filesystem::path& deb, const DebLimits& limits)
 {
-  auto read = read_deb(deb, util::DigestSet{}, limits);
+  auto read = read_deb(deb, util::DigestSet{}, limits, false);
   if (!read) {
     return read.error();
   }
@@ -510,7 +590,7 @@ Result<std::string> read_deb_control(const std::filesystem::path& deb, const Deb
 }
 
 Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
-                         const DebLimits& limits)
+                         const DebLimits& limits, bool list_files)
 {
   auto file = util::open_regular_file(deb);
   if (!file) {
@@ -544,19 +624,23 @@ Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wante
                   util::printable(deb.string()), *size);
     }
     data.resize(done);
-    auto control = DebReader(deb, limits).read_memory(data);
+    DebReader reader(deb, limits, list_files);
+    auto control = reader.read_memory(data);
     if (!control) {
       return control.error();
     }
     read.control = std::move(*control);
+    read.files = reader.take_files();
     read.digests = util::digest_bytes(data, wanted);
     return read;
   }
-  auto control = DebReader(deb, limits).read_fd(file->fd(), *size);
+  DebReader reader(deb, limits, list_files);
+  auto control = reader.read_fd(file->fd(), *size);
   if (!control) {
     return control.error();
   }
   read.control = std::move(*control);
+  read.files = reader.take_files();
   if (!wanted.md5 && !wanted.sha1 && !wanted.sha256 && !wanted.sha512) {
     return read;
   }
@@ -573,9 +657,9 @@ Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wante
   return read;
 }
 
-Result<BinaryInfo> read_binary(const std::filesystem::path& path)
+Result<BinaryInfo> read_binary(const std::filesystem::path& path, bool list_files)
 {
-  auto deb = read_deb(path, util::DigestSet::all());
+  auto deb = read_deb(path, util::DigestSet::all(), {}, list_files);
   if (!deb) {
     return Error{deb.error()};
   }
@@ -589,6 +673,7 @@ Result<BinaryInfo> read_binary(const std::filesystem::path& path)
   }
   BinaryInfo info;
   info.digests = std::move(deb->digests);
+  info.files = std::move(deb->files);
   info.control_text = std::move(deb->control);
   info.control = parsed->paragraphs.front();
   for (auto [field, target] :

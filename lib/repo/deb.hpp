@@ -20,6 +20,9 @@ struct DebLimits
   std::uint64_t max_control_tar = 64 * 1024 * 1024; // control.tar, compressed or not
   std::uint64_t max_control_file = 4 * 1024 * 1024; // ./control inside it
   std::uint64_t max_in_memory = 16 * 1024 * 1024;   // read_deb: larger files are read twice
+  // Listing data.tar for Contents (read_deb's `list_files`).
+  std::uint64_t max_data_entries = 4 * 1024 * 1024; // files, links and folders in data.tar
+  std::uint64_t max_data_names = 512 * 1024 * 1024; // the names listed, in bytes
 };
 
 // The text of the package's control file (DEBIAN/control), byte for byte as
@@ -36,19 +39,28 @@ Result<std::string> read_deb_control(const std::filesystem::path& deb,
 
 // The control text as read_deb_control reads it, and the digests of the
 // whole file, from one open: a .deb up to max_in_memory bytes is read once
-// for both, a larger one twice through the same descriptor.
+// for both, a larger one twice through the same descriptor. With
+// `list_files`, the same pass also lists data.tar (decompressed as it
+// streams by, its contents skipped) for the Contents indices: `files` holds
+// each name that is not a folder, "./" and leading "/" taken off, one a
+// line, in the archive's order, as apt-ftparchive lists them. A name with a
+// line break in it (which would forge a Contents line), a data.tar that is
+// corrupt before its end, or one past max_data_entries or max_data_names is
+// an Error.
 struct DebFile
 {
   std::string control;
   util::Digests digests;
+  std::string files; // with list_files
 };
 Result<DebFile> read_deb(const std::filesystem::path& deb, util::DigestSet wanted,
-                         const DebLimits& limits = {});
+                         const DebLimits& limits = {}, bool list_files = false);
 
 // A binary's control data, checked: what the index needs of it.
 struct BinaryInfo
 {
   util::Digests digests; // of the whole .deb
+  std::string files;     // data.tar's names (read_deb's list_files)
   std::string control_text;
   debian::Paragraph control;
   std::string package, version, arch, source, source_version, section;
@@ -57,6 +69,6 @@ struct BinaryInfo
 // read_deb with every digest, and the control file parsed: one paragraph
 // with a valid Package, Version and binary Architecture; Source (and its
 // version) default to the package's own.
-Result<BinaryInfo> read_binary(const std::filesystem::path& path);
+Result<BinaryInfo> read_binary(const std::filesystem::path& path, bool list_files = false);
 
 } // namespace buildme::repo

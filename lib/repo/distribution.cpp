@@ -111,8 +111,8 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   std::vector<ReleaseFile> release_files;
   std::vector<std::string> by_hash_dirs;
   std::set<fs::path> by_hash_made;
-  auto add_index = [&](const std::string& rel_dir, const std::string& name,
-                       const std::string& text) -> Status {
+  auto add_index = [&](const std::string& rel_dir, const std::string& name, const std::string& text,
+                       bool gzip_only) -> Status {
     // Each file's digests are taken on a core of their own, the plain
     // text's while it is compressed.
     struct IndexFile
@@ -127,8 +127,10 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     };
     std::string gz, xz;
     std::vector<IndexFile> files;
-    files.push_back({name, text, digest_async(text)});
-    if (m_repository.gzip) {
+    if (!gzip_only) {
+      files.push_back({name, text, digest_async(text)});
+    }
+    if (m_repository.gzip || gzip_only) {
       auto compressed = gzip_compress_chunked(text, m_chunks, threads);
       if (!compressed) {
         return Error{compressed.error()};
@@ -136,7 +138,7 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       gz = std::move(*compressed);
       files.push_back({name + ".gz", gz, digest_async(gz)});
     }
-    if (m_repository.xz) {
+    if (m_repository.xz && !gzip_only) {
       auto compressed = xz_compress_chunked(text, m_chunks, 6, threads);
       if (!compressed) {
         return Error{compressed.error()};
@@ -172,7 +174,7 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   };
 
   for (const auto& index : indices) {
-    TRY(add_index(index.rel_dir, index.name, index.text));
+    TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
   }
 
   m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, seconds()));

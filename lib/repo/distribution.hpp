@@ -37,6 +37,9 @@ struct IndexText
   std::string rel_dir;
   std::string name;
   std::string text;
+  // Written as NAME.gz only, whatever the repository's compress says
+  // (Contents, as Debian publishes it).
+  bool gzip_only = false;
 };
 
 class DistributionWriter

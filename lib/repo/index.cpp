@@ -295,6 +295,57 @@ std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& d
   return write_stanza(lines, dsc, source_order, rewrites);
 }
 
+std::string contents_text(const std::vector<ContentsSource>& packages)
+{
+  // Every (name, package) pair, as views into the callers' texts: the names
+  // are not copied.
+  std::vector<std::pair<std::string_view, std::uint32_t>> entries;
+  for (std::uint32_t i = 0; i < packages.size(); ++i) {
+    std::string_view names = packages[i].names;
+    while (!names.empty()) {
+      const auto end = names.find('\n');
+      std::string_view name = names.substr(0, end);
+      names = end == std::string_view::npos ? std::string_view() : names.substr(end + 1);
+      if (!name.empty()) {
+        entries.emplace_back(name, i);
+      }
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) {
+      return a.first < b.first;
+    }
+    return packages[a.second].location < packages[b.second].location;
+  });
+  std::string text;
+  for (std::size_t at = 0; at < entries.size();) {
+    const std::string_view name = entries[at].first;
+    text.append(name);
+    // apt-ftparchive's WriteSpace: tabs while the next tab stop is before
+    // column 60, then spaces up to it; at least one space.
+    std::size_t column = name.size();
+    const std::size_t target = std::max<std::size_t>(60, column + 1);
+    for (; (column / 8 + 1) * 8 < target; column = (column / 8 + 1) * 8) {
+      text.push_back('\t');
+    }
+    text.append(target - column, ' ');
+    std::string_view last;
+    for (; at < entries.size() && entries[at].first == name; ++at) {
+      const std::string& location = packages[entries[at].second].location;
+      if (location == last) {
+        continue; // two versions of one package
+      }
+      if (!last.empty()) {
+        text.push_back(',');
+      }
+      text.append(location);
+      last = location;
+    }
+    text.push_back('\n');
+  }
+  return text;
+}
+
 std::string release_date(std::chrono::system_clock::time_point when)
 {
   // Names from fixed tables, not strftime, so that the locale cannot change them.

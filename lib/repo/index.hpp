@@ -105,6 +105,22 @@ inline constexpr std::pair<util::DigestKind, std::string_view> by_hash_kinds[] =
 // path. A file without a digest is left out of that digest's list.
 std::string release_text(const ReleaseInfo& info, const std::vector<ReleaseFile>& files);
 
+// One package's part in a Contents index: where it is ("section/package",
+// or "package" when it has no section, as apt-ftparchive names it from the
+// Packages stanza) and its data.tar's file names, one a line (read_deb's
+// list_files).
+struct ContentsSource
+{
+  std::string location;
+  std::string_view names;
+};
+
+// A Contents index as apt-ftparchive writes it and apt-file reads it: one
+// line per file name, in byte order, the name padded to column 60 with tabs
+// and then spaces (one space after a longer name), then the locations of
+// the packages that hold it, sorted and joined with ','. No header.
+std::string contents_text(const std::vector<ContentsSource>& packages);
+
 // RFC 2822 date in UTC as Release files carry it: "Sat, 21 Nov 2026 18:22:39 UTC".
 std::string release_date(std::chrono::system_clock::time_point when);
 

@@ -144,7 +144,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     // Rewritten in place (or never stamped): read it again.
     mark_pending(dist);
     if (member.kind == "binary") {
-      auto binary = read_binary(path);
+      auto binary = read_binary(path, m_repository.contents);
       if (!binary) {
         m_log.verdict("REMOVED", util::Log::Tone::bad,
                       fmt::format("{} changed in the pool and cannot be read ({}); dropped "
@@ -160,6 +160,10 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         *binary->digests.sha256};
       stanzas[member.path] = reread.stanza;
       note_catalog(m_log, m_catalog.put_file(reread), reread.path, summary);
+      if (m_repository.contents) {
+        note_catalog(m_log, m_catalog.put_contents(member.path, binary->files), member.path,
+                     summary);
+      }
     } else {
       auto text = util::read_file(path, 16 * 1024 * 1024);
       auto dsc = text ? debian::Dsc::parse(*text, member.path) : Result<debian::Dsc>(text.error());
@@ -325,6 +329,9 @@ Status Staging::regenerate(const std::string& dist)
     }
     indices.push_back({component + "/source", "Sources", std::move(sources)});
   }
+  if (m_repository.contents) {
+    TRY(add_contents(dist, arches, members, stanzas, indices));
+  }
   CatalogChunks chunks(m_catalog, now());
   DistributionWriter writer(m_repository, m_signer.get(), chunks, m_clock, m_log);
   TRY(writer.write(m_pool.root() / "dists" / dist, dist, arches, indices, [this]() -> Status {
@@ -433,6 +440,89 @@ RunSummary Staging::regenerate_all()
     summary.changed.insert(dist);
   }
   return summary;
+}
+
+namespace {
+
+// The Section of a Packages stanza ("" without one).
+std::string_view stanza_section(std::string_view stanza)
+{
+  constexpr std::string_view key = "\nSection:";
+  const auto at = stanza.find(key);
+  if (at == std::string_view::npos) {
+    return {};
+  }
+  std::string_view value = stanza.substr(at + key.size());
+  return util::trim(value.substr(0, value.find('\n')));
+}
+
+} // namespace
+
+Status Staging::add_contents(const std::string& dist, const std::vector<std::string>& arches,
+                             const std::vector<Member>& members,
+                             const std::map<std::string, std::string>& stanzas,
+                             std::vector<IndexText>& indices)
+{
+  TRY_ASSIGN(auto listed, m_catalog.contents_of(dist));
+  // The .debs with no names kept yet are read on every core, and kept in
+  // one transaction.
+  std::vector<const Member*> unlisted;
+  for (const auto& member : members) {
+    if (member.kind == "binary" && !listed.count(member.path)) {
+      unlisted.push_back(&member);
+    }
+  }
+  if (!unlisted.empty()) {
+    std::vector<Result<DebFile>> read(unlisted.size(), Result<DebFile>(DebFile{}));
+    util::parallel_for(unlisted.size(), util::core_count(), [&](std::size_t i) {
+      read[i] = read_deb(m_pool.root() / unlisted[i]->path, util::DigestSet{}, {}, true);
+    });
+    TRY(m_catalog.begin());
+    for (std::size_t i = 0; i < unlisted.size(); ++i) {
+      if (!read[i]) {
+        // Still in Packages (its control data read well before): left out
+        // of Contents until it can be read, and said.
+        m_log.verdict("ERROR", util::Log::Tone::bad,
+                      fmt::format("cannot list the files of {} for Contents: {}", unlisted[i]->path,
+                                  read[i].message()));
+        continue;
+      }
+      if (auto put = m_catalog.put_contents(unlisted[i]->path, read[i]->files); !put) {
+        m_catalog.rollback();
+        return put;
+      }
+      listed.emplace(unlisted[i]->path, std::move(read[i]->files));
+    }
+    TRY(m_catalog.commit());
+    m_log.detail(
+      fmt::format("listed the files of {} .debs of {} for Contents", unlisted.size(), dist));
+  }
+  std::vector<std::string> contents_arches = arches;
+  if (std::find(arches.begin(), arches.end(), "all") == arches.end()) {
+    contents_arches.push_back("all");
+  }
+  for (const auto& component : m_repository.components) {
+    for (const auto& arch : contents_arches) {
+      std::vector<ContentsSource> sources;
+      for (const auto& member : members) {
+        if (member.kind != "binary" || member.component != component ||
+            (member.arch != arch && member.arch != "all")) {
+          continue;
+        }
+        const auto names = listed.find(member.path);
+        const auto stanza = stanzas.find(member.path);
+        if (names == listed.end() || stanza == stanzas.end()) {
+          continue;
+        }
+        const std::string_view section = stanza_section(stanza->second);
+        sources.push_back(
+          {section.empty() ? member.name : fmt::format("{}/{}", section, member.name),
+           names->second});
+      }
+      indices.push_back({component, "Contents-" + arch, contents_text(sources), true});
+    }
+  }
+  return {};
 }
 
 Result<PackageCount> Staging::promote(const std::string& source, const std::string& version,

@@ -31,6 +31,7 @@
 
 #include "config/config.hpp"
 #include "repo/catalog.hpp"
+#include "repo/distribution.hpp"
 #include "repo/pool.hpp"
 #include "repo/retention.hpp"
 #include "repo/summary.hpp"
@@ -121,6 +122,13 @@ private:
   bool is_pending(const std::string& dist) const;
   void clear_pending(const std::string& dist);
   Status regenerate(const std::string& dist);
+  // The Contents indices of `dist` (Contents-ARCH of each component, with
+  // Contents-all), from the file names the catalog keeps; a .deb it has none
+  // for yet (a catalog from before Contents) is listed now, once.
+  Status add_contents(const std::string& dist, const std::vector<std::string>& arches,
+                      const std::vector<Member>& members,
+                      const std::map<std::string, std::string>& stanzas,
+                      std::vector<IndexText>& indices);
   // Writes the signing key's public part to staging_dir/archive-key.asc
   // (once a run, when it differs), for clients and for clean builds that
   // install from the repository to verify its signatures with.

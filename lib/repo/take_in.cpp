@@ -106,6 +106,7 @@ struct QueueTaker::PreparedDeb
   bool folder_ready = false;
   CachedFile file;
   Member member;
+  std::string contents; // data.tar's names, when the repository has Contents
 };
 
 void QueueTaker::take_debs(const fs::path& queue, const std::vector<std::string>& names,
@@ -124,11 +125,12 @@ void QueueTaker::take_debs(const fs::path& queue, const std::vector<std::string>
     PreparedDeb deb;
     deb.name = name;
     const fs::path from = queue / name;
-    auto binary = read_binary(from);
+    auto binary = read_binary(from, m_repository.contents);
     if (!binary) {
       deb.error = fmt::format("cannot read {}: {}", name, binary.message());
       return deb;
     }
+    deb.contents = std::move(binary->files);
     const util::Digests& digests = binary->digests;
     const std::string component = component_for(binary->section);
     const std::string rel = pool_dir(component, binary->source) + "/" + name;
@@ -205,6 +207,9 @@ bool QueueTaker::take_batch(const fs::path& queue, std::vector<PreparedDeb>& bat
     }
     deb.member.added_at = now();
     auto put = m_catalog.put_file(deb.file);
+    if (put && m_repository.contents) {
+      put = m_catalog.put_contents(deb.file.path, deb.contents);
+    }
     auto added = put ? m_catalog.add_member(deb.member) : Status(put.error());
     if (!added) {
       m_catalog.rollback();

@@ -200,6 +200,39 @@ test_a_clean_build_on_a_builder_without_sbuild_or_with_a_closed_cache_makes_it_u
   assert_absent "$W/build/sbuild.log"
 }
 
+test_a_schroot_build_whose_chroot_is_missing_wrong_or_not_roots_makes_the_builder_unfit_51()
+{
+  require_tools schroot
+  work_with "$(source_upload 1.0-1 --dsc-only)"
+  : >"$T/base.tar"
+  # No chroot of that name: refused before sbuild runs, with what root runs.
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm \
+    --schroot "bmt-${T##*/}-missing"
+  assert_result 51 builder-unfit "schroot has no chroot bmt-${T##*/}-missing for $(id -un)"
+  assert_output "as root on this builder, run 'buildme env schroot --install'"
+  assert_absent "$W/build/sbuild.log"
+  # Names that are no chroot name never reach schroot.
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm --schroot '-c;id'
+  assert_result 51 builder-unfit "usage: '-c;id' is not a schroot chroot name"
+  [ "$(id -u)" = 0 ] || {
+    fail "the rest of this test writes /etc/schroot: run it as root"
+    return
+  }
+  # A chroot of another file, then of this base owned by someone else.
+  local name="bmt-${T##*/}-wrong"
+  printf '[%s]\ntype=file\nfile=%s\nusers=root\nroot-users=root\n' "$name" "$T/other.tar" \
+    >"/etc/schroot/chroot.d/$name"
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm --schroot "$name"
+  assert_result 51 builder-unfit "the schroot chroot $name is $T/other.tar, not the base $T/base.tar"
+  printf '[%s]\ntype=file\nfile=%s\nusers=root\nroot-users=root\n' "$name" "$T/base.tar" \
+    >"/etc/schroot/chroot.d/$name"
+  chown nobody "$T/base.tar"
+  build --dsc "$DSC" --arch "$NATIVE" --base "$T/base.tar" --suite bookworm --schroot "$name"
+  rm -f "/etc/schroot/chroot.d/$name"
+  assert_result 51 builder-unfit "schroot takes only a base owned by root, and $T/base.tar is not"
+  assert_absent "$W/build/sbuild.log"
+}
+
 test_a_clean_build_removes_the_buildroot_a_killed_build_left_and_its_own()
 {
   work_with "$(source_upload 1.0-1 --dsc-only)"

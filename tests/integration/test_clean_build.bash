@@ -2,7 +2,11 @@
 # Builds in a clean environment (build_in = chroot) with the real sbuild and
 # mmdebstrap: each build in a fresh copy of the base environment that
 # tests/integration/make-test-base made once for the run ($BUILDME_TEST_BASE),
-# its Build-Depends installed from the Debian mirror.
+# its Build-Depends installed from the Debian mirror. The tests marked
+# "(schroot)" run with a builder's engine = schroot (sbuild's schroot backend,
+# chroots set up by 'buildme env schroot --install' under names of the
+# test's own), the others with the default unshare engine; what a build
+# leaves behind is checked with both.
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/sshd.bash"
@@ -14,6 +18,7 @@ HTTP_PID=
 teardown()
 {
   [ -z "${GNUPGHOME_DIR:-}" ] || drop_key
+  remove_schroot
   stop_all_sshd
   [ -z "$HTTP_PID" ] || kill "$HTTP_PID" 2>/dev/null
   HTTP_PID=
@@ -101,9 +106,10 @@ test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment(
   true
 }
 
-test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it()
+test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it_schroot()
 {
-  configure
+  configure here schroot
+  install_schroot || return
   variant hello-buildme missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
   age_all
   buildme --foreground
@@ -127,9 +133,10 @@ test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
   build_field 1 "$ARCH" Reason | grep -qF "not valid syntax: Build-Depends: debhelper-compat (= 13), foo (>>" || fail "reason: $(build_field 1 "$ARCH" Reason)"
 }
 
-test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build()
+test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build_schroot()
 {
-  configure
+  configure here schroot
+  install_schroot || return
   sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck/' "$T/buildme.conf"
   # Installable only with the nocheck profile on.
   variant hello-buildme profile "debhelper-compat (= 13), buildme-no-such-package <!nocheck>" "#!/usr/bin/make -f
@@ -217,9 +224,10 @@ CONF
   [ "$mails" = 1 ] || fail "$mails mails to the list about the base, not 1"
 }
 
-test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
+# leaves_behind_check: two builds; the first writes outside its tree,
+# leaves a process running; the second fails if it sees any of that.
+leaves_behind_check()
 {
-  configure
   # Unique to this test, so that its processes are found by name safely.
   local marker
   marker="buildme-leak-$(basename "$T")"
@@ -259,12 +267,32 @@ override_dh_auto_build:
   true
 }
 
-test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_command_by_hand()
+test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
+{
+  configure
+  leaves_behind_check
+}
+
+test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host_schroot()
+{
+  configure here schroot
+  install_schroot || return
+  leaves_behind_check
+  # schroot's session and its tmpfs are gone with the build.
+  local left
+  left=$(grep -c " /var/lib/schroot/unpack/$(schroot_prefix)" /proc/mounts || true)
+  [ "$left" = 0 ] || fail "$left mounts of the test's sessions are left: $(grep "$(schroot_prefix)" /proc/mounts)"
+}
+
+test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_command_by_hand_schroot()
 {
   new_key
-  configure
+  configure here schroot
   sed -i 's/^host = local$/host = local\nslots = 2/' "$T/buildme.conf"
   repository_section extras-devel >>"$T/buildme.conf"
+  # As the set-up's error asks: the repository folder the chroot binds.
+  mkdir -p "$T/staging/extras-devel"
+  install_schroot || return
   variant buildme-chain-a "" "debhelper-compat (= 13)"
   variant buildme-chain-b "" "debhelper-compat (= 13), buildme-chain-a"
   age_all
@@ -296,17 +324,18 @@ test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_comm
   [ "$(build_field "$b" "$ARCH" Uncounted)" = 1 ] || fail "the waiting attempt counted"
 }
 
-test_a_builder_over_ssh_builds_against_the_archive_through_its_url_verified_with_its_key()
+test_a_builder_over_ssh_builds_against_the_archive_through_its_url_verified_with_its_key_schroot()
 {
   new_key
   # This machine as an SSH builder: its own sshd, the base in its env_dir,
   # the archive reached through the repository's url (a real web server)
   # instead of the staging folder.
   start_sshd b1 || return
-  configure b1
+  configure b1 schroot
   mkdir -p "$T/staging/extras-devel"
   serve_http "$T/staging/extras-devel" || return
   repository_section extras-devel "url = http://127.0.0.1:$HTTP_PORT" >>"$T/buildme.conf"
+  install_schroot || return
   # A first, on its own; then it reaches the repository.
   variant buildme-ssh-a "" "debhelper-compat (= 13)"
   age_all

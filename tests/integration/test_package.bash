@@ -2,7 +2,8 @@
 # buildme as a Debian tool, packaged the way an archive packages anything:
 # its own source (debian/) uploaded to buildme, built in a clean environment
 # (sbuild installs its Build-Depends from the mirror and runs
-# dpkg-buildpackage), signed and published by queue-manage; then a real apt
+# dpkg-buildpackage; with the schroot engine, the cheaper of buildme's two,
+# set up by 'buildme env schroot --install'), signed and published by queue-manage; then a real apt
 # client fetches it from that repository, and its programs, manual pages
 # and files are where a Debian tool's are.
 source "$(dirname "$0")/lib.bash"
@@ -10,7 +11,11 @@ source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/clean.bash"
 require_tools rsync dpkg-parsechangelog
 
-teardown() { [ -z "${GNUPGHOME_DIR:-}" ] || drop_key; }
+teardown()
+{
+  [ -z "${GNUPGHOME_DIR:-}" ] || drop_key
+  remove_schroot
+}
 
 # buildme's source package, as dpkg-source -b makes it from this tree
 # (without what a build left in it).
@@ -34,10 +39,12 @@ source_package()
 test_buildme_builds_signs_and_publishes_its_own_package_and_apt_installs_it()
 {
   new_key
-  configure
+  configure here schroot
   # One compile of the programs: both cores when the machine has them.
   printf 'jobs = %s\n' "$(nproc)" >>"$T/buildme.conf"
   repository_section extras-devel >>"$T/buildme.conf"
+  mkdir -p "$T/staging/extras-devel"
+  install_schroot || return
   local version
   version=$(source_package) || return
   age_all

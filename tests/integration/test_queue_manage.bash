@@ -106,6 +106,55 @@ test_indices_match_apt_ftparchive_on_the_same_files()
   done < <(awk '/^SHA256:/{on=1; next} /^[A-Z]/{on=0} on' "$release")
   xz -dc "$STAGING/dists/fremantle/main/binary-$ARCH/Packages.xz" | cmp -s - "$STAGING/dists/fremantle/main/binary-$ARCH/Packages" || fail "Packages.xz is not Packages"
   gzip -dc "$STAGING/dists/fremantle/main/binary-$ARCH/Packages.gz" | cmp -s - "$STAGING/dists/fremantle/main/binary-$ARCH/Packages" || fail "Packages.gz is not Packages"
+
+  # Contents: the same files and packages as apt-ftparchive lists from the
+  # same pool (its "contents" command names packages without their section,
+  # and lists a shared file's packages in the order it met them), and
+  # Contents-all holds the arch:all package only.
+  local contents=$STAGING/dists/fremantle/main/Contents-$ARCH.gz
+  assert_file "$contents"
+  grep -q " main/Contents-$ARCH.gz$" "$release" || fail "Release does not list Contents-$ARCH.gz"
+  normal_contents() { awk '{ n = split($NF, p, ","); s = ""; for (i = 1; i <= n; i++) { sub(/.*\//, "", p[i]); s = s (i > 1 ? "," : "") p[i] } $NF = s; print }' | sort; }
+  (cd "$STAGING" && apt-ftparchive contents pool >"$T/ftp-contents" 2>/dev/null) || fail "apt-ftparchive contents failed"
+  [ "$(normal_contents <"$T/ftp-contents")" = "$(gzip -dc "$contents" | normal_contents)" ] || {
+    fail "Contents-$ARCH differs from apt-ftparchive's"
+    diff <(normal_contents <"$T/ftp-contents") <(gzip -dc "$contents" | normal_contents) | head -20 >&2
+  }
+  grep -q "^usr/bin/hello-buildme[[:space:]]*[a-z]*/hello-buildme$" <(gzip -dc "$contents") ||
+    fail "Contents-$ARCH does not name usr/bin/hello-buildme with its section: $(gzip -dc "$contents" | head -3)"
+  [ "$(gzip -dc "$STAGING/dists/fremantle/main/Contents-all.gz" | awk '{print $NF}' | sort -u)" = "misc/libbeta2" ] ||
+    fail "Contents-all: $(gzip -dc "$STAGING/dists/fremantle/main/Contents-all.gz" | head -3)"
+}
+
+test_apt_file_finds_a_file_of_a_package_through_the_published_contents()
+{
+  require_tools apt-file
+  setup_repos
+  upload 1.0-1
+  buildme --foreground
+  queue_manage --repository extras-devel
+  assert_status 0
+  # A client with apt-file's own index targets (its apt.conf.d file), against
+  # the signed repository: apt fetches Contents-ARCH.gz as Release lists it.
+  apt_root "$STAGING" libc6
+  cp /etc/apt/apt.conf.d/50apt-file.conf "$APT_ROOT/etc/apt/apt.conf.d/"
+  apt_get update
+  assert_status 0
+  assert_output "Contents-$ARCH"
+  grep -E "^(W|E):" <<<"$OUT" && fail "apt-get update warned"
+  local found
+  found=$(apt-file -o Dir="$APT_ROOT" -o Dir::Etc::Parts="$APT_ROOT/etc/apt/apt.conf.d" \
+    -o Dir::Etc::SourceParts="$APT_ROOT/etc/apt/sources.list.d" search /usr/bin/hello-buildme 2>&1)
+  [ "$found" = "hello-buildme: /usr/bin/hello-buildme" ] || fail "apt-file search said: $found"
+  # With contents = no, none is written and Release lists none.
+  sed -i 's/^\[repository extras-devel\]$/&\ncontents = no/' "$T/buildme.conf"
+  upload 1.0-2
+  buildme --foreground
+  queue_manage --repository extras-devel
+  assert_status 0
+  assert_absent "$STAGING/dists/fremantle/main/Contents-$ARCH.gz"
+  grep -q "Contents-" "$STAGING/dists/fremantle/Release" && fail "Release still lists Contents"
+  true
 }
 
 test_keep_versions_orders_epochs_and_tildes_as_dpkg_does()

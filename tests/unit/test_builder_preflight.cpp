@@ -79,6 +79,24 @@ TEST_SUITE("builder preflight")
     CHECK(has(faults, "build1 has no subordinate ids"));
   }
 
+  TEST_CASE("a schroot builder is asked for schroot too, and told to install it")
+  {
+    ScratchDir scratch;
+    auto config = test::test_config(
+      scratch.path(), "base_mirror = http://deb.debian.org/debian\nbase_suite = bookworm\n"
+                      "[builder b1]\nhost = b1.example.org\nusers = root\narches = armel\n"
+                      "identity = /k\nknown_hosts = /kh\nengine = schroot\nenv_dir = /srv/envs\n");
+    FakeHost host;
+    auto faults =
+      builder::check_builders(config, answering(host, "missing schroot\nbuildme-check-done\n"));
+    CHECK(has(faults, "builder b1 (root@b1.example.org:22): missing schroot; install them there "
+                      "(apt-get install sbuild mmdebstrap uidmap schroot)"));
+    const auto asked = std::find_if(host.commands.begin(), host.commands.end(),
+                                    [](const auto& argv) { return argv.front() == "sh"; });
+    REQUIRE(asked != host.commands.end());
+    CHECK(std::find(asked->begin(), asked->end(), "schroot") != asked->end());
+  }
+
   TEST_CASE("a connection that fails, a work folder that cannot be made and a shell that runs "
             "nothing are faults")
   {

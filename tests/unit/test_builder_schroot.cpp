@@ -35,14 +35,15 @@ TEST_SUITE("builder: the schroot engine's set-up")
     ScratchDir scratch;
     scratch.write("staging/.keep", "");
     auto config = buildme::test::test_config(
-      scratch.path(), clean + "[product fremantle]\narches = amd64 arm64\n"
-                              "[builder here]\nhost = local\narches = amd64 arm64\n"
-                              "env_dir = /srv/envs\nengine = schroot\n"
-                              "[builder other]\nhost = local\narches = amd64\n" +
+      scratch.path(), clean +
+                        "[product fremantle]\narches = amd64 arm64\n"
+                        "[builder here]\nhost = local\narches = amd64 arm64\n"
+                        "env_dir = /srv/envs\nengine = schroot\n"
+                        "[builder other]\nhost = local\narches = amd64\n" +
                         fmt::format("[repository extras]\nproducts = fremantle\n"
                                     "staging_dir = {}/staging\n",
                                     scratch.path().string()));
-    auto files = builder::schroot_files(config, "", "buildme");
+    auto files = builder::schroot_files(config, "", "root");
     REQUIRE_MESSAGE(files, files.message());
     // Two chroots (the unshare builder has none), two fstabs, the script twice.
     CHECK(files->size() == 6);
@@ -51,7 +52,7 @@ TEST_SUITE("builder: the schroot engine's set-up")
     CHECK(has(chroot->text, "\n[buildme-fremantle-arm64]\n"));
     CHECK(has(chroot->text, "\ntype=file\nfile=/srv/envs/fremantle_arm64.tar\n"));
     CHECK(has(chroot->text, "\nsetup.fstab=buildme/buildme-fremantle-arm64.fstab\n"));
-    CHECK(has(chroot->text, "\nusers=buildme\nroot-users=buildme\n"));
+    CHECK(has(chroot->text, "\nusers=root\nroot-users=root\n"));
     CHECK(has(chroot->text, "\nbuildme.unpack=tmpfs\n"));
     CHECK_FALSE(chroot->executable);
     const auto* fstab = find(*files, "/etc/schroot/buildme/buildme-fremantle-arm64.fstab");
@@ -67,7 +68,7 @@ TEST_SUITE("builder: the schroot engine's set-up")
       CHECK(script->text.starts_with("#!/bin/sh\n"));
       CHECK(has(script->text, "\"${BUILDME_UNPACK:-}\" = tmpfs ] || exit 0"));
     }
-    auto only = builder::schroot_files(config, "other", "buildme");
+    auto only = builder::schroot_files(config, "other", "root");
     REQUIRE(only);
     CHECK(only->empty()); // other builds with unshare
   }
@@ -78,7 +79,7 @@ TEST_SUITE("builder: the schroot engine's set-up")
     ScratchDir scratch;
     auto config = buildme::test::test_config(
       scratch.path(), clean + "[product fremantle]\narches = amd64\n"
-                              "[builder far]\nhost = b.example.org\nusers = b1 b2\n"
+                              "[builder far]\nhost = b.example.org\nusers = root b2\n"
                               "identity = /k/id\nknown_hosts = /k/hosts\n"
                               "arches = amd64\nenv_dir = /srv/envs\nengine = schroot\n"
                               "schroot_name = x-{builder}-{product}-{arch}\n"
@@ -87,7 +88,7 @@ TEST_SUITE("builder: the schroot engine's set-up")
     REQUIRE_MESSAGE(files, files.message());
     const auto* chroot = find(*files, "/etc/schroot/chroot.d/x-far-fremantle-amd64");
     REQUIRE(chroot);
-    CHECK(has(chroot->text, "\nusers=b1,b2\nroot-users=b1,b2\n"));
+    CHECK(has(chroot->text, "\nusers=root,b2\nroot-users=root,b2\n"));
     CHECK(has(chroot->text, "\nbuildme.unpack=disk\n"));
     const auto* fstab = find(*files, "/etc/schroot/buildme/x-far-fremantle-amd64.fstab");
     REQUIRE(fstab);
@@ -98,13 +99,14 @@ TEST_SUITE("builder: the schroot engine's set-up")
   {
     ScratchDir scratch;
     auto config = buildme::test::test_config(
-      scratch.path(), clean + "[product fremantle]\narches = amd64\n"
-                              "[builder here]\nhost = local\narches = amd64\n"
-                              "env_dir = /srv/envs\nengine = schroot\n" +
+      scratch.path(), clean +
+                        "[product fremantle]\narches = amd64\n"
+                        "[builder here]\nhost = local\narches = amd64\n"
+                        "env_dir = /srv/envs\nengine = schroot\n" +
                         fmt::format("[repository extras]\nproducts = fremantle\n"
                                     "staging_dir = {}/no-staging\n",
                                     scratch.path().string()));
-    auto files = builder::schroot_files(config, "", "buildme");
+    auto files = builder::schroot_files(config, "", "root");
     REQUIRE_FALSE(files);
     CHECK(has(files.message(), "builder here: the repository folder " +
                                  (scratch / "no-staging").string() +
@@ -112,17 +114,30 @@ TEST_SUITE("builder: the schroot engine's set-up")
     CHECK(has(files.message(), "run 'queue-manage' once"));
   }
 
+  TEST_CASE("a local schroot builder whose buildme does not run as root is refused, with why")
+  {
+    ScratchDir scratch;
+    auto config = buildme::test::test_config(
+      scratch.path(), clean + "[product fremantle]\narches = amd64\n"
+                              "[builder here]\nhost = local\narches = amd64\n"
+                              "env_dir = /srv/envs\nengine = schroot\n");
+    auto files = builder::schroot_files(config, "", "builder");
+    REQUIRE_FALSE(files);
+    CHECK(has(files.message(), "builder here: schroot takes only bases owned by root, and buildme "
+                               "runs as builder here"));
+  }
+
   TEST_CASE("no schroot builder, or no clean builds: nothing to write")
   {
     ScratchDir scratch;
     auto unshare = buildme::test::test_config(
       scratch.path(), clean + "[builder here]\nhost = local\narches = amd64\n");
-    auto none = builder::schroot_files(unshare, "", "buildme");
+    auto none = builder::schroot_files(unshare, "", "root");
     REQUIRE(none);
     CHECK(none->empty());
     auto host_builds = buildme::test::test_config(
       scratch.path(), "[builder here]\nhost = local\narches = amd64\nengine = schroot\n");
-    auto also_none = builder::schroot_files(host_builds, "", "buildme");
+    auto also_none = builder::schroot_files(host_builds, "", "root");
     REQUIRE(also_none);
     CHECK(also_none->empty());
   }

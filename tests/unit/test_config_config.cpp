@@ -554,10 +554,9 @@ TEST_SUITE("config: builders")
     const auto unshare = parse_ok(minimal + "[builder x]\nhost = local\n").builders[0];
     CHECK(unshare.engine == buildme::config::Builder::Engine::unshare);
     CHECK(unshare.schroot_name == "buildme-{product}-{arch}");
-    const auto schroot =
-      parse_ok(minimal + "[builder x]\nhost = local\nengine = schroot\n"
-                         "schroot_name = site-{builder}-{product}-{arch}\n")
-        .builders[0];
+    const auto schroot = parse_ok(minimal + "[builder x]\nhost = local\nengine = schroot\n"
+                                            "schroot_name = site-{builder}-{product}-{arch}\n")
+                           .builders[0];
     CHECK(schroot.engine == buildme::config::Builder::Engine::schroot);
     CHECK(schroot.schroot_name == "site-{builder}-{product}-{arch}");
     CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nengine = docker\n"),
@@ -568,12 +567,17 @@ TEST_SUITE("config: builders")
       CHECK(has(parse_error(minimal + "[builder x]\nhost = local\nschroot_name = " + bad + "\n"),
                 "[builder x] schroot_name: '"));
     }
-    CHECK(has(parse_error(minimal + "[builder x]\nhost = b.example.org\nusers = u\n"
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = b.example.org\nusers = root\n"
                                     "engine = schroot\n"),
               "[builder x] engine: schroot names each base by its absolute path, and env_dir "
               "'buildme-envs' is relative"));
-    CHECK(parse_ok(minimal + "[builder x]\nhost = b.example.org\nusers = u\narches = armel\n"
-                             "identity = /k/id\nknown_hosts = /k/hosts\n"
+    CHECK(has(parse_error(minimal + "[builder x]\nhost = b.example.org\nusers = b1 root\n"
+                                    "arches = armel\nidentity = /k/id\nknown_hosts = /k/hosts\n"
+                                    "engine = schroot\nenv_dir = /srv/envs\n"),
+              "[builder x] engine: schroot takes only bases owned by root, and buildme makes "
+              "them as the first of users (b1): list root first"));
+    CHECK(parse_ok(minimal + "[builder x]\nhost = b.example.org\nusers = root b1\n"
+                             "arches = armel\nidentity = /k/id\nknown_hosts = /k/hosts\n"
                              "engine = schroot\nenv_dir = /srv/envs\n")
             .builders[0]
             .engine == buildme::config::Builder::Engine::schroot);

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <string>
+
 namespace unit_test_repo_catalog {
 
 using buildme::repo::CachedFile;
@@ -45,6 +48,29 @@ TEST_SUITE("repo: catalog")
     auto none = catalog.file("pool/main/b/b/b.deb");
     REQUIRE(none);
     CHECK_FALSE(*none);
+  }
+
+  TEST_CASE("a .deb's file names are kept for its distribution's current members and forgotten "
+            "with the file")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "2.0", "pool/a_2.0.deb")));
+    REQUIRE(catalog.add_member(binary("diablo", "b", "1.0", "pool/b_1.0.deb")));
+    REQUIRE(catalog.put_contents("pool/a_1.0.deb", "usr/bin/a\n"));
+    REQUIRE(catalog.put_contents("pool/a_2.0.deb", "usr/bin/a\nusr/share/a'; DROP\n"));
+    REQUIRE(catalog.put_contents("pool/b_1.0.deb", "usr/bin/b\n"));
+    // Only the distribution's current members: a 1.0 once it is removed is not.
+    REQUIRE(catalog.remove_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb"), 200));
+    auto listed = catalog.contents_of("fremantle");
+    REQUIRE(listed);
+    CHECK(*listed == std::map<std::string, std::string>{
+                       {"pool/a_2.0.deb", "usr/bin/a\nusr/share/a'; DROP\n"}});
+    REQUIRE(catalog.forget_file("pool/b_1.0.deb"));
+    auto gone = catalog.contents_of("diablo");
+    REQUIRE(gone);
+    CHECK(gone->empty());
   }
 
   TEST_CASE("the same version at another path replaces the current member")

@@ -1,5 +1,6 @@
 #include "repo/deb.hpp"
 #include "util/digest.hpp"
+#include "util/text.hpp"
 
 #include "deb_fixture.hpp"
 #include "scratch.hpp"
@@ -10,6 +11,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <algorithm>
+#include <vector>
 #include <string>
 
 namespace unit_test_repo_deb {
@@ -493,6 +497,124 @@ TEST_CASE("a .deb never makes the reader run a decompressor found on PATH")
     }
   }
   setenv("PATH", old_path.c_str(), 1);
+}
+
+// A hand-made .deb whose data.tar.gz holds what `fill_data` put in its folder.
+fs::path deb_with_data(const fs::path& dir, const std::string& name,
+                       const std::function<void(const fs::path&)>& fill_data)
+{
+  auto work = dir / ("data-" + name);
+  fs::create_directories(work / "control");
+  fs::create_directories(work / "data");
+  write_bytes(work / "control/control", hello_control);
+  fill_data(work / "data");
+  write_bytes(work / "debian-binary", "2.0\n");
+  run_tool(tar_tool, {"-C", "control", "-czf", "control.tar.gz", "."}, work);
+  run_tool(tar_tool, {"-C", "data", "-czf", "data.tar.gz", "."}, work);
+  ar_archive(work, "out.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
+  fs::rename(work / "out.deb", dir / (name + ".deb"));
+  fs::remove_all(work);
+  return dir / (name + ".deb");
+}
+
+TEST_CASE("list_files lists data.tar's files and links, not its folders, as apt-ftparchive does")
+{
+  ScratchDir scratch;
+  for (const char* compression : compressions) {
+    CAPTURE(compression);
+    auto deb =
+      build_deb(scratch.path(), std::string("hello-") + compression, hello_control, compression);
+    auto read = read_deb(deb, buildme::util::DigestSet{}, {}, true);
+    REQUIRE_MESSAGE(read, read.message());
+    CHECK(read->files == std::string("usr/share/doc/hello-") + compression + "/README\n");
+    CHECK(read->control == dpkg_deb_field(deb));
+    // Without list_files, nothing is listed.
+    auto plain = read_deb(deb, buildme::util::DigestSet{});
+    REQUIRE(plain);
+    CHECK(plain->files.empty());
+  }
+  auto linked = deb_with_data(scratch.path(), "linked", [](const fs::path& data) {
+    fs::create_directories(data / "usr/bin");
+    fs::create_directories(data / "usr/share/empty");
+    write_bytes(data / "usr/bin/hello", "#!/bin/sh\n");
+    fs::create_symlink("hello", data / "usr/bin/hi");
+    fs::create_hard_link(data / "usr/bin/hello", data / "usr/bin/hello2");
+    write_bytes(data / "usr/bin/with space", "x");
+  });
+  auto read = read_deb(linked, buildme::util::DigestSet{}, {}, true);
+  REQUIRE_MESSAGE(read, read.message());
+  std::vector<std::string> names;
+  for (auto name : buildme::util::split(read->files, "\n")) {
+    if (!name.empty()) {
+      names.emplace_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"usr/bin/hello", "usr/bin/hello2", "usr/bin/hi",
+                                          "usr/bin/with space"});
+  // Large files are read from disk, not memory: the same list.
+  DebLimits on_disk;
+  on_disk.max_in_memory = 0;
+  auto from_disk = read_deb(linked, buildme::util::DigestSet::all(), on_disk, true);
+  REQUIRE(from_disk);
+  CHECK(from_disk->files == read->files);
+}
+
+TEST_CASE("a data.tar name with a line break, or past the limits, is refused naming the .deb")
+{
+  ScratchDir scratch;
+  auto forged = deb_with_data(scratch.path(), "forged", [](const fs::path& data) {
+    write_bytes(data / "evil\nusr-bin-sudo    admin,root", "x");
+  });
+  auto read = read_deb(forged, buildme::util::DigestSet{}, {}, true);
+  REQUIRE_FALSE(read);
+  INFO(read.message());
+  CHECK(read.message().find("forged.deb: data.tar.gz holds a file name with a line break in "
+                            "it: 'evil\\x0ausr-bin-sudo    admin,root'") != std::string::npos);
+  // Its control data alone still reads (Packages does not list data.tar).
+  CHECK(read_deb(forged, buildme::util::DigestSet{}));
+
+  auto many = deb_with_data(scratch.path(), "many", [](const fs::path& data) {
+    for (int i = 0; i < 20; ++i) {
+      write_bytes(data / fmt::format("file-{:02}", i), "x");
+    }
+  });
+  DebLimits few;
+  few.max_data_entries = 10;
+  auto too_many = read_deb(many, buildme::util::DigestSet{}, few, true);
+  REQUIRE_FALSE(too_many);
+  CHECK(too_many.message().find("many.deb: data.tar.gz holds more than the 10 entries allowed") !=
+        std::string::npos);
+  DebLimits short_names;
+  short_names.max_data_names = 50;
+  auto too_long = read_deb(many, buildme::util::DigestSet{}, short_names, true);
+  REQUIRE_FALSE(too_long);
+  CHECK(too_long.message().find("more than the 50 bytes of file names allowed") !=
+        std::string::npos);
+}
+
+TEST_CASE("a data.tar whose stream ends early is refused when it is listed")
+{
+  // The ar member is whole; the gzip stream inside it is cut in half.
+  ScratchDir scratch;
+  auto work = scratch / "cut";
+  fs::create_directories(work / "control");
+  fs::create_directories(work / "data");
+  write_bytes(work / "control/control", hello_control);
+  for (int i = 0; i < 100; ++i) {
+    write_bytes(work / "data" / fmt::format("file-{:03}", i), fmt::format("content {}\n", i));
+  }
+  write_bytes(work / "debian-binary", "2.0\n");
+  run_tool(tar_tool, {"-C", "control", "-czf", "control.tar.gz", "."}, work);
+  run_tool(tar_tool, {"-C", "data", "-czf", "data.tar.gz", "."}, work);
+  const std::string whole = ScratchDir::read(work / "data.tar.gz");
+  write_bytes(work / "data.tar.gz", whole.substr(0, whole.size() / 2));
+  auto deb = ar_archive(work, "cut.deb", {"debian-binary", "control.tar.gz", "data.tar.gz"});
+  auto read = read_deb(deb, buildme::util::DigestSet{}, {}, true);
+  REQUIRE_FALSE(read);
+  CHECK(read.message().find("cut.deb: data.tar.gz is corrupt or truncated") != std::string::npos);
+  // The control data alone reads, as apt-ftparchive reads it without Contents.
+  CHECK(read_deb(deb, buildme::util::DigestSet{}));
 }
 
 } // namespace unit_test_repo_deb

@@ -323,6 +323,78 @@ TEST_CASE("Packages stanzas are byte for byte what apt-ftparchive writes for the
   }
 }
 
+TEST_CASE("Contents is what apt-ftparchive writes for the same .debs")
+{
+  ScratchDir scratch;
+  auto root = scratch / "repo";
+  auto work = scratch / "work";
+  fs::create_directories(work);
+  // Each builds usr/share/doc/NAME/README; two more hold a shared file, a
+  // name longer than the column and one sorted between folders.
+  std::vector<std::pair<fs::path, std::string>> debs = {
+    {place(build_deb(work, "foo-utils", foo_control, "xz"), root / "pool/main/f/foo"), "foo-utils"},
+    {place(build_deb(work, "bar", bar_control, "zstd"), root / "pool/main/b/bar"), "bar"}};
+  auto shared = [&](const std::string& name, const std::string& control) {
+    auto tree = work / ("tree-" + name);
+    fs::create_directories(tree / "DEBIAN");
+    fs::create_directories(tree / "usr/share/a-very-long-folder-name-that-passes-column-sixty");
+    fs::create_directories(tree / "etc");
+    std::ofstream(tree / "DEBIAN/control") << control;
+    std::ofstream(tree / "etc/shared.conf") << name;
+    std::ofstream(tree / "usr/share-x") << name;
+    std::ofstream(tree / "usr/share/a-very-long-folder-name-that-passes-column-sixty" /
+                  ("file-" + name))
+      << name;
+    fs::create_symlink("../../etc/shared.conf", tree / "usr/share/link");
+    auto deb = work / (name + ".deb");
+    run_tool(dpkg_deb, {"--root-owner-group", "--build", tree.string(), deb.string()}, work);
+    return place(deb, root / "pool/main/s/shared");
+  };
+  debs.push_back({shared("one", "Package: one\nVersion: 1\nArchitecture: all\n"
+                                "Maintainer: M <m@example.org>\nDescription: d\n"),
+                  "one"});
+  debs.push_back({shared("two", "Package: two\nVersion: 1\nArchitecture: all\n"
+                                "Maintainer: M <m@example.org>\nDescription: d\n"),
+                  "two"});
+
+  std::vector<std::string> names(debs.size());
+  std::vector<repo::ContentsSource> sources;
+  for (std::size_t i = 0; i < debs.size(); ++i) {
+    auto read = repo::read_deb(debs[i].first, util::DigestSet{}, {}, true);
+    REQUIRE_MESSAGE(read, read.message());
+    names[i] = read->files;
+  }
+  for (std::size_t i = 0; i < debs.size(); ++i) {
+    sources.push_back({debs[i].second, names[i]});
+  }
+  const std::string ours = repo::contents_text(sources);
+  // apt-ftparchive lists a shared file's packages in the order it met them:
+  // compared as sets, the rest byte for byte.
+  auto normal = [](const std::string& text) {
+    std::string out;
+    for (auto line : util::split(text, "\n")) {
+      if (line.empty()) {
+        continue;
+      }
+      const auto cut = line.find_last_of(" \t");
+      std::vector<std::string> packages;
+      for (auto package : util::split(line.substr(cut + 1), ",")) {
+        packages.emplace_back(package);
+      }
+      std::sort(packages.begin(), packages.end());
+      out += std::string(line.substr(0, cut + 1)) + util::join(packages, ",") + "\n";
+    }
+    return out;
+  };
+  const std::string theirs = run_tool(apt_ftparchive, {"contents", "pool"}, root);
+  CHECK(normal(ours) == normal(theirs));
+  CHECK(ours.find("etc/shared.conf\t\t\t\t\t\t    one,two\n") != std::string::npos);
+  CHECK(ours.find("usr/share/a-very-long-folder-name-that-passes-column-sixty/file-one one\n") !=
+        std::string::npos);
+  CHECK(ours.find("usr/share-x") < ours.find("usr/share/a-very-long"));
+  CHECK(repo::contents_text({}).empty());
+}
+
 TEST_CASE("Sources stanzas are byte for byte what apt-ftparchive writes for the same .dscs")
 {
   ScratchDir scratch;

@@ -185,8 +185,8 @@ Options parse_options(int argc, char** argv)
   options.builder = line->value("builder").value_or("");
   options.install = line->has("install");
   options.root = line->value("root").value_or(options.root);
-  const bool schroot = line->arguments.size() >= 2 && line->arguments[0] == "env" &&
-                       line->arguments[1] == "schroot";
+  const bool schroot =
+    line->arguments.size() >= 2 && line->arguments[0] == "env" && line->arguments[1] == "schroot";
   if ((options.install || line->has("root")) && !schroot) {
     throw UsageError{"--install and --root are for env schroot"};
   }
@@ -1084,8 +1084,9 @@ int run_env_schroot(const Options& options, Context& context)
     return exit_attention;
   }
   if (files->empty()) {
-    fmt::print(stderr, "buildme: no builder in {} has engine = schroot and a product that builds "
-                       "in a clean environment: nothing to set up\n",
+    fmt::print(stderr,
+               "buildme: no builder in {} has engine = schroot and a product that builds "
+               "in a clean environment: nothing to set up\n",
                context.config.path);
     return exit_attention;
   }
