@@ -129,6 +129,12 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     std::vector<IndexFile> files;
     if (!gzip_only) {
       files.push_back({name, text, digest_async(text)});
+    } else {
+      // Listed in Release uncompressed but not written, as Debian's
+      // archive lists Contents-ARCH: apt looks a target up by its
+      // uncompressed name, then fetches the compressed file.
+      release_files.push_back(
+        {rel_dir + "/" + name, util::digest_bytes(text, util::DigestSet::all())});
     }
     if (m_repository.gzip || gzip_only) {
       auto compressed = gzip_compress_chunked(text, m_chunks, threads);

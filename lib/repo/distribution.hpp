@@ -37,8 +37,10 @@ struct IndexText
   std::string rel_dir;
   std::string name;
   std::string text;
-  // Written as NAME.gz only, whatever the repository's compress says
-  // (Contents, as Debian publishes it).
+  // Written as NAME.gz only, whatever the repository's compress says, and
+  // NAME listed in Release with the digests of the text though not written
+  // (Contents, as Debian publishes it: apt finds a target by its
+  // uncompressed name).
   bool gzip_only = false;
 };
 

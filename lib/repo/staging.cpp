@@ -342,6 +342,20 @@ Status Staging::regenerate(const std::string& dist)
     return {};
   }));
 
+  if (!m_repository.contents) {
+    // Contents written while contents was on: the Release in place now
+    // lists none, so they go too (their by-hash copies expire as others do).
+    for (const auto& component : m_repository.components) {
+      std::error_code error;
+      fs::directory_iterator entry(m_pool.root() / "dists" / dist / component, error);
+      for (; !error && entry != fs::directory_iterator(); entry.increment(error)) {
+        if (entry->path().filename().string().starts_with("Contents-")) {
+          std::error_code ignored;
+          fs::remove(entry->path(), ignored);
+        }
+      }
+    }
+  }
   m_log.detail(fmt::format("signed and put {} in place in {:.2f} s", dist, watch.seconds()));
   const fs::path flag = m_pool.root() / ("." + dist + ".changed");
   if (auto flagged = util::write_file_atomic(flag, util::format_local_time(m_clock.now()) + "\n");

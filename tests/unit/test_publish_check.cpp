@@ -427,6 +427,31 @@ TEST_SUITE("publish: checking a repository tree before and after a push")
               "Packages beside it"));
   }
 
+  TEST_CASE("Contents as queue-manage writes it: listed plain and .gz, published .gz only")
+  {
+    TreeFixture f;
+    repo::DistributionWriter writer(*f.config.repository("extras-devel"), &f.signer, f.chunks,
+                                    f.clock, f.log.log());
+    REQUIRE(writer.write(f.dists, "fremantle", {"amd64"},
+                         {{"main/binary-amd64", "Packages", f.packages_stanza("hello", deb_path)},
+                          {"main/source", "Sources", f.sources_stanza()},
+                          {"main", "Contents-amd64", "usr/bin/hello\t\t\t\t\t\t\t    hello\n",
+                           true}},
+                         [] { return Status(); }));
+    CHECK_FALSE(fs::exists(f.dists / "main/Contents-amd64"));
+    CHECK(fs::exists(f.dists / "main/Contents-amd64.gz"));
+    CHECK_FALSE(fs::exists(f.dists / "main/Contents-amd64.xz"));
+    const std::string release = f.read("dists/fremantle/Release");
+    CHECK(has(release, " main/Contents-amd64\n"));
+    CHECK(has(release, " main/Contents-amd64.gz\n"));
+    auto check = f.check();
+    CHECK_MESSAGE(check.ok(), TreeFixture::problems(check));
+    // The .gz itself missing is still a problem.
+    fs::remove(f.dists / "main/Contents-amd64.gz");
+    CHECK(has(TreeFixture::problems(f.check()),
+              "dists/fremantle/main/Contents-amd64.gz: missing (the Release lists it)"));
+  }
+
   TEST_CASE("with a record, a pool file is read again only once its stat changed")
   {
     TreeFixture f;
