@@ -248,8 +248,7 @@ void TreeChecker::check_dist(const std::string& dist)
     const auto& [path, wanted] = *files[i];
     const std::string shown = printable(rel + "/" + path);
     Found& got = found[i];
-    if (got.problem == "missing" &&
-        (listed.count(path + ".gz") || listed.count(path + ".xz"))) {
+    if (got.problem == "missing" && (listed.count(path + ".gz") || listed.count(path + ".xz"))) {
       continue; // listed uncompressed, published compressed (Contents, as Debian does)
     }
     if (!got.problem.empty()) {

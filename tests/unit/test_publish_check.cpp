@@ -432,12 +432,12 @@ TEST_SUITE("publish: checking a repository tree before and after a push")
     TreeFixture f;
     repo::DistributionWriter writer(*f.config.repository("extras-devel"), &f.signer, f.chunks,
                                     f.clock, f.log.log());
-    REQUIRE(writer.write(f.dists, "fremantle", {"amd64"},
-                         {{"main/binary-amd64", "Packages", f.packages_stanza("hello", deb_path)},
-                          {"main/source", "Sources", f.sources_stanza()},
-                          {"main", "Contents-amd64", "usr/bin/hello\t\t\t\t\t\t\t    hello\n",
-                           true}},
-                         [] { return Status(); }));
+    REQUIRE(
+      writer.write(f.dists, "fremantle", {"amd64"},
+                   {{"main/binary-amd64", "Packages", f.packages_stanza("hello", deb_path)},
+                    {"main/source", "Sources", f.sources_stanza()},
+                    {"main", "Contents-amd64", "usr/bin/hello\t\t\t\t\t\t\t    hello\n", true}},
+                   [] { return Status(); }));
     CHECK_FALSE(fs::exists(f.dists / "main/Contents-amd64"));
     CHECK(fs::exists(f.dists / "main/Contents-amd64.gz"));
     CHECK_FALSE(fs::exists(f.dists / "main/Contents-amd64.xz"));
