@@ -224,16 +224,19 @@ CONF
   [ "$mails" = 1 ] || fail "$mails mails to the list about the base, not 1"
 }
 
-# leaves_behind_check: two builds; the first writes outside its tree,
-# leaves a process running; the second fails if it sees any of that.
+# leaves_behind_check TAG: two builds; the first writes outside its tree,
+# leaves a process running; the second fails if it sees any of that. TAG
+# keeps each caller's sources apart (the variants are cached for the run,
+# and each holds the marker of the test that made it).
 leaves_behind_check()
 {
+  local tag=$1
   # Unique to this test, so that its processes are found by name safely.
   local marker
   marker="buildme-leak-$(basename "$T")"
   # The first build writes outside its tree, installs a package by hand and
   # leaves a process running; the second fails if it sees any of that.
-  variant hello-buildme leak "debhelper-compat (= 13)" "#!/usr/bin/make -f
+  variant hello-buildme "leak$tag" "debhelper-compat (= 13)" "#!/usr/bin/make -f
 %:
 	dh \$@
 override_dh_auto_build:
@@ -245,7 +248,7 @@ override_dh_auto_build:
   buildme --foreground
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "leaking build: $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   assert_contains "$T/results/fremantle/1/$ARCH/build.log" "echo leaked >/etc/$marker"
-  variant hello-buildme check "debhelper-compat (= 13)" "#!/usr/bin/make -f
+  variant hello-buildme "check$tag" "debhelper-compat (= 13)" "#!/usr/bin/make -f
 %:
 	dh \$@
 override_dh_auto_build:
@@ -270,14 +273,14 @@ override_dh_auto_build:
 test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host()
 {
   configure
-  leaves_behind_check
+  leaves_behind_check unshare
 }
 
 test_what_a_build_leaves_behind_is_not_seen_by_the_next_build_nor_the_host_schroot()
 {
   configure here schroot
   install_schroot || return
-  leaves_behind_check
+  leaves_behind_check schroot
   # schroot's session and its tmpfs are gone with the build.
   local left
   left=$(grep -c " /var/lib/schroot/unpack/$(schroot_prefix)" /proc/mounts || true)
