@@ -153,6 +153,25 @@ Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
   }
 }
 
+Result<std::map<std::string, FileStamp>> Catalog::stamps_of(const std::string& dist)
+{
+  TRY_ASSIGN(auto query, m_db.prepare("SELECT files.path, size, mtime_ns, ctime_ns, inode "
+                                      "FROM files JOIN members ON members.path = files.path WHERE "
+                                      "members.dist = ? AND members.removed_at = 0",
+                                      "read files"));
+  TRY(query.bind(dist));
+  std::map<std::string, FileStamp> stamps;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return stamps;
+    }
+    stamps.emplace(query.text(0),
+                   FileStamp{static_cast<std::uint64_t>(query.integer(1)), query.integer(2),
+                             query.integer(3), static_cast<std::uint64_t>(query.integer(4))});
+  }
+}
+
 // The chunk cache only saves work: a piece not read or not kept is
 // compressed again next time, so its errors are not the run's errors.
 std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)

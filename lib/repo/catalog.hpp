@@ -74,6 +74,9 @@ public:
   Status put_file(const CachedFile& file);
   // The cached files of every current member of `dist`, in one query.
   Result<std::vector<CachedFile>> files_of(const std::string& dist);
+  // Only their stamps, by path: what a run that may find nothing changed
+  // needs (no stanza is read).
+  Result<std::map<std::string, FileStamp>> stamps_of(const std::string& dist);
   // Forgets a file's stanza and its contents.
   Status forget_file(const std::string& path);
   // The file names of a .deb (read_deb's list_files).

@@ -100,14 +100,11 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     ++summary.errors;
     return;
   }
+  // Only the stamps: a run that finds nothing changed never needs the
+  // stanzas (regenerate reads them from the catalog when it runs).
   std::map<std::string, FileStamp> stamps;
-  auto& stanzas = m_stanzas[dist];
-  stanzas.clear();
-  if (auto files = m_catalog.files_of(dist)) {
-    for (auto& file : *files) {
-      stamps.emplace(file.path, file.stamp);
-      stanzas.emplace(std::move(file.path), std::move(file.stanza));
-    }
+  if (auto listed = m_catalog.stamps_of(dist)) {
+    stamps = std::move(*listed);
   }
   // Every pool file's stamp, taken on every core: with a large pool these
   // stats are most of a run that adds one package. Files placed and stamped
@@ -158,7 +155,6 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
         member.path, *stamp,
         packages_stanza(binary->control_text, binary->control, member.path, binary->digests),
         *binary->digests.sha256};
-      stanzas[member.path] = reread.stanza;
       note_catalog(m_log, m_catalog.put_file(reread), reread.path, summary);
       if (m_repository.contents) {
         note_catalog(m_log, m_catalog.put_contents(member.path, binary->files), member.path,
@@ -200,7 +196,6 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       CachedFile reread{member.path, *stamp,
                         sources_stanza(*text, dsc->control.paragraphs.front(), dir, files),
                         *files.front().digests.sha256};
-      stanzas[member.path] = reread.stanza;
       note_catalog(m_log, m_catalog.put_file(reread), reread.path, summary);
     }
     m_log.info(fmt::format("{} changed in the pool: its index entry was read again", member.path));
@@ -291,10 +286,7 @@ Status Staging::regenerate(const std::string& dist)
   // Stanzas come from the cache, keyed by path; one query per member would
   // cost more than reading them as needed here.
   std::map<std::string, std::string> stanzas;
-  if (auto loaded = m_stanzas.find(dist); loaded != m_stanzas.end()) {
-    stanzas = std::move(loaded->second);
-    m_stanzas.erase(loaded);
-  } else {
+  {
     TRY_ASSIGN(std::vector<CachedFile> files, m_catalog.files_of(dist));
     for (auto& file : files) {
       stanzas[file.path] = std::move(file.stanza);

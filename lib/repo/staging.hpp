@@ -149,9 +149,6 @@ private:
   std::set<std::string> m_marked; // distributions whose pending marker this run wrote
   std::future<Status> m_syncing;
   Status m_synced;
-  // Each distribution's cached stanzas as refresh_cache read (and updated)
-  // them, for regenerate to use instead of reading them all again.
-  std::map<std::string, std::map<std::string, std::string>> m_stanzas;
 };
 
 } // namespace buildme::repo
