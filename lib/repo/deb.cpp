@@ -356,12 +356,9 @@ private:
     std::optional<std::string> control;
     archive_entry* item = nullptr;
     while (true) {
-      int status = archive_read_next_header(tar.get(), &item);
-      if (status == ARCHIVE_EOF) {
+      TRY_ASSIGN(bool more, next_entry(tar.get(), item, name));
+      if (!more) {
         break;
-      }
-      if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
-        return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
       }
       std::string_view path = archive_entry_pathname(item) ? archive_entry_pathname(item) : "";
       if (path.ends_with('/')) {
@@ -392,6 +389,28 @@ private:
       return error("{} has no control file", name);
     }
     return std::move(*control);
+  }
+
+  // The next entry of the tar archive `tar` read from member `name`: false
+  // at its end; an archive corrupt or cut short before its end is an Error.
+  Result<bool> next_entry(archive* tar, archive_entry*& item, std::string_view name) const
+  {
+    const int status = archive_read_next_header(tar, &item);
+    if (status == ARCHIVE_EOF) {
+      return false;
+    }
+    if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
+      return error("{} is corrupt or truncated ({})", name, archive_message(tar));
+    }
+    return true;
+  }
+
+  // A member whose stream is not what its name's suffix says (dpkg decides
+  // by the name alone).
+  Error not_compressed_as_named(std::string_view name, const Suffix& suffix) const
+  {
+    return error("{} is not {}-compressed, as its name says", name,
+                 suffix.text.empty() ? "un" : suffix.text.substr(1));
   }
 
   // The names in the data.tar member the outer archive `ar` stands at,
@@ -427,16 +446,12 @@ private:
     std::uint64_t entries = 0;
     archive_entry* item = nullptr;
     while (true) {
-      int status = archive_read_next_header(tar.get(), &item);
-      if (status == ARCHIVE_EOF) {
+      TRY_ASSIGN(bool more, next_entry(tar.get(), item, name));
+      if (!more) {
         break;
       }
-      if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
-        return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
-      }
       if (entries == 0 && archive_filter_code(tar.get(), 0) != suffix.libarchive_filter) {
-        return error("{} is not {}-compressed, as its name says", name,
-                     suffix.text.empty() ? "un" : suffix.text.substr(1));
+        return not_compressed_as_named(name, suffix);
       }
       if (++entries > m_limits.max_data_entries) {
         return error("{} holds more than the {} entries allowed", name, m_limits.max_data_entries);
@@ -489,8 +504,7 @@ private:
     // With one filter enabled, a stream of another kind is not decompressed
     // at all: libarchive hands its bytes on as they are.
     if (archive_filter_code(raw.get(), 0) != suffix.libarchive_filter) {
-      return error("{} is not {}-compressed, as its name says", name,
-                   suffix.text.empty() ? "un" : suffix.text.substr(1));
+      return not_compressed_as_named(name, suffix);
     }
     std::string data;
     std::array<char, 64 * 1024> buffer;
