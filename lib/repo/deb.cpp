@@ -391,6 +391,20 @@ private:
     return std::move(*control);
   }
 
+  // A reader of member `name` in `format` with exactly the decompressor its
+  // suffix names (enable_only), not yet opened.
+  Result<ArchivePtr> reader_for(std::string_view name, const Suffix& suffix,
+                                int (*format)(archive*)) const
+  {
+    ArchivePtr reader(archive_read_new(), archive_read_free);
+    if (!reader || !enable_only(reader.get(), suffix) || format(reader.get()) != ARCHIVE_OK) {
+      return error("cannot read {}: this build of libarchive has no built-in decompressor for "
+                   "it",
+                   name);
+    }
+    return reader;
+  }
+
   // The next entry of the tar archive `tar` read from member `name`: false
   // at its end; an archive corrupt or cut short before its end is an Error.
   Result<bool> next_entry(archive* tar, archive_entry*& item, std::string_view name) const
@@ -432,13 +446,7 @@ private:
       *out = from->buffer.data();
       return archive_read_data(from->outer, from->buffer.data(), from->buffer.size());
     };
-    ArchivePtr tar(archive_read_new(), archive_read_free);
-    if (!tar || !enable_only(tar.get(), suffix) ||
-        archive_read_support_format_tar(tar.get()) != ARCHIVE_OK) {
-      return error("cannot read {}: this build of libarchive has no built-in decompressor for "
-                   "it",
-                   name);
-    }
+    TRY_ASSIGN(ArchivePtr tar, reader_for(name, suffix, archive_read_support_format_tar));
     if (archive_read_open(tar.get(), source.get(), nullptr, read_outer, nullptr) != ARCHIVE_OK) {
       return error("{} is corrupt or truncated ({})", name, archive_message(tar.get()));
     }
@@ -489,13 +497,7 @@ private:
   Result<std::string> decompress(const std::string& compressed, const std::string& name,
                                  const Suffix& suffix) const
   {
-    ArchivePtr raw(archive_read_new(), archive_read_free);
-    if (!raw || !enable_only(raw.get(), suffix) ||
-        archive_read_support_format_raw(raw.get()) != ARCHIVE_OK) {
-      return error("cannot read {}: this build of libarchive has no built-in decompressor for "
-                   "it",
-                   name);
-    }
+    TRY_ASSIGN(ArchivePtr raw, reader_for(name, suffix, archive_read_support_format_raw));
     archive_entry* entry = nullptr;
     if (archive_read_open_memory(raw.get(), compressed.data(), compressed.size()) != ARCHIVE_OK ||
         archive_read_next_header(raw.get(), &entry) != ARCHIVE_OK) {

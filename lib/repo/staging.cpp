@@ -484,6 +484,7 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
       read[i] = read_deb(m_pool.root() / unlisted[i]->path, util::DigestSet{}, {}, true);
     });
     TRY(m_catalog.begin());
+    std::size_t kept = 0;
     for (std::size_t i = 0; i < unlisted.size(); ++i) {
       if (!read[i]) {
         // Still in Packages (its control data read well before): left out
@@ -498,10 +499,11 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         return put;
       }
       listed.emplace(unlisted[i]->path, std::move(read[i]->files));
+      ++kept;
     }
     TRY(m_catalog.commit());
-    m_log.detail(
-      fmt::format("listed the files of {} .debs of {} for Contents", unlisted.size(), dist));
+    m_log.detail(fmt::format("listed the files of {} of {} unlisted .debs of {} for Contents", kept,
+                             unlisted.size(), dist));
   }
   std::vector<std::string> contents_arches = arches;
   if (std::find(arches.begin(), arches.end(), "all") == arches.end()) {
