@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS chunks (
   data BLOB NOT NULL,
   used_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS chunks_used ON chunks (used_at);
 CREATE TABLE IF NOT EXISTS contents (
   path TEXT PRIMARY KEY,
   names TEXT NOT NULL
@@ -78,6 +79,8 @@ Member read_member(const Statement& row)
   member.removed_at = row.integer(10);
   return member;
 }
+
+constexpr std::int64_t chunk_touch_interval = 24 * 3600;
 
 constexpr const char* member_columns =
   "dist, kind, component, arch, name, version, source, source_version, path, added_at, "
@@ -131,26 +134,36 @@ Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
   return std::optional<CachedFile>(std::move(file));
 }
 
-Result<std::vector<CachedFile>> Catalog::files_of(const std::string& dist)
+Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
+                            const std::string& component, const std::string& arch,
+                            const std::function<Status(std::string_view stanza)>& each)
 {
+  // members_listing gives the rows in index order; the rest is a filter.
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT files.path, size, mtime_ns, ctime_ns, inode, stanza, sha256 "
-                          "FROM files JOIN members ON members.path = files.path WHERE "
-                          "members.dist = ? AND members.removed_at = 0",
-                          "read files"));
-  TRY(query.bind(dist));
-  std::vector<CachedFile> files;
+             m_db.prepare("SELECT stanza FROM members JOIN files ON files.path = members.path "
+                          "WHERE members.dist = ? AND members.removed_at = 0 AND kind = ? AND "
+                          "component = ? AND (kind = 'source' OR arch = ? OR arch = 'all') "
+                          "ORDER BY dist, removed_at, name, members.path",
+                          "read stanzas"));
+  TRY(query.bind(dist, kind, component, arch));
   while (true) {
     TRY_ASSIGN(bool row, query.next());
     if (!row) {
-      return files;
+      return {};
     }
-    files.push_back({query.text(0),
-                     {static_cast<std::uint64_t>(query.integer(1)), query.integer(2),
-                      query.integer(3), static_cast<std::uint64_t>(query.integer(4))},
-                     query.text(5),
-                     query.text(6)});
+    TRY(each(query.text_view(0)));
   }
+}
+
+Result<std::optional<std::string>> Catalog::member_without_stanza(const std::string& dist)
+{
+  TRY_ASSIGN(auto query, m_db.prepare("SELECT members.path FROM members LEFT JOIN files ON "
+                                      "files.path = members.path WHERE members.dist = ? AND "
+                                      "members.removed_at = 0 AND files.path IS NULL LIMIT 1",
+                                      "read files"));
+  TRY(query.bind(dist));
+  TRY_ASSIGN(bool row, query.next());
+  return row ? std::optional<std::string>(query.text(0)) : std::nullopt;
 }
 
 Result<std::map<std::string, FileStamp>> Catalog::stamps_of(const std::string& dist)
@@ -176,7 +189,7 @@ Result<std::map<std::string, FileStamp>> Catalog::stamps_of(const std::string& d
 // compressed again next time, so its errors are not the run's errors.
 std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)
 {
-  auto query = m_db.cached("SELECT data FROM chunks WHERE key = ?", "read chunks");
+  auto query = m_db.cached("SELECT data, used_at FROM chunks WHERE key = ?", "read chunks");
   if (!query || !query->bind(key)) {
     return std::nullopt;
   }
@@ -184,9 +197,14 @@ std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t n
     return std::nullopt;
   }
   std::string data = query->text(0);
-  auto touch = m_db.cached("UPDATE chunks SET used_at = ? WHERE key = ?", "write chunks");
-  if (touch && touch->bind(now, key)) {
-    (void)touch->run(); // see above: a cache
+  // Marked used at most once a day: an UPDATE rewrites the whole row, piece
+  // and all, and a run uses thousands of pieces (prune_chunks counts in
+  // days).
+  if (query->integer(1) < now - chunk_touch_interval) {
+    auto touch = m_db.cached("UPDATE chunks SET used_at = ? WHERE key = ?", "write chunks");
+    if (touch && touch->bind(now, key)) {
+      (void)touch->run(); // see above: a cache
+    }
   }
   return data;
 }
@@ -249,20 +267,37 @@ Status Catalog::put_contents(const std::string& path, const std::string& names)
   return insert.run();
 }
 
-Result<std::map<std::string, std::string>> Catalog::contents_of(const std::string& dist)
+Result<std::vector<Member>> Catalog::unlisted(const std::string& dist)
 {
-  TRY_ASSIGN(auto query, m_db.prepare("SELECT contents.path, names FROM contents JOIN members ON "
-                                      "members.path = contents.path WHERE members.dist = ? AND "
-                                      "members.kind = 'binary' AND members.removed_at = 0",
-                                      "read contents"));
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT dist, kind, component, arch, name, version, source, "
+                          "source_version, members.path, added_at, removed_at FROM members "
+                          "LEFT JOIN contents ON contents.path = members.path WHERE dist = ? AND "
+                          "kind = 'binary' AND removed_at = 0 AND contents.path IS NULL ORDER BY "
+                          "members.path",
+                          "read contents"));
   TRY(query.bind(dist));
-  std::map<std::string, std::string> contents;
+  return util::sqlite::read_all(query, read_member);
+}
+
+Status Catalog::each_contents(
+  const std::string& dist, const std::string& component, const std::string& arch,
+  const std::function<Status(std::string_view name, std::string_view stanza,
+                             std::string_view names)>& each)
+{
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT name, stanza, names FROM members JOIN contents ON "
+                          "contents.path = members.path JOIN files ON files.path = members.path "
+                          "WHERE dist = ? AND removed_at = 0 AND kind = 'binary' AND "
+                          "component = ? AND (arch = ? OR arch = 'all')",
+                          "read contents"));
+  TRY(query.bind(dist, component, arch));
   while (true) {
     TRY_ASSIGN(bool row, query.next());
     if (!row) {
-      return contents;
+      return {};
     }
-    contents.emplace(query.text(0), query.text(1));
+    TRY(each(query.text_view(0), query.text_view(1), query.text_view(2)));
   }
 }
 

@@ -22,9 +22,11 @@
 #include "util/sqlite.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace buildme::repo {
@@ -72,8 +74,16 @@ public:
 
   Result<std::optional<CachedFile>> file(const std::string& path);
   Status put_file(const CachedFile& file);
-  // The cached files of every current member of `dist`, in one query.
-  Result<std::vector<CachedFile>> files_of(const std::string& dist);
+  // Calls `each` with the cached stanza of every current member of `dist`
+  // of `kind` in `component` (binary: of `arch` or "all"; source: `arch` is
+  // not looked at), in index order (name, then path), one at a time, so
+  // that an index is written without every stanza in memory. A member with
+  // no cached stanza is left out: see member_without_stanza.
+  Status each_stanza(const std::string& dist, const std::string& kind, const std::string& component,
+                     const std::string& arch,
+                     const std::function<Status(std::string_view stanza)>& each);
+  // A current member of `dist` with no cached stanza (its path), if any.
+  Result<std::optional<std::string>> member_without_stanza(const std::string& dist);
   // Only their stamps, by path: what a run that may find nothing changed
   // needs (no stanza is read).
   Result<std::map<std::string, FileStamp>> stamps_of(const std::string& dist);
@@ -81,9 +91,16 @@ public:
   Status forget_file(const std::string& path);
   // The file names of a .deb (read_deb's list_files).
   Status put_contents(const std::string& path, const std::string& names);
-  // The file names of every current binary member of `dist` that has them,
-  // by pool path.
-  Result<std::map<std::string, std::string>> contents_of(const std::string& dist);
+  // The current binary members of `dist` whose file names are not kept
+  // (a catalog from before Contents).
+  Result<std::vector<Member>> unlisted(const std::string& dist);
+  // Calls `each` with the name, cached stanza and file names of every
+  // current binary member of `dist` in `component` of `arch` or "all" that
+  // has its names kept, one at a time.
+  Status each_contents(const std::string& dist, const std::string& component,
+                       const std::string& arch,
+                       const std::function<Status(std::string_view name, std::string_view stanza,
+                                                  std::string_view names)>& each);
   // Records where a file's stat stands now (after a move), keeping its stanza.
   Status set_stamp(const std::string& path, const FileStamp& stamp);
 

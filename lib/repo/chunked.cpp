@@ -96,14 +96,15 @@ Result<std::string> xz_block(std::string_view piece, int preset)
 
 // Pieces and their compressed forms, from the cache or made now.
 Result<std::vector<std::string>> compress_pieces(
-  const std::vector<std::string_view>& pieces, ChunkCache& cache, const std::string& kind,
-  unsigned threads, const std::function<Result<std::string>(std::string_view)>& compress)
+  const IndexPieces& index, ChunkCache& cache, const std::string& kind, unsigned threads,
+  const std::function<Result<std::string>(std::string_view)>& compress)
 {
+  const auto& pieces = index.pieces;
   std::vector<std::string> keys(pieces.size());
   std::vector<std::string> out(pieces.size());
   std::vector<std::size_t> missing;
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    keys[i] = kind + ":" + *util::digest_bytes(pieces[i], {false, false, true, false}).sha256;
+    keys[i] = kind + ":" + index.digests[i];
     if (auto hit = cache.get(keys[i])) {
       out[i] = std::move(*hit);
     } else {
@@ -136,10 +137,26 @@ Result<std::vector<std::string>> compress_pieces(
 
 } // namespace
 
+IndexPieces cut_index(std::string_view text, unsigned threads)
+{
+  IndexPieces index;
+  index.pieces = cut_pieces(text);
+  index.digests.resize(index.pieces.size());
+  util::parallel_for(index.pieces.size(), threads, [&](std::size_t i) {
+    index.digests[i] = *util::digest_bytes(index.pieces[i], {false, false, true, false}).sha256;
+  });
+  return index;
+}
+
 Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache, int preset,
                                         unsigned threads)
 {
-  const auto pieces = cut_pieces(text);
+  return xz_compress_pieces(cut_index(text, threads), cache, preset, threads);
+}
+
+Result<std::string> xz_compress_pieces(const IndexPieces& pieces, ChunkCache& cache, int preset,
+                                       unsigned threads)
+{
   auto blocks =
     compress_pieces(pieces, cache, fmt::format("xz{}", preset), threads,
                     [preset](std::string_view piece) { return xz_block(piece, preset); });
@@ -187,9 +204,14 @@ Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache
 Result<std::string> gzip_compress_chunked(std::string_view text, ChunkCache& cache,
                                           unsigned threads)
 {
-  const auto pieces = cut_pieces(text);
-  if (pieces.empty()) {
-    return gzip_compress(text);
+  return gzip_compress_pieces(cut_index(text, threads), cache, threads);
+}
+
+Result<std::string> gzip_compress_pieces(const IndexPieces& pieces, ChunkCache& cache,
+                                         unsigned threads)
+{
+  if (pieces.pieces.empty()) {
+    return gzip_compress("");
   }
   auto members = compress_pieces(pieces, cache, "gz", threads,
                                  [](std::string_view piece) { return gzip_compress(piece); });

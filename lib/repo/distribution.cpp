@@ -136,8 +136,9 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       release_files.push_back(
         {rel_dir + "/" + name, util::digest_bytes(text, util::DigestSet::all())});
     }
+    const IndexPieces pieces = cut_index(text, threads);
     if (m_repository.gzip || gzip_only) {
-      auto compressed = gzip_compress_chunked(text, m_chunks, threads);
+      auto compressed = gzip_compress_pieces(pieces, m_chunks, threads);
       if (!compressed) {
         return Error{compressed.error()};
       }
@@ -145,7 +146,7 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       files.push_back({name + ".gz", gz, digest_async(gz)});
     }
     if (m_repository.xz && !gzip_only) {
-      auto compressed = xz_compress_chunked(text, m_chunks, 6, threads);
+      auto compressed = xz_compress_pieces(pieces, m_chunks, 6, threads);
       if (!compressed) {
         return Error{compressed.error()};
       }
@@ -180,7 +181,12 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   };
 
   for (const auto& index : indices) {
-    TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
+    if (!index.make) {
+      TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
+      continue;
+    }
+    TRY_ASSIGN(const std::string made, index.make());
+    TRY(add_index(index.rel_dir, index.name, made, index.gzip_only));
   }
 
   m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, seconds()));

@@ -31,7 +31,7 @@
 namespace buildme::repo {
 
 // One index: its folder below dists/DIST ("main/binary-amd64"), its name
-// ("Packages"), its text.
+// ("Packages"), its text, or what makes its text.
 struct IndexText
 {
   std::string rel_dir;
@@ -42,6 +42,10 @@ struct IndexText
   // (Contents, as Debian publishes it: apt finds a target by its
   // uncompressed name).
   bool gzip_only = false;
+  // When set, `text` is left empty: the writer makes the text when it comes
+  // to this index and drops it once written, so that one index text is in
+  // memory at a time, not all of a distribution's.
+  std::function<Result<std::string>()> make = {};
 };
 
 class DistributionWriter

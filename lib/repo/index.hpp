@@ -154,4 +154,19 @@ Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache
 Result<std::string> gzip_compress_chunked(std::string_view text, ChunkCache& cache,
                                           unsigned threads);
 
+// The same in two steps, so that both compressions of one text share its
+// cut and the pieces' digests (taken on `threads` threads): the pieces (views
+// into the text, which must outlive them) and the SHA256 of each, the key
+// of its compressed forms in the cache.
+struct IndexPieces
+{
+  std::vector<std::string_view> pieces;
+  std::vector<std::string> digests;
+};
+IndexPieces cut_index(std::string_view text, unsigned threads);
+Result<std::string> xz_compress_pieces(const IndexPieces& pieces, ChunkCache& cache, int preset,
+                                       unsigned threads);
+Result<std::string> gzip_compress_pieces(const IndexPieces& pieces, ChunkCache& cache,
+                                         unsigned threads);
+
 } // namespace buildme::repo

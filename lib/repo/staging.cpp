@@ -282,47 +282,38 @@ Status Staging::regenerate(const std::string& dist)
   if (product) {
     TRY_ASSIGN(arches, config::product_arches(*product));
   }
-  TRY_ASSIGN(const std::vector<Member> members, m_catalog.members(dist));
-  // Stanzas come from the cache, keyed by path; one query per member would
-  // cost more than reading them as needed here.
-  std::map<std::string, std::string> stanzas;
-  {
-    TRY_ASSIGN(std::vector<CachedFile> files, m_catalog.files_of(dist));
-    for (auto& file : files) {
-      stanzas[file.path] = std::move(file.stanza);
-    }
+  if (auto missing = m_catalog.member_without_stanza(dist); !missing || *missing) {
+    return missing ? fail("{}: no cached index entry for {}", m_repository.name, **missing)
+                   : Status(Error{missing.error()});
   }
-  for (const auto& member : members) {
-    if (!stanzas.count(member.path)) {
-      return fail("{}: no cached index entry for {}", m_repository.name, member.path);
-    }
-  }
-  // The index texts; the distribution writer compresses, links, signs and
-  // puts them in place in order.
+  // Each index text is made from the cached stanzas, streamed from the
+  // catalog in index order, when the writer comes to it: one text is in
+  // memory at a time.
+  auto index_of = [this, dist](std::string kind, std::string component, std::string arch) {
+    return [this, dist, kind, component, arch]() -> Result<std::string> {
+      std::string text;
+      TRY(m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
+        text.append(stanza);
+        text.push_back('\n');
+        return Status();
+      }));
+      return text;
+    };
+  };
   std::vector<IndexText> indices;
   for (const auto& component : m_repository.components) {
     for (const auto& arch : arches) {
-      std::string text;
-      for (const auto& member : members) {
-        if (member.kind == "binary" && member.component == component &&
-            (member.arch == arch || member.arch == "all")) {
-          text += stanzas[member.path];
-          text += '\n';
-        }
-      }
-      indices.push_back({component + "/binary-" + arch, "Packages", std::move(text)});
+      indices.push_back({component + "/binary-" + arch,
+                         "Packages",
+                         {},
+                         false,
+                         index_of("binary", component, arch)});
     }
-    std::string sources;
-    for (const auto& member : members) {
-      if (member.kind == "source" && member.component == component) {
-        sources += stanzas[member.path];
-        sources += '\n';
-      }
-    }
-    indices.push_back({component + "/source", "Sources", std::move(sources)});
+    indices.push_back(
+      {component + "/source", "Sources", {}, false, index_of("source", component, {})});
   }
   if (m_repository.contents) {
-    TRY(add_contents(dist, arches, members, stanzas, indices));
+    TRY(add_contents(dist, arches, indices));
   }
   CatalogChunks chunks(m_catalog, now());
   DistributionWriter writer(m_repository, m_signer.get(), chunks, m_clock, m_log);
@@ -465,23 +456,15 @@ std::string_view stanza_section(std::string_view stanza)
 } // namespace
 
 Status Staging::add_contents(const std::string& dist, const std::vector<std::string>& arches,
-                             const std::vector<Member>& members,
-                             const std::map<std::string, std::string>& stanzas,
                              std::vector<IndexText>& indices)
 {
-  TRY_ASSIGN(auto listed, m_catalog.contents_of(dist));
+  TRY_ASSIGN(const std::vector<Member> unlisted, m_catalog.unlisted(dist));
   // The .debs with no names kept yet are read on every core, and kept in
   // one transaction.
-  std::vector<const Member*> unlisted;
-  for (const auto& member : members) {
-    if (member.kind == "binary" && !listed.count(member.path)) {
-      unlisted.push_back(&member);
-    }
-  }
   if (!unlisted.empty()) {
     std::vector<Result<DebFile>> read(unlisted.size(), Result<DebFile>(DebFile{}));
     util::parallel_for(unlisted.size(), util::core_count(), [&](std::size_t i) {
-      read[i] = read_deb(m_pool.root() / unlisted[i]->path, util::DigestSet{}, {}, true);
+      read[i] = read_deb(m_pool.root() / unlisted[i].path, util::DigestSet{}, {}, true);
     });
     TRY(m_catalog.begin());
     std::size_t kept = 0;
@@ -490,15 +473,14 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         // Still in Packages (its control data read well before): left out
         // of Contents until it can be read, and said.
         m_log.verdict("ERROR", util::Log::Tone::bad,
-                      fmt::format("cannot list the files of {} for Contents: {}", unlisted[i]->path,
+                      fmt::format("cannot list the files of {} for Contents: {}", unlisted[i].path,
                                   read[i].message()));
         continue;
       }
-      if (auto put = m_catalog.put_contents(unlisted[i]->path, read[i]->files); !put) {
+      if (auto put = m_catalog.put_contents(unlisted[i].path, read[i]->files); !put) {
         m_catalog.rollback();
         return put;
       }
-      listed.emplace(unlisted[i]->path, std::move(read[i]->files));
       ++kept;
     }
     TRY(m_catalog.commit());
@@ -511,23 +493,28 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
   }
   for (const auto& component : m_repository.components) {
     for (const auto& arch : contents_arches) {
-      std::vector<ContentsSource> sources;
-      for (const auto& member : members) {
-        if (member.kind != "binary" || member.component != component ||
-            (member.arch != arch && member.arch != "all")) {
-          continue;
+      // Made when written, as the other indices are; the names of this
+      // one index are in memory while it is sorted.
+      auto make = [this, dist, component, arch]() -> Result<std::string> {
+        std::vector<std::string> locations;
+        std::vector<std::string> names;
+        TRY(m_catalog.each_contents(
+          dist, component, arch,
+          [&](std::string_view name, std::string_view stanza, std::string_view listed) {
+            const std::string_view section = stanza_section(stanza);
+            locations.push_back(section.empty() ? std::string(name)
+                                                : fmt::format("{}/{}", section, name));
+            names.emplace_back(listed);
+            return Status();
+          }));
+        std::vector<ContentsSource> sources;
+        sources.reserve(names.size());
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          sources.push_back({std::move(locations[i]), names[i]});
         }
-        const auto names = listed.find(member.path);
-        const auto stanza = stanzas.find(member.path);
-        if (names == listed.end() || stanza == stanzas.end()) {
-          continue;
-        }
-        const std::string_view section = stanza_section(stanza->second);
-        sources.push_back(
-          {section.empty() ? member.name : fmt::format("{}/{}", section, member.name),
-           names->second});
-      }
-      indices.push_back({component, "Contents-" + arch, contents_text(sources), true});
+        return contents_text(sources);
+      };
+      indices.push_back({component, "Contents-" + arch, {}, true, make});
     }
   }
   return {};

@@ -126,8 +126,6 @@ private:
   // Contents-all), from the file names the catalog keeps; a .deb it has none
   // for yet (a catalog from before Contents) is listed now, once.
   Status add_contents(const std::string& dist, const std::vector<std::string>& arches,
-                      const std::vector<Member>& members,
-                      const std::map<std::string, std::string>& stanzas,
                       std::vector<IndexText>& indices);
   // Writes the signing key's public part to staging_dir/archive-key.asc
   // (once a run, when it differs), for clients and for clean builds that

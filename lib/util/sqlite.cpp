@@ -147,6 +147,13 @@ std::string Statement::text(int column) const
   return bytes ? std::string(bytes, static_cast<std::size_t>(size)) : std::string();
 }
 
+std::string_view Statement::text_view(int column) const
+{
+  const auto* bytes = static_cast<const char*>(sqlite3_column_blob(m_statement, column));
+  int size = sqlite3_column_bytes(m_statement, column);
+  return bytes ? std::string_view(bytes, static_cast<std::size_t>(size)) : std::string_view();
+}
+
 Database::Database(sqlite3* db, std::string path, Purpose purpose)
   : m_db(db), m_identity(std::make_unique<Statement::Identity>(
                 Statement::Identity{std::move(path), std::move(purpose)}))

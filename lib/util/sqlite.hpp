@@ -65,6 +65,8 @@ public:
   std::int64_t integer(int column) const;
   // The bytes as stored: text that is not UTF-8 comes back as it went in.
   std::string text(int column) const;
+  // The same bytes without a copy, valid until the next next() or reset.
+  std::string_view text_view(int column) const;
 
   // Who the database is, kept where a moved Database leaves it.
   struct Identity

@@ -63,14 +63,73 @@ TEST_SUITE("repo: catalog")
     REQUIRE(catalog.put_contents("pool/b_1.0.deb", "usr/bin/b\n"));
     // Only the distribution's current members: a 1.0 once it is removed is not.
     REQUIRE(catalog.remove_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb"), 200));
-    auto listed = catalog.contents_of("fremantle");
-    REQUIRE(listed);
-    CHECK(*listed == std::map<std::string, std::string>{
-                       {"pool/a_2.0.deb", "usr/bin/a\nusr/share/a'; DROP\n"}});
+    for (const auto& path : {"pool/a_1.0.deb", "pool/a_2.0.deb", "pool/b_1.0.deb"}) {
+      REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, "Package: x\nSection: utils\n", "ff"}));
+    }
+    auto listed_in = [&](const std::string& dist) {
+      std::map<std::string, std::string> listed;
+      REQUIRE(catalog.each_contents(
+        dist, "main", "amd64",
+        [&](std::string_view name, std::string_view stanza, std::string_view names) {
+          CHECK(stanza == "Package: x\nSection: utils\n");
+          listed.emplace(name, names);
+          return buildme::Status();
+        }));
+      return listed;
+    };
+    CHECK(listed_in("fremantle") ==
+          std::map<std::string, std::string>{{"a", "usr/bin/a\nusr/share/a'; DROP\n"}});
+    auto unlisted = catalog.unlisted("fremantle");
+    REQUIRE(unlisted);
+    CHECK(unlisted->empty());
     REQUIRE(catalog.forget_file("pool/b_1.0.deb"));
-    auto gone = catalog.contents_of("diablo");
-    REQUIRE(gone);
-    CHECK(gone->empty());
+    CHECK(listed_in("diablo").empty());
+    // Forgotten with its file: b is a member whose names are not kept.
+    auto now_unlisted = catalog.unlisted("diablo");
+    REQUIRE(now_unlisted);
+    REQUIRE(now_unlisted->size() == 1);
+    CHECK((*now_unlisted)[0].path == "pool/b_1.0.deb");
+  }
+
+  TEST_CASE("stanzas stream in index order, by kind, component and architecture, and a member "
+            "without one is found")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    auto member = [](std::string name, std::string arch, std::string path) {
+      Member m = binary("fremantle", name, "1.0", path);
+      m.arch = std::move(arch);
+      return m;
+    };
+    REQUIRE(catalog.add_member(member("zed", "amd64", "pool/zed.deb")));
+    REQUIRE(catalog.add_member(member("alpha", "all", "pool/alpha.deb")));
+    REQUIRE(catalog.add_member(member("mid", "arm64", "pool/mid.deb")));
+    for (const auto& path : {"pool/zed.deb", "pool/alpha.deb", "pool/mid.deb"}) {
+      REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, std::string("Stanza: ") + path + "\n", "ff"}));
+    }
+    std::string text;
+    REQUIRE(catalog.each_stanza("fremantle", "binary", "main", "amd64", [&](std::string_view s) {
+      text += s;
+      return buildme::Status();
+    }));
+    CHECK(text == "Stanza: pool/alpha.deb\nStanza: pool/zed.deb\n");
+    // An error from the callback stops the walk and is the result.
+    int calls = 0;
+    auto stopped =
+      catalog.each_stanza("fremantle", "binary", "main", "arm64", [&](std::string_view) {
+        ++calls;
+        return buildme::Status(buildme::Error{"stop"});
+      });
+    CHECK_FALSE(stopped);
+    CHECK(calls == 1);
+    auto none = catalog.member_without_stanza("fremantle");
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+    REQUIRE(catalog.add_member(member("new", "amd64", "pool/new.deb")));
+    auto missing = catalog.member_without_stanza("fremantle");
+    REQUIRE(missing);
+    REQUIRE(*missing);
+    CHECK(**missing == "pool/new.deb");
   }
 
   TEST_CASE("the same version at another path replaces the current member")
