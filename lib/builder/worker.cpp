@@ -305,6 +305,9 @@ std::vector<std::string> Worker::command() const
     if (!m_product->build_profiles.empty()) {
       words.insert(words.end(), {"--profiles", util::join(m_product->build_profiles, ",")});
     }
+    if (!m_product->build_options.empty()) {
+      words.insert(words.end(), {"--build-options", util::join(m_product->build_options, " ")});
+    }
     if (in_chroot) {
       // The packages apt downloads are kept beside the bases, for the next
       // build in this slot. One cache per slot: apt locks its archive folder

@@ -28,18 +28,18 @@ struct SectionKind
 const std::vector<SectionKind>& section_kinds()
 {
   static const std::vector<SectionKind> kinds = {
-    {"buildme", false, {"products",       "incoming_dir",     "result_dir",     "repo_queue",
-                        "state_dir",      "grace_period",     "settle_time",    "orphan_after",
-                        "log_file",       "build_timeout",    "idle_timeout",   "max_attempts",
-                        "upload_owner",   "upload_group",     "upload_mode",    "env_max_age",
-                        "depwait_expire", "base_mirror",      "base_suite",     "base_components",
-                        "base_keyring",   "build_in",         "build_profiles", "upload_keyring",
-                        "upload_acl",     "signature_max_age"}},
+    {"buildme", false, {"products",       "incoming_dir",  "result_dir",       "repo_queue",
+                        "state_dir",      "grace_period",  "settle_time",      "orphan_after",
+                        "log_file",       "build_timeout", "idle_timeout",     "max_attempts",
+                        "upload_owner",   "upload_group",  "upload_mode",      "env_max_age",
+                        "depwait_expire", "base_mirror",   "base_suite",       "base_components",
+                        "base_keyring",   "build_in",      "build_profiles",   "build_options",
+                        "upload_keyring", "upload_acl",    "signature_max_age"}},
     {"product",
      true,
      {"incoming_dir", "result_dir", "repo_queue", "arches", "base_mirror", "base_suite",
-      "base_components", "base_keyring", "build_in", "build_profiles", "upload_keyring",
-      "upload_acl", "signature_max_age"}},
+      "base_components", "base_keyring", "build_in", "build_profiles", "build_options",
+      "upload_keyring", "upload_acl", "signature_max_age"}},
     {"builder",
      true,
      {"host", "port", "users", "slots", "arches", "identity", "known_hosts", "build_command",
@@ -437,6 +437,32 @@ Status Reader::build_target(const std::string& own_section, Product& product) co
                                printable(profile)));
     }
     product.build_profiles.push_back(std::move(profile));
+  }
+  TRY_ASSIGN(auto options, text("build_options"));
+  for (auto& option : util::split_words(options.second)) {
+    // Policy 4.9.1: words, some NAME=VALUE; no shell character.
+    const auto name_end = option.find('=');
+    const std::string_view name = std::string_view(option).substr(0, name_end);
+    auto in = [](std::string_view word, std::string_view allowed) {
+      return !word.empty() && std::all_of(word.begin(), word.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               allowed.find(c) != std::string_view::npos;
+      });
+    };
+    const bool valid = in(name, "_.+-") && (name_end == std::string::npos ||
+                                            in(std::string_view(option).substr(name_end + 1),
+                                               "_.,+-ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    if (!valid) {
+      return error(options.first, "build_options",
+                   fmt::format("'{}' is not a DEB_BUILD_OPTIONS word (like nocheck, noopt or "
+                               "nodoc)",
+                               printable(option)));
+    }
+    if (name == "parallel") {
+      return error(options.first, "build_options",
+                   "parallel=N comes from each builder's jobs; leave it out here");
+    }
+    product.build_options.push_back(std::move(option));
   }
   if (!mirror.second.empty()) {
     const std::string& url = mirror.second;

@@ -68,6 +68,10 @@ struct Product
   // or nodoc): its Build-Depends are read with them, and dpkg-buildpackage
   // and debian/rules see them (DEB_BUILD_PROFILES).
   std::vector<std::string> build_profiles;
+  // DEB_BUILD_OPTIONS words every build of the product is made with (like
+  // nocheck, or noopt to build faster than it should run); parallel=N is
+  // added from the builder's jobs.
+  std::vector<std::string> build_options;
 
   // Who may upload (issue 11): with upload_keyrings, an upload is taken only
   // when its .changes (a lone .dsc: the .dsc) is clear-signed by a key of

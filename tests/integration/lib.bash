@@ -135,8 +135,13 @@ run_tests()
 {
   local names passed=0 failed=0 name before
   names=$(declare -F | awk '{print $3}' | grep '^test_' || true)
+  # ONLY and EXCEPT (extended grep patterns) pick the tests of one part of
+  # a suite that ctest runs in parts (tests/CMakeLists.txt).
   if [ -n "${ONLY:-}" ]; then
-    names=$(grep -- "$ONLY" <<<"$names" || true)
+    names=$(grep -E -- "$ONLY" <<<"$names" || true)
+  fi
+  if [ -n "${EXCEPT:-}" ]; then
+    names=$(grep -Ev -- "$EXCEPT" <<<"$names" || true)
   fi
   if [ -z "$names" ]; then
     echo "FAIL: no tests found" >&2

@@ -133,23 +133,27 @@ test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
   build_field 1 "$ARCH" Reason | grep -qF "not valid syntax: Build-Depends: debhelper-compat (= 13), foo (>>" || fail "reason: $(build_field 1 "$ARCH" Reason)"
 }
 
-test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build_schroot()
+test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build_with_its_build_options_schroot()
 {
   configure here schroot
   install_schroot || return
-  sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck/' "$T/buildme.conf"
+  sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck\nbuild_options = nocheck noopt/' "$T/buildme.conf"
   # Installable only with the nocheck profile on.
   variant hello-buildme profile "debhelper-compat (= 13), buildme-no-such-package <!nocheck>" "#!/usr/bin/make -f
 %:
 	dh \$@
 override_dh_auto_build:
 	dh_auto_build
-	@echo \"profiles: \$\$DEB_BUILD_PROFILES\""
+	@echo \"profiles: \$\$DEB_BUILD_PROFILES\"
+	@echo \"options: \$\$DEB_BUILD_OPTIONS\""
   age_all
   buildme --foreground
   assert_status 0
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "state $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   grep -q "^profiles: nocheck" "$T/results/fremantle/1/$ARCH/build.log" || fail "the build did not see the profile"
+  # (and parallel=N, from the builder's jobs)
+  grep -Eq "^options: nocheck noopt( parallel=[0-9]+)?$" "$T/results/fremantle/1/$ARCH/build.log" ||
+    fail "the build did not see the product's build_options: $(grep '^options:' "$T/results/fremantle/1/$ARCH/build.log")"
 }
 
 test_a_base_gone_from_the_builder_is_made_again_and_the_upload_keeps_its_attempts()

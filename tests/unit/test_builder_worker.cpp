@@ -266,7 +266,8 @@ TEST_SUITE("builder: the worker, with a fake host")
   {
     const std::string clean = "base_mirror = http://deb.debian.org/debian\n"
                               "base_suite = bookworm\n"
-                              "build_profiles = nocheck nodoc\n";
+                              "build_profiles = nocheck nodoc\n"
+                              "build_options = nocheck noopt\n";
     const std::string repository = "[repository extras]\n"
                                    "products = fremantle\n"
                                    "staging_dir = {0}/staging\n"
@@ -305,6 +306,7 @@ TEST_SUITE("builder: the worker, with a fake host")
       CHECK(after(argv, "--extra-key") == "archive-key.asc");
       CHECK(after(argv, "--tmpdir") == "/var/tmp/builds");
       CHECK(after(argv, "--profiles") == "nocheck,nodoc");
+      CHECK(after(argv, "--build-options") == "nocheck noopt");
       CHECK(after(argv, "--jobs").empty()); // jobs = 1: buildme-build's default
       const auto& sent = f->fake.uploaded;
       CHECK(std::any_of(sent.begin(), sent.end(), [](const std::string& path) {

@@ -164,6 +164,24 @@ TEST_SUITE("config: reading buildme.conf")
           std::vector<std::string>{"nocheck", "nodoc", "pkg.foo.bar"});
   }
 
+  TEST_CASE("build options are per product, or for all in [buildme], and only DEB_BUILD_OPTIONS "
+            "words")
+  {
+    Config config = parse_ok(minimal + "build_options = nocheck\n[product diablo]\n"
+                                       "build_options = noopt nodoc dpkg.opt=A-b,c\n");
+    CHECK(config.product("fremantle")->build_options == std::vector<std::string>{"nocheck"});
+    CHECK(config.product("diablo")->build_options ==
+          std::vector<std::string>{"noopt", "nodoc", "dpkg.opt=A-b,c"});
+    CHECK(parse_ok(minimal).product("fremantle")->build_options.empty());
+    CHECK(has(parse_error(minimal + "build_options = parallel=4\n"),
+              "parallel=N comes from each builder's jobs"));
+    for (const char* bad : {"NoOpt", "a=$(reboot)", "x;y", "=1", "a=", "a=b c=d'"}) {
+      CAPTURE(bad);
+      CHECK(has(parse_error(minimal + "build_options = " + bad + "\n"),
+                "is not a DEB_BUILD_OPTIONS word"));
+    }
+  }
+
   TEST_CASE("without a base suite a product builds on the host; build_in = host keeps that")
   {
     Config config = parse_ok(minimal + "[product diablo]\nbase_mirror = http://m/debian\n"
