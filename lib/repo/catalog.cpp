@@ -166,25 +166,6 @@ Result<std::optional<std::string>> Catalog::member_without_stanza(const std::str
   return row ? std::optional<std::string>(query.text(0)) : std::nullopt;
 }
 
-Result<std::map<std::string, FileStamp>> Catalog::stamps_of(const std::string& dist)
-{
-  TRY_ASSIGN(auto query, m_db.prepare("SELECT files.path, size, mtime_ns, ctime_ns, inode "
-                                      "FROM files JOIN members ON members.path = files.path WHERE "
-                                      "members.dist = ? AND members.removed_at = 0",
-                                      "read files"));
-  TRY(query.bind(dist));
-  std::map<std::string, FileStamp> stamps;
-  while (true) {
-    TRY_ASSIGN(bool row, query.next());
-    if (!row) {
-      return stamps;
-    }
-    stamps.emplace(query.text(0),
-                   FileStamp{static_cast<std::uint64_t>(query.integer(1)), query.integer(2),
-                             query.integer(3), static_cast<std::uint64_t>(query.integer(4))});
-  }
-}
-
 // The chunk cache only saves work: a piece not read or not kept is
 // compressed again next time, so its errors are not the run's errors.
 std::optional<std::string> Catalog::chunk(const std::string& key, std::int64_t now)
@@ -324,6 +305,64 @@ Result<std::vector<Member>> Catalog::members(const std::string& dist, const std:
   } else {
     TRY(query.bind(kind, kind));
   }
+  return read_members(query);
+}
+
+Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> Catalog::members_to_check(
+  const std::string& dist, int slices, int slice)
+{
+  // The slice is taken on the members' rows before any file is looked up:
+  // a sixteenth of the pool costs a sixteenth of the lookups.
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT dist, kind, component, arch, name, version, source, "
+                          "source_version, members.path, added_at, removed_at, files.path IS "
+                          "NOT NULL, size, mtime_ns, ctime_ns, inode FROM members LEFT JOIN files "
+                          "ON files.path = members.path WHERE dist = ? AND removed_at = 0 AND "
+                          "(members.rowid % ? = ? OR files.path IS NULL)",
+                          "read members"));
+  TRY(query.bind(dist, slices, slice));
+  std::vector<std::pair<Member, std::optional<FileStamp>>> checked;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return checked;
+    }
+    std::optional<FileStamp> stamp;
+    if (query.integer(11) != 0) {
+      stamp = FileStamp{static_cast<std::uint64_t>(query.integer(12)), query.integer(13),
+                        query.integer(14), static_cast<std::uint64_t>(query.integer(15))};
+    }
+    checked.emplace_back(read_member(query), stamp);
+  }
+}
+
+Result<std::vector<std::tuple<std::string, std::string, std::string>>> Catalog::crowded(
+  const std::string& dist, int keep)
+{
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT kind, name, arch FROM members WHERE dist = ? AND "
+                          "removed_at = 0 GROUP BY kind, name, arch HAVING count(*) > ?",
+                          "read members"));
+  TRY(query.bind(dist, keep));
+  std::vector<std::tuple<std::string, std::string, std::string>> groups;
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return groups;
+    }
+    groups.emplace_back(query.text(0), query.text(1), query.text(2));
+  }
+}
+
+Result<std::vector<Member>> Catalog::versions_of(const std::string& dist, const std::string& kind,
+                                                 const std::string& name, const std::string& arch)
+{
+  TRY_ASSIGN(auto query,
+             m_db.prepare(fmt::format("SELECT {} FROM members WHERE dist = ? AND kind = ? AND "
+                                      "name = ? AND arch = ? AND removed_at = 0 ORDER BY path",
+                                      member_columns),
+                          "read members"));
+  TRY(query.bind(dist, kind, name, arch));
   return read_members(query);
 }
 

@@ -4,7 +4,8 @@
 //  files    one row per pool file that has an index stanza (.deb, .dsc):
 //           what stat said when it was read (size, mtime, ctime, inode) and
 //           the stanza written for it. A file whose stat changed is read
-//           again: a .deb rewritten in place is noticed.
+//           again: a .deb rewritten in place is noticed (each run checks a
+//           sixteenth of the pool in turn, queue-manage regenerate all).
 //  members  which pool file is in which distribution (binary or source),
 //           with name, version, arch and component; removed_at > 0 once a
 //           newer version pushed it out (the pool file stays until
@@ -27,6 +28,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace buildme::repo {
@@ -84,9 +87,18 @@ public:
                      const std::function<Status(std::string_view stanza)>& each);
   // A current member of `dist` with no cached stanza (its path), if any.
   Result<std::optional<std::string>> member_without_stanza(const std::string& dist);
-  // Only their stamps, by path: what a run that may find nothing changed
-  // needs (no stanza is read).
-  Result<std::map<std::string, FileStamp>> stamps_of(const std::string& dist);
+  // The current members of `dist` whose pool files a run checks: every one
+  // when `slices` is 1, else those of slice `slice` (of `slices`, by row)
+  // and any that has no cached stamp; each with its cached stamp, if any.
+  Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> members_to_check(
+    const std::string& dist, int slices, int slice);
+  // (kind, name, arch) of each group of current members of `dist` with more
+  // than `keep` versions, counted in the catalog (no member is loaded).
+  Result<std::vector<std::tuple<std::string, std::string, std::string>>> crowded(
+    const std::string& dist, int keep);
+  // The current members of `dist` of one (kind, name, arch).
+  Result<std::vector<Member>> versions_of(const std::string& dist, const std::string& kind,
+                                          const std::string& name, const std::string& arch);
   // Forgets a file's stanza and its contents.
   Status forget_file(const std::string& path);
   // The file names of a .deb (read_deb's list_files).

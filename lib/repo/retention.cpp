@@ -73,18 +73,24 @@ std::int64_t Retention::now() const
 void Retention::prune(const std::string& dist, RunSummary& summary,
                       const std::function<void()>& changing)
 {
-  auto members = m_catalog.members(dist);
-  if (!members) {
+  // Only the groups with too many versions are loaded: counted in the
+  // catalog, as a run that adds one package must not read every member.
+  auto crowded = m_catalog.crowded(dist, m_repository.keep_versions);
+  if (!crowded) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, crowded.message());
     ++summary.errors;
     return;
   }
-  std::map<std::tuple<std::string, std::string, std::string>, std::vector<const Member*>> groups;
-  for (const auto& member : *members) {
-    groups[{member.kind, member.name, member.arch}].push_back(&member);
-  }
-  for (auto& [key, versions] : groups) {
-    if (versions.size() <= static_cast<std::size_t>(m_repository.keep_versions)) {
+  for (const auto& [kind, name, arch] : *crowded) {
+    auto members = m_catalog.versions_of(dist, kind, name, arch);
+    if (!members) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
+      ++summary.errors;
       continue;
+    }
+    std::vector<const Member*> versions;
+    for (const auto& member : *members) {
+      versions.push_back(&member);
     }
     std::sort(versions.begin(), versions.end(), [](const Member* a, const Member* b) {
       return compare_versions(a->version, b->version) > 0;

@@ -91,38 +91,38 @@ Status Staging::wait_for_sync()
   return m_synced;
 }
 
-void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
+void Staging::refresh_cache(const std::string& dist, RunSummary& summary, bool every_file)
 {
   const util::Stopwatch watch;
-  auto members = m_catalog.members(dist);
-  if (!members) {
-    m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
+  // A sixteenth of the pool a run, in turn (every file within 16 runs), and
+  // every file on `every_file` (queue-manage regenerate): statting every pool
+  // file is most of a run with nothing to do at Debian's size. repo-publish
+  // checks every file an index names before it pushes, so a file rewritten
+  // by hand is never published whatever this finds.
+  const int slices = every_file ? 1 : pool_check_slices;
+  const int slice = every_file ? 0 : static_cast<int>(m_check_turn % pool_check_slices);
+  auto listed = m_catalog.members_to_check(dist, slices, slice);
+  if (!listed) {
+    m_log.verdict("ERROR", util::Log::Tone::bad, listed.message());
     ++summary.errors;
     return;
   }
-  // Only the stamps: a run that finds nothing changed never needs the
-  // stanzas (regenerate reads them from the catalog when it runs).
-  std::map<std::string, FileStamp> stamps;
-  if (auto listed = m_catalog.stamps_of(dist)) {
-    stamps = std::move(*listed);
-  }
-  // Every pool file's stamp, taken on every core: with a large pool these
-  // stats are most of a run that adds one package. Files placed and stamped
-  // by this very run are not looked at again.
-  std::vector<const Member*> checked;
-  for (const auto& member : *members) {
-    if (!(m_pool.is_fresh(member.path) && stamps.count(member.path))) {
-      checked.push_back(&member);
+  // Their stamps, taken on every core. Files placed and stamped by this
+  // very run are not looked at again.
+  std::vector<std::pair<Member, std::optional<FileStamp>>*> checked;
+  for (auto& entry : *listed) {
+    if (!(m_pool.is_fresh(entry.first.path) && entry.second)) {
+      checked.push_back(&entry);
     }
   }
   std::vector<std::optional<FileStamp>> found(checked.size());
   util::parallel_for(checked.size(), util::core_count(), [&](std::size_t i) {
-    if (auto stamp = stamp_of(m_pool.root() / checked[i]->path)) {
+    if (auto stamp = stamp_of(m_pool.root() / checked[i]->first.path)) {
       found[i] = *stamp;
     }
   });
   for (std::size_t i = 0; i < checked.size(); ++i) {
-    const Member& member = *checked[i];
+    const Member& member = checked[i]->first;
     const fs::path path = m_pool.root() / member.path;
     const auto& stamp = found[i];
     if (!stamp) {
@@ -134,8 +134,7 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
       summary.changed.insert(dist);
       continue;
     }
-    const auto cached = stamps.find(member.path);
-    if (cached != stamps.end() && cached->second == *stamp) {
+    if (checked[i]->second && *checked[i]->second == *stamp) {
       continue;
     }
     // Rewritten in place (or never stamped): read it again.
@@ -201,8 +200,29 @@ void Staging::refresh_cache(const std::string& dist, RunSummary& summary)
     m_log.info(fmt::format("{} changed in the pool: its index entry was read again", member.path));
     summary.changed.insert(dist);
   }
-  m_log.detail(fmt::format("checked the {} files of {} against the cache in {:.2f} s",
-                           members->size(), dist, watch.seconds()));
+  m_log.detail(fmt::format(
+    "checked {} files of {} against the cache ({}) in {:.2f} s", checked.size(), dist,
+    every_file ? "all of them" : fmt::format("turn {} of {}", slice + 1, slices), watch.seconds()));
+}
+
+std::uint64_t Staging::next_check_turn()
+{
+  // state_dir/repo/<repository>.turn: the run's number, for the slice of the
+  // pool it checks. Lost or unreadable, it starts again at 0 (a slice is
+  // checked twice, none is skipped for long).
+  const fs::path path = m_config.state_dir / "repo" / (m_repository.name + ".turn");
+  std::uint64_t turn = 0;
+  if (auto text = util::read_file(path, 64)) {
+    try {
+      turn = std::stoull(std::string(util::trim(*text)));
+    } catch (const std::exception&) {
+      turn = 0;
+    }
+  }
+  if (auto written = util::write_file_atomic(path, fmt::format("{}\n", turn + 1)); !written) {
+    m_log.detail(fmt::format("{} (the pool check turns from 0 again)", written.message()));
+  }
+  return turn;
 }
 
 fs::path Staging::journal_dir() const
@@ -386,8 +406,9 @@ RunSummary Staging::process_queue()
   // place before they are (wait_for_sync).
   m_syncing = std::async(std::launch::async, [this] { return m_pool.sync_touched(); });
   Retention retained = retention();
+  m_check_turn = next_check_turn();
   for (const auto& dist : m_repository.products) {
-    refresh_cache(dist, summary);
+    refresh_cache(dist, summary, false);
     retained.prune(dist, summary, [&] { mark_pending(dist); });
   }
   retained.delete_expired(summary);
@@ -428,7 +449,7 @@ RunSummary Staging::regenerate_all()
 {
   RunSummary summary;
   for (const auto& dist : m_repository.products) {
-    refresh_cache(dist, summary);
+    refresh_cache(dist, summary, true);
     if (auto done = regenerate(dist); !done) {
       m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
       ++summary.errors;

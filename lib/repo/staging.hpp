@@ -106,7 +106,13 @@ private:
           util::Log& log, FolderSync& sync);
 
   Retention retention() { return {m_repository, m_catalog, m_pool.root(), m_clock, m_log}; }
-  void refresh_cache(const std::string& dist, RunSummary& summary);
+  // Checks the stat of pool files against the catalog and reads again any
+  // that changed (a .deb rewritten in place) or is gone: every file when
+  // `every_file`, else the run's turn of pool_check_slices.
+  void refresh_cache(const std::string& dist, RunSummary& summary, bool every_file);
+  // This run's number (state_dir/repo/<repository>.turn), counted up.
+  std::uint64_t next_check_turn();
+  static constexpr int pool_check_slices = 16;
   // True when the Release of `dist` is missing or half-way to Valid-Until.
   bool needs_refresh(const std::string& dist) const;
   // state_dir/repo/<repository>.<dist>.pending: written before a run
@@ -144,6 +150,7 @@ private:
   util::Log& m_log;
   Pool m_pool;
   bool m_key_written = false;
+  std::uint64_t m_check_turn = 0;
   std::set<std::string> m_marked; // distributions whose pending marker this run wrote
   std::future<Status> m_syncing;
   Status m_synced;

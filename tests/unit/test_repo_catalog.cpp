@@ -91,6 +91,59 @@ TEST_SUITE("repo: catalog")
     CHECK((*now_unlisted)[0].path == "pool/b_1.0.deb");
   }
 
+  TEST_CASE("the pool check's slices share the members out, each once; one without a stamp is in "
+            "every slice")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    for (int i = 0; i < 40; ++i) {
+      const std::string path = "pool/p" + std::to_string(i) + ".deb";
+      REQUIRE(catalog.add_member(binary("fremantle", "p" + std::to_string(i), "1", path)));
+      if (i != 7) {
+        REQUIRE(catalog.put_file({path, {1, 2, 3, static_cast<std::uint64_t>(i)}, "P\n", "ff"}));
+      }
+    }
+    std::map<std::string, int> seen;
+    for (int slice = 0; slice < 16; ++slice) {
+      auto listed = catalog.members_to_check("fremantle", 16, slice);
+      REQUIRE(listed);
+      for (const auto& [member, stamp] : *listed) {
+        ++seen[member.path];
+        CHECK(stamp.has_value() == (member.path != "pool/p7.deb"));
+        if (stamp) {
+          CHECK(stamp->inode == std::stoull(member.path.substr(6)));
+        }
+      }
+    }
+    REQUIRE(seen.size() == 40);
+    for (const auto& [path, times] : seen) {
+      CAPTURE(path);
+      CHECK(times == (path == "pool/p7.deb" ? 16 : 1));
+    }
+    auto all = catalog.members_to_check("fremantle", 1, 0);
+    REQUIRE(all);
+    CHECK(all->size() == 40);
+  }
+
+  TEST_CASE("only groups with more versions than kept are counted out, and loaded")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "2.0", "pool/a_2.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "3.0", "pool/a_3.0.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "b", "1.0", "pool/b_1.0.deb")));
+    REQUIRE(catalog.add_member(binary("diablo", "b", "2.0", "pool/b_2.0.deb")));
+    auto crowded = catalog.crowded("fremantle", 2);
+    REQUIRE(crowded);
+    REQUIRE(crowded->size() == 1);
+    CHECK(std::get<1>((*crowded)[0]) == "a");
+    CHECK(catalog.crowded("fremantle", 3)->empty());
+    auto versions = catalog.versions_of("fremantle", "binary", "a", "amd64");
+    REQUIRE(versions);
+    CHECK(versions->size() == 3);
+  }
+
   TEST_CASE("stanzas stream in index order, by kind, component and architecture, and a member "
             "without one is found")
   {
