@@ -180,12 +180,14 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     return {};
   };
 
+  std::string made;
   for (const auto& index : indices) {
     if (!index.make) {
       TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
       continue;
     }
-    TRY_ASSIGN(const std::string made, index.make());
+    made.clear();
+    TRY(index.make(made));
     TRY(add_index(index.rel_dir, index.name, made, index.gzip_only));
   }
 

@@ -43,9 +43,10 @@ struct IndexText
   // uncompressed name).
   bool gzip_only = false;
   // When set, `text` is left empty: the writer makes the text when it comes
-  // to this index and drops it once written, so that one index text is in
-  // memory at a time, not all of a distribution's.
-  std::function<Result<std::string>()> make = {};
+  // to this index, into a buffer it empties and reuses for the next (its
+  // memory is allocated once, not for every index), so that one index
+  // text is in memory at a time, not all of a distribution's.
+  std::function<Status(std::string& text)> make = {};
 };
 
 class DistributionWriter

@@ -310,14 +310,12 @@ Status Staging::regenerate(const std::string& dist)
   // catalog in index order, when the writer comes to it: one text is in
   // memory at a time.
   auto index_of = [this, dist](std::string kind, std::string component, std::string arch) {
-    return [this, dist, kind, component, arch]() -> Result<std::string> {
-      std::string text;
-      TRY(m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
+    return [this, dist, kind, component, arch](std::string& text) -> Status {
+      return m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
         text.append(stanza);
         text.push_back('\n');
         return Status();
-      }));
-      return text;
+      });
     };
   };
   std::vector<IndexText> indices;
@@ -516,7 +514,7 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
     for (const auto& arch : contents_arches) {
       // Made when written, as the other indices are; the names of this
       // one index are in memory while it is sorted.
-      auto make = [this, dist, component, arch]() -> Result<std::string> {
+      auto make = [this, dist, component, arch](std::string& text) -> Status {
         std::vector<std::string> locations;
         std::vector<std::string> names;
         TRY(m_catalog.each_contents(
@@ -533,7 +531,8 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         for (std::size_t i = 0; i < names.size(); ++i) {
           sources.push_back({std::move(locations[i]), names[i]});
         }
-        return contents_text(sources);
+        text = contents_text(sources);
+        return {};
       };
       indices.push_back({component, "Contents-" + arch, {}, true, make});
     }
