@@ -220,7 +220,12 @@ std::uint64_t Staging::next_check_turn()
     }
   }
   if (auto written = util::write_file_atomic(path, fmt::format("{}\n", turn + 1)); !written) {
-    m_log.detail(fmt::format("{} (the pool check turns from 0 again)", written.message()));
+    // Not the run's failure, but not to be missed: until it can be
+    // written, every run checks the same sixteenth of the pool.
+    m_log.verdict("ERROR", util::Log::Tone::bad,
+                  fmt::format("{}: every run checks the same sixteenth of the pool until "
+                              "{} can be written (queue-manage regenerate checks all of it)",
+                              written.message(), path.string()));
   }
   return turn;
 }
