@@ -83,7 +83,8 @@ Member read_member(const Statement& row)
 constexpr std::int64_t chunk_touch_interval = 24 * 3600;
 
 constexpr const char* member_columns =
-  "dist, kind, component, arch, name, version, source, source_version, path, added_at, "
+  // (members.path: the same in queries that join a table with a path.)
+  "dist, kind, component, arch, name, version, source, source_version, members.path, added_at, "
   "removed_at";
 
 } // namespace
@@ -251,11 +252,11 @@ Status Catalog::put_contents(const std::string& path, const std::string& names)
 Result<std::vector<Member>> Catalog::unlisted(const std::string& dist)
 {
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT dist, kind, component, arch, name, version, source, "
-                          "source_version, members.path, added_at, removed_at FROM members "
-                          "LEFT JOIN contents ON contents.path = members.path WHERE dist = ? AND "
-                          "kind = 'binary' AND removed_at = 0 AND contents.path IS NULL ORDER BY "
-                          "members.path",
+             m_db.prepare(fmt::format("SELECT {} FROM members LEFT JOIN contents ON "
+                                      "contents.path = members.path WHERE dist = ? AND kind = "
+                                      "'binary' AND removed_at = 0 AND contents.path IS NULL "
+                                      "ORDER BY members.path",
+                                      member_columns),
                           "read contents"));
   TRY(query.bind(dist));
   return util::sqlite::read_all(query, read_member);
@@ -314,11 +315,11 @@ Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> Catalog::member
   // The slice is taken on the members' rows before any file is looked up:
   // a sixteenth of the pool costs a sixteenth of the lookups.
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT dist, kind, component, arch, name, version, source, "
-                          "source_version, members.path, added_at, removed_at, files.path IS "
-                          "NOT NULL, size, mtime_ns, ctime_ns, inode FROM members LEFT JOIN files "
-                          "ON files.path = members.path WHERE dist = ? AND removed_at = 0 AND "
-                          "(members.rowid % ? = ? OR files.path IS NULL)",
+             m_db.prepare(fmt::format("SELECT {}, files.path IS NOT NULL, size, mtime_ns, "
+                                      "ctime_ns, inode FROM members LEFT JOIN files ON files.path "
+                                      "= members.path WHERE dist = ? AND removed_at = 0 AND "
+                                      "(members.rowid % ? = ? OR files.path IS NULL)",
+                                      member_columns),
                           "read members"));
   TRY(query.bind(dist, slices, slice));
   std::vector<std::pair<Member, std::optional<FileStamp>>> checked;
