@@ -9,7 +9,7 @@ if [ ! -f "$BUILD_SCRIPT" ]; then
   echo "FAIL: $BUILD_SCRIPT is missing (configure with cmake: it is copied there)" >&2
   exit 1
 fi
-require_tools dpkg dpkg-checkbuilddeps dpkg-deb make cc dh ps setsid timeout
+require_tools dpkg dpkg-checkbuilddeps dpkg-deb make cc ps setsid timeout
 NATIVE=$(dpkg --print-architecture)
 DSC=hello-buildme_1.0-1.dsc
 DEB=hello-buildme_1.0-1_${NATIVE}.deb
@@ -27,7 +27,7 @@ variant_source()
       echo "FAIL: could not make the $name variant" >&2
       return 1
     }
-    "$copy/make-source" --dsc-only 1.0-1 "$dir" >&2 || {
+    "$copy/make-source" --dsc-only --without-debhelper 1.0-1 "$dir" >&2 || {
       echo "FAIL: make-source of the $name variant failed" >&2
       return 1
     }

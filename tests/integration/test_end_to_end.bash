@@ -4,6 +4,9 @@
 # over SSH; queue-manage makes the signed repository; repo-publish pushes it
 # live; a real apt client installs the package from live; a real SMTP server
 # (STARTTLS, AUTH) receives the mails.
+# The example as the demo builds it, with debhelper (the other suites build
+# it without, for speed).
+EXAMPLE_DEBHELPER=yes
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/repo.bash"
 source "$(dirname "$0")/sshd.bash"
