@@ -50,23 +50,27 @@ serve_http()
 
 build_field() { sed -n "s/^$3: //p" "$STATE/jobs/$1/builds/$2.info" 2>/dev/null; }
 
-# variant NAME SUFFIX BUILD_DEPENDS [RULES]: the example as source package
-# NAME, version 1.0-1SUFFIX, with those Build-Depends (and RULES as its
-# debian/rules), copied into incoming as a lone .dsc upload.
+# variant NAME SUFFIX BUILD_DEPENDS [BUILD_LINES]: the example as source
+# package NAME, version 1.0-1SUFFIX, with those Build-Depends (none when
+# empty), copied into incoming as a lone .dsc upload. Its debian/rules is
+# example/rules-without-debhelper (a build installs only what the test names,
+# not debhelper's thirty packages), with BUILD_LINES (recipe lines, each
+# starting with a tab) run before the Makefile's build.
 variant()
 {
-  local name=$1 suffix=$2 depends=$3 rules=${4:-} dir="$SOURCE_CACHE/variant-$1-$2" orig
+  local name=$1 suffix=$2 depends=$3 lines=${4:-} dir="$SOURCE_CACHE/variant-$1-$2" orig
   if [ ! -d "$dir" ]; then
     orig=$(source_upload 1.0-1 --dsc-only) || return 1
     mkdir -p "$dir/$name-1.0"
     cp -a "$BUILDME_SOURCE/example/hello-buildme/." "$dir/$name-1.0/"
     cp "$orig/hello-buildme_1.0.orig.tar.gz" "$dir/${name}_1.0.orig.tar.gz"
     sed -i -e "s/^Source: .*/Source: $name/" -e "s/^Package: .*/Package: $name/" \
-      -e "s/^Build-Depends: .*/Build-Depends: $depends/" "$dir/$name-1.0/debian/control"
+      -e "s/^Build-Depends: .*/Build-Depends: $depends/" -e '/^Build-Depends: *$/d' \
+      -e 's/^Depends: .*/Depends: ${shlibs:Depends}/' "$dir/$name-1.0/debian/control"
     sed -i "1s/^hello-buildme (1.0-1)/$name (1.0-1$suffix)/" "$dir/$name-1.0/debian/changelog"
-    if [ -n "$rules" ]; then
-      printf '%s\n' "$rules" >"$dir/$name-1.0/debian/rules"
-    fi
+    sed "s/^package = hello-buildme$/package = $name/" "$BUILDME_SOURCE/example/rules-without-debhelper" |
+      awk -v lines="$lines" '{ print } /^debian\/build-stamp:$/ && lines != "" { print lines }' >"$dir/$name-1.0/debian/rules"
+    chmod +x "$dir/$name-1.0/debian/rules"
     (cd "$dir/$name-1.0" && dpkg-source -b . >/dev/null 2>&1) || {
       echo "FAIL: dpkg-source -b of $name 1.0-1$suffix" >&2
       return 1
@@ -75,12 +79,13 @@ variant()
   cp "$dir"/*.dsc "$dir"/*.tar.* "$INCOMING/"
 }
 
-test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment()
+test_a_package_whose_build_depends_the_host_lacks_builds_in_a_clean_environment_schroot()
 {
-  configure
+  configure here schroot
+  install_schroot || return
   dpkg-query -W -f='${Status}' help2man 2>/dev/null | grep -q "ok installed" &&
     echo "note: this host has help2man; the test still shows it installed in the buildroot" >&2
-  variant hello-buildme help2man "debhelper-compat (= 13), help2man"
+  variant hello-buildme help2man "help2man"
   # The base is older than env_max_age: the tick starts making a new one in
   # the background (here from an empty mirror, so that it fails at once)
   # and the build goes on in the old one.
@@ -110,7 +115,7 @@ test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it_schroot()
 {
   configure here schroot
   install_schroot || return
-  variant hello-buildme missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  variant hello-buildme missing "buildme-no-such-package (>= 1)"
   age_all
   buildme --foreground
   assert_status 0
@@ -122,7 +127,7 @@ test_an_unsatisfiable_build_dependency_ends_in_depwait_naming_it_schroot()
 test_a_build_depends_line_that_is_not_valid_syntax_is_a_bad_package_naming_it()
 {
   configure
-  variant hello-buildme missing "debhelper-compat (= 13), buildme-no-such-package (>= 1)"
+  variant hello-buildme missing "buildme-no-such-package (>= 1)"
   # dpkg-source refuses to make such a .dsc: an uploader's hand did.
   local dsc=$INCOMING/hello-buildme_1.0-1missing.dsc
   sed -i 's/^Build-Depends: .*/Build-Depends: debhelper-compat (= 13), foo (>> /' "$dsc"
@@ -139,11 +144,7 @@ test_the_products_build_profiles_choose_the_build_depends_and_reach_the_build_wi
   install_schroot || return
   sed -i 's/^base_suite = bookworm$/&\nbuild_profiles = nocheck\nbuild_options = nocheck noopt/' "$T/buildme.conf"
   # Installable only with the nocheck profile on.
-  variant hello-buildme profile "debhelper-compat (= 13), buildme-no-such-package <!nocheck>" "#!/usr/bin/make -f
-%:
-	dh \$@
-override_dh_auto_build:
-	dh_auto_build
+  variant hello-buildme profile "buildme-no-such-package <!nocheck>" "\
 	@echo \"profiles: \$\$DEB_BUILD_PROFILES\"
 	@echo \"options: \$\$DEB_BUILD_OPTIONS\""
   age_all
@@ -240,11 +241,7 @@ leaves_behind_check()
   marker="buildme-leak-$(basename "$T")"
   # The first build writes outside its tree, installs a package by hand and
   # leaves a process running; the second fails if it sees any of that.
-  variant hello-buildme "leak$tag" "debhelper-compat (= 13)" "#!/usr/bin/make -f
-%:
-	dh \$@
-override_dh_auto_build:
-	dh_auto_build
+  variant hello-buildme "leak$tag" "help2man" "\
 	echo leaked >/tmp/$marker
 	echo leaked >/etc/$marker
 	(exec -a $marker-process sleep 3600) </dev/null >/dev/null 2>&1 &"
@@ -252,14 +249,12 @@ override_dh_auto_build:
   buildme --foreground
   [ "$(build_field 1 "$ARCH" State)" = success ] || fail "leaking build: $(build_field 1 "$ARCH" State): $(build_field 1 "$ARCH" Reason)"
   assert_contains "$T/results/fremantle/1/$ARCH/build.log" "echo leaked >/etc/$marker"
-  variant hello-buildme "check$tag" "debhelper-compat (= 13)" "#!/usr/bin/make -f
-%:
-	dh \$@
-override_dh_auto_build:
+  # Its Build-Depends (which this host lacks) came from the mirror.
+  grep -q "^Setting up help2man" "$T/results/fremantle/1/$ARCH/build.log" || fail "help2man was not installed in the buildroot"
+  variant hello-buildme "check$tag" "help2man" "\
 	! test -e /tmp/$marker || { echo SAW-TMP; exit 1; }
 	! test -e /etc/$marker || { echo SAW-ETC; exit 1; }
-	! grep -qa $marker-proces[s] /proc/[0-9]*/cmdline || { echo SAW-PROCESS; exit 1; }
-	dh_auto_build"
+	! grep -qa $marker-proces[s] /proc/[0-9]*/cmdline || { echo SAW-PROCESS; exit 1; }"
   age_all
   buildme --foreground
   [ "$(build_field 2 "$ARCH" State)" = success ] || fail "the next build saw the first one's leftovers: $(build_field 2 "$ARCH" Reason); $(grep -o 'SAW-[A-Z]*' "$T/results/fremantle/2/$ARCH/build.log" | head -1)"
@@ -300,8 +295,8 @@ test_b_that_build_depends_on_a_builds_once_a_reached_the_repository_with_no_comm
   # As the set-up's error asks: the repository folder the chroot binds.
   mkdir -p "$T/staging/extras-devel"
   install_schroot || return
-  variant buildme-chain-a "" "debhelper-compat (= 13)"
-  variant buildme-chain-b "" "debhelper-compat (= 13), buildme-chain-a"
+  variant buildme-chain-a "" ""
+  variant buildme-chain-b "" "buildme-chain-a"
   age_all
   # A and B build at once: B cannot find A yet and waits.
   buildme --foreground
@@ -344,7 +339,7 @@ test_a_builder_over_ssh_builds_against_the_archive_through_its_url_verified_with
   repository_section extras-devel "url = http://127.0.0.1:$HTTP_PORT" >>"$T/buildme.conf"
   install_schroot || return
   # A first, on its own; then it reaches the repository.
-  variant buildme-ssh-a "" "debhelper-compat (= 13)"
+  variant buildme-ssh-a "" ""
   age_all
   buildme --foreground
   assert_status 0
@@ -355,7 +350,7 @@ test_a_builder_over_ssh_builds_against_the_archive_through_its_url_verified_with
   queue_manage --repository extras-devel
   assert_status 0
   # B build-depends on A: the builder finds A only through the url.
-  variant buildme-ssh-b "" "debhelper-compat (= 13), buildme-ssh-a"
+  variant buildme-ssh-b "" "buildme-ssh-a"
   age_all
   buildme --foreground
   assert_status 0

@@ -179,9 +179,9 @@ test_queue_manage_killed_at_each_rename_of_its_commit_publishes_nothing_until_it
     assert_status 1
     assert_output "extras-devel/dists/fremantle is half-written"
     assert_output "run queue-manage --repository extras-devel"
+    # (Live is byte for byte what the last round verified with apt.)
     [ "$(live_digest "$T/live")" = "$before" ] || fail "live changed after renaming $name"
     assert_file "$STAGING/.fremantle.changed"
-    assert_live_verifies
     if [ "$name" != InRelease ]; then
       # Without the marker (deleted by hand) the check still finds the mix,
       # and says what mends it.
