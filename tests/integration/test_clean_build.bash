@@ -239,7 +239,7 @@ leaves_behind_check()
   # Unique to this test, so that its processes are found by name safely.
   local marker
   marker="buildme-leak-$(basename "$T")"
-  # The first build writes outside its tree, installs a package by hand and
+  # The first build writes outside its tree and
   # leaves a process running; the second fails if it sees any of that.
   variant hello-buildme "leak$tag" "help2man" "\
 	echo leaked >/tmp/$marker
