@@ -23,6 +23,10 @@ Status init_gpgme()
   static std::once_flag once;
   static Status status;
   std::call_once(once, [] {
+    // gpg is found on PATH, as a user runs it, instead of by asking gpgconf:
+    // GPGME's start otherwise runs gpgconf three times and gpgsm once, in
+    // every process that checks or makes a signature.
+    gpgme_set_global_flag("disable-gpgconf", "1");
     if (!gpgme_check_version(nullptr)) {
       status = fail("GPGME cannot start (gpgme_check_version failed)");
       return;
