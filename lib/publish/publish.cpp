@@ -140,7 +140,11 @@ std::vector<std::vector<std::string>> rsync_stages(const config::Repository& rep
                                                    const std::string& target)
 {
   std::vector<std::string> common = {"rsync", "--recursive", "--links", "--perms", "--times",
-                                     "--hard-links", "--safe-links",
+                                     // A file is unchanged only when its size and its time to
+                                     // the nanosecond are: a Release's size depends only on the
+                                     // files it lists, so two written in one second had the same
+                                     // size and second, and the new one was never sent.
+                                     "--modify-window=-1", "--hard-links", "--safe-links",
                                      // flags and temporary names are ours alone
                                      "--exclude=.*"};
   if (is_remote(target)) {
@@ -160,9 +164,9 @@ std::vector<std::vector<std::string>> rsync_stages(const config::Repository& rep
 
   // Stage 1: everything but the indices, nothing deleted.
   std::vector<std::string> first = common;
-  for (const char* index :
-       {"/dists/*/Release", "/dists/*/Release.gpg", "/dists/*/InRelease", "/dists/**/Packages",
-        "/dists/**/Packages.*", "/dists/**/Sources", "/dists/**/Sources.*"}) {
+  for (const char* index : {"/dists/*/Release", "/dists/*/Release.gpg", "/dists/*/InRelease",
+                            "/dists/**/Packages", "/dists/**/Packages.*", "/dists/**/Sources",
+                            "/dists/**/Sources.*", "/dists/**/Contents-*"}) {
     first.push_back(fmt::format("--exclude={}", index));
   }
   first.push_back(source);

@@ -51,6 +51,30 @@ test_a_changed_repository_is_published_to_a_local_target()
   assert_no_output "PUBLISHED"
 }
 
+# rsync takes a file of the same size and the same second as unchanged: a
+# Release's size depends only on the files it lists, so a Release written in
+# the second of the live one was never sent (the live copy kept the old one).
+test_a_release_of_the_same_size_and_second_as_the_live_one_is_sent()
+{
+  setup_repo "live = $T/live"
+  publish
+  assert_status 0
+  local dists=$STAGING/dists/fremantle live=$T/live/dists/fremantle second
+  second=$(stat -c %Y "$live/Release")
+  sleep 1 # another Date
+  queue_manage regenerate --repository extras-devel
+  assert_status 0
+  cmp -s "$dists/Release" "$live/Release" && fail "regenerate wrote the same Release"
+  [ "$(stat -c %s "$dists/Release")" = "$(stat -c %s "$live/Release")" ] ||
+    fail "the two Release files differ in size: this test needs them equal"
+  # The live copy's second, another nanosecond.
+  touch -d "@$second.123456789" "$dists/Release" "$dists/InRelease" "$dists/Release.gpg"
+  publish
+  assert_status 0
+  assert_same "$dists/Release" "$live/Release"
+  assert_same "$dists/InRelease" "$live/InRelease"
+}
+
 test_a_repository_is_published_over_ssh_with_a_checked_host_key()
 {
   start_sshd live || return
@@ -93,6 +117,8 @@ test_the_pool_goes_first_and_the_indices_last_with_deletions_last()
   first=$(sed -n 1p "$T/rsync.calls")
   second=$(sed -n 2p "$T/rsync.calls")
   grep -q -- "--exclude=/dists/\*/InRelease" <<<"$first" || fail "stage 1 sends indices: $first"
+  # Contents is an index too: Release lists its digests.
+  grep -q -- "--exclude=/dists/\*\*/Contents-\*" <<<"$first" || fail "stage 1 sends Contents: $first"
   grep -q -- "--delete" <<<"$first" && fail "stage 1 deletes: $first"
   grep -q -- "--delay-updates --delete --delete-after" <<<"$second" || fail "stage 2: $second"
 }
