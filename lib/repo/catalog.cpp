@@ -56,12 +56,49 @@ CREATE TABLE IF NOT EXISTS contents (
   path TEXT PRIMARY KEY,
   names TEXT NOT NULL
 );
-PRAGMA user_version = 2; -- schema_version
+-- The stanza epoch: counts the changes to what a current member's stanza or
+-- file names are, made without adding or removing a member (a pool file read
+-- again after it changed, names listed late, a row forgotten). An index whose
+-- members and epoch are those it was written for is as it was.
+CREATE TABLE IF NOT EXISTS state (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO state (key, value) VALUES ('stanzas', 0);
+CREATE TRIGGER IF NOT EXISTS files_replaced BEFORE INSERT ON files
+  WHEN EXISTS (SELECT 1 FROM files WHERE path = NEW.path AND
+               (stanza != NEW.stanza OR sha256 != NEW.sha256))
+  BEGIN UPDATE state SET value = value + 1 WHERE key = 'stanzas'; END;
+CREATE TRIGGER IF NOT EXISTS files_updated AFTER UPDATE OF stanza, sha256 ON files
+  BEGIN UPDATE state SET value = value + 1 WHERE key = 'stanzas'; END;
+CREATE TRIGGER IF NOT EXISTS files_forgotten AFTER DELETE ON files
+  WHEN EXISTS (SELECT 1 FROM members WHERE path = OLD.path AND removed_at = 0)
+  BEGIN UPDATE state SET value = value + 1 WHERE key = 'stanzas'; END;
+CREATE TRIGGER IF NOT EXISTS contents_listed BEFORE INSERT ON contents
+  WHEN EXISTS (SELECT 1 FROM contents WHERE path = NEW.path AND names != NEW.names) OR
+       (NOT EXISTS (SELECT 1 FROM contents WHERE path = NEW.path) AND
+        EXISTS (SELECT 1 FROM members WHERE path = NEW.path AND removed_at = 0))
+  BEGIN UPDATE state SET value = value + 1 WHERE key = 'stanzas'; END;
+CREATE TRIGGER IF NOT EXISTS contents_forgotten AFTER DELETE ON contents
+  WHEN EXISTS (SELECT 1 FROM members WHERE path = OLD.path AND removed_at = 0)
+  BEGIN UPDATE state SET value = value + 1 WHERE key = 'stanzas'; END;
+-- Each index file written last (PATH below dists/DIST, without a
+-- compression suffix): what it was made from (`inputs`) and the digests of
+-- the files it is (a digest manifest, util/digest.hpp), for Release.
+CREATE TABLE IF NOT EXISTS written (
+  dist TEXT NOT NULL,
+  path TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  files TEXT NOT NULL,
+  PRIMARY KEY (dist, path)
+);
+PRAGMA user_version = 3; -- schema_version
 )";
 
 // PRAGMA user_version of the schema above; older catalogs take the schema as
-// it is, every statement being IF NOT EXISTS (version 2 added contents).
-constexpr int schema_version = 2;
+// it is, every statement being IF NOT EXISTS (version 2 added contents,
+// version 3 the stanza epoch and the written indices).
+constexpr int schema_version = 3;
 
 Member read_member(const Statement& row)
 {
@@ -154,6 +191,65 @@ Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
     }
     TRY(each(query.text_view(0)));
   }
+}
+
+Status Catalog::each_listed(
+  const std::string& dist,
+  const std::function<Status(std::string_view kind, std::string_view component,
+                             std::string_view arch, std::string_view path)>& each)
+{
+  TRY_ASSIGN(auto query,
+             m_db.prepare("SELECT kind, component, arch, path FROM members WHERE dist = ? AND "
+                          "removed_at = 0 ORDER BY dist, removed_at, name, path",
+                          "read members"));
+  TRY(query.bind(dist));
+  while (true) {
+    TRY_ASSIGN(bool row, query.next());
+    if (!row) {
+      return {};
+    }
+    TRY(each(query.text_view(0), query.text_view(1), query.text_view(2), query.text_view(3)));
+  }
+}
+
+Result<std::int64_t> Catalog::stanza_epoch()
+{
+  TRY_ASSIGN(auto query,
+             m_db.cached("SELECT value FROM state WHERE key = 'stanzas'", "read the stanza epoch"));
+  TRY_ASSIGN(bool row, query.next());
+  return row ? query.integer(0) : 0;
+}
+
+Result<std::optional<WrittenIndex>> Catalog::written(const std::string& dist,
+                                                     const std::string& path)
+{
+  TRY_ASSIGN(auto query, m_db.cached("SELECT inputs, files FROM written WHERE dist = ? AND "
+                                     "path = ?",
+                                     "read the written indices"));
+  TRY(query.bind(dist, path));
+  TRY_ASSIGN(bool row, query.next());
+  if (!row) {
+    return std::optional<WrittenIndex>();
+  }
+  return std::optional<WrittenIndex>(WrittenIndex{query.text(0), query.text(1)});
+}
+
+Status Catalog::put_written(const std::string& dist, const std::string& path,
+                            const WrittenIndex& index)
+{
+  TRY_ASSIGN(auto insert, m_db.cached("INSERT OR REPLACE INTO written (dist, path, inputs, files) "
+                                      "VALUES (?, ?, ?, ?)",
+                                      "keep the written indices"));
+  TRY(insert.bind(dist, path, index.inputs, index.files));
+  return insert.run();
+}
+
+Status Catalog::forget_written(const std::string& dist, const std::string& path)
+{
+  TRY_ASSIGN(auto remove, m_db.cached("DELETE FROM written WHERE dist = ? AND path = ?",
+                                      "forget a written index"));
+  TRY(remove.bind(dist, path));
+  return remove.run();
 }
 
 Result<std::optional<std::string>> Catalog::member_without_stanza(const std::string& dist)

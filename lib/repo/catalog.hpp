@@ -14,6 +14,11 @@
 //  contents the file names in each .deb's data.tar (one a line), for the
 //           Contents indices: adding or removing a .deb changes them
 //           without reading any other.
+//  state    the stanza epoch: how often a current member's stanza or names
+//           changed without a member coming or going (triggers count it).
+//  written  each index file written last: what it was made from and its
+//           digests, so that an index whose inputs did not change is not
+//           made again (Release lists it as it is).
 //
 // Adding one .deb to a large repository reads that .deb only; the indices
 // are written from the cached stanzas.
@@ -66,6 +71,14 @@ struct Member
   std::int64_t removed_at = 0;
 };
 
+// An index as it was written: what it was made from (Staging's fingerprint
+// of its members and settings) and a digest manifest of its files.
+struct WrittenIndex
+{
+  std::string inputs;
+  std::string files;
+};
+
 class Catalog
 {
 public:
@@ -85,6 +98,18 @@ public:
   Status each_stanza(const std::string& dist, const std::string& kind, const std::string& component,
                      const std::string& arch,
                      const std::function<Status(std::string_view stanza)>& each);
+  // Calls `each` with the kind, component, arch and path of every current
+  // member of `dist`, in index order (name, then path).
+  Status each_listed(
+    const std::string& dist,
+    const std::function<Status(std::string_view kind, std::string_view component,
+                               std::string_view arch, std::string_view path)>& each);
+  // The stanza epoch (see state above).
+  Result<std::int64_t> stanza_epoch();
+  // The written index PATH (below dists/DIST, "main/binary-amd64/Packages").
+  Result<std::optional<WrittenIndex>> written(const std::string& dist, const std::string& path);
+  Status put_written(const std::string& dist, const std::string& path, const WrittenIndex& index);
+  Status forget_written(const std::string& dist, const std::string& path);
   // A current member of `dist` with no cached stanza (its path), if any.
   Result<std::optional<std::string>> member_without_stanza(const std::string& dist);
   // The current members of `dist` whose pool files a run checks: every one

@@ -180,18 +180,61 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     return {};
   };
 
+  // An index as its record has it: every file it wrote still there, of the
+  // size recorded (the plain name of a gzip-only index is listed, not written).
+  auto in_place = [&](const IndexText& index, const IndexRecord& record) {
+    const std::string plain = index.rel_dir + "/" + index.name;
+    for (const auto& file : record.files) {
+      if (index.gzip_only && file.path == plain) {
+        continue;
+      }
+      auto info = util::stat_no_follow(dists / file.path);
+      if (!info || !*info || (*info)->type != util::FileInfo::Type::regular ||
+          (*info)->size != file.digests.size) {
+        return false;
+      }
+    }
+    return !record.files.empty();
+  };
+
   std::string made;
+  std::vector<std::pair<std::string, IndexRecord>> records;
+  std::size_t reused = 0;
   for (const auto& index : indices) {
+    const std::string path = index.rel_dir + "/" + index.name;
+    if (m_records && m_reuse && !index.inputs.empty()) {
+      if (auto record = m_records->get(path);
+          record && record->inputs == index.inputs && in_place(index, *record)) {
+        release_files.insert(release_files.end(), record->files.begin(), record->files.end());
+        if (m_repository.by_hash) {
+          by_hash_dirs.push_back(index.rel_dir);
+        }
+        ++reused;
+        continue;
+      }
+    }
+    if (m_records) {
+      TRY(m_records->forget(path));
+    }
+    const std::size_t first = release_files.size();
     if (!index.make) {
       TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
-      continue;
+    } else {
+      made.clear();
+      TRY(index.make(made));
+      TRY(add_index(index.rel_dir, index.name, made, index.gzip_only));
     }
-    made.clear();
-    TRY(index.make(made));
-    TRY(add_index(index.rel_dir, index.name, made, index.gzip_only));
+    if (m_records && !index.inputs.empty()) {
+      records.emplace_back(path, IndexRecord{index.inputs, std::vector<ReleaseFile>(
+                                                             release_files.begin() +
+                                                               static_cast<std::ptrdiff_t>(first),
+                                                             release_files.end())});
+    }
   }
 
-  m_log.detail(fmt::format("wrote the indices of {} in {:.2f} s", dist, seconds()));
+  m_log.detail(fmt::format("wrote {} of {} indices of {} in {:.2f} s{}", indices.size() - reused,
+                           indices.size(), dist, seconds(),
+                           reused ? fmt::format(" ({} unchanged)", reused) : std::string()));
   // The by-hash links, and their folders when new, are on disk before any
   // Release names them (by-hash/<Hash>, then by-hash itself).
   std::set<fs::path> by_hash_folders = by_hash_made;
@@ -233,6 +276,9 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   }
   TRY(before_commit());
   TRY(staged.commit(dists));
+  for (const auto& [path, record] : records) {
+    m_records->put(path, record);
+  }
 
   // Old by-hash copies go once no client can still hold a Release naming
   // them (after delete_after); the current ones stay.

@@ -25,6 +25,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,34 @@ struct IndexText
   // memory is allocated once, not for every index), so that one index
   // text is in memory at a time, not all of a distribution's.
   std::function<Status(std::string& text)> make = {};
+  // What the index is made from (its members and the settings that shape its
+  // files, as a digest); empty: it is made every time.
+  std::string inputs = {};
+};
+
+// An index as it was written: its inputs, and its files as Release lists them.
+struct IndexRecord
+{
+  std::string inputs;
+  std::vector<ReleaseFile> files;
+};
+
+// The records of the indices written before, kept between runs (the catalog).
+// An index whose inputs are those of its record, and whose files are in
+// place with the sizes recorded, is not made again: Release lists it as the
+// record has it.
+class IndexRecords
+{
+public:
+  virtual ~IndexRecords() = default;
+  // PATH is the index below dists/DIST ("main/binary-amd64/Packages").
+  // A record that cannot be read is none.
+  virtual std::optional<IndexRecord> get(const std::string& path) = 0;
+  // Called before an index's new files are put in place, so that no record
+  // outlives the files it describes.
+  virtual Status forget(const std::string& path) = 0;
+  // Called once they are in place; a record not kept only costs time.
+  virtual void put(const std::string& path, const IndexRecord& record) = 0;
 };
 
 class DistributionWriter
@@ -57,6 +86,14 @@ public:
                      const util::Clock& clock, util::Log& log)
     : m_repository(repository), m_signer(signer), m_chunks(chunks), m_clock(clock), m_log(log)
   {
+  }
+
+  // Keeps a record of each index written in `records`; with `reuse`, an
+  // index whose record matches is not made again.
+  void set_records(IndexRecords* records, bool reuse)
+  {
+    m_records = records;
+    m_reuse = reuse;
   }
 
   // Writes and puts in place dists/DIST (the folder `dists`) with `indices`
@@ -71,6 +108,8 @@ private:
   ChunkCache& m_chunks;
   const util::Clock& m_clock;
   util::Log& m_log;
+  IndexRecords* m_records = nullptr;
+  bool m_reuse = false;
 };
 
 } // namespace buildme::repo

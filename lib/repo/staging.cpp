@@ -42,6 +42,47 @@ struct CatalogChunks : ChunkCache
   }
 };
 
+// The records of the indices written, kept in the catalog: the files of an
+// index are a digest manifest by file name (its folder is the index's).
+struct CatalogRecords : IndexRecords
+{
+  Catalog& catalog;
+  std::string dist;
+  CatalogRecords(Catalog& c, std::string d) : catalog(c), dist(std::move(d)) {}
+
+  static std::string folder_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+  std::optional<IndexRecord> get(const std::string& path) override
+  {
+    auto written = catalog.written(dist, path);
+    if (!written || !*written) {
+      return std::nullopt;
+    }
+    auto files = util::parse_digest_manifest((*written)->files, "the written indices");
+    if (!files) {
+      return std::nullopt; // made again, and the record with it
+    }
+    IndexRecord record{(*written)->inputs, {}};
+    for (auto& [name, digests] : *files) {
+      record.files.push_back({folder_of(path) + "/" + name, std::move(digests)});
+    }
+    return record;
+  }
+  Status forget(const std::string& path) override { return catalog.forget_written(dist, path); }
+  void put(const std::string& path, const IndexRecord& record) override
+  {
+    std::map<std::string, util::Digests> files;
+    const std::string folder = folder_of(path) + "/";
+    for (const auto& file : record.files) {
+      if (!file.path.starts_with(folder)) {
+        return; // not an index of this folder: no record, so made again
+      }
+      files[file.path.substr(folder.size())] = file.digests;
+    }
+    (void)catalog.put_written(dist, path, {record.inputs, util::write_digest_manifest(files)});
+  }
+};
+
 } // namespace
 
 fs::path repository_lock(const config::Config& config, const std::string& repository)
@@ -294,7 +335,48 @@ Status Staging::write_archive_key()
   return {};
 }
 
-Status Staging::regenerate(const std::string& dist)
+Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>& listings,
+                            std::vector<IndexText>& indices)
+{
+  // Pool paths name their content (the pool never overwrites a file), so
+  // an index is made from the paths of its members, in its order, and the
+  // stanza epoch, which counts every change to a current member's stanza or
+  // names; and from the settings that shape its files.
+  TRY_ASSIGN(const std::int64_t epoch, m_catalog.stanza_epoch());
+  std::vector<util::Hasher> hashers(indices.size());
+  std::vector<std::string> buffers(indices.size());
+  constexpr std::size_t flush_at = 256 * 1024;
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    TRY(hashers[i].start({false, false, true, false}));
+    buffers[i] =
+      fmt::format("buildme index 1\n{}/{}\nepoch {}\ngz {} xz {} by-hash {}\n", indices[i].rel_dir,
+                  indices[i].name, epoch, m_repository.gzip, m_repository.xz, m_repository.by_hash);
+  }
+  auto each = [&](std::string_view kind, std::string_view component, std::string_view arch,
+                  std::string_view path) -> Status {
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      if (!listings[i].has(kind, component, arch)) {
+        continue;
+      }
+      buffers[i].append(path);
+      buffers[i].push_back('\n');
+      if (buffers[i].size() >= flush_at) {
+        TRY(hashers[i].update(buffers[i]));
+        buffers[i].clear();
+      }
+    }
+    return {};
+  };
+  TRY(m_catalog.each_listed(dist, each));
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    TRY(hashers[i].update(buffers[i]));
+    TRY_ASSIGN(const util::Digests digests, hashers[i].finish());
+    indices[i].inputs = *digests.sha256;
+  }
+  return {};
+}
+
+Status Staging::regenerate(const std::string& dist, bool remake_all)
 {
   const util::Stopwatch watch;
   // Also when nothing in it changed (a refresh before Valid-Until, a
@@ -324,6 +406,7 @@ Status Staging::regenerate(const std::string& dist)
     };
   };
   std::vector<IndexText> indices;
+  std::vector<Listing> listings;
   for (const auto& component : m_repository.components) {
     for (const auto& arch : arches) {
       indices.push_back({component + "/binary-" + arch,
@@ -331,15 +414,21 @@ Status Staging::regenerate(const std::string& dist)
                          {},
                          false,
                          index_of("binary", component, arch)});
+      listings.push_back({"binary", component, arch});
     }
     indices.push_back(
       {component + "/source", "Sources", {}, false, index_of("source", component, {})});
+    listings.push_back({"source", component, {}});
   }
   if (m_repository.contents) {
-    TRY(add_contents(dist, arches, indices));
+    TRY(add_contents(dist, arches, indices, listings));
   }
+  TRY(fingerprint(dist, listings, indices));
   CatalogChunks chunks(m_catalog, now());
+  CatalogRecords records(m_catalog, dist);
   DistributionWriter writer(m_repository, m_signer.get(), chunks, m_clock, m_log);
+  // `regenerate` by hand makes every index again (and records each anew).
+  writer.set_records(&records, !remake_all);
   TRY(writer.write(m_pool.root() / "dists" / dist, dist, arches, indices, [this]() -> Status {
     if (auto synced = wait_for_sync(); !synced) {
       return fail("the pool is not safely on disk, so no index names its new files yet: {}",
@@ -453,7 +542,7 @@ RunSummary Staging::regenerate_all()
   RunSummary summary;
   for (const auto& dist : m_repository.products) {
     refresh_cache(dist, summary, true);
-    if (auto done = regenerate(dist); !done) {
+    if (auto done = regenerate(dist, true); !done) {
       m_log.verdict("ERROR", util::Log::Tone::bad, done.message());
       ++summary.errors;
       continue;
@@ -480,7 +569,7 @@ std::string_view stanza_section(std::string_view stanza)
 } // namespace
 
 Status Staging::add_contents(const std::string& dist, const std::vector<std::string>& arches,
-                             std::vector<IndexText>& indices)
+                             std::vector<IndexText>& indices, std::vector<Listing>& listings)
 {
   TRY_ASSIGN(const std::vector<Member> unlisted, m_catalog.unlisted(dist));
   // The .debs with no names kept yet are read on every core, and kept in
@@ -540,6 +629,7 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         return {};
       };
       indices.push_back({component, "Contents-" + arch, {}, true, make});
+      listings.push_back({"binary", component, arch});
     }
   }
   return {};

@@ -59,6 +59,19 @@ std::filesystem::path repository_lock(const config::Config& config, const std::s
 std::filesystem::path pending_marker(const config::Config& config, const std::string& repository,
                                      const std::string& dist);
 
+// The members an index lists: of `kind` in `component`, and for binaries of
+// `arch` or "all" ("all" itself: only those).
+struct Listing
+{
+  std::string kind, component, arch;
+  bool has(std::string_view member_kind, std::string_view member_component,
+           std::string_view member_arch) const
+  {
+    return member_kind == kind && member_component == component &&
+           (kind == "source" || member_arch == arch || member_arch == "all");
+  }
+};
+
 class Staging
 {
 public:
@@ -127,12 +140,19 @@ private:
   void mark_pending(const std::string& dist);
   bool is_pending(const std::string& dist) const;
   void clear_pending(const std::string& dist);
-  Status regenerate(const std::string& dist);
+  // Writes, signs and flags `dist`: the indices whose inputs changed since
+  // they were written (every one with `remake_all`).
+  Status regenerate(const std::string& dist, bool remake_all = false);
   // The Contents indices of `dist` (Contents-ARCH of each component, with
   // Contents-all), from the file names the catalog keeps; a .deb it has none
-  // for yet (a catalog from before Contents) is listed now, once.
+  // for yet (a catalog from before Contents) is listed now, once. Each
+  // index's members are described in `listings`, beside it.
   Status add_contents(const std::string& dist, const std::vector<std::string>& arches,
-                      std::vector<IndexText>& indices);
+                      std::vector<IndexText>& indices, std::vector<Listing>& listings);
+  // Sets the inputs of each index (IndexText::inputs): a digest of its
+  // members (`listings`, one an index), the stanza epoch and the settings.
+  Status fingerprint(const std::string& dist, const std::vector<Listing>& listings,
+                     std::vector<IndexText>& indices);
   // Writes the signing key's public part to staging_dir/archive-key.asc
   // (once a run, when it differs), for clients and for clean builds that
   // install from the repository to verify its signatures with.

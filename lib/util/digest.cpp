@@ -34,72 +34,65 @@ const EVP_MD* evp_md(DigestKind kind)
   return nullptr;
 }
 
-struct ContextFree
-{
-  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
-};
-
-// One EVP context per wanted digest, all fed from the same bytes.
-class Hashers
-{
-public:
-  Status start(DigestSet wanted)
-  {
-    for (auto kind : all_digest_kinds) {
-      if (!wanted[kind]) {
-        continue;
-      }
-      auto& context = m_contexts[static_cast<std::size_t>(kind)];
-      context.reset(EVP_MD_CTX_new());
-      if (!context || EVP_DigestInit_ex(context.get(), evp_md(kind), nullptr) != 1) {
-        return fail("OpenSSL cannot compute {} digests here", digest_name(kind));
-      }
-    }
-    return {};
-  }
-
-  Status update(const void* data, std::size_t size)
-  {
-    m_size += size;
-    for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
-      if (m_contexts[i] && EVP_DigestUpdate(m_contexts[i].get(), data, size) != 1) {
-        return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
-      }
-    }
-    return {};
-  }
-
-  Result<Digests> finish()
-  {
-    Digests digests;
-    digests.size = m_size;
-    for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
-      if (!m_contexts[i]) {
-        continue;
-      }
-      unsigned char raw[EVP_MAX_MD_SIZE];
-      unsigned int length = 0;
-      if (EVP_DigestFinal_ex(m_contexts[i].get(), raw, &length) != 1) {
-        return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
-      }
-      static const char hex[] = "0123456789abcdef";
-      std::string text;
-      text.reserve(2 * length);
-      for (unsigned int j = 0; j < length; ++j) {
-        text += hex[raw[j] >> 4];
-        text += hex[raw[j] & 0x0f];
-      }
-      digests[all_digest_kinds[i]] = std::move(text);
-    }
-    return digests;
-  }
-
-private:
-  std::unique_ptr<EVP_MD_CTX, ContextFree> m_contexts[std::size(all_digest_kinds)];
-  std::uint64_t m_size = 0;
-};
-
 } // namespace
+
+void Hasher::ContextFree::operator()(evp_md_ctx_st* context) const
+{
+  EVP_MD_CTX_free(context);
+}
+
+Status Hasher::start(DigestSet wanted)
+{
+  m_size = 0;
+  for (auto kind : all_digest_kinds) {
+    auto& context = m_contexts[static_cast<std::size_t>(kind)];
+    context.reset();
+    if (!wanted[kind]) {
+      continue;
+    }
+    context.reset(EVP_MD_CTX_new());
+    if (!context || EVP_DigestInit_ex(context.get(), evp_md(kind), nullptr) != 1) {
+      return fail("OpenSSL cannot compute {} digests here", digest_name(kind));
+    }
+  }
+  return {};
+}
+
+Status Hasher::update(const void* data, std::size_t size)
+{
+  m_size += size;
+  for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
+    if (m_contexts[i] && EVP_DigestUpdate(m_contexts[i].get(), data, size) != 1) {
+      return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
+    }
+  }
+  return {};
+}
+
+Result<Digests> Hasher::finish()
+{
+  Digests digests;
+  digests.size = m_size;
+  for (std::size_t i = 0; i < std::size(all_digest_kinds); ++i) {
+    if (!m_contexts[i]) {
+      continue;
+    }
+    unsigned char raw[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_DigestFinal_ex(m_contexts[i].get(), raw, &length) != 1) {
+      return fail("OpenSSL failed to compute a {} digest", digest_name(all_digest_kinds[i]));
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string text;
+    text.reserve(2 * length);
+    for (unsigned int j = 0; j < length; ++j) {
+      text += hex[raw[j] >> 4];
+      text += hex[raw[j] & 0x0f];
+    }
+    digests[all_digest_kinds[i]] = std::move(text);
+  }
+  return digests;
+}
 
 namespace {
 
@@ -182,7 +175,7 @@ bool DigestSet::operator[](DigestKind kind) const
 
 Result<Digests> digest_fd(int fd, DigestSet wanted, std::uint64_t stop_after)
 {
-  Hashers hashers;
+  Hasher hashers;
   auto started = hashers.start(wanted);
   if (!started) {
     return started.error();
@@ -228,7 +221,7 @@ Digests digest_bytes(std::string_view data, DigestSet wanted)
 {
   // Nothing here depends on outside input; a failure means OpenSSL itself
   // is broken, which no caller can handle.
-  Hashers hashers;
+  Hasher hashers;
   Status status = hashers.start(wanted);
   if (status) {
     status = hashers.update(data.data(), data.size());

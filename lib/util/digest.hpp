@@ -6,10 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st; // OpenSSL's EVP_MD_CTX
 
 namespace buildme::util {
 
@@ -48,6 +52,25 @@ struct DigestSet
   static DigestSet all() { return {true, true, true, true}; }
   bool& operator[](DigestKind kind);
   bool operator[](DigestKind kind) const;
+};
+
+// Digests of bytes fed in parts, as digest_bytes takes them of one buffer.
+class Hasher
+{
+public:
+  // Begins anew with the digests `wanted`.
+  Status start(DigestSet wanted);
+  Status update(const void* data, std::size_t size);
+  Status update(std::string_view data) { return update(data.data(), data.size()); }
+  Result<Digests> finish();
+
+private:
+  struct ContextFree
+  {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, ContextFree> m_contexts[std::size(all_digest_kinds)];
+  std::uint64_t m_size = 0;
 };
 
 // Reads the open descriptor from its current position to the end once,

@@ -237,6 +237,69 @@ TEST_SUITE("repo: catalog")
     CHECK(catalog.source_files(source.path)->size() == 1);
   }
 
+  TEST_CASE("the stanza epoch counts changes to current members' stanzas and names, not new "
+            "members or unchanged rewrites")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    auto epoch = [&] {
+      auto value = catalog.stanza_epoch();
+      REQUIRE_MESSAGE(value, value.message());
+      return *value;
+    };
+    const std::int64_t start = epoch();
+    // A new .deb: its file, names and member are new rows, which the
+    // member lists show.
+    REQUIRE(catalog.put_file({"pool/a_1.deb", {1, 2, 3, 4}, "Package: a\n", "aa"}));
+    REQUIRE(catalog.put_contents("pool/a_1.deb", "usr/bin/a\n"));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1", "pool/a_1.deb")));
+    CHECK(epoch() == start);
+    // The same stanza again (a file read again that did not change), a new stamp.
+    REQUIRE(catalog.put_file({"pool/a_1.deb", {1, 2, 3, 5}, "Package: a\n", "aa"}));
+    REQUIRE(catalog.set_stamp("pool/a_1.deb", {1, 2, 3, 6}));
+    REQUIRE(catalog.put_contents("pool/a_1.deb", "usr/bin/a\n"));
+    CHECK(epoch() == start);
+    // A pool file read again that did change.
+    REQUIRE(catalog.put_file({"pool/a_1.deb", {9, 2, 3, 4}, "Package: a\nSection: x\n", "bb"}));
+    CHECK(epoch() == start + 1);
+    REQUIRE(catalog.put_contents("pool/a_1.deb", "usr/bin/a\nusr/bin/b\n"));
+    CHECK(epoch() == start + 2);
+    // Names listed late for a current member (a catalog from before Contents).
+    REQUIRE(catalog.put_file({"pool/c_1.deb", {1, 2, 3, 4}, "Package: c\n", "cc"}));
+    REQUIRE(catalog.add_member(binary("fremantle", "c", "1", "pool/c_1.deb")));
+    REQUIRE(catalog.put_contents("pool/c_1.deb", "usr/bin/c\n"));
+    CHECK(epoch() == start + 3);
+    // Forgetting a current member's file counts; a removed member's does not.
+    REQUIRE(catalog.forget_file("pool/c_1.deb"));
+    CHECK(epoch() > start + 3);
+    const std::int64_t before = epoch();
+    REQUIRE(catalog.remove_member(binary("fremantle", "a", "1", "pool/a_1.deb"), 200));
+    REQUIRE(catalog.forget_file("pool/a_1.deb"));
+    CHECK(epoch() == before);
+  }
+
+  TEST_CASE("a written index's record is kept, replaced and forgotten per distribution")
+  {
+    ScratchDir scratch;
+    Catalog catalog = open_in(scratch);
+    REQUIRE(catalog.put_written("fremantle", "main/binary-amd64/Packages", {"in1", "files1"}));
+    REQUIRE(catalog.put_written("diablo", "main/binary-amd64/Packages", {"in2", "files2"}));
+    REQUIRE(catalog.put_written("fremantle", "main/binary-amd64/Packages", {"in3", "files3"}));
+    auto got = catalog.written("fremantle", "main/binary-amd64/Packages");
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK((*got)->inputs == "in3");
+    CHECK((*got)->files == "files3");
+    REQUIRE(catalog.forget_written("fremantle", "main/binary-amd64/Packages"));
+    got = catalog.written("fremantle", "main/binary-amd64/Packages");
+    REQUIRE(got);
+    CHECK_FALSE(*got);
+    got = catalog.written("diablo", "main/binary-amd64/Packages");
+    REQUIRE(got);
+    REQUIRE(*got);
+    CHECK((*got)->inputs == "in2");
+  }
+
   TEST_CASE("data survives reopening the database")
   {
     ScratchDir scratch;

@@ -26,8 +26,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -533,6 +535,75 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
       CAPTURE(name);
       CHECK_FALSE(fs::exists(pool / name));
     }
+  }
+
+  TEST_CASE("a change makes again only the indices it touches; Release lists every one as it is")
+  {
+    StagingFixture f;
+    f.config = test::test_config(f.scratch.path(), fmt::format("[product fremantle]\n"
+                                                               "arches = amd64 arm64\n"
+                                                               "[repository extras-devel]\n"
+                                                               "staging_dir = {0}/staging\n"
+                                                               "products = fremantle\n",
+                                                               f.scratch.path().string()));
+    f.open();
+    f.take_hello();
+    auto inode_of = [&](const std::string& rel) {
+      auto info = util::stat_no_follow(f.dists / rel);
+      REQUIRE(info);
+      REQUIRE(*info);
+      return (**info).inode;
+    };
+    const std::vector<std::string> untouched{"main/binary-arm64/Packages",
+                                             "main/binary-arm64/Packages.xz",
+                                             "main/Contents-arm64.gz", "main/Contents-all.gz"};
+    std::map<std::string, ino_t> before;
+    for (const auto& rel : untouched) {
+      before[rel] = inode_of(rel);
+    }
+    const ino_t amd64_before = inode_of("main/binary-amd64/Packages");
+
+    // hello is amd64 only: its removal touches amd64's Packages and Contents
+    // and Sources, not arm64's or Contents-all.
+    auto removal = f.staging->find_removal("hello", "1.0-1", {"fremantle"});
+    REQUIRE_MESSAGE(removal, removal.message());
+    REQUIRE(f.staging->remove(*removal));
+    CHECK(inode_of("main/binary-amd64/Packages") != amd64_before);
+    CHECK_FALSE(has(f.index("main/binary-amd64/Packages"), "Package: hello"));
+    for (const auto& rel : untouched) {
+      CAPTURE(rel);
+      CHECK(inode_of(rel) == before[rel]);
+    }
+    // Every file the new Release lists (and that is written) has the SHA256
+    // it lists.
+    auto check_release = [&] {
+      const std::string release = f.index("Release");
+      const auto at = release.find("\nSHA256:\n");
+      REQUIRE(at != std::string::npos);
+      std::istringstream lines(release.substr(at + 9));
+      int checked = 0;
+      for (std::string line; std::getline(lines, line) && line.starts_with(' ');) {
+        const auto words = util::split_words(line);
+        REQUIRE(words.size() == 3);
+        if (!fs::exists(f.dists / words[2])) {
+          continue; // Contents-ARCH: listed, written as .gz only
+        }
+        CAPTURE(words[2]);
+        CHECK(*util::digest_file(f.dists / words[2], util::DigestSet::all())->sha256 == words[0]);
+        ++checked;
+      }
+      CHECK(checked >= 10);
+    };
+    check_release();
+    CHECK(has(f.index("Release"), "main/binary-arm64/Packages.xz"));
+
+    // regenerate makes every index again.
+    REQUIRE(f.staging->regenerate_all().errors == 0);
+    for (const auto& rel : untouched) {
+      CAPTURE(rel);
+      CHECK(inode_of(rel) != before[rel]);
+    }
+    check_release();
   }
 
   TEST_CASE("remove without a version takes every version; with --dist only that distribution")
