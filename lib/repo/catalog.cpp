@@ -178,9 +178,10 @@ Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
 {
   // members_listing gives the rows in index order; the rest is a filter.
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT stanza FROM members JOIN files ON files.path = members.path "
-                          "WHERE members.dist = ? AND members.removed_at = 0 AND kind = ? AND "
-                          "component = ? AND (kind = 'source' OR arch = ? OR arch = 'all') "
+             m_db.prepare("SELECT stanza, members.path, files.path IS NULL FROM members "
+                          "LEFT JOIN files ON files.path = members.path WHERE members.dist = ? AND "
+                          "members.removed_at = 0 AND kind = ? AND component = ? AND "
+                          "(kind = 'source' OR arch = ? OR arch = 'all') "
                           "ORDER BY dist, removed_at, name, members.path",
                           "read stanzas"));
   TRY(query.bind(dist, kind, component, arch));
@@ -188,6 +189,9 @@ Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
     TRY_ASSIGN(bool row, query.next());
     if (!row) {
       return {};
+    }
+    if (query.integer(2) != 0) {
+      return fail("no cached index entry for {}", query.text(1));
     }
     TRY(each(query.text_view(0)));
   }
@@ -250,17 +254,6 @@ Status Catalog::forget_written(const std::string& dist, const std::string& path)
                                       "forget a written index"));
   TRY(remove.bind(dist, path));
   return remove.run();
-}
-
-Result<std::optional<std::string>> Catalog::member_without_stanza(const std::string& dist)
-{
-  TRY_ASSIGN(auto query, m_db.prepare("SELECT members.path FROM members LEFT JOIN files ON "
-                                      "files.path = members.path WHERE members.dist = ? AND "
-                                      "members.removed_at = 0 AND files.path IS NULL LIMIT 1",
-                                      "read files"));
-  TRY(query.bind(dist));
-  TRY_ASSIGN(bool row, query.next());
-  return row ? std::optional<std::string>(query.text(0)) : std::nullopt;
 }
 
 // The chunk cache only saves work: a piece not read or not kept is

@@ -94,7 +94,7 @@ public:
   // of `kind` in `component` (binary: of `arch` or "all"; source: `arch` is
   // not looked at), in index order (name, then path), one at a time, so
   // that an index is written without every stanza in memory. A member with
-  // no cached stanza is left out: see member_without_stanza.
+  // no cached stanza is an Error that names its path.
   Status each_stanza(const std::string& dist, const std::string& kind, const std::string& component,
                      const std::string& arch,
                      const std::function<Status(std::string_view stanza)>& each);
@@ -110,8 +110,6 @@ public:
   Result<std::optional<WrittenIndex>> written(const std::string& dist, const std::string& path);
   Status put_written(const std::string& dist, const std::string& path, const WrittenIndex& index);
   Status forget_written(const std::string& dist, const std::string& path);
-  // A current member of `dist` with no cached stanza (its path), if any.
-  Result<std::optional<std::string>> member_without_stanza(const std::string& dist);
   // The current members of `dist` whose pool files a run checks: every one
   // when `slices` is 1, else those of slice `slice` (of `slices`, by row)
   // and any that has no cached stamp; each with its cached stamp, if any.

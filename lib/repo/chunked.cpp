@@ -15,9 +15,11 @@ namespace buildme::repo {
 
 namespace {
 
-// Average piece: 1/64 of the stanzas end one (about 64 stanzas, 60 KB);
-// a piece never grows past 1 MiB.
-constexpr std::uint32_t cut_one_in = 64;
+// Average piece: 1/64 of the stanzas end one (about 64 stanzas, 60 KB), or
+// 1/1024 of the lines of a Contents index (about 80 KB); a piece never grows
+// past 1 MiB.
+constexpr std::uint32_t cut_one_in_stanzas = 64;
+constexpr std::uint32_t cut_one_in_lines = 1024;
 constexpr std::size_t max_piece = 1024 * 1024;
 
 std::uint32_t fnv1a(std::string_view text)
@@ -29,16 +31,19 @@ std::uint32_t fnv1a(std::string_view text)
   return hash;
 }
 
-std::vector<std::string_view> cut_pieces(std::string_view text)
+std::vector<std::string_view> cut_pieces(std::string_view text, IndexUnits units)
 {
+  const bool lines = units == IndexUnits::lines;
+  const std::string_view separator = lines ? "\n" : "\n\n";
+  const std::uint32_t cut_one_in = lines ? cut_one_in_lines : cut_one_in_stanzas;
   std::vector<std::string_view> pieces;
   std::size_t start = 0;
   std::size_t at = 0;
   while (at < text.size()) {
-    std::size_t end = text.find("\n\n", at);
-    end = end == std::string_view::npos ? text.size() : end + 2;
-    const std::string_view stanza = text.substr(at, end - at);
-    const std::string_view first_line = stanza.substr(0, stanza.find('\n'));
+    std::size_t end = text.find(separator, at);
+    end = end == std::string_view::npos ? text.size() : end + separator.size();
+    const std::string_view unit = text.substr(at, end - at);
+    const std::string_view first_line = unit.substr(0, unit.find('\n'));
     at = end;
     if (fnv1a(first_line) % cut_one_in == 0 || at - start >= max_piece || at == text.size()) {
       pieces.push_back(text.substr(start, at - start));
@@ -137,10 +142,10 @@ Result<std::vector<std::string>> compress_pieces(
 
 } // namespace
 
-IndexPieces cut_index(std::string_view text, unsigned threads)
+IndexPieces cut_index(std::string_view text, unsigned threads, IndexUnits units)
 {
   IndexPieces index;
-  index.pieces = cut_pieces(text);
+  index.pieces = cut_pieces(text, units);
   index.digests.resize(index.pieces.size());
   util::parallel_for(index.pieces.size(), threads, [&](std::size_t i) {
     index.digests[i] = *util::digest_bytes(index.pieces[i], {false, false, true, false}).sha256;

@@ -136,7 +136,9 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       release_files.push_back(
         {rel_dir + "/" + name, util::digest_bytes(text, util::DigestSet::all())});
     }
-    const IndexPieces pieces = cut_index(text, threads);
+    // (A gzip-only index is a Contents index: lines, no stanzas.)
+    const IndexPieces pieces =
+      cut_index(text, threads, gzip_only ? IndexUnits::lines : IndexUnits::stanzas);
     if (m_repository.gzip || gzip_only) {
       auto compressed = gzip_compress_pieces(pieces, m_chunks, threads);
       if (!compressed) {

@@ -163,7 +163,15 @@ struct IndexPieces
   std::vector<std::string_view> pieces;
   std::vector<std::string> digests;
 };
-IndexPieces cut_index(std::string_view text, unsigned threads);
+// What an index is made of: deb822 stanzas (Packages, Sources), cut after a
+// stanza, or lines (Contents), cut after a line.
+enum class IndexUnits
+{
+  stanzas,
+  lines
+};
+IndexPieces cut_index(std::string_view text, unsigned threads,
+                      IndexUnits units = IndexUnits::stanzas);
 Result<std::string> xz_compress_pieces(const IndexPieces& pieces, ChunkCache& cache, int preset,
                                        unsigned threads);
 Result<std::string> gzip_compress_pieces(const IndexPieces& pieces, ChunkCache& cache,

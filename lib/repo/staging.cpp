@@ -389,20 +389,20 @@ Status Staging::regenerate(const std::string& dist, bool remake_all)
   if (product) {
     TRY_ASSIGN(arches, config::product_arches(*product));
   }
-  if (auto missing = m_catalog.member_without_stanza(dist); !missing || *missing) {
-    return missing ? fail("{}: no cached index entry for {}", m_repository.name, **missing)
-                   : Status(Error{missing.error()});
-  }
   // Each index text is made from the cached stanzas, streamed from the
   // catalog in index order, when the writer comes to it: one text is in
   // memory at a time.
   auto index_of = [this, dist](std::string kind, std::string component, std::string arch) {
     return [this, dist, kind, component, arch](std::string& text) -> Status {
-      return m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
+      auto made = m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
         text.append(stanza);
         text.push_back('\n');
         return Status();
       });
+      if (!made) {
+        return fail("{}: {}", m_repository.name, made.message());
+      }
+      return {};
     };
   };
   std::vector<IndexText> indices;

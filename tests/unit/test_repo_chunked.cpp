@@ -89,6 +89,31 @@ TEST_SUITE("repo: chunked compression")
     CHECK(cache.hits >= static_cast<int>(pieces) - 2);
   }
 
+  TEST_CASE("a Contents index is cut by lines: one more line recompresses one piece")
+  {
+    std::string before, after;
+    for (int i = 0; i < 40000; ++i) {
+      const std::string line = fmt::format("usr/share/doc/p{0}/file{0}\t\t\tutils/p{0}\n", i);
+      after += line;
+      if (i != 20000) {
+        before += line;
+      }
+    }
+    MapCache cache;
+    auto pieces = buildme::repo::cut_index(before, 2, buildme::repo::IndexUnits::lines);
+    CHECK(pieces.pieces.size() > 10);
+    REQUIRE(buildme::repo::gzip_compress_pieces(pieces, cache, 2));
+    cache.hits = cache.misses = 0;
+    auto again = buildme::repo::cut_index(after, 2, buildme::repo::IndexUnits::lines);
+    auto gz = buildme::repo::gzip_compress_pieces(again, cache, 2);
+    REQUIRE(gz);
+    CHECK(decompress("gzip", *gz) == after);
+    CHECK(cache.misses <= 2);
+    CHECK(cache.hits >= static_cast<int>(pieces.pieces.size()) - 2);
+    // Without the lines cut, it is one piece (it has no blank line).
+    CHECK(buildme::repo::cut_index(after, 2).pieces.size() == 1);
+  }
+
   TEST_CASE("the same index gives the same bytes, and an empty index is a valid file")
   {
     MapCache one, two;
