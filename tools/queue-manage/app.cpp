@@ -47,14 +47,15 @@ staging_dir. Run by cron for each repository (every 2 or 5 minutes), it takes
 the .debs and sources that buildme put in the repo_queue of every product
 entering this repository, moves them into pool/, drops versions beyond
 keep_versions from the indices (their files are deleted after delete_after),
-and for each distribution (one per product) that changed writes Packages,
-Sources and Release from cached sums, signs them (InRelease, Release.gpg)
+and for each distribution (one per product) that changed writes again the
+Packages, Sources and Contents indices the change touched (from cached sums
+and file lists) and Release, signs them (InRelease, Release.gpg)
 and touches staging_dir/.DIST.changed for repo-publish: it says STAGED, and
 clients see the change once repo-publish has pushed it. Nothing in the pool
 is ever overwritten: a queue file whose pool name holds different content is
 set aside in the queue's rejected/ folder with a .reason.
 
-  regenerate   write, sign and flag every distribution now
+  regenerate   write every index again, sign and flag every distribution now
   promote      copy SOURCE VERSION and the binaries built from it (hard links)
                from one repository to another, and regenerate both
   remove       take SOURCE VERSION (every version when VERSION is left out)
