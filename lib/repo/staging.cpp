@@ -400,7 +400,9 @@ Status Staging::regenerate(const std::string& dist, bool remake_all)
         return Status();
       });
       if (!made) {
-        return fail("{}: {}", m_repository.name, made.message());
+        return fail("{}: {}; queue-manage regenerate --repository {} reads every pool file "
+                    "again",
+                    m_repository.name, made.message(), m_repository.name);
       }
       return {};
     };
