@@ -92,13 +92,22 @@ CREATE TABLE IF NOT EXISTS written (
   files TEXT NOT NULL,
   PRIMARY KEY (dist, path)
 );
-PRAGMA user_version = 3; -- schema_version
+-- Where each piece of a written index lies in its files (index_files.hpp's
+-- piece spans, one a line), so that the next index copies those that did
+-- not change. Kept and forgotten with its `written` row.
+CREATE TABLE IF NOT EXISTS written_pieces (
+  dist TEXT NOT NULL,
+  path TEXT NOT NULL,
+  pieces TEXT NOT NULL,
+  PRIMARY KEY (dist, path)
+);
+PRAGMA user_version = 4; -- schema_version
 )";
 
 // PRAGMA user_version of the schema above; older catalogs take the schema as
 // it is, every statement being IF NOT EXISTS (version 2 added contents,
-// version 3 the stanza epoch and the written indices).
-constexpr int schema_version = 3;
+// version 3 the stanza epoch and the written indices, version 4 their pieces).
+constexpr int schema_version = 4;
 
 Member read_member(const Statement& row)
 {
@@ -174,7 +183,8 @@ Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
 
 Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
                             const std::string& component, const std::string& arch,
-                            const std::function<Status(std::string_view stanza)>& each)
+                            const std::function<Status(std::string_view stanza,
+                                                       std::string_view path)>& each)
 {
   // members_listing gives the rows in index order; the rest is a filter.
   TRY_ASSIGN(auto query,
@@ -193,7 +203,7 @@ Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
     if (query.integer(2) != 0) {
       return fail("no cached index entry for {}", query.text(1));
     }
-    TRY(each(query.text_view(0)));
+    TRY(each(query.text_view(0), query.text_view(1)));
   }
 }
 
@@ -227,15 +237,16 @@ Result<std::int64_t> Catalog::stanza_epoch()
 Result<std::optional<WrittenIndex>> Catalog::written(const std::string& dist,
                                                      const std::string& path)
 {
-  TRY_ASSIGN(auto query, m_db.cached("SELECT inputs, files FROM written WHERE dist = ? AND "
-                                     "path = ?",
-                                     "read the written indices"));
+  TRY_ASSIGN(auto query,
+             m_db.cached("SELECT inputs, files, pieces FROM written LEFT JOIN written_pieces "
+                         "USING (dist, path) WHERE dist = ? AND path = ?",
+                         "read the written indices"));
   TRY(query.bind(dist, path));
   TRY_ASSIGN(bool row, query.next());
   if (!row) {
     return std::optional<WrittenIndex>();
   }
-  return std::optional<WrittenIndex>(WrittenIndex{query.text(0), query.text(1)});
+  return std::optional<WrittenIndex>(WrittenIndex{query.text(0), query.text(1), query.text(2)});
 }
 
 Status Catalog::put_written(const std::string& dist, const std::string& path,
@@ -245,7 +256,12 @@ Status Catalog::put_written(const std::string& dist, const std::string& path,
                                       "VALUES (?, ?, ?, ?)",
                                       "keep the written indices"));
   TRY(insert.bind(dist, path, index.inputs, index.files));
-  return insert.run();
+  TRY(insert.run());
+  TRY_ASSIGN(auto pieces, m_db.cached("INSERT OR REPLACE INTO written_pieces (dist, path, pieces) "
+                                      "VALUES (?, ?, ?)",
+                                      "keep the written indices"));
+  TRY(pieces.bind(dist, path, index.pieces));
+  return pieces.run();
 }
 
 Status Catalog::forget_written(const std::string& dist, const std::string& path)
@@ -253,7 +269,11 @@ Status Catalog::forget_written(const std::string& dist, const std::string& path)
   TRY_ASSIGN(auto remove, m_db.cached("DELETE FROM written WHERE dist = ? AND path = ?",
                                       "forget a written index"));
   TRY(remove.bind(dist, path));
-  return remove.run();
+  TRY(remove.run());
+  TRY_ASSIGN(auto pieces, m_db.cached("DELETE FROM written_pieces WHERE dist = ? AND path = ?",
+                                      "forget a written index"));
+  TRY(pieces.bind(dist, path));
+  return pieces.run();
 }
 
 // The chunk cache only saves work: a piece not read or not kept is

@@ -19,6 +19,9 @@
 //  written  each index file written last: what it was made from and its
 //           digests, so that an index whose inputs did not change is not
 //           made again (Release lists it as it is).
+//  written_pieces
+//           where each piece of such an index lies in its files, so that an
+//           index of which a piece changed copies the others.
 //
 // Adding one .deb to a large repository reads that .deb only; the indices
 // are written from the cached stanzas.
@@ -72,11 +75,14 @@ struct Member
 };
 
 // An index as it was written: what it was made from (Staging's fingerprint
-// of its members and settings) and a digest manifest of its files.
+// of its members and settings), a digest manifest of its files, and where
+// its pieces lie in them (repo/index_files.hpp's piece spans; empty: none
+// kept).
 struct WrittenIndex
 {
   std::string inputs;
   std::string files;
+  std::string pieces = {};
 };
 
 class Catalog
@@ -90,14 +96,15 @@ public:
 
   Result<std::optional<CachedFile>> file(const std::string& path);
   Status put_file(const CachedFile& file);
-  // Calls `each` with the cached stanza of every current member of `dist`
-  // of `kind` in `component` (binary: of `arch` or "all"; source: `arch` is
-  // not looked at), in index order (name, then path), one at a time, so
-  // that an index is written without every stanza in memory. A member with
-  // no cached stanza is an Error that names its path.
+  // Calls `each` with the cached stanza and the path of every current member
+  // of `dist` of `kind` in `component` (binary: of `arch` or "all"; source:
+  // `arch` is not looked at), in index order (name, then path), one at a
+  // time, so that an index is written without every stanza in memory. A
+  // member with no cached stanza is an Error that names its path.
   Status each_stanza(const std::string& dist, const std::string& kind, const std::string& component,
                      const std::string& arch,
-                     const std::function<Status(std::string_view stanza)>& each);
+                     const std::function<Status(std::string_view stanza, std::string_view path)>&
+                       each);
   // Calls `each` with the kind, component, arch and path of every current
   // member of `dist`, in index order (name, then path).
   Status each_listed(

@@ -67,8 +67,8 @@ std::uint64_t get_u64(std::string_view text)
   return value;
 }
 
-// An xz block of `piece`, prefixed with its unpadded and uncompressed sizes
-// (16 bytes) for the stream's index.
+} // namespace
+
 Result<std::string> xz_block(std::string_view piece, int preset)
 {
   lzma_options_lzma options;
@@ -98,6 +98,8 @@ Result<std::string> xz_block(std::string_view piece, int preset)
   out.resize(position);
   return put_u64(lzma_block_unpadded_size(&block)) + put_u64(block.uncompressed_size) + out;
 }
+
+namespace {
 
 // Pieces and their compressed forms, from the cache or made now.
 Result<std::vector<std::string>> compress_pieces(
@@ -141,6 +143,16 @@ Result<std::vector<std::string>> compress_pieces(
 }
 
 } // namespace
+
+std::vector<std::string_view> cut_text(std::string_view text, IndexUnits units)
+{
+  return cut_pieces(text, units);
+}
+
+bool cuts_after(std::string_view key)
+{
+  return fnv1a(key) % cut_one_in_stanzas == 0;
+}
 
 IndexPieces cut_index(std::string_view text, unsigned threads, IndexUnits units)
 {

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <future>
 #include <set>
 
 namespace buildme::repo {
@@ -21,15 +20,15 @@ namespace {
 class StagedFiles
 {
 public:
-  // Writes `content` under the temporary name it returns (synced), to be
-  // renamed to `path` by commit().
-  Result<fs::path> write(const fs::path& path, std::string_view content)
+  // The temporary name to write `path` under, to be renamed to `path` by
+  // commit() once add()ed; what a killed run left there is removed.
+  Result<fs::path> prepare(const fs::path& path)
   {
     TRY(util::make_dirs(path.parent_path()));
     const fs::path temp = path.parent_path() / ("." + path.filename().string() + ".new");
     // Leftovers of a run that died (queue-manage holds the repository's
     // lock, so no other run writes here): the staged name, and the
-    // temporaries util::write_file_exclusive makes for it
+    // temporaries util::write_file_exclusive and util::FileWriter make for it
     // (..NAME.new.XXXXXX) when killed mid-write. Only those names.
     std::error_code ignored;
     fs::remove(temp, ignored);
@@ -41,8 +40,17 @@ public:
         }
       }
     }
+    return temp;
+  }
+  // `temp`, written in full, is to be renamed to `path`.
+  void add(const fs::path& temp, const fs::path& path) { m_pending.emplace_back(temp, path); }
+  // Writes `content` under the temporary name it returns (synced), to be
+  // renamed to `path` by commit().
+  Result<fs::path> write(const fs::path& path, std::string_view content)
+  {
+    TRY_ASSIGN(const fs::path temp, prepare(path));
     TRY(util::write_file_exclusive(temp, content));
-    m_pending.emplace_back(temp, path);
+    add(temp, path);
     return temp;
   }
   // Renames in the order written, each made durable: before the first file
@@ -111,61 +119,86 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   std::vector<ReleaseFile> release_files;
   std::vector<std::string> by_hash_dirs;
   std::set<fs::path> by_hash_made;
-  auto add_index = [&](const std::string& rel_dir, const std::string& name, const std::string& text,
-                       bool gzip_only) -> Status {
-    // Each file's digests are taken on a core of their own, the plain
-    // text's while it is compressed.
-    struct IndexFile
-    {
-      std::string name;
-      std::string_view content;
-      std::future<util::Digests> digests;
-    };
-    auto digest_async = [](std::string_view content) {
-      return std::async(std::launch::async,
-                        [content] { return util::digest_bytes(content, util::DigestSet::all()); });
-    };
-    std::string gz, xz;
-    std::vector<IndexFile> files;
-    if (!gzip_only) {
-      files.push_back({name, text, digest_async(text)});
+  std::string made; // a made text, its memory kept for the next
+  // One index's files, made piece by piece under their temporary names (a
+  // gzip-only index has no plain file, but Release lists it by its plain
+  // name all the same: apt looks a target up by its uncompressed name, then
+  // fetches the compressed file, as with Debian's Contents-ARCH).
+  auto add_index = [&](const IndexText& index, const std::optional<IndexRecord>& before,
+                       std::vector<PieceSpan>& pieces) -> Status {
+    const fs::path dir = dists / index.rel_dir;
+    const bool gz = m_repository.gzip || index.gzip_only;
+    const bool xz = m_repository.xz && !index.gzip_only;
+    IndexFiles::Paths finals, temps;
+    if (!index.gzip_only) {
+      finals.plain = dir / index.name;
+    }
+    if (gz) {
+      finals.gz = dir / (index.name + ".gz");
+    }
+    if (xz) {
+      finals.xz = dir / (index.name + ".xz");
+    }
+    fs::path* final_paths[] = {&finals.plain, &finals.gz, &finals.xz};
+    fs::path* temp_paths[] = {&temps.plain, &temps.gz, &temps.xz};
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (!final_paths[i]->empty()) {
+        TRY_ASSIGN(*temp_paths[i], staged.prepare(*final_paths[i]));
+      }
+    }
+    IndexFiles files(m_chunks, 6, threads);
+    TRY(files.open(temps));
+    if (index.stream) {
+      std::unique_ptr<PieceCopier> copier;
+      if (m_reuse && before && !before->pieces.empty()) {
+        const util::Digests* recorded[3] = {nullptr, nullptr, nullptr};
+        for (const auto& file : before->files) {
+          for (std::size_t i = 0; i < 3; ++i) {
+            if (!final_paths[i]->empty() && dists / file.path == *final_paths[i]) {
+              recorded[i] = &file.digests;
+            }
+          }
+        }
+        auto opened = PieceCopier::open(finals, recorded, before->pieces);
+        if (opened) {
+          copier = std::move(*opened);
+        } else {
+          m_log.detail(fmt::format("{}/{} is made whole: {}", index.rel_dir, index.name,
+                                   opened.message()));
+        }
+      }
+      TRY(index.stream(files, copier.get()));
     } else {
-      // Listed in Release uncompressed but not written, as Debian's
-      // archive lists Contents-ARCH: apt looks a target up by its
-      // uncompressed name, then fetches the compressed file.
-      release_files.push_back(
-        {rel_dir + "/" + name, util::digest_bytes(text, util::DigestSet::all())});
-    }
-    // (A gzip-only index is a Contents index: lines, no stanzas.)
-    const IndexPieces pieces =
-      cut_index(text, threads, gzip_only ? IndexUnits::lines : IndexUnits::stanzas);
-    if (m_repository.gzip || gzip_only) {
-      auto compressed = gzip_compress_pieces(pieces, m_chunks, threads);
-      if (!compressed) {
-        return Error{compressed.error()};
+      const std::string* text = &index.text;
+      if (index.make) {
+        made.clear();
+        TRY(index.make(made));
+        text = &made;
       }
-      gz = std::move(*compressed);
-      files.push_back({name + ".gz", gz, digest_async(gz)});
-    }
-    if (m_repository.xz && !gzip_only) {
-      auto compressed = xz_compress_pieces(pieces, m_chunks, 6, threads);
-      if (!compressed) {
-        return Error{compressed.error()};
+      // (A gzip-only index is a Contents index: lines, no stanzas.)
+      for (std::string_view piece :
+           cut_text(*text, index.gzip_only ? IndexUnits::lines : IndexUnits::stanzas)) {
+        TRY(files.add(std::string(piece)));
       }
-      xz = std::move(*compressed);
-      files.push_back({name + ".xz", xz, digest_async(xz)});
     }
-    for (auto& [file, content, pending] : files) {
-      const util::Digests digests = pending.get();
-      auto temp = staged.write(dists / rel_dir / file, content);
-      if (!temp) {
-        return Error{temp.error()};
+    TRY_ASSIGN(IndexFiles::Written written, files.finish());
+    pieces = std::move(written.pieces);
+    if (index.gzip_only) {
+      release_files.push_back({index.rel_dir + "/" + index.name, written.plain});
+    }
+    const util::Digests* digests_of[] = {&written.plain, &written.gz, &written.xz};
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (final_paths[i]->empty()) {
+        continue;
       }
+      const fs::path& temp = *temp_paths[i];
+      const util::Digests& digests = *digests_of[i];
+      staged.add(temp, *final_paths[i]);
       if (m_repository.by_hash) {
         // By-hash copies are links to the new file under their final names,
         // made before the Release that names them.
         for (const auto& [kind, kind_name] : by_hash_kinds) {
-          const fs::path copy = dists / rel_dir / "by-hash" / kind_name / *digests[kind];
+          const fs::path copy = dir / "by-hash" / kind_name / *digests[kind];
           auto present = util::stat_no_follow(copy);
           if (present && *present) {
             continue;
@@ -173,11 +206,11 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
           if (by_hash_made.insert(copy.parent_path()).second) {
             TRY(util::make_dirs(copy.parent_path()));
           }
-          TRY(util::link_or_copy_exclusive(*temp, copy, false));
+          TRY(util::link_or_copy_exclusive(temp, copy, false));
         }
-        by_hash_dirs.push_back(rel_dir);
+        by_hash_dirs.push_back(index.rel_dir);
       }
-      release_files.push_back({rel_dir + "/" + file, digests});
+      release_files.push_back({index.rel_dir + "/" + final_paths[i]->filename().string(), digests});
     }
     return {};
   };
@@ -199,38 +232,35 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     return !record.files.empty();
   };
 
-  std::string made;
   std::vector<std::pair<std::string, IndexRecord>> records;
   std::size_t reused = 0;
   for (const auto& index : indices) {
     const std::string path = index.rel_dir + "/" + index.name;
-    if (m_records && m_reuse && !index.inputs.empty()) {
-      if (auto record = m_records->get(path);
-          record && record->inputs == index.inputs && in_place(index, *record)) {
-        release_files.insert(release_files.end(), record->files.begin(), record->files.end());
-        if (m_repository.by_hash) {
-          by_hash_dirs.push_back(index.rel_dir);
-        }
-        ++reused;
-        continue;
+    std::optional<IndexRecord> before;
+    if (m_records && !index.inputs.empty()) {
+      before = m_records->get(path);
+    }
+    if (m_reuse && before && before->inputs == index.inputs && in_place(index, *before)) {
+      release_files.insert(release_files.end(), before->files.begin(), before->files.end());
+      if (m_repository.by_hash) {
+        by_hash_dirs.push_back(index.rel_dir);
       }
+      ++reused;
+      continue;
     }
     if (m_records) {
       TRY(m_records->forget(path));
     }
     const std::size_t first = release_files.size();
-    if (!index.make) {
-      TRY(add_index(index.rel_dir, index.name, index.text, index.gzip_only));
-    } else {
-      made.clear();
-      TRY(index.make(made));
-      TRY(add_index(index.rel_dir, index.name, made, index.gzip_only));
-    }
+    std::vector<PieceSpan> pieces;
+    TRY(add_index(index, before, pieces));
     if (m_records && !index.inputs.empty()) {
-      records.emplace_back(path, IndexRecord{index.inputs, std::vector<ReleaseFile>(
-                                                             release_files.begin() +
-                                                               static_cast<std::ptrdiff_t>(first),
-                                                             release_files.end())});
+      records.emplace_back(
+        path, IndexRecord{index.inputs,
+                          std::vector<ReleaseFile>(
+                            release_files.begin() + static_cast<std::ptrdiff_t>(first),
+                            release_files.end()),
+                          std::move(pieces)});
     }
   }
 

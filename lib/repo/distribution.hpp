@@ -18,6 +18,7 @@
 
 #include "config/config.hpp"
 #include "repo/index.hpp"
+#include "repo/index_files.hpp"
 #include "sign/signer.hpp"
 #include "util/clock.hpp"
 #include "util/log.hpp"
@@ -51,13 +52,20 @@ struct IndexText
   // What the index is made from (its members and the settings that shape its
   // files, as a digest); empty: it is made every time.
   std::string inputs = {};
+  // When set, the index is made in pieces of the caller's choosing, added to
+  // `files` in order (`text` and `make` are not used). `before` (null when
+  // none can be) gives the pieces of the files in place as their record has
+  // them, to copy those that did not change.
+  std::function<Status(IndexFiles& files, PieceCopier* before)> stream = {};
 };
 
-// An index as it was written: its inputs, and its files as Release lists them.
+// An index as it was written: its inputs, its files as Release lists them,
+// and its pieces.
 struct IndexRecord
 {
   std::string inputs;
   std::vector<ReleaseFile> files;
+  std::vector<PieceSpan> pieces = {};
 };
 
 // The records of the indices written before, kept between runs (the catalog).

@@ -172,6 +172,17 @@ enum class IndexUnits
 };
 IndexPieces cut_index(std::string_view text, unsigned threads,
                       IndexUnits units = IndexUnits::stanzas);
+// The cut alone: views into `text`.
+std::vector<std::string_view> cut_text(std::string_view text, IndexUnits units);
+// The cut of an index whose stanzas a caller knows by a key of its own (the
+// member's pool path), so that it can tell the pieces from the keys alone:
+// after a stanza whose key this is true of, or after max_piece_stanzas.
+bool cuts_after(std::string_view key);
+inline constexpr std::size_t max_piece_stanzas = 256;
+// One piece as an xz block (preset `preset`, CRC64, dictionary sized to the
+// piece), prefixed with its unpadded and uncompressed sizes (8 bytes each,
+// host order) for the stream's index: the form the ChunkCache keeps.
+Result<std::string> xz_block(std::string_view piece, int preset);
 Result<std::string> xz_compress_pieces(const IndexPieces& pieces, ChunkCache& cache, int preset,
                                        unsigned threads);
 Result<std::string> gzip_compress_pieces(const IndexPieces& pieces, ChunkCache& cache,

@@ -66,6 +66,10 @@ struct CatalogRecords : IndexRecords
     for (auto& [name, digests] : *files) {
       record.files.push_back({folder_of(path) + "/" + name, std::move(digests)});
     }
+    // Pieces that cannot be read are none: the index is then made whole.
+    if (auto pieces = parse_piece_spans((*written)->pieces)) {
+      record.pieces = std::move(*pieces);
+    }
     return record;
   }
   Status forget(const std::string& path) override { return catalog.forget_written(dist, path); }
@@ -79,9 +83,50 @@ struct CatalogRecords : IndexRecords
       }
       files[file.path.substr(folder.size())] = file.digests;
     }
-    (void)catalog.put_written(dist, path, {record.inputs, util::write_digest_manifest(files)});
+    (void)catalog.put_written(dist, path,
+                              {record.inputs, util::write_digest_manifest(files),
+                               write_piece_spans(record.pieces)});
   }
 };
+
+// Adds the members of an index one by one and tells where its pieces end
+// (index.hpp's cuts_after on each pool path), naming each piece by what it
+// is made from: the SHA256 of `header` (the settings and the stanza epoch)
+// and its members' paths.
+class PieceLabels
+{
+public:
+  explicit PieceLabels(std::string header) : m_header(std::move(header)) { m_paths = m_header; }
+  // True when a piece ends after `path`: take() then names it.
+  bool add(std::string_view path)
+  {
+    m_paths.append(path);
+    m_paths.push_back('\n');
+    ++m_count;
+    return cuts_after(path) || m_count >= max_piece_stanzas;
+  }
+  bool open() const { return m_count > 0; }
+  // The paths of the piece so far, one a line.
+  std::string_view paths() const { return std::string_view(m_paths).substr(m_header.size()); }
+  // The label of the piece so far; the next piece begins.
+  std::string take()
+  {
+    std::string label = *util::digest_bytes(m_paths, {false, false, true, false}).sha256;
+    m_paths.resize(m_header.size());
+    m_count = 0;
+    return label;
+  }
+
+private:
+  std::string m_header;
+  std::string m_paths;
+  std::size_t m_count = 0;
+};
+
+// A plan's pieces that are new may name this many members in all; past that
+// the index is made from every stanza, in one ordered walk, rather than
+// from as many lookups.
+constexpr std::size_t max_planned_members = 4096;
 
 } // namespace
 
@@ -336,22 +381,53 @@ Status Staging::write_archive_key()
 }
 
 Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>& listings,
-                            std::vector<IndexText>& indices)
+                            std::vector<IndexText>& indices, const std::vector<PiecePlan*>& plans,
+                            const std::vector<std::set<std::string>>& known)
 {
   // Pool paths name their content (the pool never overwrites a file), so
   // an index is made from the paths of its members, in its order, and the
   // stanza epoch, which counts every change to a current member's stanza or
-  // names; and from the settings that shape its files.
+  // names; and from the settings that shape its files. So is each piece.
   TRY_ASSIGN(const std::int64_t epoch, m_catalog.stanza_epoch());
   std::vector<util::Hasher> hashers(indices.size());
   std::vector<std::string> buffers(indices.size());
+  std::vector<std::optional<PieceLabels>> labels(indices.size());
+  std::vector<std::size_t> new_members(indices.size(), 0);
   constexpr std::size_t flush_at = 256 * 1024;
+  const std::string settings = fmt::format("epoch {}\ngz {} xz {} by-hash {}\n", epoch,
+                                           m_repository.gzip, m_repository.xz,
+                                           m_repository.by_hash);
   for (std::size_t i = 0; i < indices.size(); ++i) {
     TRY(hashers[i].start({false, false, true, false}));
     buffers[i] =
-      fmt::format("buildme index 1\n{}/{}\nepoch {}\ngz {} xz {} by-hash {}\n", indices[i].rel_dir,
-                  indices[i].name, epoch, m_repository.gzip, m_repository.xz, m_repository.by_hash);
+      fmt::format("buildme index 1\n{}/{}\n{}", indices[i].rel_dir, indices[i].name, settings);
+    if (plans[i]) {
+      plans[i]->header = "buildme piece 1\n" + settings;
+      plans[i]->pieces.clear();
+      plans[i]->whole = known[i].empty();
+      labels[i].emplace(plans[i]->header);
+    }
   }
+  // A piece ends: the plan keeps its label, and its paths when new.
+  auto end_piece = [&](std::size_t i) {
+    PiecePlan& plan = *plans[i];
+    const std::string paths(labels[i]->paths());
+    std::string label = labels[i]->take();
+    if (plan.whole) {
+      return;
+    }
+    if (known[i].count(label)) {
+      plan.pieces.push_back({std::move(label), {}});
+      return;
+    }
+    new_members[i] += static_cast<std::size_t>(std::count(paths.begin(), paths.end(), '\n'));
+    if (new_members[i] > max_planned_members) {
+      plan.whole = true;
+      plan.pieces.clear();
+      return;
+    }
+    plan.pieces.push_back({std::move(label), paths});
+  };
   auto each = [&](std::string_view kind, std::string_view component, std::string_view arch,
                   std::string_view path) -> Status {
     for (std::size_t i = 0; i < indices.size(); ++i) {
@@ -364,6 +440,9 @@ Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>&
         TRY(hashers[i].update(buffers[i]));
         buffers[i].clear();
       }
+      if (labels[i] && labels[i]->add(path)) {
+        end_piece(i);
+      }
     }
     return {};
   };
@@ -372,6 +451,9 @@ Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>&
     TRY(hashers[i].update(buffers[i]));
     TRY_ASSIGN(const util::Digests digests, hashers[i].finish());
     indices[i].inputs = *digests.sha256;
+    if (labels[i] && labels[i]->open()) {
+      end_piece(i);
+    }
   }
   return {};
 }
@@ -389,45 +471,104 @@ Status Staging::regenerate(const std::string& dist, bool remake_all)
   if (product) {
     TRY_ASSIGN(arches, config::product_arches(*product));
   }
-  // Each index text is made from the cached stanzas, streamed from the
-  // catalog in index order, when the writer comes to it: one text is in
-  // memory at a time.
-  auto index_of = [this, dist](std::string kind, std::string component, std::string arch) {
-    return [this, dist, kind, component, arch](std::string& text) -> Status {
-      auto made = m_catalog.each_stanza(dist, kind, component, arch, [&](std::string_view stanza) {
-        text.append(stanza);
-        text.push_back('\n');
-        return Status();
-      });
-      if (!made) {
+  // Each index is made from the cached stanzas when the writer comes to it,
+  // a piece at a time: the pieces its record has are copied from the files
+  // in place, the others made from their members' stanzas (PiecePlan); or,
+  // with no plan, from every stanza, streamed from the catalog in index
+  // order.
+  std::vector<std::unique_ptr<PiecePlan>> owned_plans;
+  auto index_of = [this, dist, &owned_plans](std::string kind, std::string component,
+                                             std::string arch) {
+    owned_plans.push_back(std::make_unique<PiecePlan>());
+    const PiecePlan* plan = owned_plans.back().get();
+    return [this, dist, kind, component, arch, plan](IndexFiles& files,
+                                                     PieceCopier* before) -> Status {
+      auto mend = [this](const std::string& message) {
         return fail("{}: {}; queue-manage regenerate --repository {} reads every pool file "
                     "again",
-                    m_repository.name, made.message(), m_repository.name);
+                    m_repository.name, message, m_repository.name);
+      };
+      bool copying = before && !plan->whole;
+      for (const auto& piece : plan->pieces) {
+        copying = copying && (!piece.paths.empty() || before->find(piece.label));
+      }
+      if (copying) {
+        std::string text;
+        for (const auto& piece : plan->pieces) {
+          if (piece.paths.empty()) {
+            TRY(before->copy(*before->find(piece.label), files));
+            continue;
+          }
+          text.clear();
+          for (std::string_view path : util::split(piece.paths, "\n")) {
+            TRY_ASSIGN(auto file, m_catalog.file(std::string(path)));
+            if (!file) {
+              return mend(fmt::format("no cached index entry for {}", path));
+            }
+            text += file->stanza;
+            text.push_back('\n');
+          }
+          TRY(files.add(std::move(text), piece.label));
+        }
+        return {};
+      }
+      PieceLabels labels(plan->header);
+      std::string text;
+      auto made = m_catalog.each_stanza(
+        dist, kind, component, arch,
+        [&](std::string_view stanza, std::string_view path) -> Status {
+          text.append(stanza);
+          text.push_back('\n');
+          if (labels.add(path)) {
+            TRY(files.add(std::move(text), labels.take()));
+            text.clear();
+          }
+          return Status();
+        });
+      if (!made) {
+        return mend(made.message());
+      }
+      if (labels.open()) {
+        TRY(files.add(std::move(text), labels.take()));
       }
       return {};
     };
   };
   std::vector<IndexText> indices;
   std::vector<Listing> listings;
+  std::vector<PiecePlan*> plans;
   for (const auto& component : m_repository.components) {
     for (const auto& arch : arches) {
-      indices.push_back({component + "/binary-" + arch,
-                         "Packages",
-                         {},
-                         false,
-                         index_of("binary", component, arch)});
+      indices.push_back({component + "/binary-" + arch, "Packages", {}, false});
+      indices.back().stream = index_of("binary", component, arch);
       listings.push_back({"binary", component, arch});
+      plans.push_back(owned_plans.back().get());
     }
-    indices.push_back(
-      {component + "/source", "Sources", {}, false, index_of("source", component, {})});
+    indices.push_back({component + "/source", "Sources", {}, false});
+    indices.back().stream = index_of("source", component, {});
     listings.push_back({"source", component, {}});
+    plans.push_back(owned_plans.back().get());
   }
   if (m_repository.contents) {
     TRY(add_contents(dist, arches, indices, listings));
   }
-  TRY(fingerprint(dist, listings, indices));
+  plans.resize(indices.size(), nullptr);
   CatalogChunks chunks(m_catalog, now());
   CatalogRecords records(m_catalog, dist);
+  // The labels of the pieces each index's record has (none when every index
+  // is made again).
+  std::vector<std::set<std::string>> known(indices.size());
+  for (std::size_t i = 0; i < indices.size() && !remake_all; ++i) {
+    if (!plans[i]) {
+      continue;
+    }
+    if (auto record = records.get(indices[i].rel_dir + "/" + indices[i].name)) {
+      for (auto& piece : record->pieces) {
+        known[i].insert(std::move(piece.label));
+      }
+    }
+  }
+  TRY(fingerprint(dist, listings, indices, plans, known));
   DistributionWriter writer(m_repository, m_signer.get(), chunks, m_clock, m_log);
   // `regenerate` by hand makes every index again (and records each anew).
   writer.set_records(&records, !remake_all);

@@ -72,6 +72,23 @@ struct Listing
   }
 };
 
+// The pieces a Packages or Sources index is to be made of, worked out from
+// its members alone (Staging::fingerprint): each piece's label (its members
+// and the stanza epoch, as a digest) and, for a piece its record does not
+// have, its members' paths, one a line. `whole`: no record to copy from, or
+// too much changed; the index is made from every stanza.
+struct PiecePlan
+{
+  struct Piece
+  {
+    std::string label;
+    std::string paths; // empty: the record has it
+  };
+  std::string header; // what every label digests first
+  bool whole = true;
+  std::vector<Piece> pieces;
+};
+
 class Staging
 {
 public:
@@ -150,9 +167,12 @@ private:
   Status add_contents(const std::string& dist, const std::vector<std::string>& arches,
                       std::vector<IndexText>& indices, std::vector<Listing>& listings);
   // Sets the inputs of each index (IndexText::inputs): a digest of its
-  // members (`listings`, one an index), the stanza epoch and the settings.
+  // members (`listings`, one an index), the stanza epoch and the settings;
+  // and for each index with a plan (`plans`, one an index or null), the
+  // plan, against the labels its record has (`known`, beside it).
   Status fingerprint(const std::string& dist, const std::vector<Listing>& listings,
-                     std::vector<IndexText>& indices);
+                     std::vector<IndexText>& indices, const std::vector<PiecePlan*>& plans,
+                     const std::vector<std::set<std::string>>& known);
   // Writes the signing key's public part to staging_dir/archive-key.asc
   // (once a run, when it differs), for clients and for clean builds that
   // install from the repository to verify its signatures with.

@@ -346,6 +346,71 @@ Status write_file_exclusive(const fs::path& path, std::string_view data, mode_t 
   return sync_dir(folder_of(path));
 }
 
+Result<FileWriter> FileWriter::create(const fs::path& path, mode_t mode)
+{
+  auto temp = TempFile::create(path);
+  if (!temp) {
+    return temp.error();
+  }
+  // The writer owns the descriptor and the name from here on.
+  FileWriter writer(::dup(temp->fd()), temp->path(), path, mode);
+  if (writer.m_fd < 0) {
+    return fail("cannot write {}: {}", show(path), errno_text(errno));
+  }
+  temp->keep();
+  return writer;
+}
+
+FileWriter::FileWriter(FileWriter&& other) noexcept
+  : m_fd(std::exchange(other.m_fd, -1)), m_temp(std::move(other.m_temp)),
+    m_path(std::move(other.m_path)), m_mode(other.m_mode)
+{
+  other.m_temp.clear();
+}
+
+FileWriter::~FileWriter()
+{
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+  if (!m_temp.empty()) {
+    ::unlink(m_temp.c_str());
+  }
+}
+
+Status FileWriter::append(std::string_view data)
+{
+  if (m_fd < 0) {
+    return fail("cannot write {}: it is closed", show(m_path));
+  }
+  return write_all(m_fd, data, m_path);
+}
+
+Status FileWriter::finish()
+{
+  if (m_fd < 0) {
+    return fail("cannot write {}: it is closed", show(m_path));
+  }
+  if (::fchmod(m_fd, m_mode) != 0) {
+    return fail("cannot set the mode of {}: {}", show(m_temp), errno_text(errno));
+  }
+  if (::fsync(m_fd) != 0) {
+    return fail("cannot write {} to disk: {}", show(m_path), errno_text(errno));
+  }
+  if (::close(std::exchange(m_fd, -1)) != 0) {
+    return fail("cannot write {}: {}", show(m_path), errno_text(errno));
+  }
+  if (::link(m_temp.c_str(), m_path.c_str()) != 0) {
+    if (errno == EEXIST) {
+      return fail("{} exists already; not overwriting it", show(m_path));
+    }
+    return fail("cannot create {}: {}", show(m_path), errno_text(errno));
+  }
+  ::unlink(m_temp.c_str());
+  m_temp.clear();
+  return sync_dir(folder_of(m_path));
+}
+
 Result<std::string> read_file(const fs::path& path, std::uint64_t max_size)
 {
   auto file = open_regular_file(path);

@@ -40,6 +40,32 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
 // linked into place, so it too appears whole or not at all.
 Status write_file_exclusive(const fs::path& path, std::string_view data, mode_t mode = 0644);
 
+// write_file_exclusive in parts, for a file too large to hold in memory:
+// appended to under a temporary name beside `path`, and linked to `path` by
+// finish() (fsynced, never overwriting). Dropped before finish(), it leaves
+// nothing behind.
+class FileWriter
+{
+public:
+  static Result<FileWriter> create(const fs::path& path, mode_t mode = 0644);
+  FileWriter(FileWriter&& other) noexcept;
+  FileWriter& operator=(FileWriter&&) = delete;
+  ~FileWriter();
+
+  Status append(std::string_view data);
+  Status finish();
+  const fs::path& path() const { return m_path; }
+
+private:
+  FileWriter(int fd, fs::path temp, fs::path path, mode_t mode)
+    : m_fd(fd), m_temp(std::move(temp)), m_path(std::move(path)), m_mode(mode)
+  {
+  }
+  int m_fd = -1;
+  fs::path m_temp, m_path;
+  mode_t m_mode = 0644;
+};
+
 // Reads a whole regular file; refuses files larger than `max_size` bytes
 // (untrusted input is never read unbounded) and non-regular files.
 Result<std::string> read_file(const fs::path& path, std::uint64_t max_size = 64 * 1024 * 1024);

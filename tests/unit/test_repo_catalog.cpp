@@ -160,16 +160,19 @@ TEST_SUITE("repo: catalog")
     for (const auto& path : {"pool/zed.deb", "pool/alpha.deb", "pool/mid.deb"}) {
       REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, std::string("Stanza: ") + path + "\n", "ff"}));
     }
-    std::string text;
-    REQUIRE(catalog.each_stanza("fremantle", "binary", "main", "amd64", [&](std::string_view s) {
-      text += s;
-      return buildme::Status();
-    }));
+    std::string text, paths;
+    REQUIRE(catalog.each_stanza("fremantle", "binary", "main", "amd64",
+                                [&](std::string_view s, std::string_view path) {
+                                  text += s;
+                                  paths += std::string(path) + " ";
+                                  return buildme::Status();
+                                }));
     CHECK(text == "Stanza: pool/alpha.deb\nStanza: pool/zed.deb\n");
+    CHECK(paths == "pool/alpha.deb pool/zed.deb ");
     // An error from the callback stops the walk and is the result.
     int calls = 0;
     auto stopped =
-      catalog.each_stanza("fremantle", "binary", "main", "arm64", [&](std::string_view) {
+      catalog.each_stanza("fremantle", "binary", "main", "arm64", [&](std::string_view, auto) {
         ++calls;
         return buildme::Status(buildme::Error{"stop"});
       });
@@ -179,7 +182,7 @@ TEST_SUITE("repo: catalog")
     // stanza silently left out.
     REQUIRE(catalog.add_member(member("new", "amd64", "pool/new.deb")));
     auto missing = catalog.each_stanza("fremantle", "binary", "main", "amd64",
-                                       [](std::string_view) { return buildme::Status(); });
+                                       [](std::string_view, auto) { return buildme::Status(); });
     REQUIRE_FALSE(missing);
     CHECK(missing.message() == "no cached index entry for pool/new.deb");
   }
