@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS members (
   PRIMARY KEY (dist, kind, path)
 );
 DROP INDEX IF EXISTS members_current;
-CREATE INDEX IF NOT EXISTS members_listing ON members (dist, removed_at, name, path);
+DROP INDEX IF EXISTS members_listing;
+-- Index order, and what says which index a member is in: a walk of a
+-- distribution's members in index order reads this index alone.
+CREATE INDEX IF NOT EXISTS members_order ON members (dist, removed_at, name, path, kind,
+                                                     component, arch);
 CREATE INDEX IF NOT EXISTS members_path ON members (path);
 CREATE INDEX IF NOT EXISTS members_identity ON members (dist, kind, name, arch);
 CREATE TABLE IF NOT EXISTS sources (
@@ -54,7 +58,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_used ON chunks (used_at);
 CREATE TABLE IF NOT EXISTS contents (
   path TEXT PRIMARY KEY,
-  names TEXT NOT NULL
+  names TEXT NOT NULL,
+  section TEXT -- the Section of the file's stanza ('' without one), for Contents
 );
 -- The stanza epoch: counts the changes to what a current member's stanza or
 -- file names are, made without adding or removing a member (a pool file read
@@ -101,13 +106,74 @@ CREATE TABLE IF NOT EXISTS written_pieces (
   pieces TEXT NOT NULL,
   PRIMARY KEY (dist, path)
 );
+-- What a run that changes little need not look for among every member:
+--  'listed'  1 while every current binary member has its names in contents;
+--  'stamped' 1 while every current member has its files row;
+--  touched   the (kind, name, arch) groups of a distribution that gained a
+--            member since retention last counted them, and 'kept:DIST' the
+--            keep_versions it counted with.
+-- Triggers clear the flags and fill touched; queue-manage sets the flags
+-- once it has looked.
+INSERT OR IGNORE INTO state (key, value) VALUES ('listed', 0);
+INSERT OR IGNORE INTO state (key, value) VALUES ('stamped', 0);
+CREATE TABLE IF NOT EXISTS touched (
+  dist TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  arch TEXT NOT NULL,
+  PRIMARY KEY (dist, kind, name, arch)
+);
+CREATE TRIGGER IF NOT EXISTS members_added AFTER INSERT ON members WHEN NEW.removed_at = 0
+  BEGIN
+    -- (not OR IGNORE: the add_member upsert that fires this would override it)
+    INSERT INTO touched (dist, kind, name, arch)
+      SELECT NEW.dist, NEW.kind, NEW.name, NEW.arch WHERE NOT EXISTS
+        (SELECT 1 FROM touched WHERE dist = NEW.dist AND kind = NEW.kind AND
+         name = NEW.name AND arch = NEW.arch);
+    UPDATE state SET value = 0 WHERE key = 'listed' AND NEW.kind = 'binary' AND
+      NOT EXISTS (SELECT 1 FROM contents WHERE path = NEW.path);
+    UPDATE state SET value = 0 WHERE key = 'stamped' AND
+      NOT EXISTS (SELECT 1 FROM files WHERE path = NEW.path);
+  END;
+CREATE TRIGGER IF NOT EXISTS members_restored AFTER UPDATE OF removed_at ON members
+  WHEN NEW.removed_at = 0 AND OLD.removed_at != 0
+  BEGIN
+    -- (not OR IGNORE: the add_member upsert that fires this would override it)
+    INSERT INTO touched (dist, kind, name, arch)
+      SELECT NEW.dist, NEW.kind, NEW.name, NEW.arch WHERE NOT EXISTS
+        (SELECT 1 FROM touched WHERE dist = NEW.dist AND kind = NEW.kind AND
+         name = NEW.name AND arch = NEW.arch);
+    UPDATE state SET value = 0 WHERE key = 'listed' AND NEW.kind = 'binary' AND
+      NOT EXISTS (SELECT 1 FROM contents WHERE path = NEW.path);
+    UPDATE state SET value = 0 WHERE key = 'stamped' AND
+      NOT EXISTS (SELECT 1 FROM files WHERE path = NEW.path);
+  END;
+CREATE TRIGGER IF NOT EXISTS contents_dropped AFTER DELETE ON contents
+  BEGIN UPDATE state SET value = 0 WHERE key = 'listed'; END;
+CREATE TRIGGER IF NOT EXISTS files_dropped AFTER DELETE ON files
+  BEGIN UPDATE state SET value = 0 WHERE key = 'stamped'; END;
 PRAGMA user_version = 4; -- schema_version
 )";
 
 // PRAGMA user_version of the schema above; older catalogs take the schema as
 // it is, every statement being IF NOT EXISTS (version 2 added contents,
-// version 3 the stanza epoch and the written indices, version 4 their pieces).
+// version 3 the stanza epoch and the written indices, version 4 their
+// pieces, the contents' sections, the flags and touched groups, and the
+// covering members_order).
 constexpr int schema_version = 4;
+
+// The Section of the stanza of files row `files` ('' without one), as
+// index.hpp's stanza_section reads it: the value of the first line that
+// begins "Section:", trimmed of blanks.
+std::string section_of(std::string_view files)
+{
+  const std::string rest = fmt::format(
+    "substr({0}.stanza, instr({0}.stanza, char(10) || 'Section:') + 9)", files);
+  return fmt::format("CASE WHEN instr({0}.stanza, char(10) || 'Section:') = 0 THEN '' ELSE "
+                     "trim(substr({1}, 1, instr({1} || char(10), char(10)) - 1), ' ' || char(9) "
+                     "|| char(13)) END",
+                     files, rest);
+}
 
 Member read_member(const Statement& row)
 {
@@ -144,6 +210,30 @@ Result<Catalog> Catalog::open(const std::string& path)
                                            schema, schema_version));
   TRY(database.probe({"SELECT path FROM files ORDER BY rowid DESC LIMIT 1",
                       "SELECT path FROM members ORDER BY rowid DESC LIMIT 1"}));
+  // Version 4 keeps each .deb's Section beside its names, so that Contents
+  // is made without reading every stanza; a catalog from before gets the
+  // column, filled from the stanzas once.
+  TRY_ASSIGN(auto columns, database.prepare("SELECT 1 FROM pragma_table_info('contents') WHERE "
+                                            "name = 'section'",
+                                            "read the contents table"));
+  TRY_ASSIGN(bool has_section, columns.next());
+  if (!has_section) {
+    TRY(database.begin("add the contents' sections"));
+    auto added = [&]() -> Status {
+      TRY(database.execute("ALTER TABLE contents ADD COLUMN section TEXT",
+                           "add the contents' sections"));
+      const std::string fill =
+        fmt::format("UPDATE contents SET section = (SELECT {} FROM files WHERE files.path = "
+                    "contents.path)",
+                    section_of("files"));
+      return database.execute(fill.c_str(), "add the contents' sections");
+    }();
+    if (!added) {
+      database.rollback();
+      return added.error();
+    }
+    TRY(database.commit("add the contents' sections"));
+  }
   return Catalog(std::move(database));
 }
 
@@ -186,7 +276,7 @@ Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
                             const std::function<Status(std::string_view stanza,
                                                        std::string_view path)>& each)
 {
-  // members_listing gives the rows in index order; the rest is a filter.
+  // members_order gives the rows in index order; the rest is a filter.
   TRY_ASSIGN(auto query,
              m_db.prepare("SELECT stanza, members.path, files.path IS NULL FROM members "
                           "LEFT JOIN files ON files.path = members.path WHERE members.dist = ? AND "
@@ -352,33 +442,68 @@ Status Catalog::forget_file(const std::string& path)
 
 Status Catalog::put_contents(const std::string& path, const std::string& names)
 {
-  TRY_ASSIGN(auto insert, m_db.cached("INSERT OR REPLACE INTO contents (path, names) VALUES (?, ?)",
-                                      "write contents"));
+  // The Section from the file's stanza, which its caller keeps first.
+  static const std::string sql =
+    fmt::format("INSERT OR REPLACE INTO contents (path, names, section) VALUES (?1, ?2, "
+                "(SELECT {} FROM files WHERE files.path = ?1))",
+                section_of("files"));
+  TRY_ASSIGN(auto insert, m_db.cached(sql.c_str(), "write contents"));
   TRY(insert.bind(path, names));
   return insert.run();
 }
 
-Result<std::vector<Member>> Catalog::unlisted(const std::string& dist)
+Result<std::vector<std::string>> Catalog::unlisted()
 {
+  TRY_ASSIGN(const std::int64_t listed, state("listed"));
+  if (listed == 1) {
+    return std::vector<std::string>();
+  }
   TRY_ASSIGN(auto query,
-             m_db.prepare(fmt::format("SELECT {} FROM members LEFT JOIN contents ON "
-                                      "contents.path = members.path WHERE dist = ? AND kind = "
-                                      "'binary' AND removed_at = 0 AND contents.path IS NULL "
-                                      "ORDER BY members.path",
-                                      member_columns),
+             m_db.prepare("SELECT DISTINCT members.path FROM members LEFT JOIN contents ON "
+                          "contents.path = members.path WHERE kind = 'binary' AND removed_at = 0 "
+                          "AND contents.path IS NULL ORDER BY members.path",
                           "read contents"));
-  TRY(query.bind(dist));
-  return util::sqlite::read_all(query, read_member);
+  TRY_ASSIGN(auto paths,
+             util::sqlite::read_all(query, [](Statement& row) { return row.text(0); }));
+  if (paths.empty()) {
+    TRY(set_state("listed", 1));
+  }
+  return paths;
+}
+
+Result<std::int64_t> Catalog::state(const std::string& key, std::int64_t otherwise)
+{
+  TRY_ASSIGN(auto query, m_db.cached("SELECT value FROM state WHERE key = ?", "read the state"));
+  TRY(query.bind(key));
+  TRY_ASSIGN(bool row, query.next());
+  return row ? query.integer(0) : otherwise;
+}
+
+Status Catalog::set_state(const std::string& key, std::int64_t value)
+{
+  TRY_ASSIGN(auto update, m_db.cached("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                                      "write the state"));
+  TRY(update.bind(key, value));
+  return update.run();
+}
+
+Status Catalog::counted(const std::string& dist, int keep)
+{
+  TRY_ASSIGN(auto clear, m_db.cached("DELETE FROM touched WHERE dist = ?", "forget touched groups"));
+  TRY(clear.bind(dist));
+  TRY(clear.run());
+  TRY_ASSIGN(const std::int64_t kept, state("kept:" + dist, -1));
+  return kept == keep ? Status() : set_state("kept:" + dist, keep);
 }
 
 Status Catalog::each_contents(
   const std::string& dist, const std::string& component, const std::string& arch,
-  const std::function<Status(std::string_view name, std::string_view stanza,
+  const std::function<Status(std::string_view name, std::string_view section,
                              std::string_view names)>& each)
 {
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT name, stanza, names FROM members JOIN contents ON "
-                          "contents.path = members.path JOIN files ON files.path = members.path "
+             m_db.prepare("SELECT name, IFNULL(section, ''), names FROM members JOIN contents ON "
+                          "contents.path = members.path "
                           "WHERE dist = ? AND removed_at = 0 AND kind = 'binary' AND "
                           "component = ? AND (arch = ? OR arch = 'all')",
                           "read contents"));
@@ -403,7 +528,7 @@ Result<std::vector<Member>> read_members(Statement& query)
 
 Result<std::vector<Member>> Catalog::members(const std::string& dist, const std::string& kind)
 {
-  // With a distribution, members_listing gives the rows in order: no scan
+  // With a distribution, members_order gives the rows in order: no scan
   // of the whole table, no sort.
   const std::string sql = fmt::format(
     "SELECT {} FROM members WHERE {} removed_at = 0 AND (? = '' OR kind = ?) ORDER BY {}name, "
@@ -422,13 +547,16 @@ Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> Catalog::member
   const std::string& dist, int slices, int slice)
 {
   // The slice is taken on the members' rows before any file is looked up:
-  // a sixteenth of the pool costs a sixteenth of the lookups.
+  // a sixteenth of the pool costs a sixteenth of the lookups. Members with
+  // no files row are looked for only while 'stamped' says there may be some.
+  TRY_ASSIGN(const std::int64_t stamped, state("stamped"));
   TRY_ASSIGN(auto query,
              m_db.prepare(fmt::format("SELECT {}, files.path IS NOT NULL, size, mtime_ns, "
                                       "ctime_ns, inode FROM members LEFT JOIN files ON files.path "
                                       "= members.path WHERE dist = ? AND removed_at = 0 AND "
-                                      "(members.rowid % ? = ? OR files.path IS NULL)",
-                                      member_columns),
+                                      "(members.rowid % ? = ?{})",
+                                      member_columns,
+                                      stamped == 1 ? "" : " OR files.path IS NULL"),
                           "read members"));
   TRY(query.bind(dist, slices, slice));
   std::vector<std::pair<Member, std::optional<FileStamp>>> checked;
@@ -449,9 +577,17 @@ Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> Catalog::member
 Result<std::vector<std::tuple<std::string, std::string, std::string>>> Catalog::crowded(
   const std::string& dist, int keep)
 {
+  // Only the groups that gained a member since they were counted with this
+  // `keep` (touched); all of them the first time, or with another `keep`.
+  TRY_ASSIGN(const std::int64_t kept, state("kept:" + dist, -1));
   TRY_ASSIGN(auto query,
-             m_db.prepare("SELECT kind, name, arch FROM members WHERE dist = ? AND "
-                          "removed_at = 0 GROUP BY kind, name, arch HAVING count(*) > ?",
+             m_db.prepare(kept == keep
+                            ? "SELECT kind, name, arch FROM touched AS t WHERE dist = ?1 AND "
+                              "(SELECT count(*) FROM members AS m WHERE m.dist = t.dist AND "
+                              "m.kind = t.kind AND m.name = t.name AND m.arch = t.arch AND "
+                              "m.removed_at = 0) > ?2"
+                            : "SELECT kind, name, arch FROM members WHERE dist = ?1 AND "
+                              "removed_at = 0 GROUP BY kind, name, arch HAVING count(*) > ?2",
                           "read members"));
   TRY(query.bind(dist, keep));
   std::vector<std::tuple<std::string, std::string, std::string>> groups;

@@ -11,11 +11,14 @@
 //           newer version pushed it out (the pool file stays until
 //           delete_after has passed).
 //  sources  the pool files a .dsc lists, so they are deleted with it.
-//  contents the file names in each .deb's data.tar (one a line), for the
-//           Contents indices: adding or removing a .deb changes them
-//           without reading any other.
+//  contents the file names in each .deb's data.tar (one a line) and the
+//           Section of its stanza, for the Contents indices: adding or
+//           removing a .deb changes them without reading any other.
 //  state    the stanza epoch: how often a current member's stanza or names
-//           changed without a member coming or going (triggers count it).
+//           changed without a member coming or going (triggers count it);
+//           and flags that spare a run looking at every member (listed,
+//           stamped, kept:DIST).
+//  touched  the groups that gained a member since retention counted them.
 //  written  each index file written last: what it was made from and its
 //           digests, so that an index whose inputs did not change is not
 //           made again (Release lists it as it is).
@@ -119,29 +122,41 @@ public:
   Status forget_written(const std::string& dist, const std::string& path);
   // The current members of `dist` whose pool files a run checks: every one
   // when `slices` is 1, else those of slice `slice` (of `slices`, by row)
-  // and any that has no cached stamp; each with its cached stamp, if any.
+  // and, unless the 'stamped' flag is set (set_state), any that has no
+  // cached stamp; each with its cached stamp, if any.
   Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> members_to_check(
     const std::string& dist, int slices, int slice);
   // (kind, name, arch) of each group of current members of `dist` with more
-  // than `keep` versions, counted in the catalog (no member is loaded).
+  // than `keep` versions, counted in the catalog (no member is loaded):
+  // of the groups touched since counted() with the same `keep`, or of all.
   Result<std::vector<std::tuple<std::string, std::string, std::string>>> crowded(
     const std::string& dist, int keep);
+  // Every crowded group of `dist` was dealt with: none is until a member
+  // is added (or `keep` changes).
+  Status counted(const std::string& dist, int keep);
   // The current members of `dist` of one (kind, name, arch).
   Result<std::vector<Member>> versions_of(const std::string& dist, const std::string& kind,
                                           const std::string& name, const std::string& arch);
   // Forgets a file's stanza and its contents.
   Status forget_file(const std::string& path);
-  // The file names of a .deb (read_deb's list_files).
+  // The file names of a .deb (read_deb's list_files), with the Section of
+  // its stanza (put_file first).
   Status put_contents(const std::string& path, const std::string& names);
-  // The current binary members of `dist` whose file names are not kept
-  // (a catalog from before Contents).
-  Result<std::vector<Member>> unlisted(const std::string& dist);
-  // Calls `each` with the name, cached stanza and file names of every
-  // current binary member of `dist` in `component` of `arch` or "all" that
-  // has its names kept, one at a time.
+  // The pool paths of the current binary members (of any distribution)
+  // whose file names are not kept (a catalog from before Contents, or from
+  // while the repository had none); none without a look while the 'listed'
+  // flag is set (set_state).
+  Result<std::vector<std::string>> unlisted();
+  // A value of the state table (the flags 'listed' and 'stamped', 1 or 0);
+  // `otherwise` when it has none.
+  Result<std::int64_t> state(const std::string& key, std::int64_t otherwise = 0);
+  Status set_state(const std::string& key, std::int64_t value);
+  // Calls `each` with the name, Section ('' without one) and file names of
+  // every current binary member of `dist` in `component` of `arch` or "all"
+  // that has its names kept, one at a time.
   Status each_contents(const std::string& dist, const std::string& component,
                        const std::string& arch,
-                       const std::function<Status(std::string_view name, std::string_view stanza,
+                       const std::function<Status(std::string_view name, std::string_view section,
                                                   std::string_view names)>& each);
   // Records where a file's stat stands now (after a move), keeping its stanza.
   Status set_stamp(const std::string& path, const FileStamp& stamp);

@@ -81,11 +81,13 @@ void Retention::prune(const std::string& dist, RunSummary& summary,
     ++summary.errors;
     return;
   }
+  bool all_done = true;
   for (const auto& [kind, name, arch] : *crowded) {
     auto members = m_catalog.versions_of(dist, kind, name, arch);
     if (!members) {
       m_log.verdict("ERROR", util::Log::Tone::bad, members.message());
       ++summary.errors;
+      all_done = false;
       continue;
     }
     std::vector<const Member*> versions;
@@ -104,7 +106,17 @@ void Retention::prune(const std::string& dist, RunSummary& summary,
                                  m_repository.keep_versions));
         ++summary.pruned;
         summary.changed.insert(dist);
+      } else {
+        all_done = false;
       }
+    }
+  }
+  // No group is crowded now until one gains a member: the next run counts
+  // only those (a group left crowded is counted again).
+  if (all_done) {
+    if (auto counted = m_catalog.counted(dist, m_repository.keep_versions); !counted) {
+      m_log.verdict("ERROR", util::Log::Tone::bad, counted.message());
+      ++summary.errors;
     }
   }
 }

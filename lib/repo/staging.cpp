@@ -642,9 +642,15 @@ RunSummary Staging::process_queue()
   m_syncing = std::async(std::launch::async, [this] { return m_pool.sync_touched(); });
   Retention retained = retention();
   m_check_turn = next_check_turn();
+  // Members with no stamp are checked until a check has read them all.
+  auto stamped = m_catalog.state("stamped");
+  const int errors = summary.errors;
   for (const auto& dist : m_repository.products) {
     refresh_cache(dist, summary, false);
     retained.prune(dist, summary, [&] { mark_pending(dist); });
+  }
+  if (stamped && *stamped != 1 && summary.errors == errors) {
+    (void)m_catalog.set_state("stamped", 1); // else looked for again next time
   }
   retained.delete_expired(summary);
   bool regenerated = false;
@@ -695,32 +701,18 @@ RunSummary Staging::regenerate_all()
   return summary;
 }
 
-namespace {
-
-// The Section of a Packages stanza ("" without one).
-std::string_view stanza_section(std::string_view stanza)
-{
-  constexpr std::string_view key = "\nSection:";
-  const auto at = stanza.find(key);
-  if (at == std::string_view::npos) {
-    return {};
-  }
-  std::string_view value = stanza.substr(at + key.size());
-  return util::trim(value.substr(0, value.find('\n')));
-}
-
-} // namespace
 
 Status Staging::add_contents(const std::string& dist, const std::vector<std::string>& arches,
                              std::vector<IndexText>& indices, std::vector<Listing>& listings)
 {
-  TRY_ASSIGN(const std::vector<Member> unlisted, m_catalog.unlisted(dist));
-  // The .debs with no names kept yet are read on every core, and kept in
-  // one transaction.
+  TRY_ASSIGN(const std::vector<std::string> unlisted, m_catalog.unlisted());
+  // The .debs with no names kept yet (of any distribution) are read on
+  // every core, and kept in one transaction; once all are, the catalog
+  // stops looking for them until a member comes without its names.
   if (!unlisted.empty()) {
     std::vector<Result<DebFile>> read(unlisted.size(), Result<DebFile>(DebFile{}));
     util::parallel_for(unlisted.size(), util::core_count(), [&](std::size_t i) {
-      read[i] = read_deb(m_pool.root() / unlisted[i].path, util::DigestSet{}, {}, true);
+      read[i] = read_deb(m_pool.root() / unlisted[i], util::DigestSet{}, {}, true);
     });
     TRY(m_catalog.begin());
     std::size_t kept = 0;
@@ -729,19 +721,25 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         // Still in Packages (its control data read well before): left out
         // of Contents until it can be read, and said.
         m_log.verdict("ERROR", util::Log::Tone::bad,
-                      fmt::format("cannot list the files of {} for Contents: {}", unlisted[i].path,
+                      fmt::format("cannot list the files of {} for Contents: {}", unlisted[i],
                                   read[i].message()));
         continue;
       }
-      if (auto put = m_catalog.put_contents(unlisted[i].path, read[i]->files); !put) {
+      if (auto put = m_catalog.put_contents(unlisted[i], read[i]->files); !put) {
         m_catalog.rollback();
         return put;
       }
       ++kept;
     }
+    if (kept == unlisted.size()) {
+      if (auto flagged = m_catalog.set_state("listed", 1); !flagged) {
+        m_catalog.rollback();
+        return flagged;
+      }
+    }
     TRY(m_catalog.commit());
-    m_log.detail(fmt::format("listed the files of {} of {} unlisted .debs of {} for Contents", kept,
-                             unlisted.size(), dist));
+    m_log.detail(fmt::format("listed the files of {} of {} unlisted .debs for Contents", kept,
+                             unlisted.size()));
   }
   std::vector<std::string> contents_arches = arches;
   if (std::find(arches.begin(), arches.end(), "all") == arches.end()) {
@@ -756,8 +754,7 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         std::vector<std::string> names;
         TRY(m_catalog.each_contents(
           dist, component, arch,
-          [&](std::string_view name, std::string_view stanza, std::string_view listed) {
-            const std::string_view section = stanza_section(stanza);
+          [&](std::string_view name, std::string_view section, std::string_view listed) {
             locations.push_back(section.empty() ? std::string(name)
                                                 : fmt::format("{}/{}", section, name));
             names.emplace_back(listed);

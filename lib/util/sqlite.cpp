@@ -307,9 +307,14 @@ Status Database::prepare_schema(const char* schema, int version)
 {
   TRY(begin("lock it to check the schema"));
   auto checked = [&]() -> Status {
-    TRY_ASSIGN(auto query, prepare("PRAGMA user_version", "read the schema version"));
-    TRY_ASSIGN(bool row, query.next());
-    auto found = row ? query.integer(0) : 0;
+    std::int64_t found = 0;
+    {
+      // Done with before the schema runs: a statement still open on the
+      // database makes a DROP in the schema fail ("database table is locked").
+      TRY_ASSIGN(auto query, prepare("PRAGMA user_version", "read the schema version"));
+      TRY_ASSIGN(bool row, query.next());
+      found = row ? query.integer(0) : 0;
+    }
     if (found < version) {
       return execute(schema, "create the tables");
     }

@@ -4,6 +4,7 @@
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <map>
 #include <string>
@@ -58,20 +59,20 @@ TEST_SUITE("repo: catalog")
     REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb")));
     REQUIRE(catalog.add_member(binary("fremantle", "a", "2.0", "pool/a_2.0.deb")));
     REQUIRE(catalog.add_member(binary("diablo", "b", "1.0", "pool/b_1.0.deb")));
+    for (const auto& path : {"pool/a_1.0.deb", "pool/a_2.0.deb", "pool/b_1.0.deb"}) {
+      REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, "Package: x\nSection: utils\n", "ff"}));
+    }
     REQUIRE(catalog.put_contents("pool/a_1.0.deb", "usr/bin/a\n"));
     REQUIRE(catalog.put_contents("pool/a_2.0.deb", "usr/bin/a\nusr/share/a'; DROP\n"));
     REQUIRE(catalog.put_contents("pool/b_1.0.deb", "usr/bin/b\n"));
     // Only the distribution's current members: a 1.0 once it is removed is not.
     REQUIRE(catalog.remove_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb"), 200));
-    for (const auto& path : {"pool/a_1.0.deb", "pool/a_2.0.deb", "pool/b_1.0.deb"}) {
-      REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, "Package: x\nSection: utils\n", "ff"}));
-    }
     auto listed_in = [&](const std::string& dist) {
       std::map<std::string, std::string> listed;
       REQUIRE(catalog.each_contents(
         dist, "main", "amd64",
-        [&](std::string_view name, std::string_view stanza, std::string_view names) {
-          CHECK(stanza == "Package: x\nSection: utils\n");
+        [&](std::string_view name, std::string_view section, std::string_view names) {
+          CHECK(section == "utils");
           listed.emplace(name, names);
           return buildme::Status();
         }));
@@ -79,16 +80,94 @@ TEST_SUITE("repo: catalog")
     };
     CHECK(listed_in("fremantle") ==
           std::map<std::string, std::string>{{"a", "usr/bin/a\nusr/share/a'; DROP\n"}});
-    auto unlisted = catalog.unlisted("fremantle");
+    // Added before their names were kept: looked for, none found, and then
+    // not looked for again.
+    CHECK(*catalog.state("listed") == 0);
+    auto unlisted = catalog.unlisted();
     REQUIRE(unlisted);
     CHECK(unlisted->empty());
+    CHECK(*catalog.state("listed") == 1);
     REQUIRE(catalog.forget_file("pool/b_1.0.deb"));
     CHECK(listed_in("diablo").empty());
     // Forgotten with its file: b is a member whose names are not kept.
-    auto now_unlisted = catalog.unlisted("diablo");
+    CHECK(*catalog.state("listed") == 0);
+    auto now_unlisted = catalog.unlisted();
     REQUIRE(now_unlisted);
-    REQUIRE(now_unlisted->size() == 1);
-    CHECK((*now_unlisted)[0].path == "pool/b_1.0.deb");
+    CHECK(*now_unlisted == std::vector<std::string>{"pool/b_1.0.deb"});
+    CHECK(*catalog.state("listed") == 0);
+    REQUIRE(catalog.put_file({"pool/b_1.0.deb", {1, 2, 3, 4}, "Package: b\n", "ff"}));
+    REQUIRE(catalog.put_contents("pool/b_1.0.deb", "usr/bin/b\n"));
+    REQUIRE(catalog.set_state("listed", 1));
+    // A member that comes with its names kept leaves the flag; one without
+    // clears it, in any distribution; a source never does.
+    REQUIRE(catalog.add_member(binary("diablo", "a", "2.0", "pool/a_2.0.deb")));
+    Member source = binary("diablo", "s", "1", "pool/s_1.dsc");
+    source.kind = "source";
+    REQUIRE(catalog.add_member(source));
+    CHECK(*catalog.state("listed") == 1);
+    CHECK(catalog.unlisted()->empty());
+    REQUIRE(catalog.add_member(binary("lenny", "c", "1", "pool/c_1.deb")));
+    CHECK(*catalog.state("listed") == 0);
+    CHECK(*catalog.unlisted() == std::vector<std::string>{"pool/c_1.deb"});
+    // So does a member that is current again.
+    REQUIRE(catalog.put_contents("pool/c_1.deb", "usr/bin/c\n"));
+    REQUIRE(catalog.put_contents("pool/a_1.0.deb", "usr/bin/a\n"));
+    CHECK(catalog.unlisted()->empty());
+    CHECK(*catalog.state("listed") == 1);
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb")));
+    CHECK(*catalog.state("listed") == 1); // its names are kept
+    REQUIRE(catalog.remove_member(binary("lenny", "c", "1", "pool/c_1.deb"), 300));
+    REQUIRE(catalog.forget_file("pool/c_1.deb"));
+    REQUIRE(catalog.set_state("listed", 1));
+    REQUIRE(catalog.add_member(binary("lenny", "c", "1", "pool/c_1.deb")));
+    CHECK(*catalog.state("listed") == 0);
+  }
+
+  TEST_CASE("a .deb's Section is kept with its names as its stanza has it, and a catalog from "
+            "before gets the Sections of the names it kept")
+  {
+    ScratchDir scratch;
+    const std::map<std::string, std::string> stanzas = {
+      {"pool/plain.deb", "Package: plain\nSection: utils\n"},
+      {"pool/blanks.deb", "Package: blanks\nSection: \t libs/sub  \nVersion: 1\n"},
+      {"pool/none.deb", "Package: none\nDescription: x\n Section: not a field\n"},
+      {"pool/last.deb", "Package: last\nSection:net"},
+      {"pool/empty.deb", "Package: empty\nSection:\nVersion: 1\n"},
+      {"pool/ütf.deb", "Package: ütf\nDescription: äöü\nSection: ëxtra\n"}};
+    const std::map<std::string, std::string> sections = {
+      {"plain", "utils"}, {"blanks", "libs/sub"}, {"none", ""},
+      {"last", "net"},    {"empty", ""},         {"ütf", "ëxtra"}};
+    auto listed = [&](Catalog& catalog) {
+      std::map<std::string, std::string> found;
+      REQUIRE(catalog.each_contents("fremantle", "main", "amd64",
+                                    [&](std::string_view name, std::string_view section,
+                                        std::string_view) {
+                                      found.emplace(name, section);
+                                      return buildme::Status();
+                                    }));
+      return found;
+    };
+    {
+      Catalog catalog = open_in(scratch);
+      for (const auto& [path, stanza] : stanzas) {
+        const std::string name = stanza.substr(9, stanza.find('\n') - 9);
+        REQUIRE(catalog.add_member(binary("fremantle", name, "1", path)));
+        REQUIRE(catalog.put_file({path, {1, 2, 3, 4}, stanza, "ff"}));
+        REQUIRE(catalog.put_contents(path, "usr/bin/" + name + "\n"));
+      }
+      CHECK(listed(catalog) == sections);
+    }
+    // A version 3 catalog: no sections kept. Opened, it has them all.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((scratch / "repo.sqlite").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "ALTER TABLE contents DROP COLUMN section; DROP INDEX members_order; "
+                       "CREATE INDEX members_listing ON members (dist, removed_at, name, path); "
+                       "PRAGMA user_version = 3",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    Catalog again = open_in(scratch);
+    CHECK(listed(again) == sections);
   }
 
   TEST_CASE("the pool check's slices share the members out, each once; one without a stamp is in "
@@ -123,6 +202,33 @@ TEST_SUITE("repo: catalog")
     auto all = catalog.members_to_check("fremantle", 1, 0);
     REQUIRE(all);
     CHECK(all->size() == 40);
+    // Once every member is stamped (the flag set after a check that read
+    // them), the unstamped are not looked for in every slice...
+    REQUIRE(catalog.put_file({"pool/p7.deb", {1, 2, 3, 7}, "P\n", "ff"}));
+    REQUIRE(catalog.set_state("stamped", 1));
+    auto slices_holding = [&](const std::string& path) {
+      int found = 0;
+      for (int slice = 0; slice < 16; ++slice) {
+        auto listed = catalog.members_to_check("fremantle", 16, slice);
+        REQUIRE(listed);
+        for (const auto& entry : *listed) {
+          found += entry.first.path == path;
+        }
+      }
+      return found;
+    };
+    CHECK(slices_holding("pool/p7.deb") == 1);
+    // ...until a member comes without a stamp, or a stamp is forgotten.
+    REQUIRE(catalog.add_member(binary("fremantle", "new", "1", "pool/new.deb")));
+    CHECK(*catalog.state("stamped") == 0);
+    CHECK(slices_holding("pool/new.deb") == 16);
+    REQUIRE(catalog.put_file({"pool/new.deb", {1, 2, 3, 99}, "P\n", "ff"}));
+    REQUIRE(catalog.set_state("stamped", 1));
+    REQUIRE(catalog.add_member(binary("diablo", "p3", "1", "pool/p3.deb")));
+    CHECK(*catalog.state("stamped") == 1); // stamped already
+    REQUIRE(catalog.forget_file("pool/p3.deb"));
+    CHECK(*catalog.state("stamped") == 0);
+    CHECK(slices_holding("pool/p3.deb") == 16);
   }
 
   TEST_CASE("only groups with more versions than kept are counted out, and loaded")
@@ -142,6 +248,32 @@ TEST_SUITE("repo: catalog")
     auto versions = catalog.versions_of("fremantle", "binary", "a", "amd64");
     REQUIRE(versions);
     CHECK(versions->size() == 3);
+    // Once counted, only groups that gained a member are counted again.
+    REQUIRE(catalog.remove_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb"), 300));
+    REQUIRE(catalog.counted("fremantle", 2));
+    CHECK(catalog.crowded("fremantle", 2)->empty());
+    // (b has too many with keep 1, but has not gained one since the count)
+    CHECK(catalog.crowded("fremantle", 2)->empty());
+    REQUIRE(catalog.add_member(binary("fremantle", "b", "1.1", "pool/b_1.1.deb")));
+    REQUIRE(catalog.add_member(binary("fremantle", "c", "1.0", "pool/c_1.0.deb")));
+    CHECK(catalog.crowded("fremantle", 2)->empty());
+    REQUIRE(catalog.add_member(binary("fremantle", "b", "1.2", "pool/b_1.2.deb")));
+    crowded = catalog.crowded("fremantle", 2);
+    REQUIRE(crowded->size() == 1);
+    CHECK(std::get<1>((*crowded)[0]) == "b");
+    // Another distribution's count is its own; another keep counts all.
+    REQUIRE(catalog.counted("fremantle", 2));
+    CHECK(catalog.crowded("fremantle", 2)->empty());
+    REQUIRE(catalog.add_member(binary("diablo", "b", "2.1", "pool/b_2.1.deb")));
+    CHECK(catalog.crowded("fremantle", 2)->empty());
+    CHECK(catalog.crowded("diablo", 1)->size() == 1);
+    CHECK(catalog.crowded("fremantle", 1)->size() == 2); // a (2.0, 3.0) and b
+    // A member current again is one gained.
+    REQUIRE(catalog.counted("fremantle", 2));
+    REQUIRE(catalog.add_member(binary("fremantle", "a", "1.0", "pool/a_1.0.deb")));
+    crowded = catalog.crowded("fremantle", 2);
+    REQUIRE(crowded->size() == 1); // (b has three still, but counted() said it was dealt with)
+    CHECK(std::get<1>((*crowded)[0]) == "a");
   }
 
   TEST_CASE("stanzas stream in index order, by kind, component and architecture, and a member "
