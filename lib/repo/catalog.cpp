@@ -167,8 +167,8 @@ constexpr int schema_version = 4;
 // begins "Section:", trimmed of blanks.
 std::string section_of(std::string_view files)
 {
-  const std::string rest = fmt::format(
-    "substr({0}.stanza, instr({0}.stanza, char(10) || 'Section:') + 9)", files);
+  const std::string rest =
+    fmt::format("substr({0}.stanza, instr({0}.stanza, char(10) || 'Section:') + 9)", files);
   return fmt::format("CASE WHEN instr({0}.stanza, char(10) || 'Section:') = 0 THEN '' ELSE "
                      "trim(substr({1}, 1, instr({1} || char(10), char(10)) - 1), ' ' || char(9) "
                      "|| char(13)) END",
@@ -271,10 +271,10 @@ Result<std::optional<CachedFile>> Catalog::file(const std::string& path)
   return std::optional<CachedFile>(std::move(file));
 }
 
-Status Catalog::each_stanza(const std::string& dist, const std::string& kind,
-                            const std::string& component, const std::string& arch,
-                            const std::function<Status(std::string_view stanza,
-                                                       std::string_view path)>& each)
+Status Catalog::each_stanza(
+  const std::string& dist, const std::string& kind, const std::string& component,
+  const std::string& arch,
+  const std::function<Status(std::string_view stanza, std::string_view path)>& each)
 {
   // members_order gives the rows in index order; the rest is a filter.
   TRY_ASSIGN(auto query,
@@ -463,8 +463,7 @@ Result<std::vector<std::string>> Catalog::unlisted()
                           "contents.path = members.path WHERE kind = 'binary' AND removed_at = 0 "
                           "AND contents.path IS NULL ORDER BY members.path",
                           "read contents"));
-  TRY_ASSIGN(auto paths,
-             util::sqlite::read_all(query, [](Statement& row) { return row.text(0); }));
+  TRY_ASSIGN(auto paths, util::sqlite::read_all(query, [](Statement& row) { return row.text(0); }));
   if (paths.empty()) {
     TRY(set_state("listed", 1));
   }
@@ -489,7 +488,8 @@ Status Catalog::set_state(const std::string& key, std::int64_t value)
 
 Status Catalog::counted(const std::string& dist, int keep)
 {
-  TRY_ASSIGN(auto clear, m_db.cached("DELETE FROM touched WHERE dist = ?", "forget touched groups"));
+  TRY_ASSIGN(auto clear,
+             m_db.cached("DELETE FROM touched WHERE dist = ?", "forget touched groups"));
   TRY(clear.bind(dist));
   TRY(clear.run());
   TRY_ASSIGN(const std::int64_t kept, state("kept:" + dist, -1));
@@ -555,8 +555,7 @@ Result<std::vector<std::pair<Member, std::optional<FileStamp>>>> Catalog::member
                                       "ctime_ns, inode FROM members LEFT JOIN files ON files.path "
                                       "= members.path WHERE dist = ? AND removed_at = 0 AND "
                                       "(members.rowid % ? = ?{})",
-                                      member_columns,
-                                      stamped == 1 ? "" : " OR files.path IS NULL"),
+                                      member_columns, stamped == 1 ? "" : " OR files.path IS NULL"),
                           "read members"));
   TRY(query.bind(dist, slices, slice));
   std::vector<std::pair<Member, std::optional<FileStamp>>> checked;

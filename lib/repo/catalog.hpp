@@ -104,10 +104,10 @@ public:
   // `arch` is not looked at), in index order (name, then path), one at a
   // time, so that an index is written without every stanza in memory. A
   // member with no cached stanza is an Error that names its path.
-  Status each_stanza(const std::string& dist, const std::string& kind, const std::string& component,
-                     const std::string& arch,
-                     const std::function<Status(std::string_view stanza, std::string_view path)>&
-                       each);
+  Status each_stanza(
+    const std::string& dist, const std::string& kind, const std::string& component,
+    const std::string& arch,
+    const std::function<Status(std::string_view stanza, std::string_view path)>& each);
   // Calls `each` with the kind, component, arch and path of every current
   // member of `dist`, in index order (name, then path).
   Status each_listed(

@@ -163,8 +163,8 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
         if (opened) {
           copier = std::move(*opened);
         } else {
-          m_log.detail(fmt::format("{}/{} is made whole: {}", index.rel_dir, index.name,
-                                   opened.message()));
+          m_log.detail(
+            fmt::format("{}/{} is made whole: {}", index.rel_dir, index.name, opened.message()));
         }
       }
       TRY(index.stream(files, copier.get()));
@@ -256,11 +256,11 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     TRY(add_index(index, before, pieces));
     if (m_records && !index.inputs.empty()) {
       records.emplace_back(
-        path, IndexRecord{index.inputs,
-                          std::vector<ReleaseFile>(
-                            release_files.begin() + static_cast<std::ptrdiff_t>(first),
-                            release_files.end()),
-                          std::move(pieces)});
+        path, IndexRecord{
+                index.inputs,
+                std::vector<ReleaseFile>(release_files.begin() + static_cast<std::ptrdiff_t>(first),
+                                         release_files.end()),
+                std::move(pieces)});
     }
   }
 

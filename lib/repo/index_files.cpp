@@ -145,8 +145,7 @@ Status IndexFiles::flush()
     }
   }
   util::parallel_for(fresh.size(), m_threads, [&](std::size_t i) {
-    fresh[i]->span.sha256 =
-      *util::digest_bytes(fresh[i]->text, {false, false, true, false}).sha256;
+    fresh[i]->span.sha256 = *util::digest_bytes(fresh[i]->text, {false, false, true, false}).sha256;
   });
   // Their compressed forms from the cache, or made now on every core.
   const std::string xz_key = fmt::format("xz{}:", m_preset);
@@ -417,10 +416,9 @@ const PieceSpan* PieceCopier::find(std::string_view label) const
 Status PieceCopier::copy(const PieceSpan& span, IndexFiles& to)
 {
   std::string parts[3];
-  const std::pair<std::uint64_t, std::uint64_t> ranges[] = {
-    {span.plain_offset, span.plain_size},
-    {span.gz_offset, span.gz_size},
-    {span.xz_offset, span.xz_size}};
+  const std::pair<std::uint64_t, std::uint64_t> ranges[] = {{span.plain_offset, span.plain_size},
+                                                            {span.gz_offset, span.gz_size},
+                                                            {span.xz_offset, span.xz_size}};
   for (std::size_t i = 0; i < 3; ++i) {
     if (m_fds[i] < 0) {
       continue;
@@ -432,8 +430,8 @@ Status PieceCopier::copy(const PieceSpan& span, IndexFiles& to)
     parts[i].resize(size);
     std::size_t done = 0;
     while (done < size) {
-      const ssize_t got = ::pread(m_fds[i], parts[i].data() + done, size - done,
-                                  static_cast<off_t>(offset + done));
+      const ssize_t got =
+        ::pread(m_fds[i], parts[i].data() + done, size - done, static_cast<off_t>(offset + done));
       if (got < 0 && errno == EINTR) {
         continue;
       }

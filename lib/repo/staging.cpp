@@ -83,9 +83,9 @@ struct CatalogRecords : IndexRecords
       }
       files[file.path.substr(folder.size())] = file.digests;
     }
-    (void)catalog.put_written(dist, path,
-                              {record.inputs, util::write_digest_manifest(files),
-                               write_piece_spans(record.pieces)});
+    (void)catalog.put_written(
+      dist, path,
+      {record.inputs, util::write_digest_manifest(files), write_piece_spans(record.pieces)});
   }
 };
 
@@ -394,9 +394,9 @@ Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>&
   std::vector<std::optional<PieceLabels>> labels(indices.size());
   std::vector<std::size_t> new_members(indices.size(), 0);
   constexpr std::size_t flush_at = 256 * 1024;
-  const std::string settings = fmt::format("epoch {}\ngz {} xz {} by-hash {}\n", epoch,
-                                           m_repository.gzip, m_repository.xz,
-                                           m_repository.by_hash);
+  const std::string settings =
+    fmt::format("epoch {}\ngz {} xz {} by-hash {}\n", epoch, m_repository.gzip, m_repository.xz,
+                m_repository.by_hash);
   for (std::size_t i = 0; i < indices.size(); ++i) {
     TRY(hashers[i].start({false, false, true, false}));
     buffers[i] =
@@ -515,8 +515,7 @@ Status Staging::regenerate(const std::string& dist, bool remake_all)
       PieceLabels labels(plan->header);
       std::string text;
       auto made = m_catalog.each_stanza(
-        dist, kind, component, arch,
-        [&](std::string_view stanza, std::string_view path) -> Status {
+        dist, kind, component, arch, [&](std::string_view stanza, std::string_view path) -> Status {
           text.append(stanza);
           text.push_back('\n');
           if (labels.add(path)) {
@@ -700,7 +699,6 @@ RunSummary Staging::regenerate_all()
   }
   return summary;
 }
-
 
 Status Staging::add_contents(const std::string& dist, const std::vector<std::string>& arches,
                              std::vector<IndexText>& indices, std::vector<Listing>& listings)

@@ -134,17 +134,17 @@ TEST_SUITE("repo: catalog")
       {"pool/last.deb", "Package: last\nSection:net"},
       {"pool/empty.deb", "Package: empty\nSection:\nVersion: 1\n"},
       {"pool/ütf.deb", "Package: ütf\nDescription: äöü\nSection: ëxtra\n"}};
-    const std::map<std::string, std::string> sections = {
-      {"plain", "utils"}, {"blanks", "libs/sub"}, {"none", ""},
-      {"last", "net"},    {"empty", ""},         {"ütf", "ëxtra"}};
+    const std::map<std::string, std::string> sections = {{"plain", "utils"}, {"blanks", "libs/sub"},
+                                                         {"none", ""},       {"last", "net"},
+                                                         {"empty", ""},      {"ütf", "ëxtra"}};
     auto listed = [&](Catalog& catalog) {
       std::map<std::string, std::string> found;
-      REQUIRE(catalog.each_contents("fremantle", "main", "amd64",
-                                    [&](std::string_view name, std::string_view section,
-                                        std::string_view) {
-                                      found.emplace(name, section);
-                                      return buildme::Status();
-                                    }));
+      REQUIRE(catalog.each_contents(
+        "fremantle", "main", "amd64",
+        [&](std::string_view name, std::string_view section, std::string_view) {
+          found.emplace(name, section);
+          return buildme::Status();
+        }));
       return found;
     };
     {
