@@ -182,6 +182,9 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       }
     }
     TRY_ASSIGN(IndexFiles::Written written, files.finish());
+    m_log.detail(fmt::format("{}/{}: {} pieces, {} copied, {} from the cache, {} compressed",
+                             index.rel_dir, index.name, written.pieces.size(), written.copied,
+                             written.cached, written.compressed));
     pieces = std::move(written.pieces);
     if (index.gzip_only) {
       release_files.push_back({index.rel_dir + "/" + index.name, written.plain});

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <set>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -188,7 +189,9 @@ Status IndexFiles::flush()
   if (!failure.empty()) {
     return Error{failure};
   }
+  std::set<const Pending*> compressed;
   for (auto [piece, xz] : missing) {
+    compressed.insert(piece);
     if (xz) {
       m_cache.put(xz_key + piece->span.sha256,
                   size_bytes(piece->xz_unpadded) + size_bytes(piece->text.size()) + piece->xz);
@@ -196,6 +199,8 @@ Status IndexFiles::flush()
       m_cache.put("gz:" + piece->span.sha256, piece->gz);
     }
   }
+  m_copied += m_batch.size() - fresh.size();
+  m_compressed += compressed.size();
   // Where each piece goes, then each file's part of the batch written and
   // digested: a task per file write and per digest, on every core.
   for (auto& piece : m_batch) {
@@ -311,6 +316,9 @@ Result<IndexFiles::Written> IndexFiles::finish()
     }
   }
   written.pieces = std::move(m_pieces);
+  written.copied = m_copied;
+  written.compressed = m_compressed;
+  written.cached = written.pieces.size() - m_copied - m_compressed;
   return written;
 }
 

@@ -54,11 +54,14 @@ public:
   {
     std::filesystem::path plain, gz, xz;
   };
-  // The digests of each file, and the pieces.
+  // The digests of each file, the pieces, and how many pieces were copied
+  // (add_copy), taken whole from the cache, or compressed now (in part or
+  // whole).
   struct Written
   {
     util::Digests plain, gz, xz;
     std::vector<PieceSpan> pieces;
+    std::size_t copied = 0, cached = 0, compressed = 0;
   };
 
   IndexFiles(ChunkCache& cache, int xz_preset, unsigned threads);
@@ -108,6 +111,7 @@ private:
   std::vector<std::pair<std::uint64_t, std::uint64_t>> m_blocks; // xz: unpadded, uncompressed
   std::string m_xz_header;
   bool m_gz = false, m_xz = false;
+  std::size_t m_copied = 0, m_compressed = 0;
 };
 
 // The files of an index as a record describes them (IndexFiles::Written),

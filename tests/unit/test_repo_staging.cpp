@@ -606,6 +606,77 @@ TEST_SUITE("repo: the repository writer, with a fake signer")
     check_release();
   }
 
+  TEST_CASE("an index of which one piece changed copies the others from the files in place, "
+            "into what making it whole gives; one changed by hand is made whole")
+  {
+    StagingFixture f;
+    f.log.log().set_verbose(true);
+    auto add = [&](int number) {
+      test::build_deb(f.queue, fmt::format("pkg{}_1.0_amd64", number),
+                      fmt::format("Package: pkg{}\nVersion: 1.0\nArchitecture: amd64\n"
+                                  "Maintainer: Jane Doe <jane@example.org>\nSection: misc\n"
+                                  "Description: package {}\n",
+                                  number, number));
+    };
+    // Enough packages for Packages to be several pieces.
+    for (int i = 0; i < 240; ++i) {
+      add(i);
+    }
+    REQUIRE(f.staging->process_queue().errors == 0);
+    // What a run said of amd64's Packages: its pieces, and how many it copied.
+    auto pieces_said = [&](std::size_t from) {
+      const std::string said = f.log.text().substr(from);
+      const std::string key = "main/binary-amd64/Packages: ";
+      const auto at = said.find(key);
+      REQUIRE_MESSAGE(at != std::string::npos, said);
+      const auto words = util::split_words(said.substr(at + key.size(), 40));
+      REQUIRE(words.size() >= 4);
+      return std::pair{std::stoi(words[0]), std::stoi(words[2])};
+    };
+    const std::vector<std::string> files{"main/binary-amd64/Packages",
+                                         "main/binary-amd64/Packages.gz",
+                                         "main/binary-amd64/Packages.xz"};
+    auto contents = [&] {
+      std::map<std::string, std::string> now;
+      for (const auto& rel : files) {
+        now[rel] = f.index(rel);
+      }
+      return now;
+    };
+    std::size_t from = f.log.text().size();
+    add(1000);
+    REQUIRE(f.staging->process_queue().errors == 0);
+    const auto [pieces, copied] = pieces_said(from);
+    CHECK(pieces >= 3);
+    CHECK(copied >= 1);
+    CHECK(copied >= pieces - 2);
+    CHECK(has(f.index("main/binary-amd64/Packages"), "Package: pkg1000\n"));
+    const auto incremental = contents();
+    from = f.log.text().size();
+    REQUIRE(f.staging->regenerate_all().errors == 0);
+    CHECK(pieces_said(from).second == 0);
+    CHECK(contents() == incremental);
+
+    // A byte of Packages changed by hand (same size): not copied from.
+    std::string packages = f.index(files[0]);
+    const auto at = packages.find("package 17");
+    REQUIRE(at != std::string::npos);
+    packages[at] = 'P';
+    fs::remove(f.dists / files[0]);
+    std::ofstream(f.dists / files[0], std::ios::binary) << packages;
+    from = f.log.text().size();
+    add(1001);
+    REQUIRE(f.staging->process_queue().errors == 0);
+    const std::string said = f.log.text().substr(from);
+    CHECK(has(said, "main/binary-amd64/Packages is made whole: "));
+    CHECK(has(said, "is not the file written last"));
+    CHECK(pieces_said(from).second == 0);
+    CHECK_FALSE(has(f.index(files[0]), "Package 17"));
+    const auto made_whole = contents();
+    REQUIRE(f.staging->regenerate_all().errors == 0);
+    CHECK(contents() == made_whole);
+  }
+
   TEST_CASE("remove without a version takes every version; with --dist only that distribution")
   {
     StagingFixture f;
