@@ -53,11 +53,11 @@ FolderSync& disk_sync()
 
 Status Pool::ensure_dir(const fs::path& dir)
 {
-  if (m_made.count(dir)) {
+  if (m_made.count(dir.native())) {
     return {};
   }
   TRY(util::make_dirs(dir));
-  m_made.insert(dir);
+  m_made.insert(dir.native());
   return {};
 }
 
@@ -81,7 +81,8 @@ Status Pool::sync_touched()
   // Each folder, and in the staging folder its parents too: a pool folder
   // made by this run is an entry in its parent.
   std::set<fs::path> folders;
-  for (const auto& dir : m_touched) {
+  for (const auto& name : m_touched) {
+    const fs::path dir(name);
     folders.insert(dir);
     for (fs::path up = dir.parent_path();
          up != m_root && up.has_relative_path() && up.native().starts_with(m_root.native());

@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <set>
+#include <unordered_set>
 #include <string>
 
 namespace buildme::repo {
@@ -57,11 +58,17 @@ public:
   // mkdir -p, once per folder per run.
   Status ensure_dir(const std::filesystem::path& dir);
   // A folder whose entries changed without a sync: sync_touched syncs it.
-  void touch(const std::filesystem::path& dir) { m_touched.insert(dir); }
-  void untouch(const std::filesystem::path& dir) { m_touched.erase(dir); }
-  // A pool file this run placed and stamped in the catalog itself.
-  void stamped(const std::string& path) { m_fresh.insert(path); }
-  bool is_fresh(const std::string& path) const { return m_fresh.count(path) > 0; }
+  void touch(const std::filesystem::path& dir) { m_touched.insert(dir.native()); }
+  void untouch(const std::filesystem::path& dir) { m_touched.erase(dir.native()); }
+  // A pool file this run placed and stamped in the catalog itself. Kept by
+  // a 64-bit hash of its path (a run may place hundreds of thousands): a
+  // file whose hash meets another's is not checked again this run, which
+  // only defers its check to another run's slice.
+  void stamped(const std::string& path) { m_fresh.insert(std::hash<std::string>{}(path)); }
+  bool is_fresh(const std::string& path) const
+  {
+    return m_fresh.count(std::hash<std::string>{}(path)) > 0;
+  }
   // Syncs the touched folders (every one, whatever fails) and forgets them;
   // the first failure is the result.
   Status sync_touched();
@@ -69,9 +76,11 @@ public:
 private:
   std::filesystem::path m_root;
   FolderSync& m_sync;
-  std::set<std::filesystem::path> m_made;
-  std::set<std::filesystem::path> m_touched;
-  std::set<std::string> m_fresh;
+  // (Strings, not paths: a path keeps each of its parts apart, several
+  // times the memory, and a cold run makes tens of thousands of folders.)
+  std::unordered_set<std::string> m_made;
+  std::set<std::string> m_touched;
+  std::unordered_set<std::size_t> m_fresh;
 };
 
 } // namespace buildme::repo
