@@ -43,6 +43,7 @@ DROP INDEX IF EXISTS members_listing;
 CREATE INDEX IF NOT EXISTS members_order ON members (dist, removed_at, name, path, kind,
                                                      component, arch);
 CREATE INDEX IF NOT EXISTS members_path ON members (path);
+CREATE INDEX IF NOT EXISTS members_removed ON members (removed_at) WHERE removed_at > 0;
 CREATE INDEX IF NOT EXISTS members_identity ON members (dist, kind, name, arch);
 CREATE TABLE IF NOT EXISTS sources (
   dsc TEXT NOT NULL,

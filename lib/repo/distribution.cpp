@@ -126,6 +126,7 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
   // fetches the compressed file, as with Debian's Contents-ARCH).
   auto add_index = [&](const IndexText& index, const std::optional<IndexRecord>& before,
                        std::vector<PieceSpan>& pieces) -> Status {
+    const util::Stopwatch index_watch;
     const fs::path dir = dists / index.rel_dir;
     const bool gz = m_repository.gzip || index.gzip_only;
     const bool xz = m_repository.xz && !index.gzip_only;
@@ -182,9 +183,10 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
       }
     }
     TRY_ASSIGN(IndexFiles::Written written, files.finish());
-    m_log.detail(fmt::format("{}/{}: {} pieces, {} copied, {} from the cache, {} compressed",
+    m_log.detail(fmt::format("{}/{}: {} pieces, {} copied, {} from the cache, {} compressed "
+                             "({:.2f} s)",
                              index.rel_dir, index.name, written.pieces.size(), written.copied,
-                             written.cached, written.compressed));
+                             written.cached, written.compressed, index_watch.seconds()));
     pieces = std::move(written.pieces);
     if (index.gzip_only) {
       release_files.push_back({index.rel_dir + "/" + index.name, written.plain});

@@ -7,6 +7,7 @@
 #include <lzma.h>
 
 #include <atomic>
+#include <future>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -80,7 +81,10 @@ IndexFiles::IndexFiles(ChunkCache& cache, int xz_preset, unsigned threads)
 {
 }
 
-IndexFiles::~IndexFiles() = default;
+IndexFiles::~IndexFiles()
+{
+  (void)wait_for_drain(); // its batch and files go with this
+}
 
 Status IndexFiles::open(const Paths& paths)
 {
@@ -202,7 +206,9 @@ Status IndexFiles::flush()
   m_copied += m_batch.size() - fresh.size();
   m_compressed += compressed.size();
   // Where each piece goes, then each file's part of the batch written and
-  // digested: a task per file write and per digest, on every core.
+  // digested (a task per file write and per digest, on every core), while
+  // the next batch is read and compressed.
+  TRY(wait_for_drain());
   for (auto& piece : m_batch) {
     PieceSpan& span = piece.span;
     span.plain_size = piece.text.size();
@@ -219,10 +225,21 @@ Status IndexFiles::flush()
     }
     m_pieces.push_back(span);
   }
-  TRY(drain());
+  m_draining_batch = std::move(m_batch);
   m_batch.clear();
   m_batch_size = 0;
+  m_draining = std::async(std::launch::async, [this] { return drain(); });
   return {};
+}
+
+Status IndexFiles::wait_for_drain()
+{
+  if (!m_draining.valid()) {
+    return {};
+  }
+  Status drained = m_draining.get();
+  m_draining_batch.clear();
+  return drained;
 }
 
 Status IndexFiles::drain()
@@ -270,6 +287,7 @@ Status IndexFiles::drain()
 Result<IndexFiles::Written> IndexFiles::finish()
 {
   TRY(flush());
+  TRY(wait_for_drain());
   std::string tail;
   if (m_gz && m_pieces.empty()) {
     TRY_ASSIGN(tail, gzip_compress(""));

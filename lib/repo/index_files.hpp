@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,8 +84,9 @@ public:
   // to its path; an Error leaves none of them.
   Result<Written> finish();
 
-  // Text pieces are compressed in batches of this many bytes (the memory a
-  // writer holds at most, besides one piece's compressed forms).
+  // Pieces are taken in batches of this many bytes of text: a writer holds
+  // two batches at most, one being compressed while the one before is
+  // written and digested.
   static constexpr std::size_t batch_bytes = 4 * 1024 * 1024;
 
 private:
@@ -97,8 +99,10 @@ private:
   };
   // Compresses the batch and hands it to drain().
   Status flush();
-  // Writes and digests what each output took.
+  // Writes and digests what each output took (on a thread of its own, the
+  // batch kept in m_draining_batch until wait_for_drain()).
   Status drain();
+  Status wait_for_drain();
 
   ChunkCache& m_cache;
   int m_preset;
@@ -106,6 +110,8 @@ private:
   struct Output;
   std::vector<std::unique_ptr<Output>> m_outputs; // plain, gz, xz (a file or only digests)
   std::vector<Pending> m_batch;
+  std::vector<Pending> m_draining_batch;
+  std::future<Status> m_draining;
   std::size_t m_batch_size = 0;
   std::vector<PieceSpan> m_pieces;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> m_blocks; // xz: unpadded, uncompressed

@@ -64,6 +64,7 @@ private:
   int m_fd = -1;
   fs::path m_temp, m_path;
   mode_t m_mode = 0644;
+  std::uint64_t m_written = 0, m_flushed = 0;
 };
 
 // Reads a whole regular file; refuses files larger than `max_size` bytes
