@@ -414,6 +414,30 @@ Result<std::unique_ptr<PieceCopier>> PieceCopier::open(const IndexFiles::Paths& 
       return fail("{} is not the file written last (its SHA256 differs)", wanted[i]->string());
     }
   }
+  // The spans must tile each file in order, as IndexFiles lays them out
+  // (gzip members from the start, xz blocks after the stream header, each
+  // block its unpadded size padded to 4 bytes): a record that does not (a
+  // catalog edited or damaged) is not copied by, since a wrong span would
+  // make a broken file.
+  std::uint64_t plain_at = 0, gz_at = 0, xz_at = paths.xz.empty() ? 0 : LZMA_STREAM_HEADER_SIZE;
+  for (const PieceSpan& span : pieces) {
+    const bool tiles = span.plain_offset == plain_at && span.plain_size > 0 &&
+                       (paths.gz.empty() || (span.gz_offset == gz_at && span.gz_size > 0)) &&
+                       (paths.xz.empty() || (span.xz_offset == xz_at && span.xz_unpadded > 0 &&
+                                             (span.xz_unpadded + 3) / 4 * 4 == span.xz_size));
+    if (!tiles) {
+      return fail("the record of {}'s pieces does not match its files", paths.plain.string());
+    }
+    plain_at += span.plain_size;
+    gz_at += span.gz_size;
+    xz_at += span.xz_size;
+  }
+  const std::uint64_t ends[] = {plain_at, gz_at, xz_at};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (!wanted[i]->empty() && ends[i] > files[i]->size) {
+      return fail("the record of {}'s pieces does not match its files", paths.plain.string());
+    }
+  }
   copier->m_pieces = std::move(pieces);
   for (std::size_t i = 0; i < copier->m_pieces.size(); ++i) {
     const PieceSpan& span = copier->m_pieces[i];

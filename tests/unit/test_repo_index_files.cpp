@@ -221,15 +221,31 @@ TEST_SUITE("repo: an index written piece by piece")
       const buildme::util::Digests* partial[3] = {&written.plain, &written.gz, nullptr};
       REQUIRE_FALSE(PieceCopier::open(index.paths, partial, written.pieces));
     }
-    SUBCASE("a span past the end of the file")
+    SUBCASE("a record whose spans do not tile the files")
     {
-      auto spans = written.pieces;
-      spans[0].plain_offset = written.plain.size + 10;
-      auto copier = PieceCopier::open(index.paths, recorded, spans);
+      auto damaged = [&](auto&& damage) {
+        auto spans = written.pieces;
+        damage(spans);
+        auto refused = PieceCopier::open(index.paths, recorded, spans);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.message().find("does not match its files") != std::string::npos);
+      };
+      damaged([&](auto& spans) { spans[0].plain_offset = written.plain.size + 10; });
+      damaged([](auto& spans) { spans[1].plain_offset += 1; });
+      damaged([](auto& spans) { spans[2].gz_size = 0; });
+      damaged([](auto& spans) { spans[0].xz_offset = 0; });
+      damaged([](auto& spans) { spans[3].xz_unpadded += 4; });
+      damaged([](auto& spans) { spans[3].plain_size += 1; });
+      damaged([&](auto& spans) { spans.push_back(spans.back()); });
+    }
+    SUBCASE("a file that changes after it was opened")
+    {
+      auto copier = PieceCopier::open(index.paths, recorded, written.pieces);
       REQUIRE(copier);
+      fs::resize_file(index.paths.plain, 10);
       IndexFiles files(cache, 6, 2);
       REQUIRE(files.open({scratch / "out", {}, {}}));
-      auto copied = (*copier)->copy(*(*copier)->find("label0"), files);
+      auto copied = (*copier)->copy(*(*copier)->find("label3"), files);
       REQUIRE_FALSE(copied);
       CHECK(copied.message().find("cannot read") != std::string::npos);
     }
