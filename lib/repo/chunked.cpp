@@ -99,6 +99,11 @@ Result<std::string> xz_block(std::string_view piece, int preset)
   return put_u64(lzma_block_unpadded_size(&block)) + put_u64(block.uncompressed_size) + out;
 }
 
+std::uint64_t xz_block_unpadded(std::string_view cached)
+{
+  return cached.size() < 16 ? 0 : get_u64(cached);
+}
+
 namespace {
 
 // Pieces and their compressed forms, from the cache or made now.

@@ -183,6 +183,8 @@ inline constexpr std::size_t max_piece_stanzas = 256;
 // piece), prefixed with its unpadded and uncompressed sizes (8 bytes each,
 // host order) for the stream's index: the form the ChunkCache keeps.
 Result<std::string> xz_block(std::string_view piece, int preset);
+// The unpadded size that form begins with (0 when it is too short).
+std::uint64_t xz_block_unpadded(std::string_view cached);
 Result<std::string> xz_compress_pieces(const IndexPieces& pieces, ChunkCache& cache, int preset,
                                        unsigned threads);
 Result<std::string> gzip_compress_pieces(const IndexPieces& pieces, ChunkCache& cache,

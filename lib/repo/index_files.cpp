@@ -19,25 +19,6 @@ namespace buildme::repo {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// The sizes before a cached xz block (xz_block's form).
-std::string size_bytes(std::uint64_t value)
-{
-  std::string out(8, '\0');
-  std::memcpy(out.data(), &value, 8);
-  return out;
-}
-
-std::uint64_t size_of_bytes(std::string_view text)
-{
-  std::uint64_t value = 0;
-  std::memcpy(&value, text.data(), 8);
-  return value;
-}
-
-} // namespace
-
 // One file of the index (or, not written, only its digests): a digest each
 // on its own Hasher, so that the four are taken on different cores.
 struct IndexFiles::Output
@@ -166,8 +147,9 @@ Status IndexFiles::flush()
     if (m_xz) {
       auto hit = m_cache.get(xz_key + piece->span.sha256);
       if (hit && hit->size() > 16) {
-        piece->xz_unpadded = size_of_bytes(*hit);
-        piece->xz = hit->substr(16);
+        piece->xz_unpadded = xz_block_unpadded(*hit);
+        piece->xz = std::move(*hit);
+        piece->xz_skip = 16;
       } else {
         missing.emplace_back(piece, true);
       }
@@ -184,8 +166,9 @@ Status IndexFiles::flush()
       return;
     }
     if (xz) {
-      piece->xz_unpadded = size_of_bytes(*made);
-      piece->xz = made->substr(16);
+      piece->xz_unpadded = xz_block_unpadded(*made);
+      piece->xz = std::move(*made);
+      piece->xz_skip = 16;
     } else {
       piece->gz = std::move(*made);
     }
@@ -197,8 +180,7 @@ Status IndexFiles::flush()
   for (auto [piece, xz] : missing) {
     compressed.insert(piece);
     if (xz) {
-      m_cache.put(xz_key + piece->span.sha256,
-                  size_bytes(piece->xz_unpadded) + size_bytes(piece->text.size()) + piece->xz);
+      m_cache.put(xz_key + piece->span.sha256, piece->xz);
     } else {
       m_cache.put("gz:" + piece->span.sha256, piece->gz);
     }
@@ -218,8 +200,9 @@ Status IndexFiles::flush()
       span.gz_offset = m_outputs[1]->take(piece.gz);
     }
     if (m_xz) {
-      span.xz_size = piece.xz.size();
-      span.xz_offset = m_outputs[2]->take(piece.xz);
+      const std::string_view block = std::string_view(piece.xz).substr(piece.xz_skip);
+      span.xz_size = block.size();
+      span.xz_offset = m_outputs[2]->take(block);
       span.xz_unpadded = piece.xz_unpadded;
       m_blocks.emplace_back(piece.xz_unpadded, piece.text.size());
     }

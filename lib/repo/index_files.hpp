@@ -93,6 +93,7 @@ private:
   struct Pending
   {
     std::string text, gz, xz;
+    std::size_t xz_skip = 0; // 16 when `xz` is in the cache's form (xz_block)
     std::uint64_t xz_unpadded = 0;
     PieceSpan span;
     bool made = false; // gz and xz present (a copy, or from the cache)

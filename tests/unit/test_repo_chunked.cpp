@@ -1,6 +1,7 @@
 #include "repo/index.hpp"
 #include "util/process.hpp"
 
+#include "decompress.hpp"
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
@@ -12,6 +13,8 @@
 namespace unit_test_repo_chunked {
 
 using buildme::repo::ChunkCache;
+
+using buildme::test::decompress;
 
 namespace {
 
@@ -44,17 +47,6 @@ std::string packages(int count, int skip = -1)
     }
   }
   return text;
-}
-
-// What `tool -dc` makes of `compressed`.
-std::string decompress(const char* tool, const std::string& compressed)
-{
-  buildme::util::ProcessOptions options;
-  options.stdin_data = compressed;
-  auto result = buildme::util::run_process({tool, "-dc"}, options);
-  REQUIRE_MESSAGE(result, result.message());
-  CHECK_MESSAGE(result->exit_code == 0, result->err);
-  return result->out;
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include "util/digest.hpp"
 #include "util/process.hpp"
 
+#include "decompress.hpp"
 #include "scratch.hpp"
 
 #include <doctest/doctest.h>
@@ -23,6 +24,8 @@ using buildme::repo::PieceCopier;
 using buildme::repo::PieceSpan;
 using buildme::test::ScratchDir;
 
+using buildme::test::decompress;
+
 namespace {
 
 struct MapCache : ChunkCache
@@ -35,16 +38,6 @@ struct MapCache : ChunkCache
   }
   void put(const std::string& key, const std::string& value) override { pieces[key] = value; }
 };
-
-std::string decompress(const char* tool, const std::string& compressed)
-{
-  buildme::util::ProcessOptions options;
-  options.stdin_data = compressed;
-  auto result = buildme::util::run_process({tool, "-dc"}, options);
-  REQUIRE_MESSAGE(result, result.message());
-  CHECK_MESSAGE(result->exit_code == 0, result->err);
-  return result->out;
-}
 
 // Pieces of stanza text, `count` of them, piece i of `size` bytes or so.
 std::vector<std::string> pieces_of(int count, std::size_t size, int seed = 0)
