@@ -159,6 +159,11 @@ bool cuts_after(std::string_view key)
   return fnv1a(key) % cut_one_in_stanzas == 0;
 }
 
+bool cuts_after_line(std::string_view line, std::size_t piece_size)
+{
+  return fnv1a(line) % cut_one_in_lines == 0 || piece_size >= max_piece;
+}
+
 IndexPieces cut_index(std::string_view text, unsigned threads, IndexUnits units)
 {
   IndexPieces index;

@@ -151,7 +151,8 @@ Status DistributionWriter::write(const fs::path& dists, const std::string& dist,
     TRY(files.open(temps));
     if (index.stream) {
       std::unique_ptr<PieceCopier> copier;
-      if (m_reuse && before && !before->pieces.empty()) {
+      // (A gzip-only index has no plain file to copy text from.)
+      if (m_reuse && before && !before->pieces.empty() && !index.gzip_only) {
         const util::Digests* recorded[3] = {nullptr, nullptr, nullptr};
         for (const auto& file : before->files) {
           for (std::size_t i = 0; i < 3; ++i) {

@@ -297,6 +297,17 @@ std::string sources_stanza(std::string_view dsc_text, const debian::Paragraph& d
 
 std::string contents_text(const std::vector<ContentsSource>& packages)
 {
+  std::string text;
+  (void)each_contents_line(packages, [&](std::string_view line) {
+    text.append(line);
+    return Status();
+  });
+  return text;
+}
+
+Status each_contents_line(const std::vector<ContentsSource>& packages,
+                          const std::function<Status(std::string_view line)>& each)
+{
   // Every (name, package) pair, as views into the callers' texts: the names
   // are not copied.
   std::vector<std::pair<std::string_view, std::uint32_t>> entries;
@@ -317,10 +328,10 @@ std::string contents_text(const std::vector<ContentsSource>& packages)
     }
     return packages[a.second].location < packages[b.second].location;
   });
-  std::string text;
+  std::string text; // one line at a time
   for (std::size_t at = 0; at < entries.size();) {
     const std::string_view name = entries[at].first;
-    text.append(name);
+    text.assign(name);
     // apt-ftparchive's WriteSpace: tabs while the next tab stop is before
     // column 60, then spaces up to it; at least one space.
     std::size_t column = name.size();
@@ -342,8 +353,9 @@ std::string contents_text(const std::vector<ContentsSource>& packages)
       last = location;
     }
     text.push_back('\n');
+    TRY(each(text));
   }
-  return text;
+  return {};
 }
 
 std::string release_date(std::chrono::system_clock::time_point when)

@@ -18,6 +18,7 @@
 #include "util/result.hpp"
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,6 +121,10 @@ struct ContentsSource
 // and then spaces (one space after a longer name), then the locations of
 // the packages that hold it, sorted and joined with ','. No header.
 std::string contents_text(const std::vector<ContentsSource>& packages);
+// The same a line at a time (each ending in "\n"), so that the text is never
+// held whole; an Error from `each` stops it and is the result.
+Status each_contents_line(const std::vector<ContentsSource>& packages,
+                          const std::function<Status(std::string_view line)>& each);
 
 // RFC 2822 date in UTC as Release files carry it: "Sat, 21 Nov 2026 18:22:39 UTC".
 std::string release_date(std::chrono::system_clock::time_point when);
@@ -178,6 +183,10 @@ std::vector<std::string_view> cut_text(std::string_view text, IndexUnits units);
 // member's pool path), so that it can tell the pieces from the keys alone:
 // after a stanza whose key this is true of, or after max_piece_stanzas.
 bool cuts_after(std::string_view key);
+// The cut of an index of lines (Contents), a line at a time: true when a
+// piece ends after `line` (without its "\n"), the piece being `piece_size`
+// bytes with it. The same pieces as cut_text(text, IndexUnits::lines).
+bool cuts_after_line(std::string_view line, std::size_t piece_size);
 inline constexpr std::size_t max_piece_stanzas = 256;
 // One piece as an xz block (preset `preset`, CRC64, dictionary sized to the
 // piece), prefixed with its unpadded and uncompressed sizes (8 bytes each,

@@ -745,9 +745,10 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
   }
   for (const auto& component : m_repository.components) {
     for (const auto& arch : contents_arches) {
-      // Made when written, as the other indices are; the names of this
-      // one index are in memory while it is sorted.
-      auto make = [this, dist, component, arch](std::string& text) -> Status {
+      // Made when written, as the other indices are, and handed to the
+      // writer a line at a time, cut into pieces as it goes; the names of
+      // this one index are in memory while they are sorted.
+      auto stream = [this, dist, component, arch](IndexFiles& files, PieceCopier*) -> Status {
         std::vector<std::string> locations;
         std::vector<std::string> names;
         TRY(m_catalog.each_contents(
@@ -763,10 +764,24 @@ Status Staging::add_contents(const std::string& dist, const std::vector<std::str
         for (std::size_t i = 0; i < names.size(); ++i) {
           sources.push_back({std::move(locations[i]), names[i]});
         }
-        text = contents_text(sources);
+        std::string piece;
+        auto add_line = [&](std::string_view line) -> Status {
+          piece.append(line);
+          if (!cuts_after_line(line.substr(0, line.size() - 1), piece.size())) {
+            return {};
+          }
+          Status added = files.add(std::move(piece));
+          piece.clear();
+          return added;
+        };
+        TRY(each_contents_line(sources, add_line));
+        if (!piece.empty()) {
+          TRY(files.add(std::move(piece)));
+        }
         return {};
       };
-      indices.push_back({component, "Contents-" + arch, {}, true, make});
+      indices.push_back({component, "Contents-" + arch, {}, true});
+      indices.back().stream = stream;
       listings.push_back({"binary", component, arch});
     }
   }

@@ -130,6 +130,40 @@ TEST_SUITE("repo: chunked compression")
     REQUIRE(xz);
     CHECK(decompress("xz", *xz) == text);
   }
+
+  TEST_CASE("an index of lines cut a line at a time is cut as its whole text is")
+  {
+    for (const std::size_t line_size : {20u, 300u, 5000u}) {
+      CAPTURE(line_size);
+      std::string text;
+      for (int i = 0; text.size() < 3 * 1024 * 1024; ++i) {
+        std::string line = fmt::format("usr/share/doc/p{}/", i);
+        line.resize(line_size, 'x');
+        text += line + "\tsection/p" + std::to_string(i) + "\n";
+      }
+      const auto whole = buildme::repo::cut_text(text, buildme::repo::IndexUnits::lines);
+      std::vector<std::string> streamed;
+      std::string piece;
+      for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = text.find('\n', at) + 1;
+        const std::string_view line = std::string_view(text).substr(at, end - at);
+        piece.append(line);
+        if (buildme::repo::cuts_after_line(line.substr(0, line.size() - 1), piece.size())) {
+          streamed.push_back(std::move(piece));
+          piece.clear();
+        }
+        at = end;
+      }
+      if (!piece.empty()) {
+        streamed.push_back(piece);
+      }
+      REQUIRE(streamed.size() == whole.size());
+      CHECK(whole.size() > 2);
+      for (std::size_t i = 0; i < whole.size(); ++i) {
+        CHECK(streamed[i] == whole[i]);
+      }
+    }
+  }
 }
 
 } // namespace unit_test_repo_chunked
