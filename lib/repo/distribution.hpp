@@ -1,8 +1,11 @@
 // Writing one distribution of a repository (apt-ftparchive's and reprepro's
 // "export" step), apart from deciding what goes in it:
 //
-//   - each index (Packages, Sources) plain, .gz and .xz as the repository
-//     says, compressed in cached pieces (index.hpp's ChunkCache);
+//   - each index (Packages, Sources, Contents) plain, .gz and .xz as the
+//     repository says, written piece by piece as it is made (IndexFiles):
+//     not at all when its record says its inputs did not change; else with
+//     the pieces its record has copied from the files in place, and the
+//     others compressed, or taken from the ChunkCache;
 //   - by-hash links to each new file, made and synced before any Release
 //     names them;
 //   - Release, and InRelease and Release.gpg when there is a signer;
