@@ -145,7 +145,8 @@ public:
   // The pool paths of the current binary members (of any distribution)
   // whose file names are not kept (a catalog from before Contents, or from
   // while the repository had none); none without a look while the 'listed'
-  // flag is set (set_state).
+  // flag is set, which it sets itself when it finds none (and a caller
+  // with set_state once it has listed them all).
   Result<std::vector<std::string>> unlisted();
   // A value of the state table (the flags 'listed' and 'stamped', 1 or 0);
   // `otherwise` when it has none.

@@ -106,15 +106,24 @@ public:
     return cuts_after(path) || m_count >= max_piece_stanzas;
   }
   bool open() const { return m_count > 0; }
-  // The paths of the piece so far, one a line.
+  // The piece so far: its members, their paths (one a line), its label.
+  std::size_t count() const { return m_count; }
   std::string_view paths() const { return std::string_view(m_paths).substr(m_header.size()); }
-  // The label of the piece so far; the next piece begins.
-  std::string take()
+  std::string label() const
   {
-    std::string label = *util::digest_bytes(m_paths, {false, false, true, false}).sha256;
+    return *util::digest_bytes(m_paths, {false, false, true, false}).sha256;
+  }
+  // The next piece begins.
+  void next()
+  {
     m_paths.resize(m_header.size());
     m_count = 0;
-    return label;
+  }
+  std::string take()
+  {
+    std::string taken = label();
+    next();
+    return taken;
   }
 
 private:
@@ -409,24 +418,21 @@ Status Staging::fingerprint(const std::string& dist, const std::vector<Listing>&
     }
   }
   // A piece ends: the plan keeps its label, and its paths when new.
+  // (A plan made whole needs no labels: the index is labelled as it is made.)
   auto end_piece = [&](std::size_t i) {
     PiecePlan& plan = *plans[i];
-    const std::string paths(labels[i]->paths());
-    std::string label = labels[i]->take();
-    if (plan.whole) {
-      return;
+    if (!plan.whole) {
+      std::string label = labels[i]->label();
+      if (known[i].count(label)) {
+        plan.pieces.push_back({std::move(label), {}});
+      } else if ((new_members[i] += labels[i]->count()) > max_planned_members) {
+        plan.whole = true;
+        plan.pieces.clear();
+      } else {
+        plan.pieces.push_back({std::move(label), std::string(labels[i]->paths())});
+      }
     }
-    if (known[i].count(label)) {
-      plan.pieces.push_back({std::move(label), {}});
-      return;
-    }
-    new_members[i] += static_cast<std::size_t>(std::count(paths.begin(), paths.end(), '\n'));
-    if (new_members[i] > max_planned_members) {
-      plan.whole = true;
-      plan.pieces.clear();
-      return;
-    }
-    plan.pieces.push_back({std::move(label), paths});
+    labels[i]->next();
   };
   auto each = [&](std::string_view kind, std::string_view component, std::string_view arch,
                   std::string_view path) -> Status {
