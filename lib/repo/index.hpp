@@ -154,6 +154,9 @@ public:
 // gzip file, as gzip and zlib read them), and pieces found in `cache` are
 // reused. Missing pieces are compressed on `threads` threads. The result
 // decompresses to exactly `text`.
+// (queue-manage writes its indices through index_files.hpp's IndexFiles,
+// which lays out the same bytes without holding them; these in-memory forms
+// remain for tests and tools, and a test holds the two equal.)
 Result<std::string> xz_compress_chunked(std::string_view text, ChunkCache& cache, int preset,
                                         unsigned threads);
 Result<std::string> gzip_compress_chunked(std::string_view text, ChunkCache& cache,

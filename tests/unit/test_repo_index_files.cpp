@@ -244,6 +244,26 @@ TEST_SUITE("repo: an index written piece by piece")
     }
   }
 
+  TEST_CASE("the files are byte for byte what the in-memory compressors make of the same text")
+  {
+    ScratchDir scratch;
+    MapCache cache;
+    std::string text;
+    for (const auto& piece : pieces_of(30, 8 * 1024)) {
+      text += piece;
+    }
+    std::vector<std::string> cut;
+    for (auto piece : buildme::repo::cut_text(text, buildme::repo::IndexUnits::stanzas)) {
+      cut.emplace_back(piece);
+    }
+    REQUIRE(cut.size() > 2);
+    Index index(scratch.path());
+    write(index, cache, cut);
+    MapCache other;
+    CHECK(index.read(index.paths.xz) == *buildme::repo::xz_compress_chunked(text, other, 6, 2));
+    CHECK(index.read(index.paths.gz) == *buildme::repo::gzip_compress_chunked(text, other, 2));
+  }
+
   TEST_CASE("an empty index is an empty file, one empty gzip member and an xz stream of no "
             "blocks; a dropped writer leaves no file")
   {
